@@ -1,0 +1,1 @@
+"""The inventory: clients, contacts, sites, racks, assets, IP space, services, dependencies."""

@@ -1,0 +1,1 @@
+"""Check states, incidents, timeline, SLA, maintenance, notifications."""

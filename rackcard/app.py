@@ -1,0 +1,103 @@
+"""The composition root: create_app() wires settings, database, the apps'
+routes and the background workers together. Nothing here runs at import time."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+from typing import AsyncIterator
+
+from litestar import Litestar, Router
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.static_files import create_static_files_router
+
+from accounts.http import require_token, viewer_dependency
+from rackcard import db
+from rackcard.problems import exception_handlers
+from rackcard.settings import Settings
+
+log = logging.getLogger("rackcard")
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: Each app module exposes `api_routes` (mounted under /api/v1, token required).
+API_MODULES = (
+    "accounts.api",
+    "cmdb.api",
+    "rackcard.composed",
+)
+
+#: Each exposes `background(app_state, settings) -> async context manager`, started by serve.
+BACKGROUND_MODULES: tuple[str, ...] = ()
+
+
+def _collect(modules: tuple[str, ...], attribute: str) -> list:
+    found = []
+    for name in modules:
+        found.extend(getattr(importlib.import_module(name), attribute))
+    return found
+
+
+def create_app(
+    settings: Settings | None = None, *, manage_db: bool = True, background: bool = True, demo: bool = False
+) -> Litestar:
+    """Build the web app.
+
+    demo: seed demo data (when the database is empty) and start simulated SNMP agents.
+    manage_db: connect (and migrate) on startup; tests that manage the engine pass False.
+    background: start the embedded probe worker, trap receiver and incident timers.
+    """
+    settings = settings or Settings.from_env()
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            if manage_db:
+                await stack.enter_async_context(db.connected(settings.database_url))
+                log.info("database ready: %s", _redacted(settings.database_url))
+            if demo:
+                from rackcard.demo import demo_context
+
+                await stack.enter_async_context(demo_context(settings))
+            if background:
+                for name in BACKGROUND_MODULES:
+                    module = importlib.import_module(name)
+                    await stack.enter_async_context(module.background(app.state, settings))
+            yield
+
+    api = Router(
+        path="/api/v1",
+        route_handlers=_collect(API_MODULES, "api_routes"),
+        guards=[require_token],
+        dependencies=viewer_dependency,
+    )
+    app = Litestar(
+        route_handlers=[
+            api,
+            create_static_files_router(path="/static", directories=[ROOT / "static"]),
+        ],
+        lifespan=[lifespan],
+        exception_handlers=exception_handlers,  # type: ignore[arg-type]
+        openapi_config=OpenAPIConfig(
+            title="rackcard",
+            version="1",
+            path="/schema",
+            # Only the JSON: the HTML viewers pull scripts from a CDN, which an
+            # isolated network cannot reach.
+            render_plugins=[JsonRenderPlugin()],
+        ),
+        debug=False,
+    )
+    app.state.settings = settings
+    return app
+
+
+def _redacted(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        return f"{scheme}://{creds.split(':')[0]}:***@{host}" if ":" in creds else url
+    return url

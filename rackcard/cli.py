@@ -1,0 +1,67 @@
+"""`rackcard` command line. Each app registers its own sub-commands
+(commands live with their app); this module only assembles them."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import logging
+import sys
+
+from accounts.errors import DomainError
+from rackcard.settings import SettingsError
+
+#: Modules exposing `register(subparsers)`; each sub-command sets `func(args) -> int | None`.
+COMMAND_MODULES = (
+    "rackcard.commands",
+    "cmdb.commands",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rackcard",
+        description="rackcard: client cards, SNMP probes and asset-linked incidents for a DC support desk.",
+        epilog="Settings come from RACKCARD_* environment variables (see README). "
+        "Run 'rackcard COMMAND --help' for a command's options.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=getattr(args, "log_level", None) or "INFO",
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return args.func(args) or 0
+    except (DomainError, SettingsError) as exc:
+        field = f" ({exc.field})" if isinstance(exc, DomainError) and exc.field else ""
+        print(f"error{field}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def run_async(coro_fn, *args, settings=None, migrate: bool = True):
+    """Run `coro_fn(*args)` with the configured database connected."""
+    from rackcard import db
+    from rackcard.settings import Settings
+
+    settings = settings or Settings.from_env()
+
+    async def runner():
+        async with db.connected(settings.database_url, run_migrations=migrate):
+            return await coro_fn(*args)
+
+    return asyncio.run(runner())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,113 @@
+"""Core commands: serve, migrate, demo, user, token."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import sys
+
+log = logging.getLogger("rackcard")
+
+
+def _serve(args: argparse.Namespace, demo: bool = False) -> int:
+    import uvicorn
+
+    from rackcard.app import create_app
+    from rackcard.settings import Settings
+
+    settings = Settings.from_env()
+    host = args.host or settings.host
+    port = args.port or settings.port
+    app = create_app(settings, demo=demo) if demo else create_app(settings)
+    log.info("rackcard listening on http://%s:%s (API /api/v1, OpenAPI /schema/openapi.json)", host, port)
+    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower())
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from rackcard.cli import run_async
+
+    async def noop():
+        return None
+
+    run_async(noop)  # connecting applies the migrations
+    print("migrations applied")
+    return 0
+
+
+def _user_create(args: argparse.Namespace) -> int:
+    from accounts.services import create_user
+    from rackcard.cli import run_async
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    elif sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Repeat: ") != password:
+            print("error: passwords differ", file=sys.stderr)
+            return 2
+    else:
+        password = None
+
+    async def run():
+        client_id = None
+        if args.client:
+            from cmdb.services import client_id_by_code
+
+            client_id = await client_id_by_code(args.client)
+        user = await create_user(args.email, args.role, password, client_id=client_id, name=args.name or "")
+        return user
+
+    user = run_async(run)
+    print(f"created {user.role} user {user.email} (id {user.id})")
+    return 0
+
+
+def _token_create(args: argparse.Namespace) -> int:
+    from accounts.services import create_token
+    from rackcard.cli import run_async
+
+    if bool(args.email) == bool(args.probe):
+        print("error: give either --email (a user token) or --probe NAME (a probe token)", file=sys.stderr)
+        return 2
+    token = run_async(create_token, args.email, args.name or "", args.probe, args.site)
+    print("Token (shown once; only its hash is stored):", file=sys.stderr)
+    print(token)
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    def add_listen(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--host", help="address to listen on (default RACKCARD_HOST or 127.0.0.1)")
+        p.add_argument("--port", type=int, help="port to listen on (default RACKCARD_PORT or 8000)")
+
+    p = sub.add_parser("serve", help="apply migrations and serve the web app, API and embedded probe worker")
+    add_listen(p)
+    p.set_defaults(func=_serve)
+
+    p = sub.add_parser("demo", help="like serve, plus demo data and simulated SNMP agents")
+    add_listen(p)
+    p.set_defaults(func=lambda a: _serve(a, demo=True))
+
+    p = sub.add_parser("migrate", help="apply database migrations and exit")
+    p.set_defaults(func=_migrate)
+
+    p = sub.add_parser("user", help="manage users")
+    user_sub = p.add_subparsers(dest="user_command", metavar="ACTION", required=True)
+    c = user_sub.add_parser("create", help="create a user (password from a prompt or --password-stdin)")
+    c.add_argument("--email", required=True)
+    c.add_argument("--role", required=True, choices=["admin", "engineer", "noc", "client"])
+    c.add_argument("--client", metavar="CODE", help="client code, for --role client")
+    c.add_argument("--name", help="display name")
+    c.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
+    c.set_defaults(func=_user_create)
+
+    p = sub.add_parser("token", help="manage API tokens")
+    token_sub = p.add_subparsers(dest="token_command", metavar="ACTION", required=True)
+    c = token_sub.add_parser("create", help="create an API token; prints it alone on the last line")
+    c.add_argument("--email", help="the user the token acts as")
+    c.add_argument("--probe", metavar="NAME", help="create a probe-worker token instead")
+    c.add_argument("--site", metavar="CODE", help="with --probe: limit the worker to one site")
+    c.add_argument("--name", help="a label for the token")
+    c.set_defaults(func=_token_create)

@@ -1,0 +1,129 @@
+"""Database engines: one URL picks SQLite or PostgreSQL; all tables follow it.
+
+Nothing connects at import time. `use_engine()` binds every registered table
+(and Piccolo's migration runner, through piccolo_conf) to one engine, so the
+tests can run the same suite against SQLite and PostgreSQL in one process.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import AsyncIterator
+from urllib.parse import urlparse
+
+from piccolo.engine.base import Engine
+from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+
+from asyncpg.exceptions import IntegrityConstraintViolationError, UniqueViolationError
+
+_current: Engine | None = None
+
+#: Duplicate keys surface as different exceptions per engine; catch them in one place.
+INTEGRITY_ERRORS: tuple[type[Exception], ...] = (sqlite3.IntegrityError, IntegrityConstraintViolationError)
+
+
+def is_unique_violation(exc: BaseException) -> bool:
+    if isinstance(exc, UniqueViolationError):
+        return True
+    return isinstance(exc, sqlite3.IntegrityError) and "UNIQUE" in str(exc).upper()
+
+
+def make_engine(url: str) -> Engine:
+    parsed = urlparse(url)
+    if parsed.scheme == "sqlite":
+        # sqlite:///relative/path or sqlite:////absolute/path
+        path = url[len("sqlite:///"):]
+        if not path:
+            raise ValueError("RACKCARD_DATABASE_URL: sqlite URL needs a file path, e.g. sqlite:///var/rackcard.sqlite")
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # SQLite has one writer: wait for the lock instead of failing at once.
+        return SQLiteEngine(path=path, timeout=30)
+    if parsed.scheme in {"postgres", "postgresql"}:
+        return PostgresEngine(config={"dsn": url})
+    raise ValueError(f"RACKCARD_DATABASE_URL: unsupported scheme {parsed.scheme!r} (use sqlite:/// or postgresql://)")
+
+
+def is_sqlite(engine: Engine | None = None) -> bool:
+    return isinstance(engine or current_engine(), SQLiteEngine)
+
+
+def all_tables() -> list:
+    from piccolo.apps.migrations.tables import Migration
+    from piccolo.conf.apps import Finder
+
+    # Piccolo's own bookkeeping table too, or a second engine would believe
+    # the first engine's migrations were already applied.
+    return [*Finder().get_table_classes(), Migration]
+
+
+def use_engine(engine: Engine) -> Engine:
+    """Bind every table and the migration runner to `engine`."""
+    global _current
+    _current = engine
+    for table in all_tables():
+        table._meta.db = engine
+    return engine
+
+
+def current_engine() -> Engine:
+    if _current is None:
+        from rackcard.settings import Settings
+
+        use_engine(make_engine(Settings.from_env().database_url))
+    assert _current is not None
+    return _current
+
+
+async def start(engine: Engine) -> None:
+    if isinstance(engine, PostgresEngine):
+        await engine.start_connection_pool(min_size=2, max_size=20)
+    else:
+        # WAL lets readers go on while one writer writes.
+        await engine._run_in_new_connection("PRAGMA journal_mode=WAL")
+
+
+async def stop(engine: Engine) -> None:
+    if isinstance(engine, PostgresEngine):
+        await engine.close_connection_pool()
+
+
+def atomic(engine: Engine | None = None):
+    """A write transaction that serialises correctly on both engines.
+
+    SQLite needs BEGIN IMMEDIATE so that read-then-write transactions queue on
+    the lock instead of failing with "database is locked".
+    """
+    engine = engine or current_engine()
+    if isinstance(engine, SQLiteEngine):
+        return engine.transaction(transaction_type=TransactionType.immediate)
+    return engine.transaction()
+
+
+async def migrate(quiet: bool = True) -> None:
+    """Apply every app's migrations, in dependency order."""
+    import contextlib
+    import io
+
+    from piccolo.apps.migrations.commands.forwards import run_forwards
+
+    current_engine()
+    sink = io.StringIO()
+    with contextlib.redirect_stdout(sink) if quiet else contextlib.nullcontext():
+        result = await run_forwards("all")
+    if not result.success:
+        raise RuntimeError(f"migrations failed: {result.message}\n{sink.getvalue()}")
+
+
+@asynccontextmanager
+async def connected(url: str, run_migrations: bool = True) -> AsyncIterator[Engine]:
+    engine = use_engine(make_engine(url))
+    await start(engine)
+    try:
+        if run_migrations:
+            await migrate()
+        yield engine
+    finally:
+        await stop(engine)

@@ -1,0 +1,70 @@
+"""Every error leaves as RFC 9457 problem details naming the field and the problem."""
+
+from __future__ import annotations
+
+import logging
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+
+from accounts.errors import DomainError
+from rackcard.db import INTEGRITY_ERRORS
+
+log = logging.getLogger("rackcard.http")
+
+PROBLEM_JSON = "application/problem+json"
+
+
+def problem(status: int, title: str, detail: str, errors: list[dict] | None = None, instance: str | None = None) -> Response:
+    body: dict = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    if instance:
+        body["instance"] = instance
+    if errors:
+        body["errors"] = errors
+    return Response(content=body, status_code=status, media_type=PROBLEM_JSON)
+
+
+def on_domain_error(request: Request, exc: DomainError) -> Response:
+    return problem(exc.status, exc.title, exc.detail, exc.errors, request.url.path)
+
+
+def _field_of(key: str | None, source: str | None) -> str:
+    if not key:
+        return source or "body"
+    # msgspec reports "$.field" / "$.items[0].field"
+    return key[2:] if key.startswith("$.") else key
+
+
+def on_validation_error(request: Request, exc: ValidationException) -> Response:
+    errors = []
+    for item in exc.extra or []:
+        if isinstance(item, dict):
+            errors.append({"field": _field_of(item.get("key"), item.get("source")), "message": item.get("message", "")})
+    detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or str(exc.detail)
+    return problem(422, "Invalid value", detail, errors, request.url.path)
+
+
+def on_http_exception(request: Request, exc: HTTPException) -> Response:
+    titles = {401: "Unauthorized", 403: "Forbidden", 404: "Not found", 405: "Method not allowed", 409: "Conflict"}
+    return problem(exc.status_code, titles.get(exc.status_code, "Error"), str(exc.detail), None, request.url.path)
+
+
+def on_integrity_error(request: Request, exc: Exception) -> Response:
+    # The service layer names conflicts it can foresee; this catches the rest
+    # (races that only the database saw) so they are still a 409, not a 500.
+    log.info("integrity error on %s: %s", request.url.path, exc)
+    return problem(409, "Conflict", f"the change conflicts with existing data: {exc}", None, request.url.path)
+
+
+def on_unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return problem(500, "Internal server error", "unexpected error; it was logged", None, request.url.path)
+
+
+exception_handlers = {
+    DomainError: on_domain_error,
+    ValidationException: on_validation_error,
+    HTTPException: on_http_exception,
+    **{err: on_integrity_error for err in INTEGRITY_ERRORS},
+    Exception: on_unexpected,
+}

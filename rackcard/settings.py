@@ -1,0 +1,127 @@
+"""Typed settings, read from the environment once at start-up.
+
+Every variable is listed in the README. A real environment variable always
+wins; defaults work out of the box (SQLite file and secret under ./var/).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MIN_SECRET_LENGTH = 32
+
+
+class SettingsError(ValueError):
+    """A setting is missing or unusable; the message names the variable."""
+
+
+def _int(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def _bool(env: dict[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _secret(env: dict[str, str], var_dir: Path) -> str:
+    """The signing secret: from the environment, else generated once and kept in var/.
+
+    Kept on disk (not per process) so web replicas and probe tokens keep working
+    across restarts.
+    """
+    value = env.get("RACKCARD_SECRET_KEY")
+    if value is None:
+        path = var_dir / "secret_key"
+        if path.exists():
+            value = path.read_text().strip()
+        else:
+            var_dir.mkdir(parents=True, exist_ok=True)
+            value = secrets.token_urlsafe(48)
+            path.write_text(value + "\n")
+            path.chmod(0o600)
+    if len(value) < MIN_SECRET_LENGTH:
+        raise SettingsError(
+            f"RACKCARD_SECRET_KEY is too short ({len(value)} characters); use at least {MIN_SECRET_LENGTH}"
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """Parameters of the incident engine's rules (see ARCHITECTURE.md)."""
+
+    hold_down_polls: int = 3  # consecutive bad polls before a poll problem opens
+    flap_changes: int = 5  # K state changes ...
+    flap_window_s: int = 600  # ... within W seconds = flapping
+    recovery_hold_s: int = 120  # all root checks OK this long = resolved
+    reopen_window_s: int = 1800  # same fault within this reopens the incident
+    site_silence_window_s: int = 120  # a remote site's assets all silent within this = one incident
+    ola_minutes: tuple[int, int, int] = (30, 120, 480)  # L1, L2, L3 time before escalation
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    secret_key: str
+    host: str = "127.0.0.1"
+    port: int = 8000
+    var_dir: Path = Path("var")
+    log_level: str = "INFO"
+    trap_host: str = "0.0.0.0"
+    trap_port: int = 1162
+    embedded_probe: bool = True
+    public_url: str = ""
+    smtp_host: str = ""
+    smtp_port: int = 25
+    mail_from: str = "rackcard@localhost"
+    noc_email: str = ""
+    engine: EngineSettings = field(default_factory=EngineSettings)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
+        env = dict(os.environ if env is None else env)
+        var_dir = Path(env.get("RACKCARD_VAR_DIR", "var"))
+        database_url = env.get("RACKCARD_DATABASE_URL") or f"sqlite:///{(var_dir / 'rackcard.sqlite').as_posix()}"
+        ola = env.get("RACKCARD_OLA_MINUTES", "30,120,480")
+        try:
+            ola_minutes = tuple(int(x) for x in ola.split(","))
+            assert len(ola_minutes) == 3
+        except (ValueError, AssertionError):
+            raise SettingsError(f"RACKCARD_OLA_MINUTES must be three integers L1,L2,L3, got {ola!r}") from None
+        return cls(
+            database_url=database_url,
+            secret_key=_secret(env, var_dir),
+            host=env.get("RACKCARD_HOST", "127.0.0.1"),
+            port=_int(env, "RACKCARD_PORT", 8000),
+            var_dir=var_dir,
+            log_level=env.get("RACKCARD_LOG_LEVEL", "INFO").upper(),
+            trap_host=env.get("RACKCARD_TRAP_HOST", "0.0.0.0"),
+            trap_port=_int(env, "RACKCARD_TRAP_PORT", 1162),
+            embedded_probe=_bool(env, "RACKCARD_EMBEDDED_PROBE", True),
+            public_url=env.get("RACKCARD_PUBLIC_URL", ""),
+            smtp_host=env.get("RACKCARD_SMTP_HOST", ""),
+            smtp_port=_int(env, "RACKCARD_SMTP_PORT", 25),
+            mail_from=env.get("RACKCARD_MAIL_FROM", "rackcard@localhost"),
+            noc_email=env.get("RACKCARD_NOC_EMAIL", ""),
+            engine=EngineSettings(
+                hold_down_polls=_int(env, "RACKCARD_HOLD_DOWN_POLLS", 3),
+                flap_changes=_int(env, "RACKCARD_FLAP_CHANGES", 5),
+                flap_window_s=_int(env, "RACKCARD_FLAP_WINDOW_S", 600),
+                recovery_hold_s=_int(env, "RACKCARD_RECOVERY_HOLD_S", 120),
+                reopen_window_s=_int(env, "RACKCARD_REOPEN_WINDOW_S", 1800),
+                site_silence_window_s=_int(env, "RACKCARD_SITE_SILENCE_WINDOW_S", 120),
+                ola_minutes=ola_minutes,  # type: ignore[arg-type]
+            ),
+        )
