@@ -7,6 +7,7 @@ tests can run the same suite against SQLite and PostgreSQL in one process.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -94,9 +95,13 @@ def atomic(engine: Engine | None = None):
     """A write transaction that serialises correctly on both engines.
 
     SQLite needs BEGIN IMMEDIATE so that read-then-write transactions queue on
-    the lock instead of failing with "database is locked".
+    the lock instead of failing with "database is locked". Inside an already
+    open transaction it joins that one, so service functions compose into an
+    all-or-nothing batch (an import, a probe batch).
     """
     engine = engine or current_engine()
+    if engine.current_transaction.get() is not None:
+        return contextlib.nullcontext()
     if isinstance(engine, SQLiteEngine):
         return engine.transaction(transaction_type=TransactionType.immediate)
     return engine.transaction()
@@ -104,7 +109,6 @@ def atomic(engine: Engine | None = None):
 
 async def migrate(quiet: bool = True) -> None:
     """Apply every app's migrations, in dependency order."""
-    import contextlib
     import io
 
     from piccolo.apps.migrations.commands.forwards import run_forwards

@@ -1,0 +1,1 @@
+"""Client-facing portal (a later issue)."""

@@ -1,0 +1,1 @@
+"""SNMP probe worker. Imports nothing from the server apps; shares only the observation wire format."""
