@@ -8,7 +8,6 @@ tests can run the same suite against SQLite and PostgreSQL in one process.
 from __future__ import annotations
 
 import contextlib
-import sqlite3
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import AsyncIterator
@@ -16,20 +15,11 @@ from urllib.parse import urlparse
 
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
-from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+from piccolo.engine.sqlite import SQLiteEngine
 
-from asyncpg.exceptions import IntegrityConstraintViolationError, UniqueViolationError
+from accounts.dbutil import INTEGRITY_ERRORS, atomic, is_sqlite, is_unique_violation  # noqa: F401 (re-exported)
 
 _current: Engine | None = None
-
-#: Duplicate keys surface as different exceptions per engine; catch them in one place.
-INTEGRITY_ERRORS: tuple[type[Exception], ...] = (sqlite3.IntegrityError, IntegrityConstraintViolationError)
-
-
-def is_unique_violation(exc: BaseException) -> bool:
-    if isinstance(exc, UniqueViolationError):
-        return True
-    return isinstance(exc, sqlite3.IntegrityError) and "UNIQUE" in str(exc).upper()
 
 
 def make_engine(url: str) -> Engine:
@@ -45,10 +35,6 @@ def make_engine(url: str) -> Engine:
     if parsed.scheme in {"postgres", "postgresql"}:
         return PostgresEngine(config={"dsn": url})
     raise ValueError(f"RACKCARD_DATABASE_URL: unsupported scheme {parsed.scheme!r} (use sqlite:/// or postgresql://)")
-
-
-def is_sqlite(engine: Engine | None = None) -> bool:
-    return isinstance(engine or current_engine(), SQLiteEngine)
 
 
 def all_tables() -> list:
@@ -89,22 +75,6 @@ async def start(engine: Engine) -> None:
 async def stop(engine: Engine) -> None:
     if isinstance(engine, PostgresEngine):
         await engine.close_connection_pool()
-
-
-def atomic(engine: Engine | None = None):
-    """A write transaction that serialises correctly on both engines.
-
-    SQLite needs BEGIN IMMEDIATE so that read-then-write transactions queue on
-    the lock instead of failing with "database is locked". Inside an already
-    open transaction it joins that one, so service functions compose into an
-    all-or-nothing batch (an import, a probe batch).
-    """
-    engine = engine or current_engine()
-    if engine.current_transaction.get() is not None:
-        return contextlib.nullcontext()
-    if isinstance(engine, SQLiteEngine):
-        return engine.transaction(transaction_type=TransactionType.immediate)
-    return engine.transaction()
 
 
 async def migrate(quiet: bool = True) -> None:

@@ -8,7 +8,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
 from accounts.errors import DomainError
-from rackcard.db import INTEGRITY_ERRORS
+from accounts.dbutil import INTEGRITY_ERRORS
 
 log = logging.getLogger("rackcard.http")
 

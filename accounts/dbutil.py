@@ -1,0 +1,48 @@
+"""Transaction and integrity helpers every app uses (accounts is the bottom layer,
+so cmdb and incidents can import this without reaching up to rackcard/)."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+
+from asyncpg.exceptions import IntegrityConstraintViolationError, UniqueViolationError
+from piccolo.engine import engine_finder
+from piccolo.engine.base import Engine
+from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+
+#: Constraint failures surface as different exceptions per engine; catch them in one place.
+INTEGRITY_ERRORS: tuple[type[Exception], ...] = (sqlite3.IntegrityError, IntegrityConstraintViolationError)
+
+
+def is_unique_violation(exc: BaseException) -> bool:
+    if isinstance(exc, UniqueViolationError):
+        return True
+    return isinstance(exc, sqlite3.IntegrityError) and "UNIQUE" in str(exc).upper()
+
+
+def current_engine() -> Engine:
+    engine = engine_finder()
+    if engine is None:  # pragma: no cover - piccolo_conf always provides one
+        raise RuntimeError("no database engine configured")
+    return engine
+
+
+def is_sqlite(engine: Engine | None = None) -> bool:
+    return isinstance(engine or current_engine(), SQLiteEngine)
+
+
+def atomic(engine: Engine | None = None):
+    """A write transaction that serialises correctly on both engines.
+
+    SQLite needs BEGIN IMMEDIATE so that read-then-write transactions queue on
+    the lock instead of failing with "database is locked". Inside an already
+    open transaction it joins that one, so service functions compose into an
+    all-or-nothing batch (an import, a probe batch).
+    """
+    engine = engine or current_engine()
+    if engine.current_transaction.get() is not None:
+        return contextlib.nullcontext()
+    if isinstance(engine, SQLiteEngine):
+        return engine.transaction(transaction_type=TransactionType.immediate)
+    return engine.transaction()
