@@ -1,0 +1,100 @@
+"""The command line as an operator meets it: --help everywhere, and
+`rackcard serve` starting from nothing (fresh var dir) with a user and token
+made by the CLI."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from rackcard.cli import build_parser, main
+
+
+def _commands(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()):
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield prefix + (name,)
+                yield from _commands(sub, prefix + (name,))
+
+
+def test_every_command_has_help(capsys):
+    commands = list(_commands(build_parser()))
+    assert ("serve",) in commands and ("user", "create") in commands and ("token", "create") in commands
+    for command in [(), *commands]:
+        with pytest.raises(SystemExit) as exit_info:
+            main([*command, "--help"])
+        assert exit_info.value.code == 0, command
+        assert "usage:" in capsys.readouterr().out
+
+
+def _free_port(kind=socket.SOCK_STREAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _rackcard(env, *args, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "rackcard.cli", *args],
+        env=env, input=stdin, capture_output=True, text=True, timeout=120, check=False,
+    )
+
+
+def test_serve_from_a_fresh_var_dir_with_cli_user_and_token(tmp_path):
+    port = _free_port()
+    env = {
+        **os.environ,
+        "RACKCARD_VAR_DIR": str(tmp_path / "var"),
+        "RACKCARD_TRAP_PORT": str(_free_port(socket.SOCK_DGRAM)),
+        "RACKCARD_EMBEDDED_PROBE": "false",
+    }
+    env.pop("RACKCARD_DATABASE_URL", None)
+    env.pop("RACKCARD_SECRET_KEY", None)
+
+    created = _rackcard(env, "user", "create", "--email", "Ops@Example.test", "--role", "admin", "--password-stdin",
+                        stdin="a long enough password\n")
+    assert created.returncode == 0, created.stderr
+    token_run = _rackcard(env, "token", "create", "--email", "ops@example.test")
+    assert token_run.returncode == 0, token_run.stderr
+    token = token_run.stdout.strip().splitlines()[-1]
+    assert token.startswith("rc_")
+
+    duplicate = _rackcard(env, "user", "create", "--email", "ops@example.test", "--role", "noc", "--password-stdin",
+                          stdin="a long enough password\n")
+    assert duplicate.returncode == 2 and "already exists" in duplicate.stderr
+
+    server = subprocess.Popen(
+        [sys.executable, "-m", "rackcard.cli", "serve", "--port", str(port)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/schema/openapi.json", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert server.poll() is None, server.stdout.read()
+            assert time.monotonic() < deadline, "server did not come up"
+            time.sleep(0.2)
+        me = httpx.get(f"{base}/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+        assert me.status_code == 200 and me.json()["email"] == "ops@example.test"
+        assert httpx.get(f"{base}/api/v1/me").status_code == 401
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+    assert (tmp_path / "var" / "rackcard.sqlite").exists()
