@@ -4,7 +4,7 @@ Check state: the latest observed state of each (asset, check) with `since` and
 the length of its current streak (hold-down counts consecutive bad polls).
 """
 
-from piccolo.columns import DoublePrecision, ForeignKey, Integer, Text, Timestamptz, Varchar
+from piccolo.columns import JSON, Boolean, DoublePrecision, ForeignKey, Integer, Text, Timestamptz, Varchar
 from piccolo.columns.base import OnDelete
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
@@ -53,3 +53,165 @@ class ProbeBatch(Table, tablename="inc_probe_batch"):
     probe = Varchar(length=100, default="")
     observations = Integer(default=0)
     received_at = Timestamptz(default=TimestamptzNow())
+
+
+# ---------------------------------------------------------------- incidents
+# Below: the incident engine's own tables. Affected assets and clients are plain
+# ids plus a snapshot of their names (no foreign keys): an incident's history
+# stays true after the inventory changes or an asset is deleted.
+
+
+class SlaPlan(Table, tablename="inc_sla_plan"):
+    """Response and resolution minutes per priority; 24x7 or business hours in a time zone.
+    Attached to clients through cmdb Client.sla_plan_id."""
+
+    name = Varchar(length=100, unique=True)
+    hours = Varchar(length=10, default="24x7")  # 24x7 | business
+    timezone = Varchar(length=64, default="UTC")
+    business_days = Varchar(length=20, default="1,2,3,4,5")  # ISO weekdays, Monday = 1
+    business_start = Varchar(length=5, default="09:00")
+    business_end = Varchar(length=5, default="18:00")
+    response_p1 = Integer(default=15)
+    response_p2 = Integer(default=30)
+    response_p3 = Integer(default=120)
+    response_p4 = Integer(default=480)
+    resolution_p1 = Integer(default=240)
+    resolution_p2 = Integer(default=480)
+    resolution_p3 = Integer(default=1440)
+    resolution_p4 = Integer(default=4320)
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class MaintenanceWindow(Table, tablename="inc_maintenance_window"):
+    """On an asset, a site or a client: problems inside it open no incident and notify no one."""
+
+    asset_id = Integer(null=True, default=None, index=True)
+    site_id = Integer(null=True, default=None, index=True)
+    client_id = Integer(null=True, default=None, index=True)
+    starts_at = Timestamptz()
+    ends_at = Timestamptz(index=True)
+    reason = Text(default="")
+    created_by = Varchar(length=254, default="")
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class Suppression(Table, tablename="inc_suppression"):
+    """A problem recorded inside a maintenance window instead of opening an incident."""
+
+    window = ForeignKey(references=MaintenanceWindow, on_delete=OnDelete.cascade, index=True)
+    asset_id = Integer(index=True)
+    check_key = Varchar(length=64)
+    at = Timestamptz()
+
+
+class Incident(Table, tablename="inc_incident"):
+    # At most one open incident per fingerprint: a unique partial index (migration).
+    fingerprint = Varchar(length=200, index=True)
+    title = Varchar(length=300)
+    description = Text(default="")
+    category = Varchar(length=16, index=True)  # fiber | power | equipment | reboot | request | other
+    priority = Varchar(length=2, default="P3")  # P1..P4
+    status = Varchar(length=16, default="new", index=True)  # see incidents.workflow
+    line = Varchar(length=8, default="L1")  # L1 | L2 | L3 | vendor
+    line_since = Timestamptz()  # when the current line took it (OLA clock)
+    ola_exceeded = Boolean(default=False)  # the current line's OLA ran out with nowhere automatic to go
+    assignee = Varchar(length=254, null=True, default=None)
+    source = Varchar(length=8, default="probe")  # probe | trap | phone | email | chat | portal
+    opened_at = Timestamptz(index=True)
+    acknowledged_at = Timestamptz(null=True, default=None)
+    first_response_at = Timestamptz(null=True, default=None)
+    resolved_at = Timestamptz(null=True, default=None)
+    closed_at = Timestamptz(null=True, default=None)
+    sla_plan_id = Integer(null=True, default=None)  # the most demanding affected client's plan
+    response_due_at = Timestamptz(null=True, default=None)
+    resolution_due_at = Timestamptz(null=True, default=None)
+    response_breached = Boolean(default=False)
+    resolution_breached = Boolean(default=False)
+    flapping = Boolean(default=False)
+    self_healed = Boolean(default=False)
+    acted = Boolean(default=False)  # a person acknowledged, commented or moved it
+    parent_id = Integer(null=True, default=None)
+    created_by = Varchar(length=254, default="")
+    updated_at = Timestamptz(default=TimestamptzNow())
+
+
+class AffectedAsset(Table, tablename="inc_affected_asset"):
+    incident = ForeignKey(references=Incident, on_delete=OnDelete.cascade, index=True)
+    asset_id = Integer(index=True)  # UNIQUE(incident, asset_id) in migration
+    name = Varchar(length=200, default="")  # snapshot
+    site_id = Integer(null=True, default=None, index=True)  # snapshot
+    role = Varchar(length=10, default="impacted")  # root | impacted
+    added_at = Timestamptz()
+
+
+class IncidentCheck(Table, tablename="inc_incident_check"):
+    """The root checks of an incident: recovery watches these."""
+
+    incident = ForeignKey(references=Incident, on_delete=OnDelete.cascade, index=True)
+    asset_id = Integer()  # UNIQUE(incident, asset_id, key) in migration
+    key = Varchar(length=64)
+
+
+class AffectedClient(Table, tablename="inc_affected_client"):
+    incident = ForeignKey(references=Incident, on_delete=OnDelete.cascade, index=True)
+    client_id = Integer(index=True)  # UNIQUE(incident, client_id) in migration
+    name = Varchar(length=200, default="")  # snapshot
+    added_at = Timestamptz()
+
+
+class TimelineEntry(Table, tablename="inc_timeline"):
+    """The incident's record: append-only (the service layer never updates or deletes a row)."""
+
+    incident = ForeignKey(references=Incident, on_delete=OnDelete.cascade, index=True)
+    at = Timestamptz()
+    kind = Varchar(length=16)  # event | probe | comment | status | escalation | sla | priority | notification | assets
+    visibility = Varchar(length=8, default="internal")  # internal | public
+    author = Varchar(length=254, default="system")
+    author_user_id = Integer(null=True, default=None)
+    body = Text(default="")
+    data = JSON(default="{}")  # e.g. {"from": "new", "to": "acknowledged"}
+
+
+class WebhookEndpoint(Table, tablename="inc_webhook"):
+    name = Varchar(length=100, unique=True)
+    url = Varchar(length=1000)
+    secret = Varchar(length=200)  # HMAC-SHA256 key; admins only
+    events = Varchar(length=200, default="")  # comma-separated; "" = every event
+    active = Boolean(default=True)
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class Notification(Table, tablename="inc_notification"):
+    """Outbox: one row per incident event, written in the incident's transaction,
+    fanned out into deliveries after commit by incidents.notify."""
+
+    incident = ForeignKey(references=Incident, on_delete=OnDelete.cascade, index=True)
+    event = Varchar(length=20)  # opened | escalated | breached | resolved | reopened | comment
+    public = Boolean(default=False)  # also for the affected clients' contacts
+    payload = JSON(default="{}")
+    created_at = Timestamptz()
+    expanded = Boolean(default=False, index=True)
+
+
+class Delivery(Table, tablename="inc_delivery"):
+    """One notification to one target, retried with backoff; its attempts are logged."""
+
+    notification = ForeignKey(references=Notification, on_delete=OnDelete.cascade, index=True)
+    channel = Varchar(length=8)  # webhook | email
+    target = Varchar(length=1000)  # webhook id or e-mail address
+    status = Varchar(length=10, default="pending", index=True)  # pending | delivered | failed
+    attempts = Integer(default=0)
+    next_attempt_at = Timestamptz(index=True)
+    last_error = Text(default="")
+    delivered_at = Timestamptz(null=True, default=None)
+
+
+class DeliveryAttempt(Table, tablename="inc_delivery_attempt"):
+    """The delivery log."""
+
+    delivery = ForeignKey(references=Delivery, on_delete=OnDelete.cascade, index=True)
+    at = Timestamptz()
+    ok = Boolean(default=False)
+    status_code = Integer(null=True, default=None)
+    error = Text(default="")
+    duration_ms = Integer(default=0)
