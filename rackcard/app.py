@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 API_MODULES = (
     "accounts.api",
     "cmdb.api",
+    "cmdb.import_api",
     "rackcard.composed",
 )
 

@@ -29,6 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
+    # Apps below the composition root run their coroutines through this (they don't import rackcard).
+    parser.set_defaults(run_async=run_async)
     return parser
 
 
