@@ -1,0 +1,274 @@
+"""The network edge: the only module that imports pysnmp.
+
+- `SnmpPoller.get(target, oids)` -> probes.interpret.PollResult (never raises
+  for network or agent trouble: timeouts, auth failures and error statuses
+  become the result's status and message).
+- `open_trap_listener(host, port, callback)` -> a listener calling
+  `callback(source_ip, {oid: plain value})` for each SNMPv1/v2c notification.
+
+One SnmpEngine per event loop (a new engine costs ~200 ms CPU; an engine from
+another loop silently times out), a bound on requests in flight, and a raised
+SO_RCVBUF so bursts of replies are not dropped by the kernel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import time
+import weakref
+from typing import Any, Callable, Sequence
+
+from pyasn1.type import univ
+from pysnmp.carrier.asyncio.dgram import udp
+from pysnmp.entity import config
+from pysnmp.entity.engine import SnmpEngine as _LowEngine
+from pysnmp.entity.rfc3413 import ntfrcv
+from pysnmp.hlapi.v3arch.asyncio import (
+    CommunityData,
+    ContextData,
+    ObjectIdentity,
+    ObjectType,
+    SnmpEngine,
+    UdpTransportTarget,
+    UsmUserData,
+    get_cmd,
+    usm3DESEDEPrivProtocol,
+    usmAesCfb128Protocol,
+    usmAesCfb192Protocol,
+    usmAesCfb256Protocol,
+    usmDESPrivProtocol,
+    usmHMAC128SHA224AuthProtocol,
+    usmHMAC192SHA256AuthProtocol,
+    usmHMAC256SHA384AuthProtocol,
+    usmHMAC384SHA512AuthProtocol,
+    usmHMACMD5AuthProtocol,
+    usmHMACSHAAuthProtocol,
+    usmNoAuthProtocol,
+    usmNoPrivProtocol,
+)
+from pysnmp.proto import errind, rfc1902, rfc1905
+
+from probes.interpret import Missing, PollResult
+from probes.wire import Target
+
+log = logging.getLogger("rackcard.probes.snmp")
+
+AUTH_PROTOCOLS = {
+    None: usmNoAuthProtocol, "": usmNoAuthProtocol, "NONE": usmNoAuthProtocol,
+    "MD5": usmHMACMD5AuthProtocol, "SHA": usmHMACSHAAuthProtocol, "SHA1": usmHMACSHAAuthProtocol,
+    "SHA224": usmHMAC128SHA224AuthProtocol, "SHA256": usmHMAC192SHA256AuthProtocol,
+    "SHA384": usmHMAC256SHA384AuthProtocol, "SHA512": usmHMAC384SHA512AuthProtocol,
+}
+PRIV_PROTOCOLS = {
+    None: usmNoPrivProtocol, "": usmNoPrivProtocol, "NONE": usmNoPrivProtocol,
+    "DES": usmDESPrivProtocol, "3DES": usm3DESEDEPrivProtocol,
+    "AES": usmAesCfb128Protocol, "AES128": usmAesCfb128Protocol,
+    "AES192": usmAesCfb192Protocol, "AES256": usmAesCfb256Protocol,
+}
+#: Error indications that mean "the agent answered, but our v3 credentials are wrong".
+AUTH_ERRORS = (
+    errind.WrongDigest, errind.UnknownUserName, errind.DecryptionError, errind.UnsupportedSecurityLevel,
+    errind.AuthenticationFailure, errind.AuthenticationError, errind.UnknownSecurityName,
+    errind.UnsupportedAuthProtocol, errind.UnsupportedPrivProtocol, errind.NotInTimeWindow,
+)
+
+RCVBUF_BYTES = 4 * 1024 * 1024
+
+_engines: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, SnmpEngine]" = weakref.WeakKeyDictionary()
+
+
+def engine_for_loop() -> SnmpEngine:
+    """The one SnmpEngine of the running event loop."""
+    loop = asyncio.get_running_loop()
+    engine = _engines.get(loop)
+    if engine is None:
+        engine = _engines[loop] = SnmpEngine()
+    return engine
+
+
+def plain(value: Any) -> Any:
+    """A pysnmp value -> int | str | None | Missing (what probes.interpret reads)."""
+    if isinstance(value, rfc1905.NoSuchInstance):
+        return Missing("noSuchInstance")
+    if isinstance(value, rfc1905.NoSuchObject):
+        return Missing("noSuchObject")
+    if isinstance(value, rfc1905.EndOfMibView):
+        return Missing("endOfMibView")
+    if isinstance(value, univ.Null):
+        return None
+    if isinstance(value, rfc1902.IpAddress):
+        return value.prettyPrint()
+    if isinstance(value, univ.Integer):
+        return int(value)
+    if isinstance(value, univ.ObjectIdentifier):
+        return str(value)
+    if isinstance(value, univ.OctetString):
+        raw = bytes(value)
+        try:
+            text = raw.decode("utf-8")
+            if text.isprintable() or all(ch.isprintable() or ch in "\r\n\t" for ch in text):
+                return text
+        except UnicodeDecodeError:
+            pass
+        return "0x" + raw.hex()
+    return value.prettyPrint() if hasattr(value, "prettyPrint") else str(value)
+
+
+def _auth(target: Target):
+    if target.version == "3":
+        auth_proto = AUTH_PROTOCOLS.get((target.v3_auth_protocol or "").upper())
+        priv_proto = PRIV_PROTOCOLS.get((target.v3_priv_protocol or "").upper())
+        if auth_proto is None or priv_proto is None:
+            raise ValueError(
+                f"unsupported SNMPv3 protocol: auth {target.v3_auth_protocol!r}, priv {target.v3_priv_protocol!r}"
+            )
+        return UsmUserData(
+            target.v3_user or "",
+            authKey=target.v3_auth_key or None,
+            privKey=target.v3_priv_key or None,
+            authProtocol=auth_proto if target.v3_auth_key else usmNoAuthProtocol,
+            privProtocol=priv_proto if target.v3_priv_key else usmNoPrivProtocol,
+        )
+    return CommunityData(target.community or "public", mpModel=1 if target.version != "1" else 0)
+
+
+class SnmpPoller:
+    """GETs for many assets on one loop, at most `max_in_flight` at a time."""
+
+    def __init__(self, timeout: float = 1.0, retries: int = 1, max_in_flight: int = 64, max_oids_per_request: int = 40):
+        self.timeout = timeout
+        self.retries = retries
+        self.max_oids = max_oids_per_request
+        self._slots = asyncio.Semaphore(max_in_flight)
+        self._targets: dict[tuple, UdpTransportTarget] = {}
+        self._buffer_raised = False
+
+    async def _transport(self, host: str, port: int) -> UdpTransportTarget:
+        key = (host, port)
+        found = self._targets.get(key)
+        if found is None:
+            found = await UdpTransportTarget.create((host, port), timeout=self.timeout, retries=self.retries)
+            self._targets[key] = found
+        return found
+
+    def _raise_rcvbuf(self, engine: SnmpEngine) -> None:
+        if self._buffer_raised:
+            return
+        try:
+            transport = engine.transport_dispatcher.get_transport(udp.DOMAIN_NAME)
+            sock = transport.transport.get_extra_info("socket") if transport and transport.transport else None
+            if sock is not None:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF_BYTES)
+                self._buffer_raised = True
+        except Exception:  # best effort: the default buffer still works at lower rates
+            log.debug("could not raise SO_RCVBUF", exc_info=True)
+            self._buffer_raised = True
+
+    async def get(self, target: Target, oids: Sequence[str]) -> PollResult:
+        """GET `oids` (in requests of at most max_oids_per_request) from one asset."""
+        tries = self.retries + 1
+        try:
+            auth = _auth(target)
+            transport = await self._transport(target.host, target.port)
+        except Exception as exc:  # bad settings: report, don't stop the loop
+            return PollResult("error", message=f"cannot poll: {exc}")
+        engine = engine_for_loop()
+        context = ContextData(contextName=(target.v3_context or "").encode()) if target.version == "3" else ContextData()
+        values: dict[str, Any] = {}
+        started = time.perf_counter()
+        chunks = [list(oids[i:i + self.max_oids]) for i in range(0, len(oids), self.max_oids)] or [[ "1.3.6.1.2.1.1.3.0"]]
+        for chunk in chunks:
+            async with self._slots:
+                try:
+                    error_indication, error_status, error_index, var_binds = await get_cmd(
+                        engine, auth, transport, context,
+                        *(ObjectType(ObjectIdentity(oid)) for oid in chunk),
+                        lookupMib=False,
+                    )
+                except Exception as exc:
+                    return PollResult("error", message=f"SNMP error: {exc}", elapsed_ms=_ms(started))
+                finally:
+                    self._raise_rcvbuf(engine)
+            if error_indication:
+                if isinstance(error_indication, errind.RequestTimedOut):
+                    return PollResult(
+                        "timeout",
+                        message=f"no SNMP answer from {target.host}:{target.port} after {tries} "
+                        f"tr{'y' if tries == 1 else 'ies'} of {self.timeout:g} s"
+                        + (" (or wrong community)" if target.version != "3" else ""),
+                        elapsed_ms=_ms(started), tries=tries,
+                    )
+                if isinstance(error_indication, AUTH_ERRORS):
+                    return PollResult(
+                        "auth",
+                        message=f"SNMPv3 authentication failed for user {target.v3_user!r}: {error_indication} "
+                        "(check the user, auth and privacy keys and protocols)",
+                        elapsed_ms=_ms(started),
+                    )
+                return PollResult("error", message=f"SNMP error: {error_indication}", elapsed_ms=_ms(started))
+            if error_status:
+                at = ""
+                if error_index and int(error_index) <= len(chunk):
+                    at = f" at {chunk[int(error_index) - 1]}"
+                return PollResult("error", message=f"agent error: {error_status.prettyPrint()}{at}", elapsed_ms=_ms(started))
+            for oid, value in var_binds:
+                values[str(oid)] = plain(value)
+        return PollResult("ok", values=values, elapsed_ms=_ms(started))
+
+
+def _ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000.0
+
+
+# ------------------------------------------------------------------ traps
+
+
+class TrapListener:
+    def __init__(self, engine: _LowEngine, transport):
+        self._engine = engine
+        self._transport = transport
+
+    @property
+    def port(self) -> int:
+        sock = self._transport.transport.get_extra_info("socket") if self._transport.transport else None
+        return sock.getsockname()[1] if sock else 0
+
+    def close(self) -> None:
+        try:
+            self._engine.transport_dispatcher.job_finished(1)
+            self._engine.close_dispatcher()
+        except Exception:  # pragma: no cover - closing is best effort
+            log.debug("closing the trap listener", exc_info=True)
+
+
+async def open_trap_listener(
+    host: str, port: int, callback: Callable[[str, dict[str, Any]], None], communities: Sequence[str] = ("public",)
+) -> TrapListener:
+    """Listen for SNMPv1/v2c notifications; v1 traps arrive translated to v2 form.
+
+    `communities`: accepted community strings (a wrong one is dropped by pysnmp).
+    """
+    engine = _LowEngine()
+    transport = udp.UdpTransport().open_server_mode((host, port))
+    config.add_transport(engine, udp.DOMAIN_NAME, transport)
+    for i, community in enumerate(dict.fromkeys(communities)):
+        config.add_v1_system(engine, f"trap-area-{i}", community)
+
+    def on_notification(snmp_engine, state_reference, context_engine_id, context_name, var_binds, cb_ctx):
+        try:
+            ctx = snmp_engine.observer.get_execution_context("rfc3412.receiveMessage:request")
+            source = ctx["transportAddress"][0]
+        except Exception:
+            source = "?"
+        try:
+            callback(source, {str(oid): plain(value) for oid, value in var_binds})
+        except Exception:  # a bad trap must never stop the receiver
+            log.exception("trap handling failed (from %s)", source)
+
+    ntfrcv.NotificationReceiver(engine, on_notification)
+    engine.transport_dispatcher.job_started(1)
+    if transport._lport is not None:  # wait until the socket is bound, so a bind error surfaces here
+        await transport._lport
+    return TrapListener(engine, transport)

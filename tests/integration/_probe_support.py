@@ -1,0 +1,79 @@
+"""Shared helpers for the probe tests: a real snmpsim agent, targets, CMDB rows."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from probes.profiles import builtin_profiles, profile_for
+from probes.interpret import interpret, oids_of, plan
+from probes.simulator import SimAgent, V3User, media_converter_rec, ups_rec
+from probes.snmp import SnmpPoller
+from probes.wire import Target, TargetInterface, utcnow
+
+V3 = V3User(user="rcuser", auth_key="authpass123", priv_key="privpass123")
+PROFILES = builtin_profiles()
+MC_INTERFACES = (TargetInterface(1, "copper", "slot_1_tp"), TargetInterface(2, "fiber", "slot_1_fx"))
+
+
+def start_agent(tmp_path_factory, mcs=("mc1", "mc2", "mc3", "mc4"), upses=("ups1", "ups2", "ups3")) -> SimAgent:
+    """snmpsim finds its recordings at start-up only: write every device first."""
+    agent = SimAgent(root=tmp_path_factory.mktemp("snmpsim"), v3=V3)
+    for name in mcs:
+        agent.write(name, media_converter_rec(name))
+    for name in upses:
+        agent.write(name, ups_rec(name))
+    return agent.start()
+
+
+def mc_target(agent: SimAgent, community: str = "mc1", asset_id: int = 1, **kw) -> Target:
+    return Target(asset_id=asset_id, name=community, kind="media_converter", host=agent.host, port=agent.port,
+                  version="2c", community=community, interfaces=MC_INTERFACES, **kw)
+
+
+def ups_target(agent: SimAgent, community: str = "ups1", asset_id: int = 2) -> Target:
+    return Target(asset_id=asset_id, name=community, kind="ups", host=agent.host, port=agent.port,
+                  version="2c", community=community)
+
+
+def fast_poller() -> SnmpPoller:
+    return SnmpPoller(timeout=0.3, retries=1)
+
+
+async def poll(poller: SnmpPoller, target: Target) -> dict:
+    planned = plan(target, profile_for(target.kind, target.profile, PROFILES))
+    result = await poller.get(target, oids_of(planned))
+    return {o.key: o for o in interpret(target, planned, result, utcnow().isoformat())}
+
+
+async def poll_until(poller, target, key, state, attempts: int = 30):
+    """snmpsim re-reads a changed recording on its next request; allow a few polls."""
+    seen = None
+    for _ in range(attempts):
+        seen = await poll(poller, target)
+        if key in seen and seen[key].state == state:
+            return seen
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{key} never became {state}: {seen.get(key) if seen else None}")
+
+
+async def make_site(code: str = "rs1", kind: str = "remote"):
+    from cmdb.tables import Site
+
+    site = Site(code=code, name=f"Site {code}", name_norm=f"site {code}", kind=kind)
+    await site.save()
+    return site
+
+
+async def make_asset(site_id: int, name: str, kind: str, host: str, port: int, community: str | None = None,
+                     interfaces=(), **kw):
+    from cmdb.tables import Asset, Interface
+
+    asset = Asset(name=name, name_norm=name.lower(), kind=kind, site=site_id, mgmt_ip=host, snmp_port=port,
+                  snmp_version=kw.pop("snmp_version", "2c"), snmp_community=community if community is not None else name,
+                  serial=f"SN-{uuid.uuid4().hex[:8]}", **kw)
+    asset.serial_norm = asset.serial.lower()
+    await asset.save()
+    for if_index, role, label in interfaces:
+        await Interface(asset=asset.id, if_index=if_index, name=label, role=role).save()
+    return asset
