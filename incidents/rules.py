@@ -5,16 +5,90 @@
 The storage wrapper (incidents/engine.py) loads the inputs, calls `decide`, and
 applies the decisions in order inside one transaction. See ARCHITECTURE.md,
 "The engine's rules". The types below are the contract between the two.
+
+Contract notes for the storage wrapper and the probes
+=====================================================
+
+All additions are optional fields with defaults; no name or field of the
+original contract changed.
+
+* **Timer tick** = ``decide([], incidents, topology, maintenance, now, checks)``.
+  Recovery, the end of a maintenance window, "the root recovered but a child
+  is still down" and the site-silence grouping wait are only seen on a call
+  that gets ``checks``. Run one every ~15–30 s.
+* **What to pass.** ``incidents``: every open incident, plus those resolved
+  within ``Params.reopen_window`` (only status ``resolved`` is ever reopened).
+  ``checks``: the stored ``CheckStatus`` of every check of every asset in
+  ``topology`` (at least: the assets of the sites touched by the updates, their
+  upstream assets, and every root check of the incidents passed in). The
+  updates of the call override ``checks`` for their keys, so ``checks`` may be
+  loaded before or after the check states are written. ``topology``: at least
+  the touched assets, everything upstream and downstream of them, and every
+  asset of their sites (site silence compares a remote site's assets).
+  ``IncidentView.recent_changes``: the state changes (CheckEvent times) of the
+  incident's root checks within ``flap_window`` — also for resolved ones.
+* **Added ``CheckUpdate.recent_changes``**: the times of this check's earlier
+  state changes within ``flap_window`` (CheckEvent rows), this observation
+  excluded (duplicates are harmless). Without it a port flapping on *polls*
+  (state alternating every poll, so the hold-down streak never completes) is
+  only detected by traps; with it, K changes in W open one incident at once,
+  marked flapping.
+* **Added ``Params`` fields** (impact thresholds) and ``Params.from_settings``
+  (reads ``rackcard.settings.EngineSettings`` by attribute; no import).
+* **Reboot** is represented by an ``uptime`` check: the probe emits
+  ``state="warning"``, ``message="rebooted"`` (value: the new sysUpTime) on the
+  poll where sysUpTime went backwards, and ``ok`` on the following polls. An
+  ``uptime`` problem needs no hold-down (it is an event). It opens a ``reboot``
+  incident (self-healing after ``recovery_hold``) unless the asset is already
+  in an open incident, or was in one resolved within ``reopen_window`` (a
+  device rebooting when power returns): then it is a Note on that incident.
+* **Fingerprints**: ``asset:<id>:<check key>``; every ``power:*`` check of any
+  asset at a site → ``site:<site id>:power`` (two UPSes on battery at one site
+  are one outage); a silent remote site → ``site:<site id>:unreachable``.
+  ``fingerprint()`` computes them.
+* **Decisions for an incident opened in the same call** are folded into its
+  ``OpenIncident`` (its ``asset_roles`` / ``client_ids`` / ``root_checks`` are
+  final); ``SetFlapping`` may follow it with the fingerprint as reference.
+* **AttachAsset** for an asset already attached: add ``check_key`` (if given)
+  to the incident's root checks and upgrade the role to ``root`` when
+  ``role == "root"``; never downgrade root → impacted. ``client_ids`` are the
+  clients that become affected (add, never remove).
+* **Reclassify** is emitted for an existing incident when its category follows
+  new evidence, or its computed priority is *higher* than the current one
+  (impact grew). Automatic priority never goes down (a person may have raised
+  it); manual ``request`` incidents keep their category.
+* ``Resolve`` of a flapping incident is preceded by ``SetFlapping(False)``.
+* ``priority_for``, ``clients_of_asset``, ``services_of_asset`` are public so
+  manual incidents (no priority given) are classified the same way.
+
+The rules, in the order an observation meets them (Alerta: blackout → dedup →
+correlate): dedup by fingerprint / covering incident → maintenance (asset,
+site, or any client the asset serves; or an upstream asset whose problem is
+inside a window — inhibition) → reboot → topology (nearest upstream asset in
+trouble, transitively over power and uplink edges) → site (remote site: join
+its power / unreachable incident, or group a whole-site silence into one
+incident, waiting up to ``site_silence_window`` for the rest of the site) →
+the asset's own open incident (one device, one incident) → reopen → open.
+Recovery runs before new problems, so a child still down when its root
+recovers gets its own incident in the same call.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Mapping, Union
+from typing import Any, Iterable, Mapping, Union
 
 OK, WARNING, CRITICAL, UNKNOWN = "ok", "warning", "critical", "unknown"
 PROBLEM_STATES = frozenset({WARNING, CRITICAL})
+
+REACHABILITY = "reachability"
+UPTIME = "uptime"
+POWER_PREFIX = "power:"
+
+CATEGORIES = ("fiber", "power", "equipment", "reboot", "request", "other")
+PRIORITIES = ("P1", "P2", "P3", "P4")
 
 # ---------------------------------------------------------------- inputs
 
@@ -33,6 +107,8 @@ class CheckUpdate:
     source: str  # poll | trap
     value: str | None = None
     message: str = ""
+    # Added: earlier state changes of this check within flap_window (see the notes above).
+    recent_changes: tuple[dt.datetime, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -123,6 +199,23 @@ class Params:
     recovery_hold: dt.timedelta = dt.timedelta(minutes=2)
     reopen_window: dt.timedelta = dt.timedelta(minutes=30)
     site_silence_window: dt.timedelta = dt.timedelta(minutes=2)
+    # Added: impact thresholds for priority (see priority_for).
+    wide_impact_clients: int = 10  # this many affected clients (or services below) = wide impact
+    wide_impact_services: int = 20
+    some_impact_clients: int = 3  # ... = significant impact
+    some_impact_services: int = 5
+
+    @classmethod
+    def from_settings(cls, engine: Any) -> "Params":
+        """From rackcard.settings.EngineSettings (read by attribute name)."""
+        return cls(
+            hold_down_polls=engine.hold_down_polls,
+            flap_changes=engine.flap_changes,
+            flap_window=dt.timedelta(seconds=engine.flap_window_s),
+            recovery_hold=dt.timedelta(seconds=engine.recovery_hold_s),
+            reopen_window=dt.timedelta(seconds=engine.reopen_window_s),
+            site_silence_window=dt.timedelta(seconds=engine.site_silence_window_s),
+        )
 
 
 # ---------------------------------------------------------------- decisions
@@ -207,6 +300,823 @@ class Suppress:
 Decision = Union[OpenIncident, AttachAsset, Note, SetFlapping, Reclassify, Resolve, Reopen, Suppress]
 
 
+# ---------------------------------------------------------------- evidence helpers (public)
+
+
+def fingerprint(asset_id: int, key: str, asset: AssetInfo | None = None) -> str:
+    """The fingerprint of a problem on (asset, key): power checks are per site."""
+    if key.startswith(POWER_PREFIX) and asset is not None:
+        return f"site:{asset.site_id}:power"
+    return f"asset:{asset_id}:{key}"
+
+
+def site_unreachable_fingerprint(site_id: int) -> str:
+    return f"site:{site_id}:unreachable"
+
+
+def if_index_of(key: str) -> int | None:
+    """`link:3` / `rx_power:3` -> 3; None for checks not about one interface."""
+    prefix, sep, rest = key.partition(":")
+    if sep and prefix in ("link", "rx_power", "tx_power") and rest.isdigit():
+        return int(rest)
+    return None
+
+
+def _interface(asset: AssetInfo | None, if_index: int | None) -> InterfaceInfo | None:
+    if asset is None or if_index is None:
+        return None
+    for iface in asset.interfaces:
+        if iface.if_index == if_index:
+            return iface
+    return None
+
+
+def clients_of_asset(asset: AssetInfo | None) -> frozenset[int]:
+    """Every client an asset touches: owner, its interfaces' clients, its services' clients."""
+    if asset is None:
+        return frozenset()
+    ids = set(asset.service_client_ids)
+    if asset.client_id is not None:
+        ids.add(asset.client_id)
+    ids.update(i.client_id for i in asset.interfaces if i.client_id is not None)
+    return frozenset(ids)
+
+
+def services_of_asset(asset: AssetInfo | None) -> frozenset[int]:
+    if asset is None:
+        return frozenset()
+    return frozenset(asset.service_ids) | frozenset(i.service_id for i in asset.interfaces if i.service_id is not None)
+
+
+def clients_of_check(asset: AssetInfo | None, key: str) -> frozenset[int]:
+    """The clients a problem on (asset, key) affects.
+
+    A port check names the client of THAT interface; a port without a client
+    on the trunk side (fiber / uplink role) carries everything, so all the
+    asset's clients; any other port without a client: the owner. Whole-device
+    checks (reachability, power, uptime ...): all the asset's clients.
+    """
+    if asset is None:
+        return frozenset()
+    idx = if_index_of(key)
+    if idx is None:
+        return clients_of_asset(asset)
+    iface = _interface(asset, idx)
+    if iface is not None and iface.client_id is not None:
+        return frozenset({iface.client_id})
+    if iface is not None and iface.role in ("fiber", "uplink") or asset.kind == "media_converter":
+        return clients_of_asset(asset)
+    return frozenset({asset.client_id}) if asset.client_id is not None else frozenset()
+
+
+def services_of_check(asset: AssetInfo | None, key: str) -> frozenset[int]:
+    if asset is None:
+        return frozenset()
+    idx = if_index_of(key)
+    if idx is None:
+        return services_of_asset(asset)
+    iface = _interface(asset, idx)
+    if iface is not None and iface.service_id is not None:
+        return frozenset({iface.service_id})
+    if iface is not None and iface.role in ("fiber", "uplink") or asset.kind == "media_converter":
+        return services_of_asset(asset)
+    return frozenset()
+
+
+_CATEGORY_ORDER = {"power": 0, "fiber": 1, "equipment": 2, "reboot": 3, "other": 4}
+
+
+def categorize(
+    fp: str,
+    root_checks: Iterable[tuple[int, str]],
+    topology: Topology,
+    problem_keys: Mapping[int, Iterable[str]] | None = None,
+) -> str:
+    """The category from the evidence (the incident's root checks).
+
+    power: a power:* check, or a silent remote site · fiber: a fiber-role port
+    (link or rx_power) down while the copper side is up · equipment: device
+    silent (its power and uplink fine — otherwise it would have joined their
+    incident), a non-fiber port down, or a media converter with both sides
+    down · reboot: uptime reset · other: anything else.
+    `problem_keys` (asset -> keys currently in trouble) adds the state of
+    ports outside the incident: a copper port also down makes fiber equipment.
+    """
+    if fp.startswith("site:"):
+        return "power"
+    by_asset: dict[int, set[str]] = defaultdict(set)
+    for asset_id, key in root_checks:
+        by_asset[asset_id].add(key)
+    found = "other"
+    for asset_id, keys in by_asset.items():
+        asset = topology.assets.get(asset_id)
+        down = set(keys) | set((problem_keys or {}).get(asset_id, ()))
+        fiber_down = copper_down = False
+        for key in down:
+            iface = _interface(asset, if_index_of(key))
+            if iface is not None and iface.role == "fiber":
+                fiber_down = True
+            elif iface is not None and iface.role in ("copper", "client") and key.startswith("link:"):
+                copper_down = True
+        for key in keys:
+            if key.startswith(POWER_PREFIX):
+                cat = "power"
+            elif if_index_of(key) is not None:
+                iface = _interface(asset, if_index_of(key))
+                if iface is not None and iface.role == "fiber":
+                    both = copper_down and asset is not None and asset.kind == "media_converter"
+                    cat = "equipment" if both else "fiber"
+                elif key.startswith("link:"):
+                    cat = "equipment"
+                else:
+                    cat = "other"
+            elif key == REACHABILITY:
+                cat = "fiber" if fiber_down and not copper_down else "equipment"
+            elif key == UPTIME:
+                cat = "reboot"
+            else:
+                cat = "other"
+            if _CATEGORY_ORDER[cat] < _CATEGORY_ORDER[found]:
+                found = cat
+    return found
+
+
+#: How urgent a category is: 1 = most (a power outage spreads as batteries drain).
+URGENCY = {"power": 1, "fiber": 2, "equipment": 2, "reboot": 3, "other": 3, "request": 3}
+
+
+def impact_level(
+    client_ids: Iterable[int],
+    service_ids: Iterable[int],
+    client_plan_rank: Mapping[int, int],
+    params: Params = Params(),
+) -> int:
+    """1 (wide) .. 4 (none): how many clients and services; a client on the
+    most demanding plan (rank 1) raises it one step."""
+    clients = set(client_ids)
+    services = set(service_ids)
+    if len(clients) >= params.wide_impact_clients or len(services) >= params.wide_impact_services:
+        level = 1
+    elif len(clients) >= params.some_impact_clients or len(services) >= params.some_impact_services:
+        level = 2
+    elif clients or services:
+        level = 3
+    else:
+        level = 4
+    if any(client_plan_rank.get(c) == 1 for c in clients):
+        level = max(1, level - 1)
+    return level
+
+
+def priority_for(
+    category: str,
+    client_ids: Iterable[int],
+    service_ids: Iterable[int],
+    client_plan_rank: Mapping[int, int],
+    params: Params = Params(),
+) -> str:
+    """P1..P4 from impact × urgency: score = impact level + urgency (2..7);
+    <= 3 -> P1, 4 -> P2, 5–6 -> P3, 7 -> P4."""
+    score = impact_level(client_ids, service_ids, client_plan_rank, params) + URGENCY.get(category, 3)
+    if score <= 3:
+        return "P1"
+    if score == 4:
+        return "P2"
+    if score <= 6:
+        return "P3"
+    return "P4"
+
+
+def _prio_num(priority: str) -> int:
+    try:
+        return int(priority[1:])
+    except (ValueError, IndexError):
+        return 9
+
+
+def window_for(
+    asset: AssetInfo | None, windows: Iterable[MaintenanceWindow], now: dt.datetime
+) -> MaintenanceWindow | None:
+    """The active maintenance window covering an asset (itself, its site, or any client it serves)."""
+    if asset is None:
+        return None
+    clients = None
+    for w in windows:
+        if not (w.starts_at <= now < w.ends_at):
+            continue
+        if w.asset_id is not None and w.asset_id == asset.id:
+            return w
+        if w.site_id is not None and w.site_id == asset.site_id:
+            return w
+        if w.client_id is not None:
+            if clients is None:
+                clients = clients_of_asset(asset)
+            if w.client_id in clients:
+                return w
+    return None
+
+
+# ---------------------------------------------------------------- the engine
+
+
+@dataclass
+class _Check:
+    state: str
+    since: dt.datetime
+    streak: int
+    source: str
+
+
+class _Inc:
+    """A working copy of an incident while deciding."""
+
+    def __init__(self, ref: IncidentRef, fp: str, status: str, category: str, priority: str,
+                 opened_at: dt.datetime, resolved_at: dt.datetime | None, root_checks: Iterable[tuple[int, str]],
+                 asset_roles: Mapping[int, str], client_ids: Iterable[int], flapping: bool, acted: bool,
+                 changes: Iterable[dt.datetime], new: bool):
+        self.ref = ref
+        self.fp = fp
+        self.status = status
+        self.category = category
+        self.priority = priority
+        self.opened_at = opened_at
+        self.resolved_at = resolved_at
+        self.root_checks: set[tuple[int, str]] = set(root_checks)
+        self.asset_roles: dict[int, str] = dict(asset_roles)
+        self.client_ids: set[int] = set(client_ids)
+        self.flapping = flapping
+        self.acted = acted
+        self.changes: set[dt.datetime] = set(changes)
+        self.new = new
+        self.touched = False
+        self.reasons: list[str] = []
+        # for a new incident: where its placeholder sits in the output, and its source/description
+        self.slot = -1
+        self.source = "probe"
+        self.description: list[str] = []
+
+    @property
+    def open(self) -> bool:
+        return self.status not in ("resolved", "closed")
+
+    def id_for_reopen(self) -> int:
+        assert isinstance(self.ref, int)
+        return self.ref
+
+
+class _Run:
+    def __init__(self, updates, incidents, topology, maintenance, now, checks, params):
+        self.topology: Topology = topology
+        self.assets = topology.assets
+        self.maintenance = [w for w in maintenance if w.starts_at <= now < w.ends_at]
+        self.now: dt.datetime = now
+        self.p: Params = params
+        self.out: list[Any] = []
+
+        # -- check states: stored, overridden by this call's updates
+        self.view: dict[tuple[int, str], _Check] = {}
+        for (a, k), c in (checks or {}).items():
+            self.view[(a, k)] = _Check(c.state, c.since, c.streak, c.source)
+        self.updates: dict[tuple[int, str], CheckUpdate] = {}
+        self.batch_changes: dict[tuple[int, str], list[dt.datetime]] = defaultdict(list)
+        self.check_changes: dict[tuple[int, str], set[dt.datetime]] = defaultdict(set)
+        self.changed_order: list[CheckUpdate] = []
+        for u in updates:
+            ck = (u.asset_id, u.key)
+            self.view[ck] = _Check(u.state, u.since, u.streak, u.source)
+            self.updates[ck] = u
+            self.check_changes[ck].update(u.recent_changes)
+            if u.previous_state is not None and u.previous_state != u.state:
+                self.batch_changes[ck].append(u.observed_at)
+                self.check_changes[ck].add(u.observed_at)
+                self.changed_order.append(u)
+        self.problem_keys: dict[int, set[str]] = defaultdict(set)
+        for (a, k), c in self.view.items():
+            if c.state in PROBLEM_STATES:
+                self.problem_keys[a].add(k)
+
+        # -- topology indexes
+        up: dict[int, set[int]] = defaultdict(set)
+        down: dict[int, set[int]] = defaultdict(set)
+        for e in topology.edges:
+            if e.asset_id != e.depends_on_id:
+                up[e.asset_id].add(e.depends_on_id)
+                down[e.depends_on_id].add(e.asset_id)
+        self.up = {a: sorted(s) for a, s in up.items()}
+        self.down = {a: sorted(s) for a, s in down.items()}
+        self.site_assets: dict[int, list[int]] = defaultdict(list)
+        for a in sorted(self.assets):
+            self.site_assets[self.assets[a].site_id].append(a)
+        self._depth: dict[int, int] = {}
+        self._silence: dict[int, tuple[bool, list[int], bool, bool]] = {}
+
+        # -- incidents
+        self.open_by_fp: dict[str, _Inc] = {}
+        self.root_owner: dict[tuple[int, str], _Inc] = {}
+        self.asset_incs: dict[int, list[_Inc]] = defaultdict(list)
+        self.resolved: list[_Inc] = []
+        self.all: list[_Inc] = []
+        for v in sorted(incidents, key=lambda i: i.id):
+            inc = _Inc(v.id, v.fingerprint, v.status, v.category, v.priority, v.opened_at, v.resolved_at,
+                       v.root_checks, v.asset_roles, v.client_ids, v.flapping, v.acted, v.recent_changes, False)
+            self.all.append(inc)
+            if inc.open:
+                self._index(inc)
+            elif inc.status == "resolved":
+                self.resolved.append(inc)
+
+    # ------------------------------------------------------------ indexes
+
+    def _index(self, inc: _Inc) -> None:
+        self.open_by_fp.setdefault(inc.fp, inc)
+        for ck in inc.root_checks:
+            self.root_owner.setdefault(ck, inc)
+        for a in inc.asset_roles:
+            if inc not in self.asset_incs[a]:
+                self.asset_incs[a].append(inc)
+
+    def _unindex(self, inc: _Inc) -> None:
+        if self.open_by_fp.get(inc.fp) is inc:
+            del self.open_by_fp[inc.fp]
+        for ck in inc.root_checks:
+            if self.root_owner.get(ck) is inc:
+                del self.root_owner[ck]
+        for a in inc.asset_roles:
+            if inc in self.asset_incs.get(a, ()):
+                self.asset_incs[a].remove(inc)
+
+    # ------------------------------------------------------------ small helpers
+
+    def name(self, a: int) -> str:
+        asset = self.assets.get(a)
+        return asset.name if asset is not None else f"asset {a}"
+
+    def site_name(self, site_id: int) -> str:
+        return self.topology.site_names.get(site_id, f"site {site_id}")
+
+    def depth(self, a: int) -> int:
+        """Longest chain of dependencies above `a` (cycle-safe): upstream first."""
+        if a in self._depth:
+            return self._depth[a]
+        stack = [(a, iter(self.up.get(a, ())))]
+        on_path = {a}
+        best: dict[int, int] = {a: 0}
+        while stack:
+            node, it = stack[-1]
+            nxt = next(it, None)
+            if nxt is None:
+                stack.pop()
+                on_path.discard(node)
+                self._depth[node] = best[node]
+                if stack:
+                    parent = stack[-1][0]
+                    best[parent] = max(best[parent], best[node] + 1)
+                continue
+            if nxt in on_path:
+                continue  # a cycle: ignore the back edge
+            if nxt in self._depth:
+                best[node] = max(best[node], self._depth[nxt] + 1)
+                continue
+            on_path.add(nxt)
+            best[nxt] = 0
+            stack.append((nxt, iter(self.up.get(nxt, ()))))
+        return self._depth[a]
+
+    def confirmed(self, ck: tuple[int, str]) -> bool:
+        c = self.view.get(ck)
+        if c is None or c.state not in PROBLEM_STATES:
+            return False
+        return (c.source == "trap" or c.streak >= self.p.hold_down_polls or ck[1] == UPTIME
+                or self.check_flapping(ck))
+
+    def check_flapping(self, ck: tuple[int, str]) -> bool:
+        horizon = self.now - self.p.flap_window
+        return sum(1 for t in self.check_changes.get(ck, ()) if t > horizon) >= self.p.flap_changes
+
+    def covering(self, a: int, k: str) -> _Inc | None:
+        """The open incident that already accounts for (a, k): its root check, or the asset impacted."""
+        inc = self.root_owner.get((a, k))
+        if inc is not None and inc.open:
+            return inc
+        for inc in self.asset_incs.get(a, ()):
+            if inc.open and inc.asset_roles.get(a) == "impacted":
+                return inc
+        return None
+
+    def explains(self, u: int, k: str) -> bool:
+        """Does a problem of upstream asset u on check k explain trouble downstream?"""
+        if k == REACHABILITY or k == UPTIME or k.startswith(POWER_PREFIX):
+            return True
+        idx = if_index_of(k)
+        if idx is None:
+            return False
+        asset = self.assets.get(u)
+        if asset is not None and asset.kind == "media_converter":
+            return True
+        iface = _interface(asset, idx)
+        return iface is not None and iface.role in ("fiber", "uplink")
+
+    def upstream_trouble(self, a: int):
+        """Nearest upstream asset in trouble, breadth first over power and uplink edges:
+        ("incident", inc) | ("maintenance", window) | ("pending", asset id) | None."""
+        seen = {a}
+        frontier = [a]
+        while frontier:
+            nxt: list[int] = []
+            for node in frontier:
+                for u in self.up.get(node, ()):
+                    if u in seen:
+                        continue
+                    seen.add(u)
+                    nxt.append(u)
+            for u in nxt:
+                for inc in self.asset_incs.get(u, ()):
+                    if not inc.open:
+                        continue
+                    if inc.asset_roles.get(u) == "impacted" or any(
+                        x == u and self.explains(u, k) for x, k in inc.root_checks
+                    ):
+                        return ("incident", inc)
+                keys = [k for k in sorted(self.problem_keys.get(u, ())) if self.explains(u, k)]
+                if keys:
+                    w = window_for(self.assets.get(u), self.maintenance, self.now)
+                    if w is not None:
+                        return ("maintenance", w)
+                    return ("pending", u)
+            frontier = nxt
+        return None
+
+    def site_silence(self, site_id: int) -> tuple[bool, list[int], bool, bool]:
+        """(every asset of the site with a reachability check is critical, within the
+        window; the silent assets; a power check is in trouble at the site; the site has
+        at least two such assets)."""
+        if site_id in self._silence:
+            return self._silence[site_id]
+        reach = [x for x in self.site_assets.get(site_id, ()) if (x, REACHABILITY) in self.view]
+        silent = [x for x in reach if self.view[(x, REACHABILITY)].state == CRITICAL]
+        power = any(k.startswith(POWER_PREFIX) for x in self.site_assets.get(site_id, ())
+                    for k in self.problem_keys.get(x, ()))
+        all_silent = False
+        if len(reach) >= 2 and len(silent) == len(reach):
+            sinces = [self.view[(x, REACHABILITY)].since for x in silent]
+            all_silent = max(sinces) - min(sinces) <= self.p.site_silence_window
+        result = (all_silent, silent, power, len(reach) >= 2)
+        self._silence[site_id] = result
+        return result
+
+    def recent(self, since: dt.datetime) -> bool:
+        return self.now - since < self.p.site_silence_window
+
+    def describe(self, a: int, k: str) -> str:
+        c = self.view.get((a, k))
+        u = self.updates.get((a, k))
+        msg = f" — {u.message}" if u is not None and u.message else ""
+        state = c.state if c is not None else "?"
+        return f"{self.name(a)} {k} {state}{msg}"
+
+    # ------------------------------------------------------------ decisions
+
+    def emit(self, d: Any) -> None:
+        self.out.append(d)
+
+    def note(self, inc: _Inc, text: str, at: dt.datetime) -> None:
+        if inc.new:
+            inc.description.append(text)
+        else:
+            self.emit(Note(inc.ref, text, at))
+
+    def attach(self, inc: _Inc, a: int, role: str, clients: frozenset[int], check_key: str | None, note: str) -> None:
+        current = inc.asset_roles.get(a)
+        new_role = "root" if role == "root" or current == "root" else "impacted"
+        added_clients = frozenset(clients - inc.client_ids)
+        if check_key is not None and role == "root":
+            inc.root_checks.add((a, check_key))
+            self.root_owner.setdefault((a, check_key), inc)
+        inc.asset_roles[a] = new_role
+        inc.client_ids |= clients
+        if inc not in self.asset_incs[a]:
+            self.asset_incs[a].append(inc)
+        inc.touched = True
+        if inc.new:
+            inc.description.append(note)
+        else:
+            self.emit(AttachAsset(inc.ref, a, new_role, added_clients, check_key if role == "root" else None, note))
+
+    def check_flap(self, inc: _Inc) -> None:
+        if inc.flapping:
+            return
+        horizon = self.now - self.p.flap_window
+        if sum(1 for t in inc.changes if t > horizon) >= self.p.flap_changes:
+            inc.flapping = True
+            self.emit(SetFlapping(inc.ref, True, self.now))
+
+    def open_incident(self, fp: str, roots: list[tuple[int, str]], roles: dict[int, str],
+                      clients: set[int], source: str, description: str) -> _Inc:
+        inc = _Inc(fp, fp, "new", "other", "P4", self.now, None, roots, roles, clients, False, False, (), True)
+        inc.source = source
+        inc.description.append(description)
+        for ck in roots:
+            inc.changes.update(self.check_changes.get(ck, ()))
+        inc.slot = len(self.out)
+        self.out.append(None)  # placeholder, finalised at the end
+        self.all.append(inc)
+        self._index(inc)
+        # whatever downstream is already in trouble and not accounted for joins at once
+        self.adopt_downstream(inc)
+        if any(self.check_flapping(ck) for ck in roots):
+            inc.flapping = True
+            self.emit(SetFlapping(fp, True, self.now))
+        return inc
+
+    def adopt_downstream(self, inc: _Inc) -> None:
+        if not any(self.explains(a, k) for a, k in inc.root_checks):
+            return
+        seen = set(inc.asset_roles)
+        frontier = sorted({a for a, _ in inc.root_checks})
+        while frontier:
+            nxt = []
+            for node in frontier:
+                for d in self.down.get(node, ()):
+                    if d in seen:
+                        continue
+                    seen.add(d)
+                    nxt.append(d)
+                    keys = self.problem_keys.get(d)
+                    if keys and not any(self.covering(d, k) or self.root_owner.get((d, k)) for k in keys):
+                        if window_for(self.assets.get(d), self.maintenance, self.now) is None:
+                            self.attach(inc, d, "impacted", clients_of_asset(self.assets.get(d)), None,
+                                        f"{self.name(d)} impacted: depends on {self.name(node)}")
+            frontier = nxt
+
+    # ------------------------------------------------------------ the rules
+
+    def run(self) -> list[Decision]:
+        # 1. observations on checks already accounted for: a timeline note per state change
+        for u in self.changed_order:
+            inc = self.covering(u.asset_id, u.key)
+            if inc is None:
+                if u.state in PROBLEM_STATES:
+                    continue  # a new problem: handled with the problems below
+                inc = next((i for i in self.asset_incs.get(u.asset_id, ()) if i.open), None)
+            if inc is not None:
+                msg = f" — {u.message}" if u.message else ""
+                self.emit(Note(inc.ref, f"{self.name(u.asset_id)} {u.key}: {u.previous_state} → {u.state}{msg}",
+                               u.observed_at))
+
+        # 2. flapping of open incidents (state changes of their root checks)
+        for inc in list(self.open_by_fp.values()):
+            new = [t for ck in inc.root_checks for t in self.batch_changes.get(ck, ())]
+            if new:
+                inc.changes.update(new)
+                self.check_flap(inc)
+
+        # 3. recovery
+        for inc in sorted((i for i in self.all if i.open and not i.new), key=lambda i: i.ref):
+            self.recover(inc)
+
+        # 4. problems not accounted for, upstream first
+        cands = [ck for ck in self.view if self.view[ck].state in PROBLEM_STATES and self.confirmed(ck)]
+        cands.sort(key=lambda ck: (self.depth(ck[0]), ck[0], ck[1]))
+        for a, k in cands:
+            self.problem(a, k)
+
+        # 5. finalise: new incidents' OpenIncident, reclassification of the others
+        self.finalise()
+        return [d for d in self.out if d is not None]
+
+    def recover(self, inc: _Inc) -> None:
+        if not inc.root_checks:
+            return  # manual incidents are resolved by people
+        hold = max(self.p.recovery_hold, self.p.flap_window) if inc.flapping else self.p.recovery_hold
+        ok = 0
+        for ck in inc.root_checks:
+            c = self.view.get(ck)
+            if c is None:
+                return  # unknown state: cannot tell
+            if c.state == OK and self.now - c.since >= hold:
+                ok += 1
+        total = len(inc.root_checks)
+        if inc.fp.startswith("site:") and inc.fp.endswith(":unreachable"):
+            back = ok * 2 > total  # the site is back; stragglers get their own incidents
+        else:
+            back = ok == total
+        if not back:
+            return
+        if inc.flapping:
+            inc.flapping = False
+            self.emit(SetFlapping(inc.ref, False, self.now))
+        reason = (f"{ok} of {total} root checks OK for {_fmt(hold)}" if ok < total
+                  else f"all root checks OK for {_fmt(hold)}")
+        self.emit(Resolve(inc.ref, not inc.acted, self.now, reason))
+        self._unindex(inc)
+        inc.status = "resolved"
+        inc.resolved_at = self.now
+        self.resolved.append(inc)
+
+    def problem(self, a: int, k: str) -> None:
+        if self.covering(a, k) is not None:
+            return
+        if self.view[(a, k)].state not in PROBLEM_STATES:
+            return
+        asset = self.assets.get(a)
+        u = self.updates.get((a, k))
+        c = self.view[(a, k)]
+        at = u.observed_at if u is not None else self.now
+        fp = fingerprint(a, k, asset)
+        clients = clients_of_check(asset, k)
+        desc = self.describe(a, k)
+
+        # dedup: the fingerprint is open (a second UPS on battery at the site ...)
+        inc = self.open_by_fp.get(fp)
+        if inc is not None:
+            self.attach(inc, a, "root", clients, k, desc)
+            return
+
+        # maintenance on the asset, its site or a client it serves
+        w = window_for(asset, self.maintenance, self.now)
+        if w is not None:
+            self.suppress(a, k, w, u)
+            return
+
+        # a reboot of something already in (or just out of) an incident is part of that story
+        if k == UPTIME:
+            for inc in self.asset_incs.get(a, ()):
+                if inc.open:
+                    self.note(inc, f"{desc} (rebooted)", at)
+                    return
+            for inc in sorted(self.resolved, key=lambda i: (i.resolved_at, str(i.ref)), reverse=True):
+                if a in inc.asset_roles and inc.resolved_at and self.now - inc.resolved_at <= self.p.reopen_window:
+                    self.note(inc, f"{desc} (rebooted after the incident)", at)
+                    return
+
+        # topology: something upstream is in trouble
+        trouble = self.upstream_trouble(a)
+        if trouble is not None:
+            what, obj = trouble
+            if what == "incident":
+                self.attach(obj, a, "impacted", clients_of_asset(asset), None,
+                            f"{desc}: impacted by {obj.fp}")
+                return
+            if what == "maintenance":
+                self.suppress(a, k, obj, u)
+                return
+            if what == "pending" and self.recent(c.since):
+                return  # wait for the upstream problem to confirm (or clear)
+
+        # site: a remote site's power or silence
+        if k == REACHABILITY and asset is not None and asset.site_kind == "remote":
+            s = asset.site_id
+            inc = self.open_by_fp.get(f"site:{s}:power")
+            if inc is not None:
+                self.attach(inc, a, "impacted", clients_of_asset(asset), None,
+                            f"{desc}: impacted by the power problem at {self.site_name(s)}")
+                return
+            inc = self.open_by_fp.get(site_unreachable_fingerprint(s))
+            if inc is not None:
+                self.attach(inc, a, "root", clients_of_asset(asset), REACHABILITY, desc)
+                return
+            all_silent, silent, power, grouped = self.site_silence(s)
+            if all_silent and not power:
+                self.open_site_unreachable(s, silent, u)
+                return
+            if grouped and self.recent(c.since) and (power or not all_silent):
+                return  # wait: the rest of the site may be going silent too (or its power check confirm)
+
+        # one device, one incident: another problem of an asset that is root of an open incident
+        for inc in self.asset_incs.get(a, ()):
+            if inc.open and inc.asset_roles.get(a) == "root":
+                self.attach(inc, a, "root", clients, k, desc)
+                return
+
+        # reopen: the same fault back within the reopen window
+        best = None
+        for inc in self.resolved:
+            if inc.status != "resolved" or inc.resolved_at is None:
+                continue
+            if inc.fp != fp and (a, k) not in inc.root_checks:
+                continue
+            if self.now - inc.resolved_at > self.p.reopen_window or c.since < inc.resolved_at:
+                continue
+            if self.open_by_fp.get(inc.fp) is not None:
+                continue
+            if best is None or inc.resolved_at > best.resolved_at:
+                best = inc
+        if best is not None:
+            self.reopen(best, a, k, clients, desc)
+            return
+
+        # open
+        source = "trap" if c.source == "trap" else "probe"
+        self.open_incident(fp, [(a, k)], {a: "root"}, set(clients), source, desc)
+
+    def suppress(self, a: int, k: str, w: MaintenanceWindow, u: CheckUpdate | None) -> None:
+        """Recorded once, when the problem is (newly) confirmed inside the window."""
+        if u is None:
+            return
+        newly = (u.previous_state != u.state) or (u.source != "trap" and u.streak == self.p.hold_down_polls)
+        if newly:
+            self.emit(Suppress(a, k, w.id, self.now))
+
+    def reopen(self, inc: _Inc, a: int, k: str, clients: frozenset[int], desc: str) -> None:
+        self.emit(Reopen(inc.id_for_reopen(), self.now, f"{desc} again within {_fmt(self.p.reopen_window)}"))
+        self.resolved.remove(inc)
+        inc.status = "new"
+        inc.resolved_at = None
+        inc.touched = True
+        self._index(inc)
+        if (a, k) not in inc.root_checks:
+            self.attach(inc, a, "root", clients, k, desc)
+        inc.changes.update(self.check_changes.get((a, k), ()))
+        self.check_flap(inc)
+
+    def open_site_unreachable(self, s: int, silent: list[int], u: CheckUpdate | None) -> None:
+        members = [x for x in silent if self.covering(x, REACHABILITY) is None
+                   and window_for(self.assets.get(x), self.maintenance, self.now) is None]
+        roots = [(x, REACHABILITY) for x in members]
+        clients: set[int] = set()
+        for x in members:
+            clients |= clients_of_asset(self.assets.get(x))
+        desc = (f"All {len(silent)} assets of {self.site_name(s)} went silent within "
+                f"{_fmt(self.p.site_silence_window)}; no power check explains it.")
+        self.open_incident(site_unreachable_fingerprint(s), roots, {x: "root" for x in members}, clients,
+                           "probe", desc)
+
+    # ------------------------------------------------------------ finalise
+
+    def services_of(self, inc: _Inc) -> set[int]:
+        services: set[int] = set()
+        for a, k in inc.root_checks:
+            services |= services_of_check(self.assets.get(a), k)
+        for a, role in inc.asset_roles.items():
+            if role == "impacted":
+                services |= services_of_asset(self.assets.get(a))
+        return services
+
+    def finalise(self) -> None:
+        rank = self.topology.client_plan_rank
+        for inc in self.all:
+            if inc.new:
+                category = categorize(inc.fp, inc.root_checks, self.topology, self.problem_keys)
+                priority = priority_for(category, inc.client_ids, self.services_of(inc), rank, self.p)
+                self.out[inc.slot] = OpenIncident(
+                    fingerprint=inc.fp,
+                    title=self.title(inc, category),
+                    category=category,
+                    priority=priority,
+                    source=inc.source,
+                    at=self.now,
+                    root_checks=frozenset(inc.root_checks),
+                    asset_roles=dict(inc.asset_roles),
+                    client_ids=frozenset(inc.client_ids),
+                    description="\n".join(inc.description),
+                )
+            elif inc.touched and inc.open:
+                category = inc.category
+                if inc.category != "request" and inc.root_checks:
+                    category = categorize(inc.fp, inc.root_checks, self.topology, self.problem_keys)
+                priority = priority_for(category, inc.client_ids, self.services_of(inc), rank, self.p)
+                new_cat = category if category != inc.category else None
+                new_prio = priority if _prio_num(priority) < _prio_num(inc.priority) else None
+                if new_cat or new_prio:
+                    impacted = sum(1 for r in inc.asset_roles.values() if r == "impacted")
+                    reason = (f"{len(inc.asset_roles)} assets ({impacted} impacted), "
+                              f"{len(inc.client_ids)} clients affected")
+                    self.emit(Reclassify(inc.ref, new_cat, new_prio, reason))
+
+    def title(self, inc: _Inc, category: str) -> str:
+        if inc.fp.startswith("site:") and inc.fp.endswith(":unreachable"):
+            s = int(inc.fp.split(":")[1])
+            return f"Site {self.site_name(s)} unreachable — power or fiber suspected"
+        roots = sorted(inc.root_checks)
+        a, k = roots[0]
+        name = self.name(a)
+        if inc.fp.startswith("site:") and inc.fp.endswith(":power"):
+            s = int(inc.fp.split(":")[1])
+            c = self.view.get((a, k))
+            what = "on battery" if k == "power:source" else ("battery low" if k == "power:battery" else k)
+            if c is not None and c.state not in PROBLEM_STATES:
+                what = k
+            return f"Power problem at {self.site_name(s)}: {name} {what}"
+        idx = if_index_of(k)
+        if category == "fiber":
+            return f"Fiber down on {name}" + (f" (port {idx})" if idx is not None else "")
+        if category == "reboot":
+            return f"{name} rebooted"
+        if k == REACHABILITY:
+            return f"{name} unreachable"
+        if idx is not None and k.startswith("link:"):
+            return f"{name} port {idx} down"
+        c = self.view.get((a, k))
+        return f"{name}: {k} {c.state if c else ''}".strip()
+
+
+def _fmt(delta: dt.timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds % 60 == 0:
+        return f"{seconds // 60} min"
+    return f"{seconds} s"
+
+
 def decide(
     updates: list[CheckUpdate],
     incidents: list[IncidentView],
@@ -217,5 +1127,6 @@ def decide(
     params: Params = Params(),
 ) -> list[Decision]:
     """Turn check updates (and, on a timer tick with no updates, the passage of
-    time) into decisions. Implemented by the incident-engine work."""
-    raise NotImplementedError
+    time) into decisions, to be applied in order. Deterministic: the same inputs
+    give the same decisions. See the notes at the top of this module."""
+    return _Run(updates, incidents, topology, maintenance, now, checks, params).run()
