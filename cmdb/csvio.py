@@ -12,7 +12,10 @@ Columns use the API's field names. References may be given by id (`site_id`,
 - `site`   — site code or name
 - `client` — client code
 - `rack`   — rack name at the row's site
-- `asset`  — asset serial, or its name when that is unique
+- `asset`, `depends_on` — asset serial, or its name when that is unique
+
+The columns are derived from the service declarations (cmdb.services), so a
+field added to the API is a CSV column too.
 
 Export writes the natural keys (plus the row's `id`, ignored on import), so an
 export imports into an empty database as the same rows: sites, clients, racks,
@@ -31,54 +34,43 @@ from accounts.dbutil import INTEGRITY_ERRORS, atomic, current_engine
 from accounts.errors import DomainError, Forbidden, Invalid, NotFound
 from accounts.viewer import Viewer
 from cmdb import normalise
-from cmdb.tables import Asset, Client, IPAddress, Rack, Site
+from cmdb.resources import MISSING
+from cmdb.tables import Asset, Client, Rack, Site
 
 #: Kinds in the order an empty database must import them (references point back).
-KINDS = ("sites", "clients", "racks", "assets", "ip-addresses")
+KINDS = ("sites", "clients", "contacts", "racks", "assets", "prefixes", "ip-addresses", "dependencies")
 
-#: CSV cells in the specs: "str" (text, empty = not given), "int", "ref:<kind>".
-SECRET_COLUMNS = ("snmp_community", "snmp_v3_auth_key", "snmp_v3_priv_key")
+#: API reference field -> the natural-key column that may stand in for it.
+NATURAL_KEYS = {
+    "site_id": "site",
+    "client_id": "client",
+    "rack_id": "rack",
+    "asset_id": "asset",
+    "depends_on_id": "depends_on",
+}
 
 
 @dataclass(frozen=True)
 class Column:
-    name: str  # CSV header == API field name, or a natural-key reference (site, client ...)
-    type: str = "str"  # str | int | ref
-    field: str | None = None  # API field a reference fills (site -> site_id)
-
-    @property
-    def target(self) -> str:
-        return self.field or self.name
-
-
-def _ref(name: str) -> Column:
-    return Column(name, "ref", f"{name}_id")
-
-
-def _int(name: str) -> Column:
-    return Column(name, "int")
-
-
-_SNMP = [
-    Column("snmp_version"),
-    Column("snmp_community"),
-    _int("snmp_port"),
-    Column("snmp_v3_user"),
-    Column("snmp_v3_auth_protocol"),
-    Column("snmp_v3_auth_key"),
-    Column("snmp_v3_priv_protocol"),
-    Column("snmp_v3_priv_key"),
-    _int("poll_interval_s"),
-]
+    name: str  # CSV header: an API field name, or a natural key standing in for a reference
+    target: str  # the API field it fills
+    natural: bool = False  # a natural key (site code, client code ...) resolved to an id
 
 
 @dataclass(frozen=True)
 class KindSpec:
+    """The columns of one kind, derived from the service's own declaration
+    (cmdb.services), so the CSV can never drift from the API's fields."""
+
     kind: str
-    table: type
+    service: object  # cmdb.resources.ResourceService
     columns: tuple[Column, ...]
     required: tuple[tuple[str, ...], ...]  # each: one of these columns must be present
-    create: str  # cmdb.services function: create(viewer, data) -> row
+    secret: frozenset[str]
+
+    @property
+    def table(self):
+        return self.service.table
 
     def column(self, name: str) -> Column | None:
         for column in self.columns:
@@ -86,92 +78,51 @@ class KindSpec:
                 return column
         return None
 
+    @property
+    def fields(self):
+        return [f for f in self.service.r.fields if f.stored and f.type != "ids"]
 
-SPECS: dict[str, KindSpec] = {
-    "sites": KindSpec(
-        "sites",
-        Site,
-        (Column("code"), Column("name"), Column("kind"), Column("address"), Column("timezone")),
-        (("name",), ("kind",)),
-        "create_site",
-    ),
-    "clients": KindSpec(
-        "clients",
-        Client,
-        (
-            Column("code"),
-            Column("name"),
-            Column("contract_number"),
-            Column("status"),
-            _int("sla_plan_id"),
-            Column("timezone"),
-            Column("notes"),
-        ),
-        (("code",), ("name",)),
-        "create_client",
-    ),
-    "racks": KindSpec(
-        "racks",
-        Rack,
-        (_ref("site"), _int("site_id"), Column("name"), _int("height_u"), _ref("client"), _int("client_id")),
-        (("site", "site_id"), ("name",)),
-        "create_rack",
-    ),
-    "assets": KindSpec(
-        "assets",
-        Asset,
-        (
-            Column("name"),
-            Column("kind"),
-            Column("manufacturer"),
-            Column("model"),
-            Column("serial"),
-            _ref("site"),
-            _int("site_id"),
-            _ref("rack"),
-            _int("rack_id"),
-            _int("position_u"),
-            _int("height_u"),
-            _ref("client"),
-            _int("client_id"),
-            Column("mgmt_ip"),
-            Column("status"),
-            *_SNMP,
-            Column("profile"),
-            Column("notes"),
-        ),
-        (("name",), ("kind",), ("site", "site_id")),
-        "create_asset",
-    ),
-    "ip-addresses": KindSpec(
-        "ip-addresses",
-        IPAddress,
-        (
-            Column("address"),
-            Column("vrf"),
-            _ref("client"),
-            _int("client_id"),
-            _ref("asset"),
-            _int("asset_id"),
-            Column("description"),
-        ),
-        (("address",),),
-        "create_ip_address",
-    ),
-}
 
-#: Export columns per kind (natural keys for references, `id` first).
-EXPORT_COLUMNS: dict[str, tuple[str, ...]] = {
-    kind: ("id", *(c.name for c in spec.columns if not c.name.endswith("_id") or c.name == "sla_plan_id"))
-    for kind, spec in SPECS.items()
-}
+def _spec(kind: str) -> KindSpec:
+    from cmdb import services
+
+    service = services.BY_PATH[kind]
+    columns: list[Column] = []
+    required: list[tuple[str, ...]] = []
+    for f in service.r.fields:
+        if not f.stored or f.type == "ids":
+            continue
+        columns.append(Column(f.name, f.name))
+        alternatives = (f.name,)
+        if f.ref is not None and f.name in NATURAL_KEYS:
+            columns.append(Column(NATURAL_KEYS[f.name], f.name, natural=True))
+            alternatives = (NATURAL_KEYS[f.name], f.name)
+        if f.required and f.default is MISSING:
+            required.append(alternatives)
+    secret = frozenset(f.name for f in service.r.fields if f.secret)
+    return KindSpec(kind, service, tuple(columns), tuple(required), secret)
+
+
+_SPECS: dict[str, KindSpec] = {}
 
 
 def spec_for(kind: str) -> KindSpec:
-    try:
-        return SPECS[kind]
-    except KeyError:
-        raise NotFound(f"unknown kind {kind!r}; one of: {', '.join(KINDS)}", field="kind") from None
+    if kind not in KINDS:
+        raise NotFound(f"unknown kind {kind!r}; one of: {', '.join(KINDS)}", field="kind")
+    if kind not in _SPECS:
+        _SPECS[kind] = _spec(kind)
+    return _SPECS[kind]
+
+
+def export_columns(kind: str, viewer: Viewer) -> list[str]:
+    """`id`, then every field in the API's order, references as natural keys."""
+    spec = spec_for(kind)
+    out = ["id"]
+    for f in spec.fields:
+        if f.secret and not viewer.sees_secrets:
+            continue
+        out.append(NATURAL_KEYS.get(f.name, f.name) if f.ref is not None else f.name)
+    return out
 
 
 # --------------------------------------------------------------------------- report
@@ -348,7 +299,9 @@ class References:
             raise Invalid(f"no client with code {value!r}")
         return found
 
-    async def rack(self, value: str, site_id: int | None) -> int:
+    async def rack(self, value: str, site_id: int | str | None) -> int:
+        if isinstance(site_id, str):
+            site_id = int(site_id) if site_id.strip().isdigit() else None
         if site_id is None:
             raise Invalid("a rack given by name needs the row's site (site or site_id)")
         found = await self._one(
@@ -378,32 +331,26 @@ class References:
 async def row_data(spec: KindSpec, row: ParsedRow, refs: References) -> tuple[dict, dict[str, str], list[RowError]]:
     """Cells -> the API's fields. Returns (data, field -> CSV column, errors).
 
-    Only conversions happen here (text -> int, natural key -> id); every domain
-    rule is the service's.
+    Cells go to the service as text: it parses and checks them exactly as it
+    does JSON from the API. Only natural keys are resolved here (to ids).
+    An empty cell is "not given": the service's default applies.
     """
     data: dict = {}
     columns: dict[str, str] = {}
     errors: list[RowError] = []
-    pending_refs: list[Column] = []
+    natural: list[Column] = []
     for name, value in row.cells.items():
         column = spec.column(name)
         if column is None or value == "":
-            continue  # empty cell: not given (the service's default applies)
-        if column.type == "ref":
-            pending_refs.append(column)
             continue
-        if column.type == "int":
-            try:
-                data[column.target] = int(value)
-            except ValueError:
-                errors.append(RowError(row.row, name, f"{value!r} is not a whole number"))
-                continue
-        else:
-            data[column.target] = value
+        if column.natural:
+            natural.append(column)
+            continue
+        data[column.target] = value
         columns[column.target] = name
-    # Sites first: a rack name is looked up at the row's site.
-    pending_refs.sort(key=lambda c: c.name != "site")
-    for column in pending_refs:
+    # The site first: a rack name is looked up at the row's site.
+    natural.sort(key=lambda c: c.name != "site")
+    for column in natural:
         value = row.cells[column.name]
         if column.target in data:
             errors.append(RowError(row.row, column.name, f"give either {column.name} or {column.target}, not both"))
@@ -411,6 +358,8 @@ async def row_data(spec: KindSpec, row: ParsedRow, refs: References) -> tuple[di
         try:
             if column.name == "rack":
                 found = await refs.rack(value, data.get("site_id"))
+            elif column.name == "depends_on":
+                found = await refs.asset(value)
             else:
                 found = await getattr(refs, column.name)(value)
         except DomainError as exc:
@@ -423,22 +372,18 @@ async def row_data(spec: KindSpec, row: ParsedRow, refs: References) -> tuple[di
 
 def _errors_of(exc: DomainError, number: int, columns: dict[str, str]) -> list[RowError]:
     items = exc.errors or [{"field": exc.field, "message": exc.detail}]
-    out = []
+    out: dict[str | None, RowError] = {}
     for item in items:
         name = item.get("field")
-        out.append(RowError(number, columns.get(name, name) if name else None, item.get("message") or exc.detail))
-    return out
+        column = columns.get(name, name) if name else None
+        # one problem per cell: the first is the cause ("must be one of ..."), not its echo ("is required")
+        out.setdefault(column, RowError(number, column, item.get("message") or exc.detail))
+    return list(out.values())
 
 
 # --------------------------------------------------------------------------- import
 
 Progress = Callable[[int, int], None]
-
-
-def _service(spec: KindSpec) -> Callable[[Viewer, dict], Awaitable[object]]:
-    from cmdb import services
-
-    return getattr(services, spec.create)
 
 
 async def import_csv(
@@ -458,7 +403,7 @@ async def import_csv(
     report = ImportReport(kind=kind, rows=len(parsed.rows), errors=list(parsed.errors), dry_run=dry_run)
     if any(e.row == 1 for e in parsed.errors):
         raise ImportRejected(report)  # the header is wrong: the cells mean nothing yet
-    create = _service(spec)
+    create = spec.service.create
     refs = References()
     total = len(parsed.rows)
     engine = current_engine()
@@ -508,46 +453,34 @@ async def import_csv(
 
 
 class _Labels:
-    """id -> natural key for references in an export, fetched in batches."""
+    """id -> natural key for the references in an export, fetched in batches."""
+
+    QUERIES = {
+        "site": (Site, (Site.code,), lambda r: r["code"]),
+        "client": (Client, (Client.code,), lambda r: r["code"]),
+        "rack": (Rack, (Rack.name,), lambda r: r["name"]),
+        "asset": (Asset, (Asset.name, Asset.serial), lambda r: r["serial"] or r["name"]),
+    }
 
     def __init__(self) -> None:
-        self.sites: dict[int, str] = {}
-        self.clients: dict[int, str] = {}
-        self.racks: dict[int, str] = {}
-        self.assets: dict[int, str] = {}
+        self.cache: dict[str, dict[int, str]] = {name: {} for name in self.QUERIES}
 
-    async def fill(self, rows: list[dict]) -> None:
-        async def load(cache: dict, ids: Iterable, table, label) -> None:
-            missing = sorted({i for i in ids if i is not None and i not in cache})
-            for start in range(0, len(missing), 500):
-                chunk = missing[start:start + 500]
-                for found in await table.select(table.id, *label).where(table.id.is_in(chunk)):
-                    cache[found["id"]] = found
-        await load(self.sites, (r.get("site") for r in rows), Site, [Site.code])
-        await load(self.clients, (r.get("client") for r in rows), Client, [Client.code])
-        await load(self.racks, (r.get("rack") for r in rows), Rack, [Rack.name])
-        await load(self.assets, (r.get("asset") for r in rows), Asset, [Asset.name, Asset.serial])
+    @staticmethod
+    def _kind(name: str) -> str:
+        return "asset" if name == "depends_on" else name
 
-    def label(self, column: str, value: int | None) -> str:
-        if value is None:
-            return ""
-        if column == "site":
-            return self.sites[value]["code"]
-        if column == "client":
-            return self.clients[value]["code"]
-        if column == "rack":
-            return self.racks[value]["name"]
-        if column == "asset":
-            asset = self.assets[value]
-            return asset["serial"] or asset["name"]
-        raise KeyError(column)
+    async def fill(self, name: str, ids: Iterable[int | None]) -> None:
+        kind = self._kind(name)
+        table, columns, label = self.QUERIES[kind]
+        cache = self.cache[kind]
+        missing = sorted({i for i in ids if i is not None and i not in cache})
+        for start in range(0, len(missing), 500):
+            chunk = missing[start:start + 500]
+            for found in await table.select(table.id, *columns).where(table.id.is_in(chunk)):
+                cache[found["id"]] = label(found)
 
-
-def export_columns(kind: str, viewer: Viewer) -> list[str]:
-    columns = list(EXPORT_COLUMNS[spec_for(kind).kind])
-    if not viewer.sees_secrets:
-        columns = [c for c in columns if c not in SECRET_COLUMNS]
-    return columns
+    def label(self, name: str, value: int | None) -> str:
+        return "" if value is None else self.cache[self._kind(name)][value]
 
 
 def _cell(value) -> str:
@@ -561,8 +494,10 @@ async def export_rows(kind: str, viewer: Viewer, batch: int = 1000) -> AsyncIter
     spec = spec_for(kind)
     if not viewer.is_staff:
         raise Forbidden("exporting is for staff")
-    columns = export_columns(kind, viewer)
-    yield columns
+    header = export_columns(kind, viewer)
+    yield header
+    fields = {NATURAL_KEYS.get(f.name, f.name) if f.ref is not None else f.name: f for f in spec.fields}
+    plan = [(name, fields.get(name)) for name in header]
     table = spec.table
     labels = _Labels()
     last_id = 0
@@ -571,14 +506,18 @@ async def export_rows(kind: str, viewer: Viewer, batch: int = 1000) -> AsyncIter
         if not rows:
             break
         last_id = rows[-1]["id"]
-        await labels.fill(rows)
+        for name, f in plan:
+            if f is not None and f.ref is not None:
+                await labels.fill(name, (r[f.column] for r in rows))
         for row in rows:
             out = []
-            for name in columns:
-                if name in ("site", "client", "rack", "asset"):
-                    out.append(labels.label(name, row.get(name)))
+            for name, f in plan:
+                if f is None:
+                    out.append(_cell(row[name]))
+                elif f.ref is not None:
+                    out.append(labels.label(name, row[f.column]))
                 else:
-                    out.append(_cell(row.get(name)))
+                    out.append(_cell(row[f.column]))
             yield out
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from litestar import Request, get, post
 from litestar.datastructures import UploadFile
+from litestar.params import FromPath, FromQuery
 from litestar.response import Stream
 
 from accounts.errors import Invalid
@@ -45,7 +46,9 @@ async def _csv_body(request: Request) -> bytes:
     "If any row is bad nothing is imported and the 422 problem lists every bad row (row, column, message); "
     "the header is row 1.",
 )
-async def import_kind(kind: str, request: Request, viewer: CurrentViewer, dry_run: bool = False) -> dict:
+async def import_kind(
+    kind: FromPath[str], request: Request, viewer: CurrentViewer, dry_run: FromQuery[bool] = False
+) -> dict:
     spec_for(kind)
     data = await _csv_body(request)
     report = await import_csv(kind, data, viewer, dry_run=dry_run)
@@ -59,7 +62,7 @@ async def import_kind(kind: str, request: Request, viewer: CurrentViewer, dry_ru
     description=f"kind: {_KINDS_TEXT}. The format `POST /api/v1/import/{{kind}}` reads back "
     "(references as natural keys). SNMP secrets only for administrators.",
 )
-async def export_kind(kind: str, viewer: CurrentViewer) -> Stream:
+async def export_kind(kind: FromPath[str], viewer: CurrentViewer) -> Stream:
     spec_for(kind)
     return Stream(
         export_csv(kind, viewer),

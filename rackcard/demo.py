@@ -1,8 +1,44 @@
-"""`rackcard demo`: demo data and simulated agents (filled in by the demo feature)."""
+"""`rackcard demo`: demo data, then simulated SNMP agents for the demo assets."""
 
+from __future__ import annotations
+
+import logging
 from contextlib import asynccontextmanager
+from pathlib import Path
+
+log = logging.getLogger("rackcard.demo")
+
+CREDENTIALS_FILE = "demo-credentials.txt"
 
 
 @asynccontextmanager
 async def demo_context(settings):
+    from cmdb.demo import seed_demo
+
+    result = await seed_demo()
+    announce(result, settings.var_dir, f"http://{settings.host}:{settings.port}")
+    # Simulated SNMP agents for the demo assets start here (probes feature).
     yield
+
+
+def announce(result, var_dir: Path, base_url: str) -> None:
+    """Log how to log in and a first API token; login and password are also kept in var/ (mode 600)."""
+    path = Path(var_dir) / CREDENTIALS_FILE
+    if not result.seeded:
+        hint = f" (see {path})" if path.exists() else ""
+        log.info("demo data already present; log in as %s%s", result.admin_email, hint)
+        return
+    log.info("demo data seeded: %s", ", ".join(f"{v} {k}" for k, v in result.counts.items()))
+    if result.admin_password is None:
+        return
+    lines = [
+        f"login:    {result.admin_email}",
+        f"password: {result.admin_password}",
+        f"token:    {result.admin_token}",
+        f"try:      curl -H 'Authorization: Bearer {result.admin_token}' '{base_url}/api/v1/search?q=romashka'",
+    ]
+    log.info("demo admin (the token is shown once; login and password also saved to %s):\n    %s",
+             path, "\n    ".join(lines))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines[:2]) + "\n")
+    path.chmod(0o600)
