@@ -1,3 +1,107 @@
-"""CMDB REST API (/api/v1): thin handlers over cmdb.services."""
+"""CMDB REST API (/api/v1): thin handlers over cmdb.services.
 
-api_routes: list = []
+The CRUD routes of every resource are built from its declaration in
+cmdb/services.py by one factory, so the ten tables share one piece of code:
+GET list (filters + limit/offset), GET one, POST (201), PATCH, DELETE (204).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, delete, get, patch, post
+from typing import Annotated
+
+from litestar.params import FromPath, JSONBody, QueryParameter
+
+from accounts.http import CurrentViewer, require_staff
+from cmdb import paging, services
+from cmdb.resources import ResourceService
+from cmdb.search import DEFAULT_LIMIT as SEARCH_LIMIT
+from cmdb.search import MAX_LIMIT as SEARCH_MAX
+
+ItemId = FromPath[int]
+Body = JSONBody[dict[str, Any]]
+
+
+def filters_of(request: Request) -> dict[str, str]:
+    params = request.query_params
+    return {k: params.get(k) for k in params.keys() if k not in ("limit", "offset")}
+
+
+def _filters_doc(svc: ResourceService) -> str:
+    names = ", ".join(f"`{n}`" for n in sorted(svc.r.filters))
+    q = f" `q` matches {', '.join(svc.r.q_columns)} (substring)." if svc.r.q_columns else ""
+    return (
+        f"Filters (query string, comma = any of, `null` = empty): {names}.{q} "
+        f"Pagination: `limit` (1-{paging.MAX_LIMIT}, default {paging.DEFAULT_LIMIT}), `offset`."
+    )
+
+
+def resource_controller(svc: ResourceService) -> type[Controller]:
+    r = svc.r
+    fields = ", ".join(f"`{f.name}`" for f in r.fields)
+
+    class ResourceController(Controller):
+        path = f"/{r.path}"
+        guards = [require_staff]
+        tags = [r.path]
+
+        @get("/", summary=f"List {r.path}", description=f"{r.summary}. {_filters_doc(svc)}")
+        async def list_items(
+            self,
+            request: Request,
+            viewer: CurrentViewer,
+            limit: Annotated[int, QueryParameter()] = paging.DEFAULT_LIMIT,
+            offset: Annotated[int, QueryParameter()] = 0,
+        ) -> dict:
+            limit, offset = paging.check(limit, offset)
+            found = await svc.list(viewer, filters_of(request), limit, offset)
+            return paging.page(str(request.url), found["count"], found["results"], limit, offset)
+
+        @post("/", summary=f"Create a {r.name}", description=f"Fields: {fields}.")
+        async def create_item(self, viewer: CurrentViewer, data: Body) -> dict:
+            return await svc.create(viewer, data)
+
+        @get("/{item_id:int}", summary=f"One {r.name}")
+        async def get_item(self, viewer: CurrentViewer, item_id: ItemId) -> dict:
+            return await svc.get(viewer, item_id)
+
+        @patch("/{item_id:int}", summary=f"Change some fields of a {r.name}", description=f"Fields: {fields}.")
+        async def update_item(self, viewer: CurrentViewer, item_id: ItemId, data: Body) -> dict:
+            return await svc.update(viewer, item_id, data)
+
+        @delete("/{item_id:int}", summary=f"Delete a {r.name} (409 while something still references it)")
+        async def delete_item(self, viewer: CurrentViewer, item_id: ItemId) -> None:
+            await svc.delete(viewer, item_id)
+
+    ResourceController.__name__ = ResourceController.__qualname__ = f"{r.path.title().replace('-', '')}Controller"
+    return ResourceController
+
+
+@get(
+    "/prefixes/{item_id:int}/next-free-ip",
+    guards=[require_staff],
+    tags=["prefixes"],
+    summary="The lowest free address of a prefix",
+    description="Skips the network and broadcast addresses (IPv4 shorter than /31) and addresses already "
+    "recorded in the prefix's VRF; 409 when the prefix is full.",
+)
+async def next_free_ip(viewer: CurrentViewer, item_id: ItemId) -> dict:
+    return await services.next_free_ip(viewer, item_id)
+
+
+@get(
+    "/search",
+    guards=[require_staff],
+    tags=["search"],
+    summary="One box: clients, contacts (phone in any format), assets (name, serial), IPs, prefixes, sites, racks",
+    description="Results carry `type`, `id`, `label`, `client_id`, `client_name`; best match first "
+    "(exact > prefix > prefix of a word > substring). An address inside a client's prefix finds that client.",
+)
+async def search(viewer: CurrentViewer, q: Annotated[str, QueryParameter()] = "",
+    limit: Annotated[int, QueryParameter(ge=1, le=SEARCH_MAX)] = SEARCH_LIMIT,) -> dict:
+    return {"q": q, "results": await services.search(viewer, q, limit)}
+
+
+api_routes: list = [*(resource_controller(s) for s in services.BY_PATH.values()), next_free_ip, search]

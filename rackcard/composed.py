@@ -1,4 +1,50 @@
 """Endpoints that need both inventory and incidents (the client card), composed
-here so that cmdb never imports incidents."""
+here so that cmdb never imports incidents.
 
-api_routes: list = []
+The client card is a list of sections: each is an async function
+(viewer, client_id) -> dict whose keys are merged into the card, in order.
+The inventory comes first (it also checks the client exists and the viewer
+may see it); to add a part, append a function to CARD_SECTIONS, e.g.
+
+    async def incidents_section(viewer, client_id):
+        return {"open_incidents": [...], "history": [...]}
+
+    CARD_SECTIONS.append(incidents_section)
+"""
+
+from __future__ import annotations
+
+from typing import Awaitable, Callable
+
+from litestar import get
+from litestar.params import FromPath
+
+from accounts.http import CurrentViewer, require_staff
+from accounts.viewer import Viewer
+from cmdb.services import client_card
+
+CardSection = Callable[[Viewer, int], Awaitable[dict]]
+
+#: Sections of the client card, merged in order. The first one (the inventory)
+#: raises NotFound for an unknown client, so later sections may assume it exists.
+CARD_SECTIONS: list[CardSection] = [client_card]
+
+
+async def build_card(viewer: Viewer, client_id: int) -> dict:
+    card: dict = {}
+    for section in CARD_SECTIONS:
+        card.update(await section(viewer, client_id))
+    return card
+
+
+@get(
+    "/clients/{item_id:int}/card",
+    guards=[require_staff],
+    tags=["clients"],
+    summary="The client card: client, contacts, IP space, services by site, racks, assets, dependencies",
+)
+async def card(viewer: CurrentViewer, item_id: FromPath[int]) -> dict:
+    return await build_card(viewer, item_id)
+
+
+api_routes: list = [card]

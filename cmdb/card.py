@@ -1,0 +1,138 @@
+"""The client card, inventory part: everything an engineer needs before a call,
+in a handful of indexed queries on one connection. Only this client's rows
+appear; an upstream asset of another client (rare: a shared switch) is shown
+without its name or owner.
+
+Incidents are not here (cmdb never imports incidents): rackcard/composed.py
+merges further sections into the card.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from accounts.errors import NotFound
+from accounts.viewer import Viewer
+from cmdb import addressing
+from cmdb.resources import reading, scope
+from cmdb.tables import Asset, Client, Contact, IPAddress, Prefix, Rack, RackUnit, Service
+
+from cmdb import services as svc
+
+
+async def client_card(viewer: Viewer, client_id: int) -> dict:
+    async with reading():
+        row = await Client.select().where(Client.id == client_id, *scope(svc.CLIENT, viewer)).first()
+        if row is None:
+            raise NotFound(f"no client {client_id}", field="id")
+        contacts = await Contact.select().where(Contact.client == client_id).order_by(Contact.name_norm)
+        assets = await Asset.select(
+            *Asset._meta.columns, Asset.site.name.as_alias("site_name"), Asset.rack.name.as_alias("rack_name")
+        ).where(Asset.client == client_id).order_by(Asset.name_norm)
+        asset_ids = [a["id"] for a in assets]
+        ip_where = IPAddress.client == client_id
+        if asset_ids:
+            ip_where = ip_where | IPAddress.asset.is_in(asset_ids)
+        ips = await IPAddress.select().where(ip_where).order_by(IPAddress.family).order_by(IPAddress.ip_key)
+        prefixes = await Prefix.select().where(Prefix.client == client_id).order_by(Prefix.family).order_by(Prefix.first_key)
+        services = await Service.select(*Service._meta.columns, Service.site.name.as_alias("site_name")).where(
+            Service.client == client_id
+        ).order_by(Service.site).order_by(Service.id)
+        racks = await _racks(client_id, {a["rack"] for a in assets if a["rack"]})
+        dependencies = await _dependencies(client_id, asset_ids, {a["id"]: a["name"] for a in assets})
+
+        service_assets = await svc.assets_of_services([s["id"] for s in services])
+        used = await svc.used_counts([p["id"] for p in prefixes])
+        asset_items = await svc.assets.present(assets, viewer)
+        for item, a in zip(asset_items, assets):
+            item["site_name"], item["rack_name"] = a["site_name"], a["rack_name"]
+
+    by_site: dict[int, dict] = {}
+    for s in services:
+        group = by_site.setdefault(s["site"], {"site_id": s["site"], "site_name": s["site_name"], "services": []})
+        group["services"].append({**svc.services.to_api(s, viewer), "asset_ids": service_assets[s["id"]]})
+    prefix_items = [
+        {**svc.prefixes.to_api(p, viewer),
+         "utilisation": addressing.utilisation(addressing.parse_prefix(p["prefix"]), used.get(p["id"], 0))}
+        for p in prefixes
+    ]
+    return {
+        "client": svc.clients.to_api(row, viewer),
+        "contacts": [svc.contacts.to_api(c, viewer) for c in contacts],
+        "ip_addresses": [svc.ip_addresses.to_api(i, viewer) for i in ips],
+        "prefixes": prefix_items,
+        "services_by_site": list(by_site.values()),
+        "racks": racks,
+        "assets": {
+            "count": len(assets),
+            "by_kind": dict(Counter(a["kind"] for a in assets).most_common()),
+            "by_manufacturer": dict(Counter(a["manufacturer"] or "unknown" for a in assets).most_common()),
+            "items": asset_items,
+        },
+        "dependencies": dependencies,
+    }
+
+
+async def _racks(client_id: int, holding: set[int]) -> list[dict]:
+    """Racks leased to the client and racks that hold its assets."""
+    where = Rack.client == client_id
+    if holding:
+        where = where | Rack.id.is_in(sorted(holding))
+    rows = await Rack.select(Rack.id, Rack.name, Rack.height_u, Rack.client, Rack.site, Rack.site.name.as_alias("site_name")).where(
+        where
+    ).order_by(Rack.site).order_by(Rack.name_norm)
+    used = {}
+    if rows:
+        for r in await RackUnit.select(RackUnit.rack, RackUnit.unit).where(
+            RackUnit.rack.is_in([r["id"] for r in rows]), RackUnit.asset.client == client_id
+        ):
+            used.setdefault(r["rack"], []).append(r["unit"])
+    return [
+        {
+            "id": r["id"],
+            "name": r["name"],
+            "site_id": r["site"],
+            "site_name": r["site_name"],
+            "height_u": r["height_u"],
+            "leased": r["client"] == client_id,
+            "holds_assets": r["id"] in holding,
+            "units_used_by_client": len(used.get(r["id"], [])),
+        }
+        for r in rows
+    ]
+
+
+async def _dependencies(client_id: int, asset_ids: list[int], names: dict[int, str]) -> dict:
+    """The chains the client's assets hang on: what powers them and what they
+    are reached through, however far upstream (e.g. the UPS at the remote site)."""
+    edges = await svc.load_upstream(asset_ids) if asset_ids else []
+    upstream_ids = sorted({e.depends_on for e in edges} - set(asset_ids))
+    upstream: dict[int, dict] = {}
+    if upstream_ids:
+        for a in await Asset.select(
+            Asset.id, Asset.name, Asset.kind, Asset.status, Asset.client, Asset.site, Asset.site.name.as_alias("site_name"),
+            Asset.mgmt_ip,
+        ).where(Asset.id.is_in(upstream_ids)):
+            shared = a["client"] is not None and a["client"] != client_id
+            upstream[a["id"]] = {
+                "id": a["id"],
+                "name": None if shared else a["name"],
+                "kind": a["kind"],
+                "status": a["status"],
+                "site_id": a["site"],
+                "site_name": a["site_name"],
+                "mgmt_ip": None if shared else a["mgmt_ip"],
+                "other_client": shared,
+            }
+
+    def name(i: int) -> str | None:
+        return names.get(i) or (upstream.get(i) or {}).get("name")
+
+    return {
+        "edges": [
+            {"asset_id": e.asset, "asset_name": name(e.asset), "depends_on_id": e.depends_on,
+             "depends_on_name": name(e.depends_on), "kind": e.kind}
+            for e in edges
+        ],
+        "upstream_assets": [upstream[i] for i in upstream_ids if i in upstream],
+    }

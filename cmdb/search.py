@@ -1,0 +1,240 @@
+"""One search box for the support desk: client name/code, contact name/e-mail/
+phone (any format), asset name/serial, IP address (exact, or the most specific
+prefix containing it -> the client that owns it), site, rack.
+
+Built to stay fast at 10,000 clients / 100,000 assets / 200,000 addresses:
+- names, serials, e-mails and phones are matched through the indexed `*_norm`
+  columns by exact and prefix lookups (a B-tree range on SQLite; LIKE 'x%' on
+  PostgreSQL, backed by text_pattern_ops indexes whatever the collation);
+- an address is a point lookup on `ip_key`, and the prefixes that could contain
+  it are a handful of point lookups on (family, first_key) — one per mask length;
+- substring scans only on the small tables (clients, sites) and on contacts.
+Everything runs on one connection. Ranking: exact > prefix > prefix of a word > substring.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from accounts.dbutil import is_sqlite
+from accounts.viewer import Viewer
+from cmdb import addressing, normalise
+from cmdb.resources import reading, require_staff
+from cmdb.tables import Asset, Client, Contact, IPAddress, Prefix, Rack, Site
+
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 100
+
+EXACT, PREFIX, WORD, SUBSTRING = 0, 1, 2, 3
+TYPE_ORDER = {"client": 0, "contact": 1, "ip_address": 2, "prefix": 3, "asset": 4, "site": 5, "rack": 6}
+API_PATH = {
+    "client": "clients", "contact": "contacts", "ip_address": "ip-addresses", "prefix": "prefixes",
+    "asset": "assets", "site": "sites", "rack": "racks",
+}
+
+
+@dataclass
+class Hit:
+    type: str
+    id: int
+    label: str
+    rank: int
+    matched: str  # which field matched
+    client_id: int | None = None
+    client_name: str | None = None
+    detail: str = ""
+    order: float = 0.0  # within a rank (e.g. more specific prefixes first)
+    extra: dict = field(default_factory=dict)
+
+    def key(self) -> tuple:
+        return (self.rank, self.order, TYPE_ORDER[self.type], self.label.casefold(), self.id)
+
+    def as_dict(self) -> dict:
+        return {
+            "type": self.type,
+            "id": self.id,
+            "label": self.label,
+            "client_id": self.client_id,
+            "client_name": self.client_name,
+            "matched": self.matched,
+            "detail": self.detail,
+            "url": f"/api/v1/{API_PATH[self.type]}/{self.id}",
+            **self.extra,
+        }
+
+
+def rank_of(value: str | None, needle: str) -> int | None:
+    """How well normalised `value` matches normalised `needle`, or None."""
+    if not value or not needle:
+        return None
+    if value == needle:
+        return EXACT
+    if value.startswith(needle):
+        return PREFIX
+    pos = value.find(needle)
+    if pos < 0:
+        return None
+    return WORD if not value[pos - 1].isalnum() else SUBSTRING
+
+
+def starts_with(column, value: str):
+    """`column` starts with `value`, answered from a B-tree index on both engines."""
+    if is_sqlite():
+        return (column >= value) & (column < value + "\uffff")
+    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return column.like(escaped + "%")
+
+
+def contains(column, value: str):
+    """A substring scan (only for small tables); wildcards in `value` only widen
+    the match, and every row is checked again by rank_of."""
+    return column.like("%" + value.replace("%", "_") + "%")
+
+
+async def search(viewer: Viewer, q: str, limit: int = DEFAULT_LIMIT) -> list[dict]:
+    require_staff(viewer)  # client users: scope results to viewer.client_id when the portal opens this
+    q = (q or "").strip()
+    limit = max(1, min(limit, MAX_LIMIT))
+    if not q:
+        return []
+    hits: dict[tuple[str, int], Hit] = {}
+
+    def add(hit: Hit) -> None:
+        old = hits.get((hit.type, hit.id))
+        if old is None or hit.key() < old.key():
+            hits[(hit.type, hit.id)] = hit
+
+    async with reading():
+        parsed = addressing.parse_address_or_prefix(q)
+        if isinstance(parsed, addressing.Address):
+            await _by_address(parsed, add, limit)
+        elif isinstance(parsed, addressing.Prefix):
+            await _by_prefix(parsed, add, limit)
+        else:
+            await _by_text(q, add, limit)
+        ordered = sorted(hits.values(), key=Hit.key)[:limit]
+        await _fill_client_names(ordered)
+    return [h.as_dict() for h in ordered]
+
+
+# --------------------------------------------------------------------------- addresses
+
+
+async def _by_address(a: addressing.Address, add, limit: int) -> None:
+    rows = await IPAddress.select(
+        IPAddress.id, IPAddress.address, IPAddress.vrf, IPAddress.client,
+        IPAddress.asset, IPAddress.asset.name.as_alias("asset_name"), IPAddress.asset.client.as_alias("asset_client"),
+    ).where(IPAddress.ip_key == a.key, IPAddress.family == a.family).limit(limit)
+    for r in rows:
+        owner = r["client"] or r["asset_client"]
+        where = f"VRF {r['vrf']}" if r["vrf"] else "global table"
+        add(Hit("ip_address", r["id"], r["address"], EXACT, "address", owner,
+                detail=f"{where}" + (f", on {r['asset_name']}" if r["asset_name"] else ""),
+                extra={"vrf": r["vrf"], "asset_id": r["asset"]}))
+    for r in await Asset.select(Asset.id, Asset.name, Asset.client, Asset.kind).where(Asset.mgmt_ip == a.address).limit(limit):
+        add(Hit("asset", r["id"], r["name"], EXACT, "mgmt_ip", r["client"], detail=f"{r['kind']}, management address"))
+    await _containing_prefixes(a, add, limit)
+
+
+async def _containing_prefixes(a: addressing.Address, add, limit: int, max_len: int | None = None) -> None:
+    """The prefixes containing `a`, most specific first; the owner of the most
+    specific owned one is offered as a client hit ("whose address is this?")."""
+    candidates = [key for length, key in addressing.containing_network_keys(a) if max_len is None or length <= max_len]
+    rows = await Prefix.select(
+        Prefix.id, Prefix.prefix, Prefix.prefix_len, Prefix.vrf, Prefix.client, Prefix.client.name.as_alias("client_name"),
+    ).where(
+        Prefix.family == a.family, Prefix.first_key.is_in(candidates), Prefix.last_key >= a.key,
+    ).order_by(Prefix.prefix_len, ascending=False).limit(limit)
+    owner_offered = False
+    for r in rows:
+        rank = EXACT if max_len is not None and r["prefix_len"] == max_len else PREFIX
+        add(Hit("prefix", r["id"], r["prefix"], rank, "prefix contains address", r["client"], r["client_name"],
+                detail=f"VRF {r['vrf']}" if r["vrf"] else "global table", order=-r["prefix_len"],
+                extra={"vrf": r["vrf"]}))
+        if r["client"] and not owner_offered:
+            owner_offered = True
+            add(Hit("client", r["client"], r["client_name"], PREFIX, f"owns {r['prefix']}", r["client"], r["client_name"],
+                    detail=f"owns {r['prefix']}", order=-r["prefix_len"] - 0.5))
+
+
+async def _by_prefix(p: addressing.Prefix, add, limit: int) -> None:
+    first = addressing.Address(address=addressing.text_of(p.first, p.family), family=p.family, key=p.first_key, prefix_len=None)
+    await _containing_prefixes(first, add, limit, max_len=p.prefix_len)
+
+
+# --------------------------------------------------------------------------- text
+
+
+async def _by_text(q: str, add, limit: int) -> None:
+    text = normalise.text(q)
+    code = normalise.code(q)
+    serial = normalise.serial(q)
+
+    # clients: code by prefix (unique index), name by substring (a small table)
+    client_cols = (Client.id, Client.name, Client.name_norm, Client.code)
+    rows = await Client.select(*client_cols).where(starts_with(Client.code, code)).limit(limit)
+    rows += await Client.select(*client_cols).where(contains(Client.name_norm, text)).limit(limit * 5)
+    for r in rows:
+        for matched, value, needle in (("code", r["code"].lower(), code.lower()), ("name", r["name_norm"], text)):
+            rank = rank_of(value, needle)
+            if rank is not None:
+                add(Hit("client", r["id"], r["name"], rank, matched, r["id"], r["name"], detail=f"client {r['code']}"))
+
+    # contacts: name by prefix and words, e-mail by prefix, phone in any format
+    contact_cols = (Contact.id, Contact.name, Contact.name_norm, Contact.email_norm, Contact.phone, Contact.phone_norm,
+                    Contact.client, Contact.client.name.as_alias("client_name"))
+    wheres = [starts_with(Contact.name_norm, text), contains(Contact.name_norm, " " + text)]
+    if "@" in q or "." in q:
+        wheres.append(starts_with(Contact.email_norm, normalise.email(q)))
+    phone = normalise.phone(q) if normalise.looks_like_phone(q) else ""
+    if phone:
+        wheres.append(starts_with(Contact.phone_norm, phone))
+        wheres.append(contains(Contact.phone_norm, phone))
+    rows = []
+    for where in wheres:
+        rows += await Contact.select(*contact_cols).where(where).limit(limit)
+    for r in rows:
+        for matched, value, needle in (("name", r["name_norm"], text), ("email", r["email_norm"], normalise.email(q)),
+                                       ("phone", r["phone_norm"], phone)):
+            rank = rank_of(value, needle)
+            if rank is not None:
+                add(Hit("contact", r["id"], r["name"], rank, matched, r["client"], r["client_name"],
+                        detail=" ".join(x for x in (r["email_norm"], r["phone"]) if x)))
+
+    # assets: name and serial by prefix (100,000 rows: index only)
+    asset_cols = (Asset.id, Asset.name, Asset.name_norm, Asset.serial, Asset.serial_norm, Asset.kind, Asset.client,
+                  Asset.client.name.as_alias("client_name"), Asset.site.name.as_alias("site_name"))
+    rows = await Asset.select(*asset_cols).where(starts_with(Asset.name_norm, text)).limit(limit)
+    if serial:
+        rows += await Asset.select(*asset_cols).where(starts_with(Asset.serial_norm, serial)).limit(limit)
+    for r in rows:
+        for matched, value, needle in (("name", r["name_norm"], text), ("serial", r["serial_norm"], serial)):
+            rank = rank_of(value, needle)
+            if rank is not None:
+                add(Hit("asset", r["id"], r["name"], rank, matched, r["client"], r["client_name"],
+                        detail=f"{r['kind']} at {r['site_name']}" + (f", s/n {r['serial']}" if r["serial"] else "")))
+
+    # sites (few): name by substring, code by prefix; racks: name by prefix
+    rows = await Site.select(Site.id, Site.name, Site.name_norm, Site.code, Site.kind).where(
+        contains(Site.name_norm, text) | starts_with(Site.code, code)
+    ).limit(limit)
+    for r in rows:
+        rank = min((x for x in (rank_of(r["name_norm"], text), rank_of(r["code"].lower(), code.lower())) if x is not None), default=None)
+        if rank is not None:
+            add(Hit("site", r["id"], r["name"], rank, "name", detail=f"{r['kind']} {r['code']}"))
+    rows = await Rack.select(Rack.id, Rack.name, Rack.name_norm, Rack.client, Rack.client.name.as_alias("client_name"),
+                             Rack.site.name.as_alias("site_name")).where(starts_with(Rack.name_norm, text)).limit(limit)
+    for r in rows:
+        rank = rank_of(r["name_norm"], text)
+        if rank is not None:
+            add(Hit("rack", r["id"], r["name"], rank, "name", r["client"], r["client_name"], detail=f"at {r['site_name']}"))
+
+
+async def _fill_client_names(hits: list[Hit]) -> None:
+    missing = {h.client_id for h in hits if h.client_id and not h.client_name}
+    if not missing:
+        return
+    names = {r["id"]: r["name"] for r in await Client.select(Client.id, Client.name).where(Client.id.is_in(list(missing)))}
+    for h in hits:
+        if h.client_id and not h.client_name:
+            h.client_name = names.get(h.client_id)

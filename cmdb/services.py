@@ -1,0 +1,521 @@
+"""The CMDB service layer: one declaration per table (cmdb/resources.py turns
+each into validated create/update/delete/get/list taking the Viewer), plus the
+domain rules no declaration can say — rack placement, dependency cycles, the
+assets that deliver a service, prefix utilisation and next free address.
+
+Use from other code:
+    from cmdb import services
+    await services.assets.create(viewer, {"name": "sw-1", "kind": "switch", "site_id": 1})
+    await services.assets.list(viewer, {"site_id": "1"}, limit=50, offset=0)
+    await services.next_free_ip(viewer, prefix_id)
+    await services.search(viewer, "10.0.0.5")          (cmdb/search.py)
+    await services.client_card(viewer, client_id)      (cmdb/card.py)
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+
+from accounts.dbutil import is_sqlite
+from accounts.errors import Conflict, Invalid, NotFound
+from accounts.services import normalise_email
+from accounts.viewer import Viewer
+from cmdb import addressing, normalise
+from cmdb.resources import Choice, Ctx, Field, Normed, Ref, Resource, ResourceService, Unique, reading, scope
+from cmdb.tables import (
+    Asset,
+    Client,
+    Contact,
+    Dependency,
+    Interface,
+    IPAddress,
+    Prefix,
+    Rack,
+    RackUnit,
+    Service,
+    ServiceAsset,
+    Site,
+)
+from cmdb.topology import KINDS as DEPENDENCY_KINDS
+from cmdb.topology import Edge, Graph
+
+CLIENT_STATUSES = ("active", "suspended", "terminated")
+SITE_KINDS = ("datacenter", "remote", "client_premises")
+ASSET_KINDS = ("media_converter", "router", "switch", "server", "ups", "pdu", "other")
+ASSET_STATUSES = ("active", "spare", "decommissioned")
+SNMP_VERSIONS = ("2c", "3")
+SNMP_AUTH_PROTOCOLS = ("MD5", "SHA", "SHA224", "SHA256", "SHA384", "SHA512")
+SNMP_PRIV_PROTOCOLS = ("DES", "3DES", "AES", "AES192", "AES256")
+INTERFACE_ROLES = ("fiber", "copper", "uplink", "client", "other")
+SERVICE_KINDS = ("internet", "l2_channel", "colocation", "rack_rental", "power", "other")
+SERVICE_STATUSES = ("active", "planned", "suspended", "terminated")
+MAX_RACK_U = 100
+
+_CODE = re.compile(r"^[A-Z0-9][A-Z0-9._-]*$")
+
+
+# --------------------------------------------------------------------------- cleaners (raise ValueError)
+
+
+def _code(value: str) -> str:
+    value = normalise.code(value)
+    if value and not _CODE.match(value):
+        raise ValueError("use letters, digits, '.', '_' and '-' only (no spaces)")
+    return value
+
+
+def _timezone(value: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r} (e.g. Europe/Moscow, UTC)") from None
+    return value
+
+
+def _email(value: str) -> str:
+    return normalise_email(value) if value else ""
+
+
+def _host_address(value: str) -> str:
+    return addressing.parse_address(value).address
+
+
+def _valid_address(value: str) -> str:
+    addressing.parse_address(value)
+    return value
+
+
+def _valid_prefix(value: str) -> str:
+    addressing.parse_prefix(value)
+    return value
+
+
+def _address_columns(value: str) -> dict:
+    a = addressing.parse_address(value)
+    return {"address": a.address, "family": a.family, "ip_key": a.key, "prefix_len": a.prefix_len}
+
+
+def _prefix_columns(value: str) -> dict:
+    p = addressing.parse_prefix(value)
+    return {"prefix": p.prefix, "family": p.family, "prefix_len": p.prefix_len, "first_key": p.first_key, "last_key": p.last_key}
+
+
+def _name(**kw) -> Field:
+    return Normed("name", normalise.text, required=True, max_length=kw.pop("max_length", 200), **kw)
+
+
+def _tz() -> Field:
+    return Field("timezone", max_length=64, clean=_timezone, default="UTC")
+
+
+# --------------------------------------------------------------------------- hooks
+
+
+def _site_prepare(after: dict, before: dict | None) -> None:
+    if not after.get("code"):
+        after["code"] = normalise.slug_code(after["name"]) or "SITE"
+
+
+async def _rack_check(ctx: Ctx) -> None:
+    if ctx.before is None:
+        return
+    if "height_u" in ctx.changed:
+        above = await _first_unit(RackUnit.rack == ctx.id, RackUnit.unit > ctx.after["height_u"])
+        if above:
+            raise Conflict(f"U{above['unit']} is occupied by {above['name']}: the rack cannot be shorter than that", field="height_u")
+    if "site" in ctx.changed and await Asset.exists().where(Asset.rack == ctx.id):
+        raise Conflict("the rack holds assets: move them out before moving the rack to another site", field="site_id")
+
+
+async def _first_unit(*where) -> dict | None:
+    return await RackUnit.select(RackUnit.unit, RackUnit.asset.name.as_alias("name")).where(*where).order_by(RackUnit.unit).first()
+
+
+def _units(after: dict) -> list[int]:
+    return list(range(after["position_u"], after["position_u"] + after["height_u"]))
+
+
+async def _asset_check(ctx: Ctx) -> None:
+    a = ctx.after
+    if a["rack"] is None:
+        if a["position_u"] is not None:
+            raise Invalid("position_u needs rack_id: only an asset in a rack has a position", field="position_u")
+    elif ctx.touched("rack", "position_u", "height_u", "site"):
+        rack = await Rack.select(Rack.name, Rack.site, Rack.height_u, Rack.site.name.as_alias("site_name")).where(
+            Rack.id == a["rack"]
+        ).first()
+        if rack is None:
+            raise Invalid(f"rack_id: no rack {a['rack']}", field="rack_id")
+        if a["position_u"] is None:
+            raise Invalid("position_u is required for an asset in a rack (the lowest unit it takes)", field="position_u")
+        if rack["site"] != a["site"]:
+            raise Invalid(f"rack {rack['name']} is at site {rack['site_name']}, not at the asset's site", field="rack_id")
+        top = a["position_u"] + a["height_u"] - 1
+        if top > rack["height_u"]:
+            raise Invalid(
+                f"U{a['position_u']}-U{top} does not fit in rack {rack['name']}, whose top unit is U{rack['height_u']}",
+                field="position_u",
+            )
+        where = [RackUnit.rack == a["rack"], RackUnit.unit.is_in(_units(a))]
+        if ctx.id is not None:
+            where.append(RackUnit.asset != ctx.id)
+        held = await _first_unit(*where)
+        if held:
+            raise Conflict(f"U{held['unit']} is already occupied by {held['name']}", field="position_u")
+    if a["snmp_version"] == "2c" and not a["snmp_community"]:
+        raise Invalid("snmp_community is required for SNMP v2c", field="snmp_community")
+    if a["snmp_version"] == "3" and not a["snmp_v3_user"]:
+        raise Invalid("snmp_v3_user is required for SNMP v3", field="snmp_v3_user")
+
+
+async def _asset_after_write(ctx: Ctx) -> None:
+    """One cmdb_rack_unit row per occupied U, written with the asset: UNIQUE(rack, unit)
+    makes an overlap impossible even when two placements race. Ascending order keeps
+    concurrent writers from deadlocking on PostgreSQL."""
+    if not ctx.touched("rack", "position_u", "height_u"):
+        return
+    if ctx.before is not None:
+        await RackUnit.delete().where(RackUnit.asset == ctx.id)
+    if ctx.after["rack"] is not None:
+        await RackUnit.insert(*[RackUnit(rack=ctx.after["rack"], unit=u, asset=ctx.id) for u in _units(ctx.after)])
+
+
+async def load_upstream(starts: list[int], exclude_edge: int | None = None) -> list[Edge]:
+    """The edges reachable upwards from `starts` (what they depend on, and so
+    on), read level by level so only the relevant part of the graph is loaded."""
+    edges: list[Edge] = []
+    seen = set(starts)
+    frontier = list(seen)
+    while frontier:
+        where = [Dependency.asset.is_in(frontier)]
+        if exclude_edge is not None:
+            where.append(Dependency.id != exclude_edge)
+        rows = await Dependency.select(Dependency.asset, Dependency.depends_on, Dependency.kind).where(*where)
+        frontier = []
+        for r in rows:
+            edges.append(Edge(r["asset"], r["depends_on"], r["kind"]))
+            if r["depends_on"] not in seen:
+                seen.add(r["depends_on"])
+                frontier.append(r["depends_on"])
+    return edges
+
+
+async def _asset_names(ids) -> dict[int, str]:
+    ids = list(ids)
+    if not ids:
+        return {}
+    return {r["id"]: r["name"] for r in await Asset.select(Asset.id, Asset.name).where(Asset.id.is_in(ids))}
+
+
+async def _dependency_check(ctx: Ctx) -> None:
+    a = ctx.after
+    if a["asset"] == a["depends_on"]:
+        raise Invalid("an asset cannot depend on itself", field="depends_on_id")
+    if not ctx.touched("asset", "depends_on"):
+        return
+    graph = Graph(await load_upstream([a["depends_on"]], exclude_edge=ctx.id))
+    cycle = graph.cycle_if_added(a["asset"], a["depends_on"])
+    if cycle:
+        names = await _asset_names(cycle)
+        path = " -> ".join(names.get(i, str(i)) for i in cycle)
+        raise Conflict(f"this dependency would close a cycle: {path}", field="depends_on_id")
+
+
+async def _dependency_lock() -> None:
+    # Two edges that only together close a cycle must not be checked side by side.
+    if not is_sqlite():
+        await Dependency.raw("SELECT pg_advisory_xact_lock(7243001)")
+
+
+async def _service_after_write(ctx: Ctx) -> None:
+    if "asset_ids" not in ctx.data:
+        return
+    if ctx.before is not None:
+        await ServiceAsset.delete().where(ServiceAsset.service == ctx.id)
+    ids = ctx.data["asset_ids"] or []
+    if ids:
+        await ServiceAsset.insert(*[ServiceAsset(service=ctx.id, asset=i) for i in ids])
+
+
+async def assets_of_services(service_ids: list[int]) -> dict[int, list[int]]:
+    out: dict[int, list[int]] = {i: [] for i in service_ids}
+    if service_ids:
+        rows = await ServiceAsset.select(ServiceAsset.service, ServiceAsset.asset).where(
+            ServiceAsset.service.is_in(service_ids)
+        ).order_by(ServiceAsset.asset)
+        for r in rows:
+            out[r["service"]].append(r["asset"])
+    return out
+
+
+async def _service_expand(rows: list[dict], viewer: Viewer) -> None:
+    by_service = await assets_of_services([r["id"] for r in rows])
+    for r in rows:
+        r["asset_ids"] = by_service[r["id"]]
+
+
+async def used_counts(prefix_ids: list[int]) -> dict[int, int]:
+    """Recorded addresses inside each prefix (same VRF), in one query on the (vrf, ip_key) index."""
+    if not prefix_ids:
+        return {}
+    marks = ", ".join("{}" for _ in prefix_ids)
+    rows = await Prefix.raw(
+        "SELECT p.id AS id, (SELECT COUNT(*) FROM cmdb_ip_address i WHERE i.vrf = p.vrf AND i.family = p.family"
+        f" AND i.ip_key >= p.first_key AND i.ip_key <= p.last_key) AS used FROM cmdb_prefix p WHERE p.id IN ({marks})",
+        *prefix_ids,
+    )
+    return {r["id"]: r["used"] for r in rows}
+
+
+async def _prefix_expand(rows: list[dict], viewer: Viewer) -> None:
+    used = await used_counts([r["id"] for r in rows])
+    for r in rows:
+        r["utilisation"] = addressing.utilisation(addressing.parse_prefix(r["prefix"]), used.get(r["id"], 0))
+
+
+# --------------------------------------------------------------------------- declarations
+
+CLIENT = Resource(
+    "client", "clients", Client,
+    [
+        Field("code", required=True, max_length=50, clean=_code),
+        _name(),
+        Field("contract_number", max_length=100),
+        Choice("status", CLIENT_STATUSES, default="active"),
+        Field("sla_plan_id", type="int", nullable=True, min=1, filter=True),
+        Field("notes", internal=True),
+        _tz(),
+    ],
+    unique=[Unique(("code",), "code", "code")],
+    q_columns=("name_norm", "code"),
+    client_scope="id",
+    summary="Clients (tenants): code, name, contract, SLA plan",
+)
+
+CONTACT = Resource(
+    "contact", "contacts", Contact,
+    [
+        Ref("client_id", Client, required=True),
+        _name(),
+        Normed("email", normalise.email, max_length=254, clean=_email),
+        Normed("phone", normalise.phone, max_length=50),
+        Field("role", max_length=100),
+    ],
+    unique=[Unique(("client", "email_norm"), "email", "e-mail", when=lambda v: bool(v["email_norm"]))],
+    q_columns=("name_norm", "email_norm", "phone_norm"),
+    summary="Contacts of clients; e-mail unique per client, phone normalised for search",
+)
+
+SITE = Resource(
+    "site", "sites", Site,
+    [
+        Field("code", max_length=50, clean=_code),
+        _name(),
+        Choice("kind", SITE_KINDS, required=True),
+        Field("address"),
+        _tz(),
+    ],
+    unique=[Unique(("name_norm",), "name", "name"), Unique(("code",), "code", "code")],
+    q_columns=("name_norm",),
+    client_scope=None,
+    prepare=_site_prepare,
+    summary="Sites: data centers, remote (intermediate) sites, client premises",
+)
+
+RACK = Resource(
+    "rack", "racks", Rack,
+    [
+        Ref("site_id", Site, required=True),
+        _name(max_length=100),
+        Field("height_u", type="int", min=1, max=MAX_RACK_U, default=42),
+        Ref("client_id", Client, nullable=True),
+    ],
+    unique=[Unique(("site", "name_norm"), "name", "name")],
+    q_columns=("name_norm",),
+    check=_rack_check,
+    summary="Racks at sites, optionally leased to a client",
+)
+
+_SECRET = {"secret": True, "nullable": True, "max_length": 200}
+
+ASSET = Resource(
+    "asset", "assets", Asset,
+    [
+        _name(),
+        Choice("kind", ASSET_KINDS, required=True),
+        Field("manufacturer", max_length=100, filter=True),
+        Field("model", max_length=100, filter=True),
+        Normed("serial", normalise.serial, nullable=True, max_length=100),
+        Ref("site_id", Site, required=True),
+        Ref("rack_id", Rack, nullable=True),
+        Field("position_u", type="int", nullable=True, min=1, max=MAX_RACK_U),
+        Field("height_u", type="int", min=1, max=MAX_RACK_U, default=1),
+        Ref("client_id", Client, nullable=True),
+        Field("mgmt_ip", nullable=True, clean=_host_address, filter=True),
+        Choice("status", ASSET_STATUSES, default="active"),
+        Choice("snmp_version", SNMP_VERSIONS, nullable=True),
+        Field("snmp_community", **_SECRET),
+        Field("snmp_port", type="int", min=1, max=65535, default=161),
+        Field("snmp_v3_user", **_SECRET),
+        Choice("snmp_v3_auth_protocol", SNMP_AUTH_PROTOCOLS, nullable=True),
+        Field("snmp_v3_auth_key", **_SECRET),
+        Choice("snmp_v3_priv_protocol", SNMP_PRIV_PROTOCOLS, nullable=True),
+        Field("snmp_v3_priv_key", **_SECRET),
+        Field("poll_interval_s", type="int", min=5, max=86400, default=60),
+        Field("profile", nullable=True, max_length=50, filter=True),
+        Field("notes", internal=True),
+    ],
+    unique=[Unique(("serial_norm",), "serial", "serial", when=lambda v: v["serial_norm"] is not None)],
+    q_columns=("name_norm", "serial_norm"),
+    check=_asset_check,
+    after_write=_asset_after_write,
+    summary="Equipment: kind, model, serial, rack placement, owner, SNMP settings (secrets for admins only)",
+)
+
+INTERFACE = Resource(
+    "interface", "interfaces", Interface,
+    [
+        Ref("asset_id", Asset, required=True),
+        Field("if_index", type="int", required=True, min=0),
+        Field("name", max_length=100),
+        Choice("role", INTERFACE_ROLES, default="other"),
+        Ref("client_id", Client, nullable=True),
+        Ref("service_id", Service, nullable=True),
+    ],
+    label="name",
+    unique=[Unique(("asset", "if_index"), "if_index", "if_index")],
+    summary="Ports of an asset (a media converter's fiber and copper sides)",
+)
+
+PREFIX = Resource(
+    "prefix", "prefixes", Prefix,
+    [
+        Field("prefix", required=True, clean=_valid_prefix, columns=_prefix_columns),
+        Field("vrf", max_length=50, default="", filter=True),
+        Ref("client_id", Client, nullable=True),
+        Ref("site_id", Site, nullable=True),
+        Field("description"),
+    ],
+    label="prefix",
+    unique=[Unique(("vrf", "prefix"), "prefix", "prefix")],
+    extra_filters={"family": ("family", "int")},
+    q_columns=("prefix", "description"),
+    output=("family", "prefix_len"),
+    expand=_prefix_expand,
+    summary="IP prefixes (canonical CIDR; host bits set is refused) with utilisation",
+)
+
+IP_ADDRESS = Resource(
+    "IP address", "ip-addresses", IPAddress,
+    [
+        Field("address", required=True, clean=_valid_address, columns=_address_columns),
+        Field("vrf", max_length=50, default="", filter=True),
+        Ref("client_id", Client, nullable=True),
+        Ref("asset_id", Asset, nullable=True),
+        Field("description"),
+    ],
+    label="address",
+    unique=[Unique(("vrf", "ip_key"), "address", "address")],
+    extra_filters={"family": ("family", "int")},
+    q_columns=("address", "description"),
+    output=("family", "prefix_len"),
+    summary="IP addresses, unique per VRF ('10.0.0.5' or '10.0.0.5/24')",
+)
+
+SERVICE = Resource(
+    "service", "services", Service,
+    [
+        Ref("client_id", Client, required=True),
+        Ref("site_id", Site, required=True),
+        Choice("kind", SERVICE_KINDS, required=True),
+        Field("bandwidth_mbps", type="int", nullable=True, min=0),
+        Choice("status", SERVICE_STATUSES, default="active"),
+        Field("description"),
+        Ref("asset_ids", Asset, type="ids", stored=False, ref_label="asset", default=[]),
+    ],
+    label="kind",
+    q_columns=("description",),
+    after_write=_service_after_write,
+    expand=_service_expand,
+    summary="What a client ordered at a site, and the assets delivering it",
+)
+
+DEPENDENCY = Resource(
+    "dependency", "dependencies", Dependency,
+    [
+        Ref("asset_id", Asset, required=True),
+        Ref("depends_on_id", Asset, required=True, ref_label="asset"),
+        Choice("kind", DEPENDENCY_KINDS, required=True),
+    ],
+    label="kind",
+    unique=[Unique(("asset", "depends_on", "kind"), "depends_on_id", "dependency on asset")],
+    client_scope=None,
+    check=_dependency_check,
+    lock=_dependency_lock,
+    summary="asset -> depends_on edges: power (fed by a UPS/PDU) or uplink (reached through)",
+)
+
+#: Every resource, in the order of the API and the docs.
+RESOURCES = [CLIENT, CONTACT, SITE, RACK, ASSET, INTERFACE, PREFIX, IP_ADDRESS, SERVICE, DEPENDENCY]
+
+clients = ResourceService(CLIENT)
+contacts = ResourceService(CONTACT)
+sites = ResourceService(SITE)
+racks = ResourceService(RACK)
+assets = ResourceService(ASSET)
+interfaces = ResourceService(INTERFACE)
+prefixes = ResourceService(PREFIX)
+ip_addresses = ResourceService(IP_ADDRESS)
+services = ResourceService(SERVICE)
+dependencies = ResourceService(DEPENDENCY)
+
+#: URL segment -> service, for generic callers (API routes, CSV import/export).
+BY_PATH: dict[str, ResourceService] = {s.r.path: s for s in (
+    clients, contacts, sites, racks, assets, interfaces, prefixes, ip_addresses, services, dependencies
+)}
+
+
+# --------------------------------------------------------------------------- more than CRUD
+
+
+async def client_id_by_code(code: str) -> int:
+    row = await Client.select(Client.id).where(Client.code == normalise.code(code)).first()
+    if row is None:
+        raise NotFound(f"no client with code {code}", field="client")
+    return row["id"]
+
+
+NEXT_FREE_BATCH = 1024
+
+
+async def next_free_ip(viewer: Viewer, prefix_id: int) -> dict:
+    """The lowest usable address of the prefix not yet recorded in its VRF."""
+    async with reading():
+        row = await Prefix.select().where(Prefix.id == prefix_id, *scope(PREFIX, viewer)).first()
+        if row is None:
+            raise NotFound(f"no prefix {prefix_id}", field="id")
+        prefix = addressing.parse_prefix(row["prefix"])
+        start, end = addressing.usable_range(prefix)
+        candidate = start
+        while candidate <= end:
+            rows = await IPAddress.select(IPAddress.ip_key).where(
+                IPAddress.vrf == row["vrf"],
+                IPAddress.family == prefix.family,
+                IPAddress.ip_key >= addressing.key_of(candidate),
+                IPAddress.ip_key <= addressing.key_of(end),
+            ).order_by(IPAddress.ip_key).limit(NEXT_FREE_BATCH)
+            used = [addressing.int_of(r["ip_key"]) for r in rows]
+            free = addressing.first_free(candidate, end, used)
+            if free is None:
+                break
+            if len(used) < NEXT_FREE_BATCH or free <= used[-1]:
+                return {"address": addressing.text_of(free, prefix.family), "prefix": row["prefix"], "vrf": row["vrf"]}
+            candidate = free  # the whole batch was taken, contiguously: look further
+    raise Conflict(f"prefix {row['prefix']} has no free address in VRF {row['vrf']!r}", field="prefix")
+
+
+from cmdb.card import client_card  # noqa: E402  (re-exported: the service API in one place)
+from cmdb.search import search  # noqa: E402
+
+__all__ = ["client_card", "search", "client_id_by_code", "next_free_ip", "RESOURCES", "BY_PATH", "load_upstream"]
