@@ -788,6 +788,8 @@ class _Run:
     def attach(self, inc: _Inc, a: int, role: str, clients: frozenset[int], check_key: str | None, note: str) -> None:
         current = inc.asset_roles.get(a)
         new_role = "root" if role == "root" or current == "root" else "impacted"
+        if current == new_role and (check_key is None or role != "root" or (a, check_key) in inc.root_checks):
+            return  # nothing new
         added_clients = frozenset(clients - inc.client_ids)
         if check_key is not None and role == "root":
             inc.root_checks.add((a, check_key))
@@ -864,7 +866,7 @@ class _Run:
                                u.observed_at))
 
         # 2. flapping of open incidents (state changes of their root checks)
-        for inc in list(self.open_by_fp.values()):
+        for inc in [i for i in self.all if i.open]:
             new = [t for ck in inc.root_checks for t in self.batch_changes.get(ck, ())]
             if new:
                 inc.changes.update(new)
@@ -940,14 +942,26 @@ class _Run:
 
         # a reboot of something already in (or just out of) an incident is part of that story
         if k == UPTIME:
+            if u is None or u.previous_state == u.state:
+                quiet = True  # already told (or seen only in stored state): say it once
+            else:
+                quiet = False
             for inc in self.asset_incs.get(a, ()):
                 if inc.open:
-                    self.note(inc, f"{desc} (rebooted)", at)
+                    if not quiet:
+                        self.note(inc, f"{desc} (rebooted)", at)
                     return
             for inc in sorted(self.resolved, key=lambda i: (i.resolved_at, str(i.ref)), reverse=True):
                 if a in inc.asset_roles and inc.resolved_at and self.now - inc.resolved_at <= self.p.reopen_window:
-                    self.note(inc, f"{desc} (rebooted after the incident)", at)
+                    if not quiet:
+                        self.note(inc, f"{desc} (rebooted after the incident)", at)
                     return
+
+        # one device, one incident: another problem of an asset that is root of an open incident
+        for inc in self.asset_incs.get(a, ()):
+            if inc.open and inc.asset_roles.get(a) == "root":
+                self.attach(inc, a, "root", clients, k, desc)
+                return
 
         # topology: something upstream is in trouble
         trouble = self.upstream_trouble(a)
@@ -981,12 +995,6 @@ class _Run:
                 return
             if grouped and self.recent(c.since) and (power or not all_silent):
                 return  # wait: the rest of the site may be going silent too (or its power check confirm)
-
-        # one device, one incident: another problem of an asset that is root of an open incident
-        for inc in self.asset_incs.get(a, ()):
-            if inc.open and inc.asset_roles.get(a) == "root":
-                self.attach(inc, a, "root", clients, k, desc)
-                return
 
         # reopen: the same fault back within the reopen window
         best = None
