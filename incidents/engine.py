@@ -1,15 +1,434 @@
 """The incident engine's storage wrapper: loads what rules.decide needs, applies
 its decisions. Called by incidents.checks.record_observations inside the same
 transaction as the check-state update, so a state change and its incident
-land together or not at all."""
+land together or not at all; `tick(now)` runs it with no updates on a timer
+(recovery hold, maintenance ends) and drives escalation and SLA breaches.
+
+Opening an incident relies on the unique partial index "one open incident per
+fingerprint": when a concurrent writer opened the same one first, the insert
+fails inside a savepoint and the decision attaches to that incident instead.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
+from typing import Callable, Iterable, Sequence
 
-from incidents.rules import CheckUpdate
+from accounts.dbutil import INTEGRITY_ERRORS, atomic, current_engine, is_unique_violation
+from cmdb.tables import Asset, Dependency, Interface, Service, ServiceAsset, Site
+from incidents import rules, services, sla_store, workflow
+from incidents.rules import (
+    AssetInfo,
+    AttachAsset,
+    CheckStatus,
+    CheckUpdate,
+    Decision,
+    Edge,
+    IncidentView,
+    InterfaceInfo,
+    MaintenanceWindow,
+    Note,
+    OpenIncident,
+    Params,
+    Reclassify,
+    Reopen,
+    Resolve,
+    SetFlapping,
+    Suppress,
+    Topology,
+)
+from incidents.tables import (
+    AffectedAsset,
+    AffectedClient,
+    CheckEvent,
+    CheckState,
+    Incident,
+    IncidentCheck,
+    Suppression,
+)
+from incidents.tables import MaintenanceWindow as WindowRow
+
+log = logging.getLogger("rackcard.incidents.engine")
+
+_params = Params()
+_ola_minutes: tuple[int, ...] = (30, 120, 480)
 
 
-async def process(updates: list[CheckUpdate], now: dt.datetime) -> None:
-    """Hand check updates to the rules and apply the decisions (filled in by the engine work)."""
-    return None
+def configure(engine_settings) -> None:
+    """Set the rules' parameters and the OLA times from settings (called at start-up)."""
+    global _params, _ola_minutes
+    _params = Params.from_settings(engine_settings)
+    _ola_minutes = tuple(engine_settings.ola_minutes)
+
+
+# ---------------------------------------------------------------- loading
+
+
+async def load_topology(seed: Iterable[int], extra: Iterable[int] = ()) -> Topology:
+    """The part of the CMDB the rules need: the seed assets and their site-mates,
+    everything upstream (power, uplink) and downstream (what a fault impacts),
+    plus `extra` assets (those of the incidents in play)."""
+    seed = set(seed)
+    ids = set(seed)
+    if seed:
+        sites = {r["site"] for r in await Asset.select(Asset.site).where(Asset.id.is_in(sorted(seed)))}
+        if sites:
+            ids |= {r["id"] for r in await Asset.select(Asset.id).where(
+                Asset.site.is_in(sorted(sites)) & (Asset.status != "decommissioned"))}
+    edges: set[tuple[int, int, str]] = set()
+    for direction in ("up", "down"):
+        frontier = set(ids)
+        seen = set(ids)
+        while frontier:
+            column = Dependency.asset if direction == "up" else Dependency.depends_on
+            rows = await Dependency.select(Dependency.asset, Dependency.depends_on, Dependency.kind).where(
+                column.is_in(sorted(frontier)))
+            frontier = set()
+            for r in rows:
+                edges.add((r["asset"], r["depends_on"], r["kind"]))
+                other = r["depends_on"] if direction == "up" else r["asset"]
+                if other not in seen:
+                    seen.add(other)
+                    frontier.add(other)
+        ids |= seen
+    ids |= set(extra)
+    return await _asset_infos(ids, edges)
+
+
+async def _asset_infos(ids: set[int], edges: set[tuple[int, int, str]]) -> Topology:
+    if not ids:
+        return Topology(assets={})
+    id_list = sorted(ids)
+    assets = await Asset.select(Asset.id, Asset.name, Asset.kind, Asset.site, Asset.client).where(Asset.id.is_in(id_list))
+    site_ids = sorted({a["site"] for a in assets})
+    sites = {s["id"]: s for s in await Site.select(Site.id, Site.name, Site.kind).where(Site.id.is_in(site_ids))}
+    interfaces: dict[int, list[InterfaceInfo]] = {}
+    for r in await Interface.select(Interface.asset, Interface.if_index, Interface.role, Interface.client,
+                                    Interface.service).where(Interface.asset.is_in(id_list)).order_by(Interface.if_index):
+        interfaces.setdefault(r["asset"], []).append(
+            InterfaceInfo(if_index=r["if_index"], role=r["role"], client_id=r["client"], service_id=r["service"]))
+    services_of: dict[int, set[int]] = {}
+    service_clients: dict[int, int] = {}
+    links = await ServiceAsset.select(ServiceAsset.asset, ServiceAsset.service).where(ServiceAsset.asset.is_in(id_list))
+    if links:
+        service_ids = sorted({r["service"] for r in links})
+        service_clients = {
+            r["id"]: r["client"]
+            for r in await Service.select(Service.id, Service.client).where(
+                Service.id.is_in(service_ids) & (Service.status != "terminated"))
+        }
+        for r in links:
+            if r["service"] in service_clients:
+                services_of.setdefault(r["asset"], set()).add(r["service"])
+    infos = {}
+    clients: set[int] = set()
+    for a in assets:
+        svc = frozenset(services_of.get(a["id"], ()))
+        svc_clients = frozenset(service_clients[s] for s in svc)
+        ifs = tuple(interfaces.get(a["id"], ()))
+        infos[a["id"]] = AssetInfo(
+            id=a["id"], name=a["name"], kind=a["kind"], site_id=a["site"],
+            site_kind=sites[a["site"]]["kind"] if a["site"] in sites else "datacenter",
+            client_id=a["client"], interfaces=ifs, service_ids=svc, service_client_ids=svc_clients,
+        )
+        clients |= {a["client"]} | svc_clients | {i.client_id for i in ifs}
+    clients.discard(None)  # type: ignore[arg-type]
+    known = set(infos)
+    return Topology(
+        assets=infos,
+        edges=tuple(Edge(a, b, k) for a, b, k in sorted(edges) if a in known and b in known),
+        site_names={s: row["name"] for s, row in sites.items()},
+        client_plan_rank=await sla_store.client_plan_ranks(clients),
+    )
+
+
+async def load_views(asset_ids: Iterable[int] | None, now: dt.datetime, params: Params) -> list[IncidentView]:
+    """Open incidents, and those resolved within the reopen window, that touch
+    `asset_ids` (None = all of them)."""
+    recent = now - params.reopen_window
+    where = Incident.status.is_in(list(workflow.OPEN_STATUSES)) | (
+        (Incident.status == workflow.RESOLVED) & (Incident.resolved_at >= recent))
+    query = Incident.select(
+        Incident.id, Incident.fingerprint, Incident.status, Incident.category, Incident.priority, Incident.opened_at,
+        Incident.resolved_at, Incident.flapping, Incident.acted,
+    ).where(where)
+    if asset_ids is not None:
+        ids = sorted(set(asset_ids))
+        if not ids:
+            return []
+        query = query.where(Incident.id.is_in(
+            AffectedAsset.select(AffectedAsset.incident).where(AffectedAsset.asset_id.is_in(ids))))
+    rows = await query.order_by(Incident.id)
+    if not rows:
+        return []
+    inc_ids = [r["id"] for r in rows]
+    roles: dict[int, dict[int, str]] = {i: {} for i in inc_ids}
+    for r in await AffectedAsset.select(AffectedAsset.incident, AffectedAsset.asset_id, AffectedAsset.role).where(
+            AffectedAsset.incident.is_in(inc_ids)):
+        roles[r["incident"]][r["asset_id"]] = r["role"]
+    checks: dict[int, set[tuple[int, str]]] = {i: set() for i in inc_ids}
+    for r in await IncidentCheck.select(IncidentCheck.incident, IncidentCheck.asset_id, IncidentCheck.key).where(
+            IncidentCheck.incident.is_in(inc_ids)):
+        checks[r["incident"]].add((r["asset_id"], r["key"]))
+    clients: dict[int, set[int]] = {i: set() for i in inc_ids}
+    for r in await AffectedClient.select(AffectedClient.incident, AffectedClient.client_id).where(
+            AffectedClient.incident.is_in(inc_ids)):
+        clients[r["incident"]].add(r["client_id"])
+    changes = await _recent_changes({c for cs in checks.values() for c in cs}, now - params.flap_window)
+    return [
+        IncidentView(
+            id=r["id"], fingerprint=r["fingerprint"], status=r["status"], category=r["category"],
+            priority=r["priority"], opened_at=services._aware(r["opened_at"]),
+            resolved_at=services._aware(r["resolved_at"]),
+            root_checks=frozenset(checks[r["id"]]), asset_roles=roles[r["id"]],
+            client_ids=frozenset(clients[r["id"]]), flapping=r["flapping"], acted=r["acted"],
+            recent_changes=tuple(sorted(t for c in checks[r["id"]] for t in changes.get(c, ()))),
+        )
+        for r in rows
+    ]
+
+
+async def _recent_changes(root_checks: set[tuple[int, str]], since: dt.datetime) -> dict[tuple[int, str], list]:
+    if not root_checks:
+        return {}
+    assets = sorted({a for a, _ in root_checks})
+    out: dict[tuple[int, str], list] = {}
+    for r in await CheckEvent.select(CheckEvent.asset, CheckEvent.key, CheckEvent.at).where(
+            CheckEvent.asset.is_in(assets) & (CheckEvent.at >= since)):
+        key = (r["asset"], r["key"])
+        if key in root_checks:
+            out.setdefault(key, []).append(services._aware(r["at"]))
+    return out
+
+
+async def load_checks(asset_ids: Iterable[int]) -> dict[tuple[int, str], CheckStatus]:
+    ids = sorted(set(asset_ids))
+    if not ids:
+        return {}
+    return {
+        (r["asset"], r["key"]): CheckStatus(
+            asset_id=r["asset"], key=r["key"], state=r["state"], since=services._aware(r["since"]),
+            streak=r["streak"], source=r["source"], last_observed_at=services._aware(r["last_observed_at"]),
+        )
+        for r in await CheckState.select(
+            CheckState.asset, CheckState.key, CheckState.state, CheckState.since, CheckState.streak,
+            CheckState.source, CheckState.last_observed_at,
+        ).where(CheckState.asset.is_in(ids))
+    }
+
+
+async def load_maintenance(now: dt.datetime, lookback: dt.timedelta) -> list[MaintenanceWindow]:
+    """Windows in force now or ended within `lookback` (the rules open what a
+    window held back once it ends)."""
+    return [
+        MaintenanceWindow(id=r["id"], starts_at=services._aware(r["starts_at"]), ends_at=services._aware(r["ends_at"]),
+                          asset_id=r["asset_id"], site_id=r["site_id"], client_id=r["client_id"])
+        for r in await WindowRow.select(
+            WindowRow.id, WindowRow.starts_at, WindowRow.ends_at, WindowRow.asset_id, WindowRow.site_id,
+            WindowRow.client_id,
+        ).where((WindowRow.starts_at <= now) & (WindowRow.ends_at >= now - lookback))
+    ]
+
+
+# ---------------------------------------------------------------- the entry points
+
+Decide = Callable[..., list[Decision]]
+
+
+async def process(
+    updates: Sequence[CheckUpdate], now: dt.datetime, *, params: Params | None = None, decide: Decide | None = None
+) -> list[Decision]:
+    """Hand check updates to the rules and apply the decisions, all in the
+    caller's transaction (or a new one). Returns the decisions applied."""
+    params = params or _params
+    decide = decide or rules.decide
+    async with atomic():
+        # Every open incident (and those resolved within the reopen window): the
+        # rules correlate with any of them, not only with the touched assets'.
+        views = await load_views(None, now, params)
+        if updates:
+            topology = await load_topology({u.asset_id for u in updates})
+        else:
+            troubled = {r["asset"] for r in await CheckState.select(CheckState.asset).where(
+                CheckState.state.is_in(sorted(rules.PROBLEM_STATES | {rules.UNKNOWN})))}
+            topology = await load_topology(troubled)
+        in_views = {a for v in views for a in v.asset_roles} | {a for v in views for a, _ in v.root_checks}
+        missing = in_views - set(topology.assets)
+        if missing:
+            more = await _asset_infos(missing, set())
+            topology = Topology(
+                assets={**topology.assets, **more.assets}, edges=topology.edges,
+                site_names={**topology.site_names, **more.site_names},
+                client_plan_rank={**topology.client_plan_rank, **more.client_plan_rank},
+            )
+        checks = await load_checks(topology.assets.keys())
+        windows = await load_maintenance(now, max(params.reopen_window, dt.timedelta(hours=1)))
+        decisions = decide(list(updates), views, topology, windows, now, checks, params)
+        if decisions:
+            await apply(decisions, topology, now)
+    return decisions
+
+
+async def tick(now: dt.datetime, *, params: Params | None = None, ola_minutes: Sequence[int] | None = None,
+               decide: Decide | None = None) -> dict:
+    """Timer work: the rules with no updates (recovery hold, maintenance ends),
+    OLA escalations, SLA breaches. Each part commits on its own."""
+    decisions = await process([], now, params=params, decide=decide)
+    escalated = await services.escalate_due(now, ola_minutes or _ola_minutes)
+    breached = await services.check_breaches(now)
+    return {"decisions": len(decisions), "escalated": escalated, "breached": breached}
+
+
+# ---------------------------------------------------------------- applying decisions
+
+
+class _Applier:
+    def __init__(self, topology: Topology, now: dt.datetime):
+        self.topology = topology
+        self.now = now
+        self.refs: dict[str, int] = {}
+        self.sla_dirty: set[int] = set()
+
+    def known(self) -> dict[int, tuple[str, int | None]]:
+        return {a.id: (a.name, a.site_id) for a in self.topology.assets.values()}
+
+    async def ref(self, ref) -> int:
+        if isinstance(ref, int):
+            return ref
+        if ref in self.refs:
+            return self.refs[ref]
+        row = await Incident.select(Incident.id).where(
+            (Incident.fingerprint == ref) & Incident.status.is_in(list(workflow.OPEN_STATUSES))).first()
+        if row is None:
+            raise LookupError(f"decision refers to {ref!r}, which is neither open nor opened in this batch")
+        self.refs[ref] = row["id"]
+        return row["id"]
+
+    async def open(self, d: OpenIncident) -> None:
+        txn = current_engine().current_transaction.get()
+        savepoint = await txn.savepoint()
+        try:
+            incident_id = await services.store_incident(
+                fingerprint=d.fingerprint, title=d.title, category=d.category, priority=d.priority,
+                source=d.source, at=d.at, description=d.description)
+            await savepoint.release()
+            created = True
+        except INTEGRITY_ERRORS as exc:
+            if not is_unique_violation(exc):
+                raise
+            await savepoint.rollback_to()
+            created = False
+            row = await Incident.select(Incident.id).where(
+                (Incident.fingerprint == d.fingerprint) & Incident.status.is_in(list(workflow.OPEN_STATUSES))).first()
+            if row is None:  # pragma: no cover - the index said it exists
+                raise
+            incident_id = row["id"]
+        self.refs[d.fingerprint] = incident_id
+        await services.store_assets(incident_id, dict(d.asset_roles), d.at, self.known())
+        await services.store_checks(incident_id, d.root_checks)
+        await services.store_clients(incident_id, d.client_ids, d.at)
+        if created:
+            body = d.title + (f"\n{d.description}" if d.description else "")
+            await services.add_entry(incident_id, "event", f"opened: {body}", at=d.at, visibility="public",
+                                     author=services.ENGINE_AUTHOR,
+                                     data={"fingerprint": d.fingerprint, "source": d.source,
+                                           "root_checks": sorted(d.root_checks)})
+            await services.refresh_sla(incident_id, self.now)
+            await services.enqueue(incident_id, "opened", d.at, public=True)
+        else:
+            await services.add_entry(incident_id, "probe", f"the same fault was reported again: {d.title}", at=d.at,
+                                     author=services.ENGINE_AUTHOR, data={"root_checks": sorted(d.root_checks)})
+            self.sla_dirty.add(incident_id)
+
+    async def attach(self, d: AttachAsset) -> None:
+        incident_id = await self.ref(d.incident)
+        new_assets = await services.store_assets(incident_id, {d.asset_id: d.role}, self.now, self.known())
+        if d.check_key:
+            await services.store_checks(incident_id, [(d.asset_id, d.check_key)])
+        new_clients = await services.store_clients(incident_id, d.client_ids, self.now)
+        if new_clients:
+            self.sla_dirty.add(incident_id)
+        if d.note or new_assets:
+            name = self.topology.assets[d.asset_id].name if d.asset_id in self.topology.assets else f"asset {d.asset_id}"
+            await services.add_entry(incident_id, "probe", d.note or f"{name} joined as {d.role}", at=self.now,
+                                     author=services.ENGINE_AUTHOR,
+                                     data={"asset_id": d.asset_id, "role": d.role, "check": d.check_key})
+
+    async def note(self, d: Note) -> None:
+        await services.add_entry(await self.ref(d.incident), "probe", d.text, at=d.at, author=services.ENGINE_AUTHOR)
+
+    async def flapping(self, d: SetFlapping) -> None:
+        incident_id = await self.ref(d.incident)
+        await Incident.update({Incident.flapping: d.flapping, Incident.updated_at: d.at}).where(Incident.id == incident_id)
+        text = "flapping: held open until stable" if d.flapping else "stable again: no longer flapping"
+        await services.add_entry(incident_id, "event", text, at=d.at, author=services.ENGINE_AUTHOR,
+                                 data={"flapping": d.flapping})
+
+    async def reclassify(self, d: Reclassify) -> None:
+        incident_id = await self.ref(d.incident)
+        row = await Incident.select(Incident.category, Incident.priority).where(Incident.id == incident_id).first()
+        if d.category and d.category != row["category"]:
+            await Incident.update({Incident.category: d.category}).where(Incident.id == incident_id)
+            await services.add_entry(incident_id, "event",
+                                     f"category {row['category']} → {d.category}" + (f": {d.reason}" if d.reason else ""),
+                                     at=self.now, author=services.ENGINE_AUTHOR,
+                                     data={"from": row["category"], "to": d.category})
+        if d.priority and d.priority != row["priority"]:
+            await services.change_priority(incident_id, row["priority"], d.priority, self.now,
+                                           author=services.ENGINE_AUTHOR, reason=d.reason)
+
+    async def resolve(self, d: Resolve) -> None:
+        incident_id = await self.ref(d.incident)
+        row = await Incident.select(Incident.status).where(Incident.id == incident_id).first()
+        if not workflow.is_open(row["status"]):
+            return
+        reason = d.reason or ("recovered by itself" if d.self_healed else "recovered")
+        await services.set_status(incident_id, row["status"], workflow.RESOLVED, d.at, author=services.ENGINE_AUTHOR,
+                                  reason=reason, fields={"resolved_at": d.at, "self_healed": d.self_healed})
+        await services.enqueue(incident_id, "resolved", d.at, public=True, extra={"self_healed": d.self_healed})
+
+    async def reopen(self, d: Reopen) -> None:
+        row = await Incident.select(Incident.status, Incident.acted, Incident.fingerprint).where(
+            Incident.id == d.incident).first()
+        if row is None or row["status"] != workflow.RESOLVED:
+            return
+        to = workflow.IN_PROGRESS if row["acted"] else workflow.NEW
+        txn = current_engine().current_transaction.get()
+        savepoint = await txn.savepoint()
+        try:
+            await services.set_status(d.incident, workflow.RESOLVED, to, d.at, author=services.ENGINE_AUTHOR,
+                                      reason=d.reason or "the fault came back within the reopen window",
+                                      fields={"resolved_at": None, "self_healed": False})
+            await savepoint.release()
+        except INTEGRITY_ERRORS as exc:
+            if not is_unique_violation(exc):
+                raise
+            # Another incident with this fingerprint is open already: note it there instead.
+            await savepoint.rollback_to()
+            await self.note(Note(row["fingerprint"], f"the fault of incident {d.incident} came back", d.at))
+            return
+        self.refs[row["fingerprint"]] = d.incident
+        await services.enqueue(d.incident, "reopened", d.at, public=True)
+
+    async def suppress(self, d: Suppress) -> None:
+        await Suppression.insert(Suppression(window=d.window_id, asset_id=d.asset_id, check_key=d.check_key, at=d.at))
+
+
+async def apply(decisions: Sequence[Decision], topology: Topology, now: dt.datetime) -> None:
+    """Apply decisions in order, in the current transaction."""
+    applier = _Applier(topology, now)
+    handlers = {
+        OpenIncident: applier.open,
+        AttachAsset: applier.attach,
+        Note: applier.note,
+        SetFlapping: applier.flapping,
+        Reclassify: applier.reclassify,
+        Resolve: applier.resolve,
+        Reopen: applier.reopen,
+        Suppress: applier.suppress,
+    }
+    for decision in decisions:
+        await handlers[type(decision)](decision)
+    for incident_id in sorted(applier.sla_dirty):
+        await services.refresh_sla(incident_id, now)

@@ -28,6 +28,8 @@ API_MODULES = (
     "accounts.api",
     "cmdb.api",
     "cmdb.import_api",
+    "incidents.api",
+    "incidents.probe_api",
     "rackcard.composed",
 )
 

@@ -1,0 +1,378 @@
+"""SLA plans, maintenance windows and webhook endpoints: validation and storage.
+Every change is audited and runs in one transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import secrets
+from typing import Any
+from urllib.parse import urlparse
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from accounts.dbutil import atomic
+from accounts.errors import Conflict, Forbidden, Invalid, NotFound
+from accounts.services import audit
+from accounts.viewer import Viewer
+from cmdb.tables import Asset, Client, Site
+from incidents import workflow
+from incidents.services import _aware, refresh_sla, utcnow
+from incidents.tables import Delivery, DeliveryAttempt, Incident, MaintenanceWindow, SlaPlan, WebhookEndpoint
+
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+MINUTE_FIELDS = tuple(f"{k}_{p.lower()}" for k in ("response", "resolution") for p in workflow.PRIORITIES)
+PLAN_FIELDS = ("name", "hours", "timezone", "business_days", "business_start", "business_end", *MINUTE_FIELDS)
+
+
+def _staff(viewer: Viewer) -> None:
+    if not viewer.is_staff:
+        raise Forbidden("this is for staff users")
+
+
+def _admin(viewer: Viewer) -> None:
+    if not viewer.is_admin:
+        raise Forbidden("this is for administrators")
+
+
+def _unknown(data: dict, allowed: tuple[str, ...]) -> None:
+    extra = sorted(set(data) - set(allowed))
+    if extra:
+        raise Invalid(f"unknown field(s): {', '.join(extra)}", field=extra[0])
+
+
+# ---------------------------------------------------------------- SLA plans
+
+
+def _plan_out(row: dict) -> dict:
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "hours": row["hours"],
+        "timezone": row["timezone"],
+        "business_days": [int(d) for d in row["business_days"].split(",") if d],
+        "business_start": row["business_start"],
+        "business_end": row["business_end"],
+        "response_minutes": {p: row[f"response_{p.lower()}"] for p in workflow.PRIORITIES},
+        "resolution_minutes": {p: row[f"resolution_{p.lower()}"] for p in workflow.PRIORITIES},
+    }
+
+
+def _plan_values(data: dict, current: dict | None) -> dict:
+    """Validate a plan body (flat fields, or response_minutes/resolution_minutes maps)."""
+    data = dict(data)
+    for kind in ("response", "resolution"):
+        mapping = data.pop(f"{kind}_minutes", None)
+        if mapping is not None:
+            if not isinstance(mapping, dict):
+                raise Invalid(f"{kind}_minutes must map P1..P4 to minutes", field=f"{kind}_minutes")
+            for p, v in mapping.items():
+                if p not in workflow.PRIORITIES:
+                    raise Invalid(f"{kind}_minutes: unknown priority {p!r}", field=f"{kind}_minutes")
+                data[f"{kind}_{p.lower()}"] = v
+    _unknown(data, PLAN_FIELDS)
+    values = {**(current or {}), **data}
+    name = str(values.get("name") or "").strip()
+    if not name:
+        raise Invalid("a plan needs a name", field="name")
+    values["name"] = name
+    if values.get("hours", "24x7") not in ("24x7", "business"):
+        raise Invalid("hours must be '24x7' or 'business'", field="hours")
+    try:
+        ZoneInfo(values.get("timezone") or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        raise Invalid(f"unknown time zone {values.get('timezone')!r}", field="timezone") from None
+    days = values.get("business_days", "1,2,3,4,5")
+    if isinstance(days, (list, tuple)):
+        days = ",".join(str(d) for d in days)
+    try:
+        parsed = sorted({int(d) for d in str(days).split(",") if d.strip()})
+    except ValueError:
+        raise Invalid("business_days are ISO weekdays 1 (Monday) .. 7", field="business_days") from None
+    if not parsed or any(d < 1 or d > 7 for d in parsed):
+        raise Invalid("business_days are ISO weekdays 1 (Monday) .. 7", field="business_days")
+    values["business_days"] = ",".join(map(str, parsed))
+    for f in ("business_start", "business_end"):
+        if not _HHMM.match(str(values.get(f, "09:00" if f == "business_start" else "18:00"))):
+            raise Invalid(f"{f} must be HH:MM", field=f)
+    if values.get("business_start", "09:00") >= values.get("business_end", "18:00"):
+        raise Invalid("business_end must be after business_start", field="business_end")
+    for f in MINUTE_FIELDS:
+        if f in values:
+            v = values[f]
+            if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
+                raise Invalid(f"{f} must be a positive number of minutes", field=f)
+    return {k: v for k, v in values.items() if k in PLAN_FIELDS}
+
+
+async def list_plans(viewer: Viewer) -> list[dict]:
+    _staff(viewer)
+    return [_plan_out(r) for r in await SlaPlan.select().order_by(SlaPlan.name)]
+
+
+async def get_plan(viewer: Viewer, plan_id: int) -> dict:
+    _staff(viewer)
+    row = await SlaPlan.select().where(SlaPlan.id == plan_id).first()
+    if row is None:
+        raise NotFound(f"no SLA plan {plan_id}", field="id")
+    return _plan_out(row)
+
+
+async def create_plan(viewer: Viewer, data: dict) -> dict:
+    _admin(viewer)
+    values = _plan_values(data, None)
+    async with atomic():
+        if await SlaPlan.exists().where(SlaPlan.name == values["name"]):
+            raise Conflict(f"an SLA plan named {values['name']!r} exists", field="name")
+        rows = await SlaPlan.insert(SlaPlan(**values)).returning(SlaPlan.id)
+        await audit(viewer, "create", "sla_plan", rows[0]["id"], values)
+    return await get_plan(viewer, rows[0]["id"])
+
+
+async def update_plan(viewer: Viewer, plan_id: int, data: dict, *, now: dt.datetime | None = None) -> dict:
+    """Change a plan; open incidents governed by it get their due times recomputed."""
+    _admin(viewer)
+    now = now or utcnow()
+    async with atomic():
+        current = await SlaPlan.select().where(SlaPlan.id == plan_id).first()
+        if current is None:
+            raise NotFound(f"no SLA plan {plan_id}", field="id")
+        values = _plan_values(data, {k: current[k] for k in PLAN_FIELDS})
+        if values["name"] != current["name"] and await SlaPlan.exists().where(SlaPlan.name == values["name"]):
+            raise Conflict(f"an SLA plan named {values['name']!r} exists", field="name")
+        await SlaPlan.update({getattr(SlaPlan, k): v for k, v in values.items()}).where(SlaPlan.id == plan_id)
+        await audit(viewer, "update", "sla_plan", plan_id, {k: v for k, v in values.items() if current[k] != v})
+        for r in await Incident.select(Incident.id).where(
+                (Incident.sla_plan_id == plan_id) & Incident.status.is_in(list(workflow.OPEN_STATUSES))):
+            await refresh_sla(r["id"], now)
+    return await get_plan(viewer, plan_id)
+
+
+async def delete_plan(viewer: Viewer, plan_id: int) -> None:
+    _admin(viewer)
+    async with atomic():
+        if not await SlaPlan.exists().where(SlaPlan.id == plan_id):
+            raise NotFound(f"no SLA plan {plan_id}", field="id")
+        users = await Client.count().where(Client.sla_plan_id == plan_id)
+        if users:
+            raise Conflict(f"{users} client(s) use this plan; give them another plan first", field="id")
+        await SlaPlan.delete().where(SlaPlan.id == plan_id)
+        await audit(viewer, "delete", "sla_plan", plan_id)
+
+
+# ---------------------------------------------------------------- maintenance windows
+
+WINDOW_FIELDS = ("asset_id", "site_id", "client_id", "starts_at", "ends_at", "reason")
+
+
+def _window_out(row: dict) -> dict:
+    return {
+        "id": row["id"],
+        "asset_id": row["asset_id"],
+        "site_id": row["site_id"],
+        "client_id": row["client_id"],
+        "starts_at": _aware(row["starts_at"]),
+        "ends_at": _aware(row["ends_at"]),
+        "reason": row["reason"],
+        "created_by": row["created_by"],
+    }
+
+
+def _when(value: Any, field: str) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        parsed = value
+    else:
+        try:
+            parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            raise Invalid(f"{field} must be an ISO 8601 date-time", field=field) from None
+    if parsed.tzinfo is None:
+        raise Invalid(f"{field} needs a time zone offset (e.g. Z or +02:00)", field=field)
+    return parsed.astimezone(dt.timezone.utc)
+
+
+async def _window_values(data: dict, current: dict | None) -> dict:
+    _unknown(data, WINDOW_FIELDS)
+    values = {**(current or {}), **data}
+    targets = [f for f in ("asset_id", "site_id", "client_id") if values.get(f) is not None]
+    if len(targets) != 1:
+        raise Invalid("a window is on exactly one of asset_id, site_id or client_id", field="asset_id")
+    target = targets[0]
+    table = {"asset_id": Asset, "site_id": Site, "client_id": Client}[target]
+    if not isinstance(values[target], int) or not await table.exists().where(table.id == values[target]):
+        raise Invalid(f"no {target[:-3]} {values[target]}", field=target)
+    for f in ("starts_at", "ends_at"):
+        if values.get(f) is None:
+            raise Invalid(f"{f} is required", field=f)
+        values[f] = _when(values[f], f)
+    if values["ends_at"] <= values["starts_at"]:
+        raise Invalid("ends_at must be after starts_at", field="ends_at")
+    values["reason"] = str(values.get("reason") or "")
+    return {k: values.get(k) for k in WINDOW_FIELDS}
+
+
+async def list_windows(viewer: Viewer, *, active_at: dt.datetime | None = None) -> list[dict]:
+    _staff(viewer)
+    q = MaintenanceWindow.select().order_by(MaintenanceWindow.starts_at, ascending=False)
+    if active_at is not None:
+        q = q.where((MaintenanceWindow.starts_at <= active_at) & (MaintenanceWindow.ends_at > active_at))
+    return [_window_out(r) for r in await q]
+
+
+async def get_window(viewer: Viewer, window_id: int) -> dict:
+    _staff(viewer)
+    row = await MaintenanceWindow.select().where(MaintenanceWindow.id == window_id).first()
+    if row is None:
+        raise NotFound(f"no maintenance window {window_id}", field="id")
+    return _window_out(row)
+
+
+async def create_window(viewer: Viewer, data: dict) -> dict:
+    _staff(viewer)
+    values = await _window_values(data, None)
+    async with atomic():
+        rows = await MaintenanceWindow.insert(MaintenanceWindow(**values, created_by=viewer.email)).returning(
+            MaintenanceWindow.id)
+        await audit(viewer, "create", "maintenance_window", rows[0]["id"], values)
+    return await get_window(viewer, rows[0]["id"])
+
+
+async def update_window(viewer: Viewer, window_id: int, data: dict) -> dict:
+    _staff(viewer)
+    async with atomic():
+        current = await MaintenanceWindow.select().where(MaintenanceWindow.id == window_id).first()
+        if current is None:
+            raise NotFound(f"no maintenance window {window_id}", field="id")
+        values = await _window_values(data, {k: current[k] for k in WINDOW_FIELDS})
+        await MaintenanceWindow.update({getattr(MaintenanceWindow, k): v for k, v in values.items()}).where(
+            MaintenanceWindow.id == window_id)
+        await audit(viewer, "update", "maintenance_window", window_id, values)
+    return await get_window(viewer, window_id)
+
+
+async def delete_window(viewer: Viewer, window_id: int) -> None:
+    _staff(viewer)
+    async with atomic():
+        if not await MaintenanceWindow.exists().where(MaintenanceWindow.id == window_id):
+            raise NotFound(f"no maintenance window {window_id}", field="id")
+        await MaintenanceWindow.delete().where(MaintenanceWindow.id == window_id)
+        await audit(viewer, "delete", "maintenance_window", window_id)
+
+
+# ---------------------------------------------------------------- webhooks
+
+WEBHOOK_FIELDS = ("name", "url", "secret", "events", "active")
+EVENTS = ("opened", "escalated", "breached", "resolved", "reopened", "comment")
+
+
+def _webhook_out(row: dict, *, with_secret: bool = False) -> dict:
+    out = {
+        "id": row["id"],
+        "name": row["name"],
+        "url": row["url"],
+        "events": [e for e in row["events"].split(",") if e],
+        "active": row["active"],
+    }
+    if with_secret:
+        out["secret"] = row["secret"]
+    return out
+
+
+def _webhook_values(data: dict, current: dict | None) -> dict:
+    _unknown(data, WEBHOOK_FIELDS)
+    values = {**(current or {}), **data}
+    name = str(values.get("name") or "").strip()
+    if not name:
+        raise Invalid("a webhook needs a name", field="name")
+    values["name"] = name
+    url = str(values.get("url") or "")
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise Invalid("url must be an http(s) URL", field="url")
+    secret = values.get("secret") or secrets.token_urlsafe(32)
+    if len(secret) < 16:
+        raise Invalid("secret must have at least 16 characters", field="secret")
+    values["secret"] = secret
+    events = values.get("events") or []
+    if isinstance(events, str):
+        events = [e for e in events.split(",") if e]
+    unknown = [e for e in events if e not in EVENTS]
+    if unknown:
+        raise Invalid(f"unknown event(s) {', '.join(unknown)}; known: {', '.join(EVENTS)}", field="events")
+    values["events"] = ",".join(events)
+    values["active"] = bool(values.get("active", True))
+    return {k: values[k] for k in WEBHOOK_FIELDS}
+
+
+async def list_webhooks(viewer: Viewer) -> list[dict]:
+    _admin(viewer)
+    return [_webhook_out(r) for r in await WebhookEndpoint.select().order_by(WebhookEndpoint.name)]
+
+
+async def get_webhook(viewer: Viewer, webhook_id: int, *, with_secret: bool = False) -> dict:
+    _admin(viewer)
+    row = await WebhookEndpoint.select().where(WebhookEndpoint.id == webhook_id).first()
+    if row is None:
+        raise NotFound(f"no webhook {webhook_id}", field="id")
+    return _webhook_out(row, with_secret=with_secret)
+
+
+async def create_webhook(viewer: Viewer, data: dict) -> dict:
+    """Register an endpoint; the response shows the signing secret (once)."""
+    _admin(viewer)
+    values = _webhook_values(data, None)
+    async with atomic():
+        if await WebhookEndpoint.exists().where(WebhookEndpoint.name == values["name"]):
+            raise Conflict(f"a webhook named {values['name']!r} exists", field="name")
+        rows = await WebhookEndpoint.insert(WebhookEndpoint(**values)).returning(WebhookEndpoint.id)
+        await audit(viewer, "create", "webhook", rows[0]["id"], {**values, "secret": "***"})
+    return await get_webhook(viewer, rows[0]["id"], with_secret=True)
+
+
+async def update_webhook(viewer: Viewer, webhook_id: int, data: dict) -> dict:
+    _admin(viewer)
+    async with atomic():
+        current = await WebhookEndpoint.select().where(WebhookEndpoint.id == webhook_id).first()
+        if current is None:
+            raise NotFound(f"no webhook {webhook_id}", field="id")
+        values = _webhook_values(data, {k: current[k] for k in WEBHOOK_FIELDS})
+        await WebhookEndpoint.update({getattr(WebhookEndpoint, k): v for k, v in values.items()}).where(
+            WebhookEndpoint.id == webhook_id)
+        await audit(viewer, "update", "webhook", webhook_id, {**values, "secret": "***"})
+    return await get_webhook(viewer, webhook_id, with_secret="secret" in data)
+
+
+async def delete_webhook(viewer: Viewer, webhook_id: int) -> None:
+    _admin(viewer)
+    async with atomic():
+        if not await WebhookEndpoint.exists().where(WebhookEndpoint.id == webhook_id):
+            raise NotFound(f"no webhook {webhook_id}", field="id")
+        await WebhookEndpoint.delete().where(WebhookEndpoint.id == webhook_id)
+        await audit(viewer, "delete", "webhook", webhook_id)
+
+
+async def deliveries(viewer: Viewer, *, incident_id: int | None = None, limit: int = 100) -> list[dict]:
+    """The delivery log: each notification's targets, status and attempts."""
+    _admin(viewer)
+    q = Delivery.select(
+        Delivery.id, Delivery.channel, Delivery.target, Delivery.status, Delivery.attempts, Delivery.last_error,
+        Delivery.next_attempt_at, Delivery.delivered_at, Delivery.notification.event, Delivery.notification.incident,
+    ).order_by(Delivery.id, ascending=False).limit(limit)
+    if incident_id is not None:
+        q = q.where(Delivery.notification.incident == incident_id)
+    rows = await q
+    attempts: dict[int, list[dict]] = {r["id"]: [] for r in rows}
+    if rows:
+        for a in await DeliveryAttempt.select().where(DeliveryAttempt.delivery.is_in(list(attempts))).order_by(
+                DeliveryAttempt.id):
+            attempts[a["delivery"]].append({"at": _aware(a["at"]), "ok": a["ok"], "status_code": a["status_code"],
+                                            "error": a["error"], "duration_ms": a["duration_ms"]})
+    return [
+        {
+            "id": r["id"], "incident_id": r["notification.incident"], "event": r["notification.event"],
+            "channel": r["channel"], "target": r["target"], "status": r["status"], "attempts": attempts[r["id"]],
+            "last_error": r["last_error"], "next_attempt_at": _aware(r["next_attempt_at"]),
+            "delivered_at": _aware(r["delivered_at"]),
+        }
+        for r in rows
+    ]
+

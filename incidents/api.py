@@ -1,0 +1,208 @@
+"""Incidents REST API (/api/v1): thin handlers over incidents.services and
+incidents.admin. Staff only for now (the portal issue opens scoped reads to
+client users); webhooks are for administrators."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from litestar import Request, delete, get, patch, post
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+
+from accounts.errors import Invalid
+from accounts.http import CurrentViewer, require_admin, require_staff
+from cmdb import paging
+from incidents import admin, services
+
+Body = JSONBody[dict[str, Any]]
+STAFF = [require_staff]
+ADMIN = [require_admin]
+
+
+# ---------------------------------------------------------------- incidents
+
+
+@dataclass
+class ManualIncidentBody:
+    title: str
+    category: str
+    client_id: int
+    source: str
+    description: str = ""
+    asset_ids: list[int] = field(default_factory=list)
+    priority: str | None = None
+
+
+@dataclass
+class TransitionBody:
+    to: str
+    reason: str = ""
+
+
+@dataclass
+class CommentBody:
+    body: str
+    visibility: str = "internal"
+
+
+@dataclass
+class EscalateBody:
+    reason: str = ""
+
+
+@get("/incidents", guards=STAFF, summary="List incidents (status=open: every status before resolved)")
+async def list_incidents(
+    request: Request,
+    viewer: CurrentViewer,
+    status: FromQuery[str | None] = None,
+    client_id: FromQuery[int | None] = None,
+    asset_id: FromQuery[int | None] = None,
+    site_id: FromQuery[int | None] = None,
+    category: FromQuery[str | None] = None,
+    limit: Annotated[int, QueryParameter()] = paging.DEFAULT_LIMIT,
+    offset: Annotated[int, QueryParameter()] = 0,
+) -> dict:
+    limit, offset = paging.check(limit, offset)
+    f = services.IncidentFilter(status=status, client_id=client_id, asset_id=asset_id, site_id=site_id,
+                                category=category)
+    count, results = await services.list_incidents(viewer, f, limit=limit, offset=offset)
+    return paging.page(str(request.url), count, results, limit, offset)
+
+
+@get("/incidents/{incident_id:int}", guards=STAFF, summary="One incident with affected assets/clients, timeline, SLA")
+async def get_incident(viewer: CurrentViewer, incident_id: FromPath[int]) -> dict:
+    return await services.get_incident(viewer, incident_id)
+
+
+@post("/incidents", guards=STAFF, summary="Open an incident from a call, e-mail or chat")
+async def create_incident(viewer: CurrentViewer, data: JSONBody[ManualIncidentBody]) -> dict:
+    return await services.create_manual(
+        viewer,
+        services.ManualIncident(
+            title=data.title, category=data.category, client_id=data.client_id, source=data.source,
+            description=data.description, asset_ids=tuple(data.asset_ids), priority=data.priority,
+        ),
+    )
+
+
+@patch("/incidents/{incident_id:int}", guards=STAFF, summary="Change the priority (due times follow)")
+async def update_incident(viewer: CurrentViewer, incident_id: FromPath[int], data: Body) -> dict:
+    extra = sorted(set(data) - {"priority", "reason"})
+    if extra or "priority" not in data:
+        raise Invalid("only 'priority' (and 'reason') can be changed here", field=(extra or ["priority"])[0])
+    return await services.set_priority(viewer, incident_id, str(data["priority"]), reason=str(data.get("reason", "")))
+
+
+@post("/incidents/{incident_id:int}/transition", guards=STAFF, status_code=200,
+      summary="Move along the workflow; an illegal move is a 409 listing the allowed ones")
+async def transition(viewer: CurrentViewer, incident_id: FromPath[int], data: JSONBody[TransitionBody]) -> dict:
+    return await services.transition(viewer, incident_id, data.to, reason=data.reason)
+
+
+@post("/incidents/{incident_id:int}/comments", guards=STAFF, summary="Add an internal or public comment")
+async def add_comment(viewer: CurrentViewer, incident_id: FromPath[int], data: JSONBody[CommentBody]) -> dict:
+    return await services.comment(viewer, incident_id, data.body, data.visibility)
+
+
+@post("/incidents/{incident_id:int}/escalate", guards=STAFF, status_code=200,
+      summary="Escalate to the next support line (L1 → L2 → L3 → vendor)")
+async def escalate(viewer: CurrentViewer, incident_id: FromPath[int], data: JSONBody[EscalateBody | None] = None) -> dict:
+    return await services.escalate(viewer, incident_id, reason=data.reason if data else "")
+
+
+# ---------------------------------------------------------------- SLA plans
+
+
+@get("/sla-plans", guards=STAFF, summary="SLA plans")
+async def list_plans(viewer: CurrentViewer) -> list[dict]:
+    return await admin.list_plans(viewer)
+
+
+@get("/sla-plans/{plan_id:int}", guards=STAFF, summary="One SLA plan")
+async def get_plan(viewer: CurrentViewer, plan_id: FromPath[int]) -> dict:
+    return await admin.get_plan(viewer, plan_id)
+
+
+@post("/sla-plans", guards=ADMIN, summary="Create an SLA plan")
+async def create_plan(viewer: CurrentViewer, data: Body) -> dict:
+    return await admin.create_plan(viewer, data)
+
+
+@patch("/sla-plans/{plan_id:int}", guards=ADMIN, summary="Change an SLA plan (open incidents under it follow)")
+async def update_plan(viewer: CurrentViewer, plan_id: FromPath[int], data: Body) -> dict:
+    return await admin.update_plan(viewer, plan_id, data)
+
+
+@delete("/sla-plans/{plan_id:int}", guards=ADMIN, summary="Delete an SLA plan no client uses")
+async def delete_plan(viewer: CurrentViewer, plan_id: FromPath[int]) -> None:
+    await admin.delete_plan(viewer, plan_id)
+
+
+# ---------------------------------------------------------------- maintenance windows
+
+
+@get("/maintenance-windows", guards=STAFF, summary="Maintenance windows (newest first)")
+async def list_windows(viewer: CurrentViewer) -> list[dict]:
+    return await admin.list_windows(viewer)
+
+
+@get("/maintenance-windows/{window_id:int}", guards=STAFF, summary="One maintenance window")
+async def get_window(viewer: CurrentViewer, window_id: FromPath[int]) -> dict:
+    return await admin.get_window(viewer, window_id)
+
+
+@post("/maintenance-windows", guards=STAFF, summary="Schedule a maintenance window on an asset, site or client")
+async def create_window(viewer: CurrentViewer, data: Body) -> dict:
+    return await admin.create_window(viewer, data)
+
+
+@patch("/maintenance-windows/{window_id:int}", guards=STAFF, summary="Change a maintenance window")
+async def update_window(viewer: CurrentViewer, window_id: FromPath[int], data: Body) -> dict:
+    return await admin.update_window(viewer, window_id, data)
+
+
+@delete("/maintenance-windows/{window_id:int}", guards=STAFF, summary="Delete a maintenance window")
+async def delete_window(viewer: CurrentViewer, window_id: FromPath[int]) -> None:
+    await admin.delete_window(viewer, window_id)
+
+
+# ---------------------------------------------------------------- webhooks (administrators)
+
+
+@get("/webhooks", guards=ADMIN, summary="Webhook endpoints")
+async def list_webhooks(viewer: CurrentViewer) -> list[dict]:
+    return await admin.list_webhooks(viewer)
+
+
+@get("/webhooks/deliveries", guards=ADMIN, summary="Notification delivery log (webhooks and e-mail)")
+async def list_deliveries(viewer: CurrentViewer, incident_id: FromQuery[int | None] = None) -> list[dict]:
+    return await admin.deliveries(viewer, incident_id=incident_id)
+
+
+@get("/webhooks/{webhook_id:int}", guards=ADMIN, summary="One webhook endpoint")
+async def get_webhook(viewer: CurrentViewer, webhook_id: FromPath[int]) -> dict:
+    return await admin.get_webhook(viewer, webhook_id)
+
+
+@post("/webhooks", guards=ADMIN, summary="Register a webhook endpoint; the response shows its signing secret")
+async def create_webhook(viewer: CurrentViewer, data: Body) -> dict:
+    return await admin.create_webhook(viewer, data)
+
+
+@patch("/webhooks/{webhook_id:int}", guards=ADMIN, summary="Change a webhook endpoint")
+async def update_webhook(viewer: CurrentViewer, webhook_id: FromPath[int], data: Body) -> dict:
+    return await admin.update_webhook(viewer, webhook_id, data)
+
+
+@delete("/webhooks/{webhook_id:int}", guards=ADMIN, summary="Delete a webhook endpoint")
+async def delete_webhook(viewer: CurrentViewer, webhook_id: FromPath[int]) -> None:
+    await admin.delete_webhook(viewer, webhook_id)
+
+
+api_routes = [
+    list_incidents, get_incident, create_incident, update_incident, transition, add_comment, escalate,
+    list_plans, get_plan, create_plan, update_plan, delete_plan,
+    list_windows, get_window, create_window, update_window, delete_window,
+    list_webhooks, list_deliveries, get_webhook, create_webhook, update_webhook, delete_webhook,
+]

@@ -1,0 +1,688 @@
+"""Incident service layer: reading, the workflow (transitions, comments,
+escalation), manual incidents, affected assets/clients, the timeline, SLA due
+times, and the notification outbox.
+
+Every public function takes the `Viewer`. Writes run in `atomic()`: a rejected
+request changes nothing. The engine (incidents.engine) uses the `store_*`
+helpers below inside its own transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any, Iterable, Sequence
+
+from accounts.dbutil import atomic
+from accounts.errors import Conflict, Forbidden, Invalid, NotFound
+from accounts.viewer import Viewer
+from cmdb.tables import Asset, Client, ServiceAsset
+from incidents import sla_store, workflow
+from incidents.tables import (
+    AffectedAsset,
+    AffectedClient,
+    Incident,
+    IncidentCheck,
+    Notification,
+    TimelineEntry,
+)
+
+UTC = dt.timezone.utc
+SYSTEM_AUTHOR = "system"
+ENGINE_AUTHOR = "engine"
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(UTC)
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def _require_staff(viewer: Viewer) -> None:
+    if not viewer.is_staff:
+        raise Forbidden("only staff may change incidents")
+
+
+# ---------------------------------------------------------------- timeline
+
+
+async def add_entry(
+    incident_id: int,
+    kind: str,
+    body: str,
+    *,
+    at: dt.datetime,
+    visibility: str = "internal",
+    author: str = SYSTEM_AUTHOR,
+    author_user_id: int | None = None,
+    data: dict | None = None,
+) -> None:
+    """Append to the timeline (it is never updated nor deleted)."""
+    await TimelineEntry.insert(
+        TimelineEntry(
+            incident=incident_id,
+            at=at,
+            kind=kind,
+            visibility=visibility,
+            author=author,
+            author_user_id=author_user_id,
+            body=body,
+            data=json.dumps(data or {}, default=str),
+        )
+    )
+
+
+async def add_entries(rows: Sequence[TimelineEntry]) -> None:
+    if rows:
+        await TimelineEntry.insert(*rows)
+
+
+def entry(incident_id: int, kind: str, body: str, at: dt.datetime, visibility: str = "internal",
+          author: str = ENGINE_AUTHOR, data: dict | None = None) -> TimelineEntry:
+    return TimelineEntry(
+        incident=incident_id, at=at, kind=kind, visibility=visibility, author=author,
+        body=body, data=json.dumps(data or {}, default=str),
+    )
+
+
+# ---------------------------------------------------------------- notifications (outbox)
+
+
+async def enqueue(incident_id: int, event: str, at: dt.datetime, *, public: bool, extra: dict | None = None) -> None:
+    """Write an outbox row in the caller's transaction; incidents.notify fans it
+    out to webhooks and e-mail after commit. A failing receiver never touches the incident."""
+    payload = await incident_summary(incident_id)
+    payload = {"event": event, "at": at.isoformat(), "incident": payload, **(extra or {})}
+    await Notification.insert(
+        Notification(incident=incident_id, event=event, public=public, payload=json.dumps(payload, default=str),
+                     created_at=at)
+    )
+
+
+async def incident_summary(incident_id: int) -> dict:
+    row = await Incident.select().where(Incident.id == incident_id).first()
+    assets, clients = await _links([incident_id])
+    return _serialise(row, assets.get(incident_id, []), clients.get(incident_id, []))
+
+
+# ---------------------------------------------------------------- storage helpers (engine + manual)
+
+
+async def store_incident(
+    *,
+    fingerprint: str,
+    title: str,
+    category: str,
+    priority: str,
+    source: str,
+    at: dt.datetime,
+    description: str = "",
+    created_by: str = ENGINE_AUTHOR,
+    parent_id: int | None = None,
+) -> int:
+    """Insert an open incident. Raises the engine's unique violation when an
+    open incident with this fingerprint exists (the partial unique index)."""
+    rows = await Incident.insert(
+        Incident(
+            fingerprint=fingerprint,
+            title=title[:300],
+            description=description,
+            category=category,
+            priority=priority,
+            status=workflow.NEW,
+            line="L1",
+            line_since=at,
+            source=source,
+            opened_at=at,
+            created_by=created_by,
+            parent_id=parent_id,
+            updated_at=at,
+        )
+    ).returning(Incident.id)
+    return rows[0]["id"]
+
+
+async def store_assets(incident_id: int, roles: dict[int, str], at: dt.datetime,
+                       known: dict[int, tuple[str, int | None]] | None = None) -> list[int]:
+    """Link assets with their role (root wins over impacted). `known` maps
+    asset_id -> (name, site_id) when the caller has them; else they are read
+    from the CMDB. Returns the asset ids newly linked."""
+    if not roles:
+        return []
+    existing = {
+        r["asset_id"]: r
+        for r in await AffectedAsset.select(AffectedAsset.id, AffectedAsset.asset_id, AffectedAsset.role).where(
+            (AffectedAsset.incident == incident_id) & AffectedAsset.asset_id.is_in(list(roles))
+        )
+    }
+    missing = [a for a in roles if a not in existing]
+    info = dict(known or {})
+    lookup = [a for a in missing if a not in info]
+    if lookup:
+        for r in await Asset.select(Asset.id, Asset.name, Asset.site).where(Asset.id.is_in(lookup)):
+            info[r["id"]] = (r["name"], r["site"])
+    if missing:
+        await AffectedAsset.insert(
+            *[
+                AffectedAsset(
+                    incident=incident_id, asset_id=a, name=info.get(a, (f"asset {a}", None))[0],
+                    site_id=info.get(a, ("", None))[1], role=roles[a], added_at=at,
+                )
+                for a in missing
+            ]
+        )
+    upgrade = [r["id"] for a, r in existing.items() if roles[a] == "root" and r["role"] != "root"]
+    if upgrade:
+        await AffectedAsset.update({AffectedAsset.role: "root"}).where(AffectedAsset.id.is_in(upgrade))
+    return missing
+
+
+async def store_checks(incident_id: int, checks: Iterable[tuple[int, str]]) -> None:
+    checks = set(checks)
+    if not checks:
+        return
+    have = {
+        (r["asset_id"], r["key"])
+        for r in await IncidentCheck.select(IncidentCheck.asset_id, IncidentCheck.key).where(
+            IncidentCheck.incident == incident_id
+        )
+    }
+    new = sorted(checks - have)
+    if new:
+        await IncidentCheck.insert(*[IncidentCheck(incident=incident_id, asset_id=a, key=k) for a, k in new])
+
+
+async def store_clients(incident_id: int, client_ids: Iterable[int], at: dt.datetime) -> list[int]:
+    """Link clients (a snapshot of their names); returns the ones newly linked."""
+    wanted = {c for c in client_ids if c is not None}
+    if not wanted:
+        return []
+    have = {
+        r["client_id"]
+        for r in await AffectedClient.select(AffectedClient.client_id).where(
+            (AffectedClient.incident == incident_id) & AffectedClient.client_id.is_in(list(wanted))
+        )
+    }
+    new = sorted(wanted - have)
+    if new:
+        names = {r["id"]: r["name"] for r in await Client.select(Client.id, Client.name).where(Client.id.is_in(new))}
+        await AffectedClient.insert(
+            *[AffectedClient(incident=incident_id, client_id=c, name=names.get(c, f"client {c}"), added_at=at) for c in new]
+        )
+    return new
+
+
+async def set_status(incident_id: int, from_status: str, to_status: str, at: dt.datetime, *,
+                     author: str, author_user_id: int | None = None, reason: str = "",
+                     fields: dict | None = None) -> None:
+    """Move an incident (compare-and-set on the status, so a concurrent change
+    is a conflict rather than a lost update) and record it on the timeline."""
+    values: dict[Any, Any] = {Incident.status: to_status, Incident.updated_at: at}
+    for name, value in (fields or {}).items():
+        values[getattr(Incident, name)] = value
+    updated = await Incident.update(values).where(
+        (Incident.id == incident_id) & (Incident.status == from_status)
+    ).returning(Incident.id)
+    if not updated:
+        raise Conflict(f"incident {incident_id} changed meanwhile; reload it and try again", field="to")
+    body = f"status {from_status} → {to_status}" + (f": {reason}" if reason else "")
+    await add_entry(incident_id, "status", body, at=at, visibility="public", author=author,
+                    author_user_id=author_user_id, data={"from": from_status, "to": to_status})
+    await refresh_sla(incident_id, at)
+
+
+# ---------------------------------------------------------------- SLA
+
+
+async def refresh_sla(incident_id: int, now: dt.datetime) -> None:
+    """Recompute the incident's plan, due times and breach flags from its
+    clients, priority and status history; record new breaches and notify them."""
+    row = await Incident.select().where(Incident.id == incident_id).first()
+    if row is None:
+        return
+    client_ids = [r["client_id"] for r in await AffectedClient.select(AffectedClient.client_id).where(
+        AffectedClient.incident == incident_id)]
+    history = [
+        (_aware(r["at"]), json.loads(r["data"] or "{}").get("to", ""))
+        for r in await TimelineEntry.select(TimelineEntry.at, TimelineEntry.data)
+        .where((TimelineEntry.incident == incident_id) & (TimelineEntry.kind == "status"))
+        .order_by(TimelineEntry.at)
+        .order_by(TimelineEntry.id)
+    ]
+    result = await sla_store.due_times(
+        client_ids=client_ids,
+        priority=row["priority"],
+        opened_at=_aware(row["opened_at"]),
+        first_response_at=_aware(row["first_response_at"]),
+        resolved_at=_aware(row["resolved_at"]) if row["status"] in (workflow.RESOLVED, workflow.CLOSED) else None,
+        status_history=history,
+        now=now,
+    )
+    values = {
+        Incident.sla_plan_id: result.plan_id,
+        Incident.response_due_at: result.response_due_at,
+        Incident.resolution_due_at: result.resolution_due_at,
+        Incident.response_breached: result.response_breached,
+        Incident.resolution_breached: result.resolution_breached,
+    }
+    await Incident.update(values).where(Incident.id == incident_id)
+    for kind, was, now_flag, due in (
+        ("response", row["response_breached"], result.response_breached, result.response_due_at),
+        ("resolution", row["resolution_breached"], result.resolution_breached, result.resolution_due_at),
+    ):
+        if now_flag and not was:
+            await add_entry(incident_id, "sla", f"SLA {kind} time breached (due {due:%Y-%m-%d %H:%M} UTC)",
+                            at=now, data={"breach": kind, "due": due})
+            await enqueue(incident_id, "breached", now, public=False, extra={"breach": kind})
+
+
+async def check_breaches(now: dt.datetime) -> int:
+    """Timer: flag open incidents whose due times passed. Returns how many changed."""
+    candidates = await Incident.select(Incident.id).where(
+        Incident.status.is_in(list(workflow.OPEN_STATUSES))
+        & (
+            ((Incident.response_breached == False) & (Incident.response_due_at <= now))  # noqa: E712
+            | ((Incident.resolution_breached == False) & (Incident.resolution_due_at <= now))  # noqa: E712
+        )
+    )
+    for r in candidates:
+        async with atomic():
+            await refresh_sla(r["id"], now)
+    return len(candidates)
+
+
+# ---------------------------------------------------------------- reading
+
+
+def _serialise(row: dict, assets: list[dict], clients: list[dict]) -> dict:
+    status = row["status"]
+    return {
+        "id": row["id"],
+        "fingerprint": row["fingerprint"],
+        "title": row["title"],
+        "description": row["description"],
+        "category": row["category"],
+        "priority": row["priority"],
+        "status": status,
+        "allowed_transitions": list(workflow.allowed_transitions(status)),
+        "line": row["line"],
+        "line_since": _aware(row["line_since"]),
+        "assignee": row["assignee"],
+        "source": row["source"],
+        "opened_at": _aware(row["opened_at"]),
+        "acknowledged_at": _aware(row["acknowledged_at"]),
+        "first_response_at": _aware(row["first_response_at"]),
+        "resolved_at": _aware(row["resolved_at"]),
+        "closed_at": _aware(row["closed_at"]),
+        "self_healed": row["self_healed"],
+        "flapping": row["flapping"],
+        "parent_id": row["parent_id"],
+        "sla_plan_id": row["sla_plan_id"],
+        "response_due_at": _aware(row["response_due_at"]),
+        "resolution_due_at": _aware(row["resolution_due_at"]),
+        "response_breached": row["response_breached"],
+        "resolution_breached": row["resolution_breached"],
+        "affected_assets": assets,
+        "affected_clients": clients,
+    }
+
+
+async def _links(ids: list[int]) -> tuple[dict[int, list[dict]], dict[int, list[dict]]]:
+    assets: dict[int, list[dict]] = {i: [] for i in ids}
+    clients: dict[int, list[dict]] = {i: [] for i in ids}
+    if not ids:
+        return assets, clients
+    for r in await AffectedAsset.select(
+        AffectedAsset.incident, AffectedAsset.asset_id, AffectedAsset.name, AffectedAsset.role, AffectedAsset.site_id
+    ).where(AffectedAsset.incident.is_in(ids)).order_by(AffectedAsset.id):
+        assets[r["incident"]].append(
+            {"asset_id": r["asset_id"], "name": r["name"], "role": r["role"], "site_id": r["site_id"]}
+        )
+    for r in await AffectedClient.select(AffectedClient.incident, AffectedClient.client_id, AffectedClient.name).where(
+        AffectedClient.incident.is_in(ids)
+    ).order_by(AffectedClient.id):
+        clients[r["incident"]].append({"client_id": r["client_id"], "name": r["name"]})
+    return assets, clients
+
+
+def _visible_to(viewer: Viewer):
+    """A where-clause limiting incidents to what the viewer may see (None = everything)."""
+    if viewer.is_staff:
+        return None
+    if viewer.is_client and viewer.client_id is not None:
+        return Incident.id.is_in(
+            AffectedClient.select(AffectedClient.incident).where(AffectedClient.client_id == viewer.client_id)
+        )
+    raise Forbidden("incidents are for staff and client users")
+
+
+@dataclass(frozen=True)
+class IncidentFilter:
+    status: str | None = None  # a status, or "open" = every status before resolved
+    client_id: int | None = None
+    asset_id: int | None = None
+    site_id: int | None = None
+    category: str | None = None
+
+
+def _where(f: IncidentFilter) -> list:
+    clauses = []
+    if f.status:
+        if f.status == "open":
+            clauses.append(Incident.status.is_in(list(workflow.OPEN_STATUSES)))
+        elif f.status in workflow.STATUSES:
+            clauses.append(Incident.status == f.status)
+        else:
+            raise Invalid(f"status must be 'open' or one of {', '.join(workflow.STATUSES)}", field="status")
+    if f.category:
+        if f.category not in workflow.CATEGORIES:
+            raise Invalid(f"category must be one of {', '.join(workflow.CATEGORIES)}", field="category")
+        clauses.append(Incident.category == f.category)
+    if f.client_id is not None:
+        clauses.append(Incident.id.is_in(
+            AffectedClient.select(AffectedClient.incident).where(AffectedClient.client_id == f.client_id)))
+    if f.asset_id is not None:
+        clauses.append(Incident.id.is_in(
+            AffectedAsset.select(AffectedAsset.incident).where(AffectedAsset.asset_id == f.asset_id)))
+    if f.site_id is not None:
+        clauses.append(Incident.id.is_in(
+            AffectedAsset.select(AffectedAsset.incident).where(AffectedAsset.site_id == f.site_id)))
+    return clauses
+
+
+async def list_incidents(viewer: Viewer, f: IncidentFilter, *, limit: int, offset: int) -> tuple[int, list[dict]]:
+    clauses = _where(f)
+    scope = _visible_to(viewer)
+    if scope is not None:
+        clauses.append(scope)
+    count_q = Incident.count()
+    rows_q = Incident.select()
+    if clauses:
+        count_q = count_q.where(*clauses)
+        rows_q = rows_q.where(*clauses)
+    count = await count_q
+    rows = await rows_q.order_by(Incident.opened_at, ascending=False).order_by(Incident.id, ascending=False) \
+        .limit(limit).offset(offset)
+    assets, clients = await _links([r["id"] for r in rows])
+    return count, [_serialise(r, assets[r["id"]], clients[r["id"]]) for r in rows]
+
+
+async def get_incident(viewer: Viewer, incident_id: int) -> dict:
+    where = [Incident.id == incident_id]
+    scope = _visible_to(viewer)
+    if scope is not None:
+        where.append(scope)
+    row = await Incident.select().where(*where).first()
+    if row is None:
+        raise NotFound(f"no incident {incident_id}", field="id")
+    assets, clients = await _links([incident_id])
+    out = _serialise(row, assets[incident_id], clients[incident_id])
+    timeline_q = TimelineEntry.select(
+        TimelineEntry.id, TimelineEntry.at, TimelineEntry.kind, TimelineEntry.visibility, TimelineEntry.author,
+        TimelineEntry.body, TimelineEntry.data,
+    ).where(TimelineEntry.incident == incident_id)
+    if not viewer.is_staff:
+        timeline_q = timeline_q.where(TimelineEntry.visibility == "public")
+    out["timeline"] = [
+        {
+            "id": t["id"],
+            "at": _aware(t["at"]),
+            "kind": t["kind"],
+            "visibility": t["visibility"],
+            "author": t["author"],
+            "body": t["body"],
+            "data": json.loads(t["data"] or "{}"),
+        }
+        for t in await timeline_q.order_by(TimelineEntry.at).order_by(TimelineEntry.id)
+    ]
+    return out
+
+
+async def incidents_of_client(viewer: Viewer, client_id: int, *, history: int = 20) -> dict:
+    """For the client card: the client's open incidents and the latest closed/resolved ones."""
+    if viewer.is_client and viewer.client_id != client_id:
+        raise NotFound(f"no client {client_id}", field="client_id")
+    _, open_rows = await list_incidents(viewer, IncidentFilter(status="open", client_id=client_id), limit=200, offset=0)
+    base = IncidentFilter(client_id=client_id)
+    clauses = _where(base) + [Incident.status.is_in([workflow.RESOLVED, workflow.CLOSED])]
+    scope = _visible_to(viewer)
+    if scope is not None:
+        clauses.append(scope)
+    rows = await Incident.select().where(*clauses).order_by(Incident.opened_at, ascending=False).limit(history)
+    assets, clients = await _links([r["id"] for r in rows])
+    return {
+        "open": open_rows,
+        "history": [_serialise(r, assets[r["id"]], clients[r["id"]]) for r in rows],
+    }
+
+
+async def _load_for_update(incident_id: int) -> dict:
+    row = await Incident.select().where(Incident.id == incident_id).first()
+    if row is None:
+        raise NotFound(f"no incident {incident_id}", field="id")
+    return row
+
+
+# ---------------------------------------------------------------- workflow
+
+
+async def transition(viewer: Viewer, incident_id: int, to: str, *, now: dt.datetime | None = None,
+                     reason: str = "") -> dict:
+    _require_staff(viewer)
+    now = now or utcnow()
+    if to not in workflow.STATUSES:
+        raise Invalid(f"'to' must be one of {', '.join(workflow.STATUSES)}", field="to")
+    async with atomic():
+        row = await _load_for_update(incident_id)
+        current = row["status"]
+        allowed = workflow.allowed_transitions(current)
+        if to not in allowed:
+            listed = ", ".join(allowed) or "none (the incident is closed)"
+            raise Conflict(
+                f"cannot move incident {incident_id} from {current} to {to}; allowed: {listed}",
+                field="to",
+                errors=[{"field": "to", "message": f"{current} → {to} is not allowed", "allowed": list(allowed)}],
+            )
+        fields: dict[str, Any] = {"acted": True}
+        if to == workflow.ACKNOWLEDGED:
+            fields["acknowledged_at"] = now
+            if row["first_response_at"] is None:
+                fields["first_response_at"] = now
+            if row["assignee"] is None:
+                fields["assignee"] = viewer.email
+        elif to == workflow.IN_PROGRESS and current == workflow.RESOLVED:
+            fields.update(resolved_at=None, self_healed=False)
+        elif to == workflow.RESOLVED:
+            fields.update(resolved_at=now, self_healed=False)
+            if row["first_response_at"] is None:
+                fields["first_response_at"] = now
+        elif to == workflow.CLOSED:
+            fields["closed_at"] = now
+        await set_status(incident_id, current, to, now, author=viewer.email, author_user_id=viewer.user_id,
+                         reason=reason, fields=fields)
+        if to == workflow.RESOLVED:
+            await enqueue(incident_id, "resolved", now, public=True)
+        elif current == workflow.RESOLVED and to == workflow.IN_PROGRESS:
+            await enqueue(incident_id, "reopened", now, public=True)
+    return await get_incident(viewer, incident_id)
+
+
+async def comment(viewer: Viewer, incident_id: int, body: str, visibility: str = "internal", *,
+                  now: dt.datetime | None = None) -> dict:
+    _require_staff(viewer)
+    now = now or utcnow()
+    body = (body or "").strip()
+    if not body:
+        raise Invalid("a comment needs a body", field="body")
+    if visibility not in workflow.VISIBILITIES:
+        raise Invalid("visibility must be 'internal' or 'public'", field="visibility")
+    async with atomic():
+        row = await _load_for_update(incident_id)
+        if row["status"] == workflow.CLOSED:
+            raise Conflict(f"incident {incident_id} is closed; reopen is not possible after closing", field="id")
+        await add_entry(incident_id, "comment", body, at=now, visibility=visibility, author=viewer.email,
+                        author_user_id=viewer.user_id)
+        values: dict[Any, Any] = {Incident.acted: True, Incident.updated_at: now}
+        if visibility == "public" and row["first_response_at"] is None:
+            values[Incident.first_response_at] = now
+        await Incident.update(values).where(Incident.id == incident_id)
+        if visibility == "public":
+            await refresh_sla(incident_id, now)
+            await enqueue(incident_id, "comment", now, public=True, extra={"comment": body})
+    return await get_incident(viewer, incident_id)
+
+
+async def escalate(viewer: Viewer, incident_id: int, *, now: dt.datetime | None = None, reason: str = "") -> dict:
+    """Move the incident to the next support line by hand (the only way to reach vendor)."""
+    _require_staff(viewer)
+    now = now or utcnow()
+    async with atomic():
+        row = await _load_for_update(incident_id)
+        if not workflow.is_open(row["status"]):
+            raise Conflict(f"incident {incident_id} is {row['status']}; only open incidents escalate", field="id")
+        target = workflow.next_line(row["line"])
+        if target is None:
+            raise Conflict(f"incident {incident_id} is already with the vendor", field="line")
+        await _move_line(incident_id, row["line"], target, now, author=viewer.email, user_id=viewer.user_id,
+                         reason=reason or "escalated by hand", acted=True)
+    return await get_incident(viewer, incident_id)
+
+
+async def _move_line(incident_id: int, from_line: str, to_line: str, now: dt.datetime, *, author: str,
+                     user_id: int | None, reason: str, acted: bool) -> None:
+    values: dict[Any, Any] = {Incident.line: to_line, Incident.line_since: now, Incident.ola_exceeded: False,
+                              Incident.updated_at: now}
+    if acted:
+        values[Incident.acted] = True
+    updated = await Incident.update(values).where(
+        (Incident.id == incident_id) & (Incident.line == from_line)
+    ).returning(Incident.id)
+    if not updated:
+        raise Conflict(f"incident {incident_id} changed line meanwhile; reload it", field="line")
+    await add_entry(incident_id, "escalation", f"escalated {from_line} → {to_line}: {reason}", at=now,
+                    author=author, author_user_id=user_id, data={"from": from_line, "to": to_line})
+    await enqueue(incident_id, "escalated", now, public=False, extra={"from": from_line, "to": to_line})
+
+
+async def escalate_due(now: dt.datetime, ola_minutes: Sequence[int]) -> int:
+    """Timer: escalate every open incident whose line sat on it past its OLA
+    (L1 -> L2 -> L3; L3 past its OLA is flagged once: vendor only by hand)."""
+    rows = await Incident.select(
+        Incident.id, Incident.status, Incident.line, Incident.line_since, Incident.ola_exceeded
+    ).where(Incident.status.is_in(list(workflow.OPEN_STATUSES)) & (Incident.line != "vendor"))
+    done = 0
+    for r in rows:
+        action = workflow.ola_action(r["status"], r["line"], _aware(r["line_since"]), r["ola_exceeded"], now,
+                                     ola_minutes)
+        if action is None:
+            continue
+        async with atomic():
+            deadline = workflow.ola_deadline(r["line"], _aware(r["line_since"]), ola_minutes)
+            try:
+                if action == "escalate":
+                    await _move_line(r["id"], r["line"], workflow.AUTO_ESCALATES[r["line"]], now, author=SYSTEM_AUTHOR,
+                                     user_id=None, reason=f"{r['line']} OLA ran out at {deadline:%Y-%m-%d %H:%M} UTC",
+                                     acted=False)
+                else:
+                    await Incident.update({Incident.ola_exceeded: True}).where(Incident.id == r["id"])
+                    await add_entry(r["id"], "escalation",
+                                    f"{r['line']} OLA ran out at {deadline:%Y-%m-%d %H:%M} UTC; "
+                                    "escalate to the vendor by hand if needed", at=now)
+            except Conflict:
+                continue  # moved by someone else meanwhile: nothing to do
+        done += 1
+    return done
+
+
+# ---------------------------------------------------------------- manual incidents
+
+
+@dataclass(frozen=True)
+class ManualIncident:
+    title: str
+    category: str
+    client_id: int
+    source: str
+    description: str = ""
+    asset_ids: tuple[int, ...] = ()
+    priority: str | None = None
+
+
+async def create_manual(viewer: Viewer, data: ManualIncident, *, now: dt.datetime | None = None) -> dict:
+    """Open an incident from a call, e-mail or chat; the client's SLA applies."""
+    _require_staff(viewer)
+    now = now or utcnow()
+    title = (data.title or "").strip()
+    if not title:
+        raise Invalid("an incident needs a title", field="title")
+    if data.category not in workflow.CATEGORIES:
+        raise Invalid(f"category must be one of {', '.join(workflow.CATEGORIES)}", field="category")
+    if data.source not in workflow.MANUAL_SOURCES:
+        raise Invalid(f"source must be one of {', '.join(workflow.MANUAL_SOURCES)}", field="source")
+    if data.priority is not None and data.priority not in workflow.PRIORITIES:
+        raise Invalid(f"priority must be one of {', '.join(workflow.PRIORITIES)}", field="priority")
+    client = await Client.select(Client.id, Client.status).where(Client.id == data.client_id).first()
+    if client is None:
+        raise Invalid(f"no client {data.client_id}", field="client_id")
+    asset_ids = list(dict.fromkeys(data.asset_ids))
+    assets = {r["id"]: r for r in await Asset.select(Asset.id, Asset.name, Asset.site, Asset.client).where(
+        Asset.id.is_in(asset_ids))} if asset_ids else {}
+    unknown = [a for a in asset_ids if a not in assets]
+    if unknown:
+        raise Invalid(f"no asset(s) {', '.join(map(str, unknown))}", field="asset_ids")
+    client_ids = {data.client_id} | {r["client"] for r in assets.values() if r["client"] is not None}
+    service_ids = {r["service"] for r in await ServiceAsset.select(ServiceAsset.service).where(
+        ServiceAsset.asset.is_in(asset_ids))} if asset_ids else set()
+    priority = data.priority or await sla_store.manual_priority(data.category, client_ids, service_ids)
+    async with atomic():
+        incident_id = await store_incident(
+            fingerprint=f"manual:{uuid.uuid4().hex}",
+            title=title,
+            category=data.category,
+            priority=priority,
+            source=data.source,
+            at=now,
+            description=data.description,
+            created_by=viewer.email,
+        )
+        await store_assets(incident_id, {a: "root" for a in asset_ids}, now,
+                           {a: (r["name"], r["site"]) for a, r in assets.items()})
+        await store_clients(incident_id, client_ids, now)
+        await add_entry(incident_id, "event",
+                        f"opened by {viewer.email} from {data.source}" + (f": {data.description}" if data.description else ""),
+                        at=now, visibility="public", author=viewer.email, author_user_id=viewer.user_id,
+                        data={"source": data.source, "priority": priority,
+                              "priority_given": data.priority is not None})
+        await refresh_sla(incident_id, now)
+        await enqueue(incident_id, "opened", now, public=True)
+    return await get_incident(viewer, incident_id)
+
+
+async def set_priority(viewer: Viewer, incident_id: int, priority: str, *, now: dt.datetime | None = None,
+                       reason: str = "") -> dict:
+    """Change the priority by hand: the due times are recomputed from the history."""
+    _require_staff(viewer)
+    now = now or utcnow()
+    if priority not in workflow.PRIORITIES:
+        raise Invalid(f"priority must be one of {', '.join(workflow.PRIORITIES)}", field="priority")
+    async with atomic():
+        row = await _load_for_update(incident_id)
+        if row["priority"] != priority:
+            await change_priority(incident_id, row["priority"], priority, now, author=viewer.email,
+                                  user_id=viewer.user_id, reason=reason)
+            await Incident.update({Incident.acted: True}).where(Incident.id == incident_id)
+    return await get_incident(viewer, incident_id)
+
+
+async def change_priority(incident_id: int, old: str, new: str, now: dt.datetime, *, author: str,
+                          user_id: int | None = None, reason: str = "") -> None:
+    await Incident.update({Incident.priority: new, Incident.updated_at: now}).where(Incident.id == incident_id)
+    await add_entry(incident_id, "priority", f"priority {old} → {new}" + (f": {reason}" if reason else ""),
+                    at=now, author=author, author_user_id=user_id, data={"from": old, "to": new})
+    await refresh_sla(incident_id, now)
