@@ -1,0 +1,118 @@
+"""The worker's side of the probe protocol: fetch targets, post observation
+batches — through an on-disk spool, so nothing is lost while the server is away.
+
+Every batch is written to the spool first (`<seq>-<batch id>.json`, seq
+increasing) and then sent in seq order; a file is deleted only after the server
+acknowledged it. The server applies each batch id once, so a batch that was
+applied but whose acknowledgement got lost is simply acknowledged again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+from pathlib import Path
+
+import httpx
+
+from probes.wire import Observation, ObservationBatch, Target
+
+log = logging.getLogger("rackcard.probes.client")
+
+
+class ServerUnavailable(Exception):
+    """The server did not answer, or answered 5xx: try again later."""
+
+
+class ServerRefused(Exception):
+    """The server answered 4xx: retrying the same request will not help."""
+
+    def __init__(self, status: int, detail: str):
+        super().__init__(f"{status}: {detail}")
+        self.status = status
+
+
+class ServerClient:
+    def __init__(self, server: str, token: str, spool_dir: str | Path, probe: str = "", timeout: float = 10.0):
+        self.server = server.rstrip("/")
+        self.probe = probe
+        self.spool_dir = Path(spool_dir)
+        self.spool_dir.mkdir(parents=True, exist_ok=True)
+        (self.spool_dir / "rejected").mkdir(exist_ok=True)
+        self._http = httpx.AsyncClient(
+            base_url=self.server, timeout=timeout, headers={"Authorization": f"Bearer {token}"}
+        )
+        self._last_seq = 0
+        self.sent_batches = 0
+        self._lock = asyncio.Lock()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def _request(self, method: str, path: str, **kw) -> httpx.Response:
+        try:
+            response = await self._http.request(method, "/api/v1" + path, **kw)
+        except httpx.HTTPError as exc:
+            raise ServerUnavailable(f"{self.server}: {exc.__class__.__name__}: {exc}") from None
+        if response.status_code >= 500 or response.status_code in (408, 429):
+            raise ServerUnavailable(f"{self.server}: HTTP {response.status_code}")
+        if response.status_code >= 400:
+            try:
+                detail = response.json().get("detail", response.text)
+            except ValueError:
+                detail = response.text
+            raise ServerRefused(response.status_code, str(detail))
+        return response
+
+    async def targets(self, site: str | None = None) -> list[Target]:
+        params = {"site": site} if site else None
+        response = await self._request("GET", "/probe/targets", params=params)
+        return [Target.from_dict(t) for t in response.json()]
+
+    # -- spool
+    def spooled(self) -> list[Path]:
+        return sorted(p for p in self.spool_dir.glob("*.json") if p.is_file())
+
+    def spool(self, observations: list[Observation], stats: dict | None = None) -> ObservationBatch:
+        """Write a new batch to the spool (in order); it is sent by `drain`."""
+        batch = ObservationBatch.new(observations, probe=self.probe, stats=stats)
+        existing = self.spooled()
+        if existing:
+            self._last_seq = max(self._last_seq, int(existing[-1].name.split("-", 1)[0]))
+        seq = max(self._last_seq + 1, time.time_ns())
+        self._last_seq = seq
+        path = self.spool_dir / f"{seq:020d}-{batch.batch_id}.json"
+        tmp = path.with_suffix(".tmp")
+        with open(tmp, "w") as f:
+            json.dump(batch.to_dict(), f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        return batch
+
+    async def drain(self) -> int:
+        """Send spooled batches oldest first; stop at the first that cannot be sent now.
+
+        Returns the number sent; raises ServerUnavailable when the server is away
+        (the rest stay spooled, in order).
+        """
+        sent = 0
+        async with self._lock:
+            for path in self.spooled():
+                body = json.loads(path.read_text())
+                try:
+                    await self._request("POST", "/probe/observations", json=body)
+                except ServerRefused as exc:
+                    if exc.status == 401:
+                        raise ServerUnavailable(f"the server refused the probe token: {exc}") from None
+                    # A batch the server will never take (malformed, forbidden): set aside, keep going.
+                    log.error("batch %s refused (%s); moved to %s", path.name, exc, self.spool_dir / "rejected")
+                    os.replace(path, self.spool_dir / "rejected" / path.name)
+                    continue
+                path.unlink()
+                sent += 1
+                self.sent_batches += 1
+        return sent
