@@ -247,7 +247,11 @@ class Worker:
         self.poller = self._poller_factory()
         self.scheduler.poller = self.poller
         if self.receiver is not None:
-            await self.receiver.start()
+            try:
+                await self.receiver.start()
+            except Exception as exc:  # e.g. the port is taken: keep polling without traps
+                log.error("trap receiver not started on %s:%s: %s", self.config.trap_host, self.config.trap_port, exc)
+                self.receiver = None
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._refresh_loop())

@@ -1,0 +1,81 @@
+"""`rackcard serve` starts one embedded probe worker — in its own process, so
+SNMP work never competes with the web event loop — with a probe token made
+for it at start-up. The worker also runs the trap receiver
+(RACKCARD_TRAP_HOST:RACKCARD_TRAP_PORT). It talks to this server over HTTP
+like any remote worker (RACKCARD_PROBE_SERVER overrides the URL, e.g. when
+serving on another port than RACKCARD_PORT).
+
+Listed in rackcard.app.BACKGROUND_MODULES; off with RACKCARD_EMBEDDED_PROBE=false.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import sys
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import AsyncIterator
+
+from accounts.dbutil import atomic
+from accounts.services import create_token
+from accounts.tables import ApiToken
+
+log = logging.getLogger("rackcard.probes.embedded")
+
+
+def _token_name() -> str:
+    return f"probe embedded@{socket.gethostname()}"
+
+
+async def _fresh_token() -> str:
+    """Revoke this host's earlier embedded-worker tokens, then make a new one."""
+    async with atomic():
+        await ApiToken.update({ApiToken.revoked: True}).where(
+            (ApiToken.kind == "probe") & (ApiToken.name == _token_name()) & (ApiToken.revoked == False)  # noqa: E712
+        )
+        return await create_token(name=_token_name(), probe="embedded")
+
+
+def server_url(settings) -> str:
+    if os.environ.get("RACKCARD_PROBE_SERVER"):
+        return os.environ["RACKCARD_PROBE_SERVER"]
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    return f"http://{host}:{settings.port}"
+
+
+def command(settings) -> list[str]:
+    return [
+        sys.executable, "-m", "rackcard.cli", "probe",
+        "--server", server_url(settings), "--name", "embedded",
+        "--spool-dir", str(Path(settings.var_dir) / "probe-spool" / "embedded"),
+        "--trap-host", settings.trap_host, "--trap-port", str(settings.trap_port),
+    ]
+
+
+@asynccontextmanager
+async def background(app_state, settings) -> AsyncIterator[None]:
+    if not settings.embedded_probe:
+        yield
+        return
+    token = await _fresh_token()
+    env = dict(os.environ, RACKCARD_PROBE_TOKEN=token, RACKCARD_VAR_DIR=str(settings.var_dir))
+    process = await asyncio.create_subprocess_exec(*command(settings), env=env)
+    app_state.probe_process = process
+    log.info("embedded probe worker started (pid %d) -> %s; traps on udp %s:%d",
+             process.pid, server_url(settings), settings.trap_host, settings.trap_port)
+    try:
+        yield
+    finally:
+        if process.returncode is None:
+            process.terminate()
+            try:
+                await asyncio.wait_for(process.wait(), 10)
+            except asyncio.TimeoutError:
+                process.kill()
+                await process.wait()
+        await ApiToken.update({ApiToken.revoked: True}).where(
+            (ApiToken.kind == "probe") & (ApiToken.name == _token_name())
+        )
