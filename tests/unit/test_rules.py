@@ -200,14 +200,14 @@ REMOTE, DC = 1, 2
 UPS = 1000
 
 
-def remote_site(n: int, *, ups: bool = True, ups_clients=frozenset()) -> Topology:
+def remote_site(n: int, *, ups: bool = True, ups_clients=frozenset(), kind: str = "remote") -> Topology:
     """A remote site: assets 1..n, asset i owned by client 100+i, all fed by one UPS."""
     assets = {
-        i: AssetInfo(i, f"sw-{i}", "switch", REMOTE, "remote", client_id=100 + i) for i in range(1, n + 1)
+        i: AssetInfo(i, f"sw-{i}", "switch", REMOTE, kind, client_id=100 + i) for i in range(1, n + 1)
     }
     edges = ()
     if ups:
-        assets[UPS] = AssetInfo(UPS, "ups-1", "ups", REMOTE, "remote", service_client_ids=frozenset(ups_clients))
+        assets[UPS] = AssetInfo(UPS, "ups-1", "ups", REMOTE, kind, service_client_ids=frozenset(ups_clients))
         edges = tuple(Edge(i, UPS, "power") for i in range(1, n + 1))
     return Topology(assets=assets, edges=edges, site_names={REMOTE: "Node Lenina 5"})
 
@@ -219,8 +219,9 @@ def all_ok(sim: Sim, ids, key="reachability"):
 # ---------------------------------------------------------------- acceptance
 
 
-def test_ups_on_battery_then_50_silent_is_one_power_incident_with_every_client():
-    sim = Sim(remote_site(50))
+@pytest.mark.parametrize("kind", ["remote", "datacenter"])  # datacenter: by the power edges alone
+def test_ups_on_battery_then_50_silent_is_one_power_incident_with_every_client(kind):
+    sim = Sim(remote_site(50, kind=kind))
     all_ok(sim, list(range(1, 51)) + [UPS])
     sim.observe([(UPS, "power:source", "ok")])
     sim.advance(MIN)
