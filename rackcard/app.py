@@ -34,7 +34,7 @@ API_MODULES = (
 )
 
 #: Each exposes `background(app_state, settings) -> async context manager`, started by serve.
-BACKGROUND_MODULES: tuple[str, ...] = ("incidents.embedded_probe",)
+BACKGROUND_MODULES: tuple[str, ...] = ("incidents.embedded_probe", "incidents.background")
 
 
 def _collect(modules: tuple[str, ...], attribute: str) -> list:

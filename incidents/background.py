@@ -1,0 +1,58 @@
+"""The incident timers, started by `rackcard serve` (rackcard.app BACKGROUND_MODULES):
+
+- every TICK_S: engine.tick — the rules with no updates (recovery hold,
+  maintenance ends, site-silence grouping), OLA escalation, SLA breaches;
+- every NOTIFY_S: notify.run_once — outbox fan-out and due deliveries/retries.
+
+A failing round is logged and the loop goes on. Several web replicas may run
+these loops at once: every step claims its rows (compare-and-set) or relies
+on the unique index.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from contextlib import asynccontextmanager, suppress
+from typing import AsyncIterator, Awaitable, Callable
+
+from incidents import engine, notify
+
+log = logging.getLogger("rackcard.incidents")
+
+TICK_S = 15.0
+NOTIFY_S = 2.0
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+async def _every(name: str, seconds: float, step: Callable[[], Awaitable[object]]) -> None:
+    while True:
+        try:
+            await step()
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - a timer must survive a bad round
+            log.exception("%s: round failed; retrying in %.0f s", name, seconds)
+        await asyncio.sleep(seconds)
+
+
+@asynccontextmanager
+async def background(app_state, settings) -> AsyncIterator[None]:
+    engine.configure(settings.engine)
+    config = notify.NotifyConfig.from_settings(settings)
+    tasks = [
+        asyncio.create_task(_every("incident timers", TICK_S, lambda: engine.tick(_now()))),
+        asyncio.create_task(_every("notifications", NOTIFY_S, lambda: notify.run_once(config))),
+    ]
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with suppress(asyncio.CancelledError):
+                await task

@@ -1,0 +1,264 @@
+"""Notifications: webhooks (JSON, HMAC-SHA256 signature) and e-mail (SMTP via
+aiosmtplib) to the NOC and, for public updates, to the affected clients'
+contacts.
+
+The incident's transaction only writes an outbox row (`Notification`, see
+services.enqueue). After commit, `run_once` — called by the background loop —
+fans each row out into one `Delivery` per target and delivers the due ones,
+outside any transaction, logging every attempt (`DeliveryAttempt`). A failed
+delivery is retried with backoff; it never touches the incident.
+
+Webhook requests carry:
+    Content-Type: application/json
+    X-Rackcard-Event: opened | escalated | breached | resolved | reopened | comment
+    X-Rackcard-Delivery: <delivery id>   (the same on every retry: receivers dedup by it)
+    X-Rackcard-Signature: sha256=<hex HMAC-SHA256 of the raw body with the endpoint's secret>
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import logging
+import time
+from dataclasses import dataclass
+from email.message import EmailMessage
+from typing import Sequence
+
+import aiosmtplib
+import httpx
+
+from accounts.dbutil import atomic
+from cmdb.tables import Contact
+from incidents.tables import AffectedClient, Delivery, DeliveryAttempt, Notification, WebhookEndpoint
+
+log = logging.getLogger("rackcard.incidents.notify")
+UTC = dt.timezone.utc
+SIGNATURE_HEADER = "X-Rackcard-Signature"
+
+
+@dataclass(frozen=True)
+class NotifyConfig:
+    smtp_host: str = ""  # "" = no e-mail
+    smtp_port: int = 25
+    mail_from: str = "rackcard@localhost"
+    noc_email: str = ""
+    public_url: str = ""
+    backoff_s: tuple[float, ...] = (10, 30, 120, 600, 1800)  # wait after the 1st, 2nd, ... failure
+    max_attempts: int = 10
+    timeout_s: float = 10.0
+    batch: int = 100
+    lease_s: float = 120.0  # a claimed delivery is left alone this long by other workers
+
+    @classmethod
+    def from_settings(cls, settings) -> "NotifyConfig":
+        """From rackcard.settings.Settings (read by attribute: incidents does not import rackcard)."""
+        return cls(
+            smtp_host=settings.smtp_host,
+            smtp_port=settings.smtp_port,
+            mail_from=settings.mail_from,
+            noc_email=settings.noc_email,
+            public_url=settings.public_url,
+        )
+
+
+def sign(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def verify(secret: str, body: bytes, header: str) -> bool:
+    """What a receiver does (documented here, used by the tests)."""
+    return hmac.compare_digest(sign(secret, body), header or "")
+
+
+# ---------------------------------------------------------------- fan-out
+
+
+async def expand(config: NotifyConfig, now: dt.datetime) -> int:
+    """Turn new outbox rows into deliveries (one per webhook / e-mail address)."""
+    rows = await Notification.select(Notification.id, Notification.incident, Notification.event,
+                                     Notification.public).where(Notification.expanded == False).order_by(  # noqa: E712
+        Notification.id).limit(config.batch)
+    if not rows:
+        return 0
+    hooks = await WebhookEndpoint.select(WebhookEndpoint.id, WebhookEndpoint.events).where(
+        WebhookEndpoint.active == True)  # noqa: E712
+    made = 0
+    for n in rows:
+        targets: list[tuple[str, str]] = []
+        for h in hooks:
+            events = [e for e in h["events"].split(",") if e]
+            if not events or n["event"] in events:
+                targets.append(("webhook", str(h["id"])))
+        if config.smtp_host:
+            if config.noc_email:
+                targets.append(("email", f"noc:{config.noc_email}"))
+            if n["public"]:
+                targets += [("email", t) for t in await _client_addresses(n["incident"])]
+        async with atomic():
+            claimed = await Notification.update({Notification.expanded: True}).where(
+                (Notification.id == n["id"]) & (Notification.expanded == False)  # noqa: E712
+            ).returning(Notification.id)
+            if not claimed:
+                continue  # another worker took it
+            if targets:
+                await Delivery.insert(*[
+                    Delivery(notification=n["id"], channel=c, target=t, status="pending", attempts=0,
+                             next_attempt_at=now)
+                    for c, t in targets
+                ])
+        made += len(targets)
+    return made
+
+
+async def _client_addresses(incident_id: int) -> list[str]:
+    client_ids = [r["client_id"] for r in await AffectedClient.select(AffectedClient.client_id).where(
+        AffectedClient.incident == incident_id)]
+    if not client_ids:
+        return []
+    seen: dict[str, str] = {}
+    for r in await Contact.select(Contact.client, Contact.email_norm).where(
+            Contact.client.is_in(client_ids) & (Contact.email_norm != "")).order_by(Contact.id):
+        seen.setdefault(r["email_norm"], f"client:{r['client']}:{r['email_norm']}")
+    return list(seen.values())
+
+
+# ---------------------------------------------------------------- delivery
+
+
+async def deliver_due(config: NotifyConfig, now: dt.datetime, http: httpx.AsyncClient | None = None) -> int:
+    """Attempt every delivery that is due; returns how many were attempted."""
+    due = await Delivery.select(Delivery.id).where(
+        (Delivery.status == "pending") & (Delivery.next_attempt_at <= now)
+    ).order_by(Delivery.next_attempt_at).limit(config.batch)
+    if not due:
+        return 0
+    own_client = http is None
+    http = http or httpx.AsyncClient(timeout=config.timeout_s)
+    attempted = 0
+    try:
+        for d in due:
+            # Claim it (compare-and-set): several web replicas may run this loop.
+            claimed = await Delivery.update(
+                {Delivery.next_attempt_at: now + dt.timedelta(seconds=config.lease_s)}
+            ).where((Delivery.id == d["id"]) & (Delivery.status == "pending")
+                    & (Delivery.next_attempt_at <= now)).returning(Delivery.id)
+            if not claimed:
+                continue
+            await _attempt(config, d["id"], now, http)
+            attempted += 1
+    finally:
+        if own_client:
+            await http.aclose()
+    return attempted
+
+
+async def _attempt(config: NotifyConfig, delivery_id: int, now: dt.datetime, http: httpx.AsyncClient) -> None:
+    row = await Delivery.select(
+        Delivery.id, Delivery.channel, Delivery.target, Delivery.attempts, Delivery.notification.event,
+        Delivery.notification.payload, Delivery.notification.public,
+    ).where(Delivery.id == delivery_id).first()
+    started = time.monotonic()
+    status_code: int | None = None
+    error = ""
+    try:
+        payload = json.loads(row["notification.payload"] or "{}")
+        if row["channel"] == "webhook":
+            status_code = await _post_webhook(http, int(row["target"]), row["id"], row["notification.event"], payload)
+            if not 200 <= status_code < 300:
+                error = f"HTTP {status_code}"
+        else:
+            await _send_mail(config, row["target"], row["notification.event"], payload)
+    except Exception as exc:  # noqa: BLE001 - any failure is logged and retried, never raised
+        error = f"{type(exc).__name__}: {exc}" or type(exc).__name__
+    ok = not error
+    attempts = row["attempts"] + 1
+    values = {Delivery.attempts: attempts, Delivery.last_error: error}
+    if ok:
+        values.update({Delivery.status: "delivered", Delivery.delivered_at: now})
+    elif attempts >= config.max_attempts:
+        values[Delivery.status] = "failed"
+    else:
+        wait = config.backoff_s[min(attempts - 1, len(config.backoff_s) - 1)] if config.backoff_s else 0
+        values[Delivery.next_attempt_at] = now + dt.timedelta(seconds=wait)
+    async with atomic():
+        await Delivery.update(values).where(Delivery.id == delivery_id)
+        await DeliveryAttempt.insert(DeliveryAttempt(
+            delivery=delivery_id, at=now, ok=ok, status_code=status_code, error=error[:2000],
+            duration_ms=int((time.monotonic() - started) * 1000)))
+    if not ok:
+        log.warning("delivery %s (%s %s) attempt %s failed: %s", delivery_id, row["channel"], row["target"],
+                    attempts, error)
+
+
+async def _post_webhook(http: httpx.AsyncClient, webhook_id: int, delivery_id: int, event: str, payload: dict) -> int:
+    hook = await WebhookEndpoint.select(WebhookEndpoint.url, WebhookEndpoint.secret, WebhookEndpoint.active).where(
+        WebhookEndpoint.id == webhook_id).first()
+    if hook is None or not hook["active"]:
+        raise RuntimeError("webhook endpoint deleted or disabled")
+    body = json.dumps(payload, default=str, separators=(",", ":")).encode()
+    response = await http.post(hook["url"], content=body, headers={
+        "Content-Type": "application/json",
+        "X-Rackcard-Event": event,
+        "X-Rackcard-Delivery": str(delivery_id),
+        SIGNATURE_HEADER: sign(hook["secret"], body),
+    })
+    return response.status_code
+
+
+def _mail(config: NotifyConfig, target: str, event: str, payload: dict) -> EmailMessage:
+    """NOC mail carries the whole summary; a client contact's only public facts
+    (never internal notes, nor other clients' names)."""
+    incident = payload.get("incident", {})
+    audience, _, rest = target.partition(":")
+    address = rest.split(":", 1)[1] if audience == "client" else rest
+    subject = f"[rackcard] {event}: #{incident.get('id')} {incident.get('title', '')} ({incident.get('priority', '')})"
+    lines = [
+        f"Incident #{incident.get('id')}: {incident.get('title', '')}",
+        f"Event: {event}",
+        f"Status: {incident.get('status')}   Priority: {incident.get('priority')}   Category: {incident.get('category')}",
+        f"Opened: {incident.get('opened_at')}",
+    ]
+    if incident.get("resolved_at"):
+        lines.append(f"Resolved: {incident.get('resolved_at')}")
+    if payload.get("comment"):
+        lines += ["", payload["comment"]]
+    if audience == "noc":
+        lines += ["", f"Line: {incident.get('line')}   Source: {incident.get('source')}",
+                  "Affected assets: " + ", ".join(f"{a['name']} ({a['role']})" for a in incident.get("affected_assets", [])),
+                  "Affected clients: " + ", ".join(c["name"] for c in incident.get("affected_clients", []))]
+        for key in ("breach", "from", "to"):
+            if key in payload:
+                lines.append(f"{key}: {payload[key]}")
+    if config.public_url:
+        lines += ["", f"{config.public_url.rstrip('/')}/incidents/{incident.get('id')}"]
+    message = EmailMessage()
+    message["From"] = config.mail_from
+    message["To"] = address
+    message["Subject"] = subject
+    message.set_content("\n".join(lines) + "\n")
+    return message
+
+
+async def _send_mail(config: NotifyConfig, target: str, event: str, payload: dict) -> None:
+    if not config.smtp_host:
+        raise RuntimeError("RACKCARD_SMTP_HOST is not set")
+    await aiosmtplib.send(_mail(config, target, event, payload), hostname=config.smtp_host, port=config.smtp_port,
+                          timeout=config.timeout_s, start_tls=False, use_tls=False)
+
+
+async def run_once(config: NotifyConfig, now: dt.datetime | None = None,
+                   http: httpx.AsyncClient | None = None) -> dict:
+    now = now or dt.datetime.now(UTC)
+    made = await expand(config, now)
+    attempted = await deliver_due(config, now, http)
+    return {"deliveries_created": made, "attempted": attempted}
+
+
+async def pending(incident_id: int | None = None) -> Sequence[dict]:
+    q = Delivery.select().where(Delivery.status == "pending")
+    if incident_id is not None:
+        q = q.where(Delivery.notification.incident == incident_id)
+    return await q
