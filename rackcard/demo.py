@@ -17,8 +17,30 @@ async def demo_context(settings):
 
     result = await seed_demo()
     announce(result, settings.var_dir, f"http://{settings.host}:{settings.port}")
-    # Simulated SNMP agents for the demo assets start here (probes feature).
-    yield
+    # Simulated SNMP agents for the demo assets (probes feature): one snmpsim
+    # process, one recording per polled demo asset (community = its name).
+    async with _demo_snmp_agents(settings):
+        yield
+
+
+@asynccontextmanager
+async def _demo_snmp_agents(settings):
+    from cmdb.demo import demo_snmp_port
+    from cmdb.tables import Asset, Interface
+    from probes.simulator import SimDevice, demo_agents
+
+    port = demo_snmp_port()
+    rows = await Asset.select(Asset.id, Asset.kind, Asset.snmp_community).where(
+        (Asset.mgmt_ip == "127.0.0.1") & (Asset.snmp_port == port) & (Asset.snmp_version == "2c")
+        & Asset.snmp_community.is_not_null()
+    )
+    ifaces: dict[int, list] = {}
+    if rows:
+        for i in await Interface.select().where(Interface.asset.is_in([r["id"] for r in rows])):
+            ifaces.setdefault(i["asset"], []).append((i["if_index"], i["role"], i["name"]))
+    devices = [SimDevice(r["snmp_community"], r["kind"], tuple(ifaces.get(r["id"], ()))) for r in rows]
+    async with demo_agents(devices, port, root=Path(settings.var_dir) / "demo-snmpsim"):
+        yield
 
 
 def announce(result, var_dir: Path, base_url: str) -> None:
