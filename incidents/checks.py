@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import uuid
 from typing import Any
 
 from accounts.dbutil import INTEGRITY_ERRORS, atomic, is_unique_violation
@@ -117,9 +116,20 @@ async def record_observations(batch: ObservationBatch | dict, viewer: Viewer, no
         if await ProbeBatch.exists().where(ProbeBatch.batch_id == batch.batch_id):
             return {**result, "duplicate": True}
         raise
-    if batch.stats:
-        log.info("probe %s stats: %s", viewer.probe_name or viewer.email, batch.stats)
+    _log_stats(viewer.probe_name or viewer.email, batch.stats)
     return result
+
+
+_last_unknowns: dict[str, dict] = {}
+
+
+def _log_stats(probe: str, stats: dict) -> None:
+    """Log a worker's counters when its count of unknown traps/senders moves."""
+    unknowns = {k: v for k, v in (stats or {}).items() if "unknown" in k}
+    if unknowns and unknowns != _last_unknowns.get(probe):
+        log.info("probe %s: %s", probe, ", ".join(f"{k}={v}" for k, v in sorted(unknowns.items())))
+    _last_unknowns[probe] = unknowns
+    log.debug("probe %s counters: %s", probe, stats)
 
 
 async def _apply(batch: ObservationBatch, times: list[dt.datetime], viewer: Viewer, now: dt.datetime) -> dict:
@@ -299,6 +309,3 @@ async def poll_asset_now(asset_id: int, viewer: Viewer) -> dict:
     await record_observations(batch, viewer)
     return {"asset_id": asset_id, "observations": [o.to_dict() for o in observations]}
 
-
-def new_batch_id() -> str:
-    return uuid.uuid4().hex

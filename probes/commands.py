@@ -82,6 +82,8 @@ def _spool_dir(args: argparse.Namespace) -> Path:
 async def _run(args: argparse.Namespace, token: str) -> int:
     from probes.worker import Worker, WorkerConfig
 
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per batch is noise
+
     worker = Worker(WorkerConfig(
         server=args.server, token=token, spool_dir=_spool_dir(args), site=args.site, probe=args.name,
         trap_host=None if args.no_traps else args.trap_host, trap_port=args.trap_port,
