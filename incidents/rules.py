@@ -519,14 +519,6 @@ def window_for(
 # ---------------------------------------------------------------- the engine
 
 
-@dataclass
-class _Check:
-    state: str
-    since: dt.datetime
-    streak: int
-    source: str
-
-
 class _Inc:
     """A working copy of an incident while deciding."""
 
@@ -574,16 +566,15 @@ class _Run:
         self.out: list[Any] = []
 
         # -- check states: stored, overridden by this call's updates
-        self.view: dict[tuple[int, str], _Check] = {}
-        for (a, k), c in (checks or {}).items():
-            self.view[(a, k)] = _Check(c.state, c.since, c.streak, c.source)
+        # CheckStatus and CheckUpdate share the fields read here: state, since, streak, source
+        self.view: dict[tuple[int, str], Any] = dict(checks) if checks else {}
         self.updates: dict[tuple[int, str], CheckUpdate] = {}
         self.batch_changes: dict[tuple[int, str], list[dt.datetime]] = defaultdict(list)
         self.check_changes: dict[tuple[int, str], set[dt.datetime]] = defaultdict(set)
         self.changed_order: list[CheckUpdate] = []
         for u in updates:
             ck = (u.asset_id, u.key)
-            self.view[ck] = _Check(u.state, u.since, u.streak, u.source)
+            self.view[ck] = u
             self.updates[ck] = u
             self.check_changes[ck].update(u.recent_changes)
             if u.previous_state is not None and u.previous_state != u.state:
@@ -591,9 +582,11 @@ class _Run:
                 self.check_changes[ck].add(u.observed_at)
                 self.changed_order.append(u)
         self.problem_keys: dict[int, set[str]] = defaultdict(set)
-        for (a, k), c in self.view.items():
+        self.in_trouble: list[tuple[int, str]] = []
+        for ck, c in self.view.items():
             if c.state in PROBLEM_STATES:
-                self.problem_keys[a].add(k)
+                self.problem_keys[ck[0]].add(ck[1])
+                self.in_trouble.append(ck)
 
         # -- topology indexes
         up: dict[int, set[int]] = defaultdict(set)
@@ -877,7 +870,7 @@ class _Run:
             self.recover(inc)
 
         # 4. problems not accounted for, upstream first
-        cands = [ck for ck in self.view if self.view[ck].state in PROBLEM_STATES and self.confirmed(ck)]
+        cands = [ck for ck in self.in_trouble if self.confirmed(ck)]
         cands.sort(key=lambda ck: (self.depth(ck[0]), ck[0], ck[1]))
         for a, k in cands:
             self.problem(a, k)
