@@ -232,12 +232,33 @@ async def seed(n: int, clients: int) -> tuple[int, int, list[int], dict[int, int
 
 async def full_run(url: str, n: int, clients: int, batch: int) -> dict:
     from accounts.viewer import Viewer
+    from incidents import rules
+
+    probe = Viewer(user_id=None, email="probe@storm", role="probe", probe_name="storm")
+    # how much of the full path is the pure rules: engine.process looks rules.decide up at each call
+    spent = {"decide_s": 0.0}
+    pure_decide = rules.decide
+
+    def timed_decide(*a, **kw):
+        t = time.perf_counter()
+        try:
+            return pure_decide(*a, **kw)
+        finally:
+            spent["decide_s"] += time.perf_counter() - t
+
+    rules.decide = timed_decide
+    try:
+        return await _full_run(url, n, clients, batch, probe, spent)
+    finally:
+        rules.decide = pure_decide
+
+
+async def _full_run(url: str, n: int, clients: int, batch: int, probe, spent: dict) -> dict:
     from incidents.checks import record_observations
     from incidents.tables import AffectedAsset, AffectedClient, Incident
     from probes.wire import Observation, ObservationBatch
     from rackcard import db as rdb
 
-    probe = Viewer(user_id=None, email="probe@storm", role="probe", probe_name="storm")
     async with rdb.connected(url):
         site_id, ups, assets, owner = await seed(n, clients)
         t0 = dt.datetime.now(UTC).replace(microsecond=0) - dt.timedelta(hours=1)
@@ -262,6 +283,7 @@ async def full_run(url: str, n: int, clients: int, batch: int) -> dict:
         # the UPS on battery (trap), then the batteries run out
         await post([(ups, "power:source", "critical")], t0 + MIN, source="trap")
         at = t0 + 20 * MIN
+        spent["decide_s"] = 0.0
         storm_s = 0.0
         storm_obs = 0
         last_s = 0.0
@@ -292,7 +314,7 @@ async def full_run(url: str, n: int, clients: int, batch: int) -> dict:
         return {
             "fingerprint": inc["fingerprint"], "priority": inc["priority"], "clients": len(affected_clients),
             "latency_s": last_s + check_s, "confirm_s": confirm_s, "storm_obs": storm_obs,
-            "obs_s": storm_obs / storm_s, "batch": batch,
+            "obs_s": storm_obs / storm_s, "batch": batch, "decide_share": spent["decide_s"] / storm_s,
         }
 
 
@@ -304,7 +326,7 @@ async def full_bench(args) -> dict[str, dict]:
         runs["SQLite"] = r
         print(f"full  SQLite     batch {r['batch']}: last observation -> incident with all {args.assets}: "
               f"{r['latency_s'] * 1000:.0f} ms; confirming round {r['confirm_s']:.2f} s; "
-              f"{r['obs_s']:,.0f} obs/s end to end", flush=True)
+              f"{r['obs_s']:,.0f} obs/s end to end ({r['decide_share']:.0%} of it in rules.decide)", flush=True)
     finally:
         for p in directory.iterdir():
             p.unlink()
@@ -324,7 +346,7 @@ async def full_bench(args) -> dict[str, dict]:
             runs["PostgreSQL"] = r
             print(f"full  PostgreSQL batch {r['batch']}: last observation -> incident with all {args.assets}: "
                   f"{r['latency_s'] * 1000:.0f} ms; confirming round {r['confirm_s']:.2f} s; "
-                  f"{r['obs_s']:,.0f} obs/s end to end", flush=True)
+                  f"{r['obs_s']:,.0f} obs/s end to end ({r['decide_share']:.0%} of it in rules.decide)", flush=True)
         finally:
             admin = await asyncpg.connect(args.pg)
             try:
@@ -375,11 +397,12 @@ def record(pure: list[dict], full: dict[str, dict], args, skipped: str | None) -
               f"transaction per batch), batches of {args.batch}. Target < {TARGET_LATENCY_S:.0f} s from the last "
               f"observation to the incident holding all {args.assets}.", ""]
     if full:
-        lines += ["| engine | last observation → incident with all | confirming round | end-to-end obs/s |",
-                  "|---|---:|---:|---:|"]
+        lines += ["| engine | last observation → incident with all | confirming round | end-to-end obs/s "
+                  "| time in rules.decide |",
+                  "|---|---:|---:|---:|---:|"]
         for engine, r in full.items():
             lines.append(f"| {engine} | {r['latency_s'] * 1000:,.0f} ms{ok(r['latency_s'] < TARGET_LATENCY_S)} | "
-                         f"{r['confirm_s']:.2f} s | {r['obs_s']:,.0f} |")
+                         f"{r['confirm_s']:.2f} s | {r['obs_s']:,.0f} | {r['decide_share']:.0%} |")
         if "PostgreSQL" not in full:
             lines.append("")
             lines.append("PostgreSQL not measured in this run (no RACKCARD_TEST_PG_URL / --pg).")
