@@ -10,6 +10,7 @@ with bulk inserts, then measures p50/p95/max latency of
 - GET /api/v1/search?q=<a client name>
 - GET /api/v1/search?q=<an asset serial>
 - GET /api/v1/search?q=<a phone in another format>
+- GET /api/v1/me as a baseline: what every request pays for the token check and the framework
 
 through the real app in-process (httpx ASGITransport, bearer token, JSON
 rendering: what a user gets minus the network), one request at a time, on
@@ -366,6 +367,7 @@ async def measure(url: str, data: Dataset, samples: int, warmup: int) -> dict[st
                 return hit_for("8" + digits[1:], lambda body: any(h["client_id"] == c for h in body_results(body)))
 
             cases = {
+                "baseline: GET /me (token check)": lambda: ("/api/v1/me", None, lambda body: body["email"] == email),
                 "client card": card,
                 "search: IP (exact)": by_ip,
                 "search: IP in a client prefix": by_prefix,
@@ -399,7 +401,7 @@ async def measure(url: str, data: Dataset, samples: int, warmup: int) -> dict[st
                     "errors": errors,
                 }
                 r = results[label]
-                print(f"  {label:<32} p50 {r['p50']:7.1f} ms  p95 {r['p95']:7.1f} ms  max {r['max']:7.1f} ms"
+                print(f"  {label:<34} p50 {r['p50']:7.1f} ms  p95 {r['p95']:7.1f} ms  max {r['max']:7.1f} ms"
                       f"  (n={r['n']}, wrong={wrong}, errors={errors})", flush=True)
     return results
 
