@@ -35,13 +35,24 @@ original contract changed.
   marked flapping.
 * **Added ``Params`` fields** (impact thresholds) and ``Params.from_settings``
   (reads ``rackcard.settings.EngineSettings`` by attribute; no import).
-* **Reboot** is represented by an ``uptime`` check: the probe emits
-  ``state="warning"``, ``message="rebooted"`` (value: the new sysUpTime) on the
-  poll where sysUpTime went backwards, and ``ok`` on the following polls. An
-  ``uptime`` problem needs no hold-down (it is an event). It opens a ``reboot``
-  incident (self-healing after ``recovery_hold``) unless the asset is already
-  in an open incident, or was in one resolved within ``reopen_window`` (a
-  device rebooting when power returns): then it is a Note on that incident.
+* **Reboot** is represented by the ``uptime`` check in state ``warning`` (any
+  message; e.g. "rebooted"): the probes set it when sysUpTime went backwards,
+  while the device has been up less than ``recent_reboot_s``, and on a
+  coldStart/warmStart trap; ``ok`` again afterwards. An ``uptime`` problem needs
+  no hold-down (it is an event). It opens a ``reboot`` incident (self-healed
+  once ``uptime`` has been ``ok`` for ``recovery_hold``) unless the asset is
+  already in an open incident, or was in one resolved within
+  ``reopen_window`` (devices restarting when power returns): then it is one
+  Note on that incident.
+* **Manual incidents** (fingerprint ``manual:...``, no root checks) never
+  auto-resolve and never absorb probe problems: a probe fault on one of their
+  assets opens its own incident and adds one Note to the manual incident.
+* **Recovery**: every root check ``ok`` for ``recovery_hold`` (for a flapping
+  incident: for ``max(recovery_hold, flap_window)``). A ``site:*:unreachable``
+  incident resolves when more than half of its root checks are back; the
+  assets still silent then get their own incidents (like the children of a
+  recovered root). A fault reopens a resolved incident only if it began after
+  ``resolved_at`` (a check that never recovered opens a new incident).
 * **Fingerprints**: ``asset:<id>:<check key>``; every ``power:*`` check of any
   asset at a site → ``site:<site id>:power`` (two UPSes on battery at one site
   are one outage); a silent remote site → ``site:<site id>:unreachable``.
@@ -952,7 +963,7 @@ class _Run:
 
         # one device, one incident: another problem of an asset that is root of an open incident
         for inc in self.asset_incs.get(a, ()):
-            if inc.open and inc.asset_roles.get(a) == "root":
+            if inc.open and inc.asset_roles.get(a) == "root" and _automatic(inc.fp):
                 self.attach(inc, a, "root", clients, k, desc)
                 return
 
@@ -1009,6 +1020,10 @@ class _Run:
         # open
         source = "trap" if c.source == "trap" else "probe"
         self.open_incident(fp, [(a, k)], {a: "root"}, set(clients), source, desc)
+        # a manual incident (a call about this device) hears about it, once: now
+        for inc in self.asset_incs.get(a, ()):
+            if inc.open and not _automatic(inc.fp):
+                self.emit(Note(inc.ref, f"the probes opened {fp}: {desc}", at))
 
     def suppress(self, a: int, k: str, w: MaintenanceWindow, u: CheckUpdate | None) -> None:
         """Recorded once, when the problem is (newly) confirmed inside the window."""
@@ -1109,6 +1124,11 @@ class _Run:
             return f"{name} port {idx} down"
         c = self.view.get((a, k))
         return f"{name}: {k} {c.state if c else ''}".strip()
+
+
+def _automatic(fp: str) -> bool:
+    """Opened by the rules (asset:/site: fingerprints), not by a person (manual:...)."""
+    return fp.startswith(("asset:", "site:"))
 
 
 def _fmt(delta: dt.timedelta) -> str:

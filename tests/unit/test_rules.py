@@ -821,3 +821,41 @@ def test_nothing_is_repeated_once_everything_is_accounted_for():
     sim.advance(MIN)
     assert sim.poll(everything + [(3, "uptime", "warning")], times=2) == []
     assert sim.tick() == []
+
+
+def test_a_manual_incident_does_not_absorb_probe_problems_but_hears_of_them():
+    """A client called about sw-5 (manual incident, the asset attached by hand): the
+    probe's fault opens its own incident, noted once on the manual one; it never
+    auto-resolves the person's incident."""
+    manual = IncidentView(1, "manual:abc", "in_progress", "request", "P3", T0, asset_roles={5: "root"},
+                          client_ids=frozenset({9}), acted=True)
+    topo = one_switch()
+    u = CheckUpdate(5, "link:3", "critical", "ok", 1, T0, T0, "trap", message="linkDown")
+    out = decide([u], [manual], topo, [], T0)
+    (opened,) = of(out, OpenIncident)
+    assert opened.fingerprint == "asset:5:link:3"
+    assert [n.incident for n in of(out, Note)] == [1]
+    assert not of(out, AttachAsset) and not of(out, Reclassify)
+    checks = {(5, "link:3"): CheckStatus(5, "link:3", "ok", T0, 9, "poll", T0 + 5 * MIN)}
+    assert not of(decide([], [manual], topo, [], T0 + 60 * MIN, checks), Resolve)
+
+
+def test_site_incident_resolves_when_most_of_the_site_is_back_stragglers_get_their_own():
+    sim = Sim(remote_site(4, ups=False))
+    all_ok(sim, range(1, 5))
+    sim.advance(MIN)
+    sim.poll([(i, "reachability", "critical") for i in range(1, 5)], times=3)
+    (site,) = sim.incidents.values()
+    assert site.fingerprint == "site:1:unreachable"
+    sim.advance(MIN)
+    sim.observe([(1, "reachability", "ok"), (2, "reachability", "ok"), (3, "reachability", "critical")])
+    sim.advance(Params().recovery_hold)
+    assert not of(sim.tick(), Resolve)  # 2 of 4 back: not yet the majority
+    sim.observe([(3, "reachability", "ok")])
+    sim.advance(Params().recovery_hold)
+    out = sim.tick()
+    assert [r.incident for r in of(out, Resolve)] == [site.id]
+    assert [o.fingerprint for o in of(out, OpenIncident)] == ["asset:4:reachability"]
+    assert not of(out, Reopen)
+    sim.advance(MIN)
+    assert sim.tick() == []
