@@ -1084,7 +1084,7 @@ class _Run:
                     root_checks=frozenset(inc.root_checks),
                     asset_roles=dict(inc.asset_roles),
                     client_ids=frozenset(inc.client_ids),
-                    description="\n".join(inc.description),
+                    description=_lines(inc.description),
                 )
             elif inc.touched and inc.open:
                 category = inc.category
@@ -1124,6 +1124,17 @@ class _Run:
             return f"{name} port {idx} down"
         c = self.view.get((a, k))
         return f"{name}: {k} {c.state if c else ''}".strip()
+
+
+MAX_DESCRIPTION_LINES = 20
+
+
+def _lines(lines: list[str]) -> str:
+    """The opening description: the first lines of evidence, then a count (500 assets joining at once)."""
+    if len(lines) <= MAX_DESCRIPTION_LINES + 1:
+        return "\n".join(lines)
+    more = len(lines) - MAX_DESCRIPTION_LINES
+    return "\n".join(lines[:MAX_DESCRIPTION_LINES] + [f"… and {more} more"])
 
 
 def _automatic(fp: str) -> bool:

@@ -251,6 +251,8 @@ def test_ups_and_children_in_one_batch_fold_into_the_opening():
     assert len(out) == 1
     assert {a for a, r in opened.asset_roles.items() if r == "impacted"} == set(range(1, 51))
     assert opened.priority == "P1"
+    lines = opened.description.splitlines()
+    assert len(lines) == 21 and lines[-1] == "… and 31 more"  # the opening entry stays readable
 
 
 def media_converter_topology() -> Topology:
