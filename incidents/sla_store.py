@@ -9,10 +9,8 @@ from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 from cmdb.tables import Client
-from incidents import rules, workflow
+from incidents import rules, sla, workflow
 from incidents.tables import SlaPlan
-
-PRIORITIES = workflow.PRIORITIES
 
 
 @dataclass(frozen=True)
@@ -22,22 +20,6 @@ class DueTimes:
     resolution_due_at: dt.datetime | None
     response_breached: bool
     resolution_breached: bool
-
-
-def _minutes(plan: dict, kind: str, priority: str) -> int:
-    return int(plan[f"{kind}_{priority.lower()}"])
-
-
-def plan_from_row(row: dict) -> "_Plan":
-    return _Plan(
-        hours=row["hours"],
-        timezone=row["timezone"],
-        business_days=tuple(int(d) for d in str(row["business_days"]).split(",") if d.strip()),
-        business_start=row["business_start"],
-        business_end=row["business_end"],
-        response_minutes={p: _minutes(row, "response", p) for p in PRIORITIES},
-        resolution_minutes={p: _minutes(row, "resolution", p) for p in PRIORITIES},
-    )
 
 
 async def plans_of_clients(client_ids: Iterable[int]) -> dict[int, dict]:
@@ -53,28 +35,9 @@ async def plans_of_clients(client_ids: Iterable[int]) -> dict[int, dict]:
     return {c: plans[p] for c, p in links.items() if p in plans}
 
 
-def most_demanding(plans: Iterable[dict], priority: str) -> dict | None:
-    """The plan with the shortest resolution (then response) time for this priority."""
-    candidates = list(plans)
-    if not candidates:
-        return None
-    return min(candidates, key=lambda p: (_minutes(p, "resolution", priority), _minutes(p, "response", priority), p["id"]))
-
-
 async def plan_ranks() -> dict[int, int]:
-    """plan_id -> rank, 1 = most demanding (shortest P1 resolution, then response)."""
-    rows = await SlaPlan.select(SlaPlan.id, SlaPlan.resolution_p1, SlaPlan.response_p1)
-    ordered = sorted(rows, key=lambda r: (r["resolution_p1"], r["response_p1"], r["id"]))
-    ranks: dict[int, int] = {}
-    rank = 0
-    previous = None
-    for r in ordered:
-        key = (r["resolution_p1"], r["response_p1"])
-        if key != previous:
-            rank += 1
-            previous = key
-        ranks[r["id"]] = rank
-    return ranks
+    """plan_id -> rank, 1 = most demanding (incidents.sla.plan_ranks)."""
+    return sla.plan_ranks({r["id"]: sla.SlaPlan.from_record(r) for r in await SlaPlan.select()})
 
 
 async def client_plan_ranks(client_ids: Iterable[int]) -> dict[int, int]:
@@ -100,21 +63,18 @@ async def due_times(
     status_history: Sequence[tuple[dt.datetime, str]],
     now: dt.datetime,
 ) -> DueTimes:
-    plan_row = most_demanding((await plans_of_clients(client_ids)).values(), priority)
-    if plan_row is None:
+    plans = [sla.SlaPlan.from_record(r) for r in (await plans_of_clients(client_ids)).values()]
+    plan = sla.most_demanding(plans, priority, opened_at)
+    if plan is None:
         return DueTimes(None, None, None, False, False)
-    plan = plan_from_row(plan_row)
-    pauses = workflow.paused_intervals(status_history, now)
-    response_due = _due_at(plan, opened_at, plan.response_minutes[priority], pauses)
-    resolution_due = _due_at(plan, opened_at, plan.resolution_minutes[priority], pauses)
-    responded = first_response_at or now
-    finished = resolved_at or now
+    pauses = sla.pauses_from_history(status_history, workflow.PAUSED_STATUSES)
+    status = sla.sla_status(plan, priority, opened_at, now, pauses, first_response_at, resolved_at)
     return DueTimes(
-        plan_id=plan_row["id"],
-        response_due_at=response_due,
-        resolution_due_at=resolution_due,
-        response_breached=responded > response_due,
-        resolution_breached=finished > resolution_due,
+        plan_id=plan.id,
+        response_due_at=status.response_due,
+        resolution_due_at=status.resolution_due,
+        response_breached=status.response_breached,
+        resolution_breached=status.resolution_breached,
     )
 
 
@@ -122,56 +82,3 @@ async def manual_priority(category: str, client_ids: Iterable[int], service_ids:
     """Priority of a manual incident given without one: the rules' impact x urgency."""
     clients = frozenset(client_ids)
     return rules.priority_for(category, clients, frozenset(service_ids), await client_plan_ranks(clients))
-
-
-# ---- Stand-ins until incidents.sla / rules priority land (engineer A); replaced then.
-from zoneinfo import ZoneInfo  # noqa: E402
-
-
-@dataclass(frozen=True)
-class _Plan:
-    hours: str
-    timezone: str
-    business_days: tuple[int, ...]
-    business_start: str
-    business_end: str
-    response_minutes: dict
-    resolution_minutes: dict
-
-
-def _working(plan: _Plan, start: dt.datetime):
-    """Working intervals from `start` on (UTC)."""
-    if plan.hours != "business":
-        yield start, dt.datetime.max.replace(tzinfo=dt.timezone.utc)
-        return
-    tz = ZoneInfo(plan.timezone)
-    day = start.astimezone(tz).date()
-    h1, m1 = map(int, plan.business_start.split(":"))
-    h2, m2 = map(int, plan.business_end.split(":"))
-    for _ in range(3660):
-        if day.isoweekday() in plan.business_days:
-            a = dt.datetime.combine(day, dt.time(h1, m1), tz).astimezone(dt.timezone.utc)
-            b = dt.datetime.combine(day, dt.time(h2, m2), tz).astimezone(dt.timezone.utc)
-            if b > start:
-                yield max(a, start), b
-        day += dt.timedelta(days=1)
-
-
-def _due_at(plan: _Plan, start: dt.datetime, minutes: int, pauses) -> dt.datetime:
-    remaining = dt.timedelta(minutes=minutes)
-    pauses = sorted(pauses)
-    for a, b in _working(plan, start):
-        t = a
-        for pa, pb in pauses:
-            if pb <= t or pa >= b:
-                continue
-            if pa > t:
-                if remaining <= pa - t:
-                    return t + remaining
-                remaining -= pa - t
-            t = max(t, pb)
-        if t < b:
-            if remaining <= b - t:
-                return t + remaining
-            remaining -= b - t
-    raise ValueError("no working time in ten years")

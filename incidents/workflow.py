@@ -86,22 +86,3 @@ def ola_action(
     if line in AUTO_ESCALATES:
         return "escalate"
     return None if ola_exceeded else "flag"
-
-
-def paused_intervals(
-    changes: Sequence[tuple[dt.datetime, str]], now: dt.datetime
-) -> list[tuple[dt.datetime, dt.datetime]]:
-    """Intervals in which the SLA clock stood still, from the status history
-    [(at, new_status), ...] in time order. An interval still running ends at `now`."""
-    out: list[tuple[dt.datetime, dt.datetime]] = []
-    start: dt.datetime | None = None
-    for at, status in changes:
-        if status in PAUSED_STATUSES:
-            if start is None:
-                start = at
-        elif start is not None:
-            out.append((start, at))
-            start = None
-    if start is not None and now > start:
-        out.append((start, now))
-    return out
