@@ -14,7 +14,7 @@ from collections import Counter
 from accounts.errors import NotFound
 from accounts.viewer import Viewer
 from cmdb import addressing
-from cmdb.resources import reading, scope
+from cmdb.resources import read_all, reading, scope
 from cmdb.tables import Asset, Client, Contact, IPAddress, Prefix, Rack, RackUnit, Service
 
 from cmdb import services as svc
@@ -22,27 +22,30 @@ from cmdb import services as svc
 
 async def client_card(viewer: Viewer, client_id: int) -> dict:
     async with reading():
-        row = await Client.select().where(Client.id == client_id, *scope(svc.CLIENT, viewer)).first()
+        row, contacts, assets, prefixes, services = await read_all(
+            Client.select().where(Client.id == client_id, *scope(svc.CLIENT, viewer)).first(),
+            Contact.select().where(Contact.client == client_id).order_by(Contact.name_norm),
+            Asset.select(
+                *Asset._meta.columns, Asset.site.name.as_alias("site_name"), Asset.rack.name.as_alias("rack_name")
+            ).where(Asset.client == client_id).order_by(Asset.name_norm),
+            Prefix.select().where(Prefix.client == client_id).order_by(Prefix.family).order_by(Prefix.first_key),
+            Service.select(*Service._meta.columns, Service.site.name.as_alias("site_name")).where(
+                Service.client == client_id
+            ).order_by(Service.site).order_by(Service.id),
+        )
         if row is None:
             raise NotFound(f"no client {client_id}", field="id")
-        contacts = await Contact.select().where(Contact.client == client_id).order_by(Contact.name_norm)
-        assets = await Asset.select(
-            *Asset._meta.columns, Asset.site.name.as_alias("site_name"), Asset.rack.name.as_alias("rack_name")
-        ).where(Asset.client == client_id).order_by(Asset.name_norm)
         asset_ids = [a["id"] for a in assets]
         ip_where = IPAddress.client == client_id
         if asset_ids:
             ip_where = ip_where | IPAddress.asset.is_in(asset_ids)
-        ips = await IPAddress.select().where(ip_where).order_by(IPAddress.family).order_by(IPAddress.ip_key)
-        prefixes = await Prefix.select().where(Prefix.client == client_id).order_by(Prefix.family).order_by(Prefix.first_key)
-        services = await Service.select(*Service._meta.columns, Service.site.name.as_alias("site_name")).where(
-            Service.client == client_id
-        ).order_by(Service.site).order_by(Service.id)
-        racks = await _racks(client_id, {a["rack"] for a in assets if a["rack"]})
-        dependencies = await _dependencies(client_id, asset_ids, {a["id"]: a["name"] for a in assets})
-
-        service_assets = await svc.assets_of_services([s["id"] for s in services])
-        used = await svc.used_counts([p["id"] for p in prefixes])
+        ips, racks, dependencies, service_assets, used = await read_all(
+            IPAddress.select().where(ip_where).order_by(IPAddress.family).order_by(IPAddress.ip_key),
+            _racks(client_id, {a["rack"] for a in assets if a["rack"]}),
+            _dependencies(client_id, asset_ids, {a["id"]: a["name"] for a in assets}),
+            svc.assets_of_services([s["id"] for s in services]),
+            svc.used_counts([p["id"] for p in prefixes]),
+        )
         asset_items = await svc.assets.present(assets, viewer)
         for item, a in zip(asset_items, assets):
             item["site_name"], item["rack_name"] = a["site_name"], a["rack_name"]

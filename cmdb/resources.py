@@ -13,6 +13,7 @@ rolled back and the checks run again to name what is in the way.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 from dataclasses import dataclass, field
@@ -229,6 +230,16 @@ def reading():
     if engine.current_transaction.get() is not None or not is_sqlite(engine):
         return contextlib.nullcontext()
     return engine.transaction()
+
+
+async def read_all(*queries) -> list:
+    """Run independent reads: side by side on PostgreSQL (each on a pooled
+    connection), one after another on SQLite (one connection, see reading())
+    and inside a transaction (one connection too)."""
+    engine = current_engine()
+    if is_sqlite(engine) or engine.current_transaction.get() is not None:
+        return [await q for q in queries]
+    return list(await asyncio.gather(*queries))
 
 
 def _clauses_and(clauses: list):

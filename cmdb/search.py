@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from accounts.dbutil import is_sqlite
 from accounts.viewer import Viewer
 from cmdb import addressing, normalise
-from cmdb.resources import reading, require_staff
+from cmdb.resources import read_all, reading, require_staff
 from cmdb.tables import Asset, Client, Contact, IPAddress, Prefix, Rack, Site
 
 DEFAULT_LIMIT = 20
@@ -165,69 +165,67 @@ async def _by_prefix(p: addressing.Prefix, add, limit: int) -> None:
 # --------------------------------------------------------------------------- text
 
 
+#: Per result type: (matched field, row column, needle name) pairs to rank a row,
+#: the client columns, and the detail line.
+TEXT_MATCHES = {
+    "client": ([("code", "code", "code"), ("name", "name_norm", "text")], "id", "name",
+               lambda r: f"client {r['code']}"),
+    "contact": ([("name", "name_norm", "text"), ("email", "email_norm", "email"), ("phone", "phone_norm", "phone")],
+                "client", "client_name", lambda r: " ".join(x for x in (r["email_norm"], r["phone"]) if x)),
+    "asset": ([("name", "name_norm", "text"), ("serial", "serial_norm", "serial")], "client", "client_name",
+              lambda r: f"{r['kind']} at {r['site_name']}" + (f", s/n {r['serial']}" if r["serial"] else "")),
+    "site": ([("name", "name_norm", "text"), ("code", "code", "code")], None, None, lambda r: f"{r['kind']} {r['code']}"),
+    "rack": ([("name", "name_norm", "text")], "client", "client_name", lambda r: f"at {r['site_name']}"),
+}
+
+
 async def _by_text(q: str, add, limit: int) -> None:
-    text = normalise.text(q)
-    code = normalise.code(q)
-    serial = normalise.serial(q)
-
-    # clients: code by prefix (unique index), name by substring (a small table)
-    client_cols = (Client.id, Client.name, Client.name_norm, Client.code)
-    rows = await Client.select(*client_cols).where(starts_with(Client.code, code)).limit(limit)
-    rows += await Client.select(*client_cols).where(contains(Client.name_norm, text)).limit(limit * 5)
-    for r in rows:
-        for matched, value, needle in (("code", r["code"].lower(), code.lower()), ("name", r["name_norm"], text)):
-            rank = rank_of(value, needle)
-            if rank is not None:
-                add(Hit("client", r["id"], r["name"], rank, matched, r["id"], r["name"], detail=f"client {r['code']}"))
-
-    # contacts: name by prefix and words, e-mail by prefix, phone in any format
-    contact_cols = (Contact.id, Contact.name, Contact.name_norm, Contact.email_norm, Contact.phone, Contact.phone_norm,
-                    Contact.client, Contact.client.name.as_alias("client_name"))
-    wheres = [starts_with(Contact.name_norm, text), contains(Contact.name_norm, " " + text)]
+    needles = {
+        "text": normalise.text(q),
+        "code": normalise.code(q),
+        "serial": normalise.serial(q) or "",
+        "email": normalise.email(q),
+        "phone": normalise.phone(q) if normalise.looks_like_phone(q) else "",
+    }
+    text, code = needles["text"], needles["code"]
+    clients = (Client.id, Client.name, Client.name_norm, Client.code)
+    contacts = (Contact.id, Contact.name, Contact.name_norm, Contact.email_norm, Contact.phone, Contact.phone_norm,
+                Contact.client, Contact.client.name.as_alias("client_name"))
+    assets = (Asset.id, Asset.name, Asset.name_norm, Asset.serial, Asset.serial_norm, Asset.kind, Asset.client,
+              Asset.client.name.as_alias("client_name"), Asset.site.name.as_alias("site_name"))
+    plan = [
+        # clients: code by prefix (unique index), name by substring (a small table)
+        ("client", Client.select(*clients).where(starts_with(Client.code, code)).limit(limit)),
+        ("client", Client.select(*clients).where(contains(Client.name_norm, text)).limit(limit * 5)),
+        # contacts: name by prefix and by word, e-mail by prefix, phone in any format
+        ("contact", Contact.select(*contacts).where(starts_with(Contact.name_norm, text)).limit(limit)),
+        ("contact", Contact.select(*contacts).where(contains(Contact.name_norm, " " + text)).limit(limit)),
+        # assets (100,000 rows): name and serial by prefix, index only
+        ("asset", Asset.select(*assets).where(starts_with(Asset.name_norm, text)).limit(limit)),
+        # sites (few): name by substring, code by prefix; racks: name by prefix
+        ("site", Site.select(Site.id, Site.name, Site.name_norm, Site.code, Site.kind).where(
+            contains(Site.name_norm, text) | starts_with(Site.code, code)).limit(limit)),
+        ("rack", Rack.select(Rack.id, Rack.name, Rack.name_norm, Rack.client, Rack.client.name.as_alias("client_name"),
+                             Rack.site.name.as_alias("site_name")).where(starts_with(Rack.name_norm, text)).limit(limit)),
+    ]
     if "@" in q or "." in q:
-        wheres.append(starts_with(Contact.email_norm, normalise.email(q)))
-    phone = normalise.phone(q) if normalise.looks_like_phone(q) else ""
-    if phone:
-        wheres.append(starts_with(Contact.phone_norm, phone))
-        wheres.append(contains(Contact.phone_norm, phone))
-    rows = []
-    for where in wheres:
-        rows += await Contact.select(*contact_cols).where(where).limit(limit)
-    for r in rows:
-        for matched, value, needle in (("name", r["name_norm"], text), ("email", r["email_norm"], normalise.email(q)),
-                                       ("phone", r["phone_norm"], phone)):
-            rank = rank_of(value, needle)
-            if rank is not None:
-                add(Hit("contact", r["id"], r["name"], rank, matched, r["client"], r["client_name"],
-                        detail=" ".join(x for x in (r["email_norm"], r["phone"]) if x)))
+        plan.append(("contact", Contact.select(*contacts).where(starts_with(Contact.email_norm, needles["email"])).limit(limit)))
+    if needles["phone"]:
+        plan.append(("contact", Contact.select(*contacts).where(starts_with(Contact.phone_norm, needles["phone"])).limit(limit)))
+        plan.append(("contact", Contact.select(*contacts).where(contains(Contact.phone_norm, needles["phone"])).limit(limit)))
+    if needles["serial"]:
+        plan.append(("asset", Asset.select(*assets).where(starts_with(Asset.serial_norm, needles["serial"])).limit(limit)))
 
-    # assets: name and serial by prefix (100,000 rows: index only)
-    asset_cols = (Asset.id, Asset.name, Asset.name_norm, Asset.serial, Asset.serial_norm, Asset.kind, Asset.client,
-                  Asset.client.name.as_alias("client_name"), Asset.site.name.as_alias("site_name"))
-    rows = await Asset.select(*asset_cols).where(starts_with(Asset.name_norm, text)).limit(limit)
-    if serial:
-        rows += await Asset.select(*asset_cols).where(starts_with(Asset.serial_norm, serial)).limit(limit)
-    for r in rows:
-        for matched, value, needle in (("name", r["name_norm"], text), ("serial", r["serial_norm"], serial)):
-            rank = rank_of(value, needle)
-            if rank is not None:
-                add(Hit("asset", r["id"], r["name"], rank, matched, r["client"], r["client_name"],
-                        detail=f"{r['kind']} at {r['site_name']}" + (f", s/n {r['serial']}" if r["serial"] else "")))
-
-    # sites (few): name by substring, code by prefix; racks: name by prefix
-    rows = await Site.select(Site.id, Site.name, Site.name_norm, Site.code, Site.kind).where(
-        contains(Site.name_norm, text) | starts_with(Site.code, code)
-    ).limit(limit)
-    for r in rows:
-        rank = min((x for x in (rank_of(r["name_norm"], text), rank_of(r["code"].lower(), code.lower())) if x is not None), default=None)
-        if rank is not None:
-            add(Hit("site", r["id"], r["name"], rank, "name", detail=f"{r['kind']} {r['code']}"))
-    rows = await Rack.select(Rack.id, Rack.name, Rack.name_norm, Rack.client, Rack.client.name.as_alias("client_name"),
-                             Rack.site.name.as_alias("site_name")).where(starts_with(Rack.name_norm, text)).limit(limit)
-    for r in rows:
-        rank = rank_of(r["name_norm"], text)
-        if rank is not None:
-            add(Hit("rack", r["id"], r["name"], rank, "name", r["client"], r["client_name"], detail=f"at {r['site_name']}"))
+    for (kind, _), rows in zip(plan, await read_all(*(query for _, query in plan))):
+        matches, client_key, client_name_key, detail = TEXT_MATCHES[kind]
+        for r in rows:
+            for matched, column, needle in matches:
+                value = r[column].casefold() if column == "code" else r[column]
+                rank = rank_of(value, needles[needle].casefold() if needle == "code" else needles[needle])
+                if rank is not None:
+                    client_id = r[client_key] if client_key else None
+                    client_name = r[client_name_key] if client_name_key else None
+                    add(Hit(kind, r["id"], r["name"], rank, matched, client_id, client_name, detail=detail(r)))
 
 
 async def _fill_client_names(hits: list[Hit]) -> None:
