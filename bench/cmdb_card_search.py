@@ -250,7 +250,9 @@ class Dataset:
         return self
 
     def sizes(self) -> dict[str, int]:
-        return {name.removeprefix("cmdb_"): len(rows) for name, rows in self.tables.items()}
+        plural = {"cmdb_ip_address": "IP addresses", "cmdb_service_asset": "service-asset links",
+                  "cmdb_rack_unit": "occupied rack units", "cmdb_dependency": "dependencies"}
+        return {plural.get(name, name.removeprefix("cmdb_") + "s"): len(rows) for name, rows in self.tables.items()}
 
 
 ORDER = ["cmdb_site", "cmdb_client", "cmdb_contact", "cmdb_rack", "cmdb_asset", "cmdb_rack_unit",
@@ -463,10 +465,11 @@ def machine() -> str:
 def record(runs: dict[str, dict], data: Dataset, args) -> None:
     sizes = data.sizes()
     now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    load = ", ".join(f"{x:.1f}" for x in args.load)
     lines = [
-        f"### {now} — {machine()}",
+        f"### {now} — {machine()}; load average at start {load} (other work on the machine inflates the tail)",
         "",
-        "Dataset: " + ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in sizes.items()) + ".",
+        "Dataset: " + ", ".join(f"{v:,} {k}" for k, v in sizes.items()) + ".",
         f"Sequential requests through the app in-process (httpx ASGITransport), {args.samples} samples per line "
         f"after {args.warmup} warm-up requests; target p95 < {TARGET_P95_MS:.0f} ms."
         + (" SQLite after ANALYZE." if args.sqlite_analyze else " SQLite without ANALYZE (as shipped)."),
@@ -503,6 +506,7 @@ def record(runs: dict[str, dict], data: Dataset, args) -> None:
 
 async def main_async(args) -> int:
     scale = args.scale
+    args.load = os.getloadavg()
     data = Dataset(int(args.clients * scale), int(args.assets * scale), int(args.ips * scale))
     # Field declarations need the tables bound to some engine for defaults; no connection is made.
     print("building rows...", flush=True)
