@@ -444,21 +444,22 @@ async def get_incident(viewer: Viewer, incident_id: int) -> dict:
     return out
 
 
-async def incidents_of_client(viewer: Viewer, client_id: int, *, history: int = 20) -> dict:
-    """For the client card: the client's open incidents and the latest closed/resolved ones."""
+async def client_card_incidents(viewer: Viewer, client_id: int, *, history: int = 20) -> dict:
+    """The client card's incidents section: every open incident of the client
+    and the latest `history` resolved or closed ones (newest first)."""
     if viewer.is_client and viewer.client_id != client_id:
         raise NotFound(f"no client {client_id}", field="client_id")
-    _, open_rows = await list_incidents(viewer, IncidentFilter(status="open", client_id=client_id), limit=200, offset=0)
-    base = IncidentFilter(client_id=client_id)
-    clauses = _where(base) + [Incident.status.is_in([workflow.RESOLVED, workflow.CLOSED])]
+    _, open_rows = await list_incidents(viewer, IncidentFilter(status="open", client_id=client_id), limit=500, offset=0)
+    clauses = _where(IncidentFilter(client_id=client_id)) + [Incident.status.is_in([workflow.RESOLVED, workflow.CLOSED])]
     scope = _visible_to(viewer)
     if scope is not None:
         clauses.append(scope)
-    rows = await Incident.select().where(*clauses).order_by(Incident.opened_at, ascending=False).limit(history)
+    rows = await Incident.select().where(*clauses).order_by(Incident.opened_at, ascending=False) \
+        .order_by(Incident.id, ascending=False).limit(history)
     assets, clients = await _links([r["id"] for r in rows])
     return {
-        "open": open_rows,
-        "history": [_serialise(r, assets[r["id"]], clients[r["id"]]) for r in rows],
+        "open_incidents": open_rows,
+        "incident_history": [_serialise(r, assets[r["id"]], clients[r["id"]]) for r in rows],
     }
 
 

@@ -22,12 +22,14 @@ from litestar.params import FromPath
 from accounts.http import CurrentViewer, require_staff
 from accounts.viewer import Viewer
 from cmdb.services import client_card
+from incidents.services import client_card_incidents
 
 CardSection = Callable[[Viewer, int], Awaitable[dict]]
 
 #: Sections of the client card, merged in order. The first one (the inventory)
 #: raises NotFound for an unknown client, so later sections may assume it exists.
 CARD_SECTIONS: list[CardSection] = [client_card]
+CARD_SECTIONS.append(client_card_incidents)  # open_incidents, incident_history
 
 
 async def build_card(viewer: Viewer, client_id: int) -> dict:
