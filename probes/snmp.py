@@ -6,14 +6,20 @@
 - `open_trap_listener(host, port, callback)` -> a listener calling
   `callback(source_ip, {oid: plain value})` for each SNMPv1/v2c notification.
 
-One SnmpEngine per event loop (a new engine costs ~200 ms CPU; an engine from
-another loop silently times out), a bound on requests in flight, and a raised
-SO_RCVBUF so bursts of replies are not dropped by the kernel.
+SNMPv1/v2c go through pysnmp's light v1arch dispatcher; SNMPv3 through the
+v3arch SnmpEngine (USM). v3arch also works for v2c but configures a target
+entry per device and scans that table for every reply (measured: 5 ms CPU per
+poll at 100 devices, 21 ms at 400), while v1arch stays near 1 ms at any count.
+
+One dispatcher and one SnmpEngine per event loop (a new engine costs ~200 ms
+CPU; an engine from another loop silently times out), a bound on requests in
+flight, and a raised SO_RCVBUF so bursts of replies are not dropped.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import socket
 import time
@@ -26,7 +32,6 @@ from pysnmp.entity import config
 from pysnmp.entity.engine import SnmpEngine as _LowEngine
 from pysnmp.entity.rfc3413 import ntfrcv
 from pysnmp.hlapi.v3arch.asyncio import (
-    CommunityData,
     ContextData,
     ObjectIdentity,
     ObjectType,
@@ -48,6 +53,10 @@ from pysnmp.hlapi.v3arch.asyncio import (
     usmNoAuthProtocol,
     usmNoPrivProtocol,
 )
+from pysnmp.hlapi.v1arch.asyncio import CommunityData as V1CommunityData
+from pysnmp.hlapi.v1arch.asyncio import SnmpDispatcher
+from pysnmp.hlapi.v1arch.asyncio import UdpTransportTarget as V1UdpTransportTarget
+from pysnmp.hlapi.v1arch.asyncio import get_cmd as v1_get_cmd
 from pysnmp.proto import errind, rfc1902, rfc1905
 
 from probes.interpret import Missing, PollResult
@@ -77,15 +86,25 @@ AUTH_ERRORS = (
 RCVBUF_BYTES = 4 * 1024 * 1024
 
 _engines: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, SnmpEngine]" = weakref.WeakKeyDictionary()
+_dispatchers: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, SnmpDispatcher]" = weakref.WeakKeyDictionary()
 
 
 def engine_for_loop() -> SnmpEngine:
-    """The one SnmpEngine of the running event loop."""
+    """The one SnmpEngine (SNMPv3) of the running event loop."""
     loop = asyncio.get_running_loop()
     engine = _engines.get(loop)
     if engine is None:
         engine = _engines[loop] = SnmpEngine()
     return engine
+
+
+def dispatcher_for_loop() -> SnmpDispatcher:
+    """The one v1/v2c dispatcher of the running event loop."""
+    loop = asyncio.get_running_loop()
+    dispatcher = _dispatchers.get(loop)
+    if dispatcher is None:
+        dispatcher = _dispatchers[loop] = SnmpDispatcher()
+    return dispatcher
 
 
 def plain(value: Any) -> Any:
@@ -131,7 +150,7 @@ def _auth(target: Target):
             authProtocol=auth_proto if target.v3_auth_key else usmNoAuthProtocol,
             privProtocol=priv_proto if target.v3_priv_key else usmNoPrivProtocol,
         )
-    return CommunityData(target.community or "public", mpModel=1 if target.version != "1" else 0)
+    return V1CommunityData(target.community or "public", mpModel=1 if target.version != "1" else 0)
 
 
 class SnmpPoller:
@@ -142,55 +161,70 @@ class SnmpPoller:
         self.retries = retries
         self.max_oids = max_oids_per_request
         self._slots = asyncio.Semaphore(max_in_flight)
-        self._targets: dict[tuple, UdpTransportTarget] = {}
-        self._buffer_raised = False
+        self._targets: dict[tuple, Any] = {}
+        self._buffers_raised: set[int] = set()
 
-    async def _transport(self, host: str, port: int) -> UdpTransportTarget:
-        key = (host, port)
+    async def _transport(self, v3: bool, host: str, port: int):
+        key = (v3, host, port)
         found = self._targets.get(key)
         if found is None:
-            found = await UdpTransportTarget.create((host, port), timeout=self.timeout, retries=self.retries)
+            kind = UdpTransportTarget if v3 else V1UdpTransportTarget
+            try:
+                ipaddress.IPv4Address(host)
+            except ValueError:  # a name (or IPv6): resolve it
+                found = await kind.create((host, port), timeout=self.timeout, retries=self.retries)
+            else:  # an IPv4 literal: skip getaddrinfo's round trip through a thread
+                found = kind.__new__(kind)
+                found.transport_address = (host, port)
+                found.__init__(timeout=self.timeout, retries=self.retries)
             self._targets[key] = found
         return found
 
-    def _raise_rcvbuf(self, engine: SnmpEngine) -> None:
-        if self._buffer_raised:
+    def _raise_rcvbuf(self, owner) -> None:
+        if id(owner) in self._buffers_raised:
             return
         try:
-            transport = engine.transport_dispatcher.get_transport(udp.DOMAIN_NAME)
+            transport = owner.transport_dispatcher.get_transport(udp.DOMAIN_NAME)
             sock = transport.transport.get_extra_info("socket") if transport and transport.transport else None
             if sock is not None:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF_BYTES)
-                self._buffer_raised = True
+                self._buffers_raised.add(id(owner))
         except Exception:  # best effort: the default buffer still works at lower rates
             log.debug("could not raise SO_RCVBUF", exc_info=True)
-            self._buffer_raised = True
+            self._buffers_raised.add(id(owner))
 
     async def get(self, target: Target, oids: Sequence[str]) -> PollResult:
         """GET `oids` (in requests of at most max_oids_per_request) from one asset."""
         tries = self.retries + 1
+        v3 = target.version == "3"
         try:
             auth = _auth(target)
-            transport = await self._transport(target.host, target.port)
+            transport = await self._transport(v3, target.host, target.port)
         except Exception as exc:  # bad settings: report, don't stop the loop
             return PollResult("error", message=f"cannot poll: {exc}")
-        engine = engine_for_loop()
-        context = ContextData(contextName=(target.v3_context or "").encode()) if target.version == "3" else ContextData()
+        owner = engine_for_loop() if v3 else dispatcher_for_loop()
+        context = ContextData(contextName=(target.v3_context or "").encode()) if v3 else None
         values: dict[str, Any] = {}
         started = time.perf_counter()
         chunks = [list(oids[i:i + self.max_oids]) for i in range(0, len(oids), self.max_oids)] or [[ "1.3.6.1.2.1.1.3.0"]]
         for chunk in chunks:
             async with self._slots:
                 try:
-                    error_indication, error_status, error_index, var_binds = await get_cmd(
-                        engine, auth, transport, context,
-                        *(ObjectType(ObjectIdentity(oid)) for oid in chunk),
-                        lookupMib=False,
-                    )
+                    if v3:
+                        error_indication, error_status, error_index, var_binds = await get_cmd(
+                            owner, auth, transport, context,
+                            *(ObjectType(ObjectIdentity(oid)) for oid in chunk),
+                            lookupMib=False,
+                        )
+                    else:
+                        error_indication, error_status, error_index, var_binds = await v1_get_cmd(
+                            owner, auth, transport, *((rfc1902.ObjectName(oid), univ.Null("")) for oid in chunk),
+                            lookupMib=False,
+                        )
                 except Exception as exc:
                     return PollResult("error", message=f"SNMP error: {exc}", elapsed_ms=_ms(started))
                 finally:
-                    self._raise_rcvbuf(engine)
+                    self._raise_rcvbuf(owner)
             if error_indication:
                 if isinstance(error_indication, errind.RequestTimedOut):
                     return PollResult(
