@@ -16,7 +16,7 @@ from accounts.services import audit
 from accounts.viewer import Viewer
 from cmdb.tables import Asset, Client, Site
 from incidents import workflow
-from incidents.services import _aware, refresh_sla, utcnow
+from incidents.services import aware, refresh_sla, utcnow
 from incidents.tables import Delivery, DeliveryAttempt, Incident, MaintenanceWindow, SlaPlan, WebhookEndpoint
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -170,8 +170,8 @@ def _window_out(row: dict) -> dict:
         "asset_id": row["asset_id"],
         "site_id": row["site_id"],
         "client_id": row["client_id"],
-        "starts_at": _aware(row["starts_at"]),
-        "ends_at": _aware(row["ends_at"]),
+        "starts_at": aware(row["starts_at"]),
+        "ends_at": aware(row["ends_at"]),
         "reason": row["reason"],
         "created_by": row["created_by"],
     }
@@ -364,14 +364,14 @@ async def deliveries(viewer: Viewer, *, incident_id: int | None = None, limit: i
     if rows:
         for a in await DeliveryAttempt.select().where(DeliveryAttempt.delivery.is_in(list(attempts))).order_by(
                 DeliveryAttempt.id):
-            attempts[a["delivery"]].append({"at": _aware(a["at"]), "ok": a["ok"], "status_code": a["status_code"],
+            attempts[a["delivery"]].append({"at": aware(a["at"]), "ok": a["ok"], "status_code": a["status_code"],
                                             "error": a["error"], "duration_ms": a["duration_ms"]})
     return [
         {
             "id": r["id"], "incident_id": r["notification.incident"], "event": r["notification.event"],
             "channel": r["channel"], "target": r["target"], "status": r["status"], "attempts": attempts[r["id"]],
-            "last_error": r["last_error"], "next_attempt_at": _aware(r["next_attempt_at"]),
-            "delivered_at": _aware(r["delivered_at"]),
+            "last_error": r["last_error"], "next_attempt_at": aware(r["next_attempt_at"]),
+            "delivered_at": aware(r["delivered_at"]),
         }
         for r in rows
     ]

@@ -179,8 +179,8 @@ async def load_views(asset_ids: Iterable[int] | None, now: dt.datetime, params: 
     return [
         IncidentView(
             id=r["id"], fingerprint=r["fingerprint"], status=r["status"], category=r["category"],
-            priority=r["priority"], opened_at=services._aware(r["opened_at"]),
-            resolved_at=services._aware(r["resolved_at"]),
+            priority=r["priority"], opened_at=services.aware(r["opened_at"]),
+            resolved_at=services.aware(r["resolved_at"]),
             root_checks=frozenset(checks[r["id"]]), asset_roles=roles[r["id"]],
             client_ids=frozenset(clients[r["id"]]), flapping=r["flapping"], acted=r["acted"],
             recent_changes=tuple(sorted(t for c in checks[r["id"]] for t in changes.get(c, ()))),
@@ -198,7 +198,7 @@ async def _recent_changes(root_checks: set[tuple[int, str]], since: dt.datetime)
             CheckEvent.asset.is_in(assets) & (CheckEvent.at >= since)):
         key = (r["asset"], r["key"])
         if key in root_checks:
-            out.setdefault(key, []).append(services._aware(r["at"]))
+            out.setdefault(key, []).append(services.aware(r["at"]))
     return out
 
 
@@ -208,8 +208,8 @@ async def load_checks(asset_ids: Iterable[int]) -> dict[tuple[int, str], CheckSt
         return {}
     return {
         (r["asset"], r["key"]): CheckStatus(
-            asset_id=r["asset"], key=r["key"], state=r["state"], since=services._aware(r["since"]),
-            streak=r["streak"], source=r["source"], last_observed_at=services._aware(r["last_observed_at"]),
+            asset_id=r["asset"], key=r["key"], state=r["state"], since=services.aware(r["since"]),
+            streak=r["streak"], source=r["source"], last_observed_at=services.aware(r["last_observed_at"]),
         )
         for r in await CheckState.select(
             CheckState.asset, CheckState.key, CheckState.state, CheckState.since, CheckState.streak,
@@ -222,7 +222,7 @@ async def load_maintenance(now: dt.datetime, lookback: dt.timedelta) -> list[Mai
     """Windows in force now or ended within `lookback` (the rules open what a
     window held back once it ends)."""
     return [
-        MaintenanceWindow(id=r["id"], starts_at=services._aware(r["starts_at"]), ends_at=services._aware(r["ends_at"]),
+        MaintenanceWindow(id=r["id"], starts_at=services.aware(r["starts_at"]), ends_at=services.aware(r["ends_at"]),
                           asset_id=r["asset_id"], site_id=r["site_id"], client_id=r["client_id"])
         for r in await WindowRow.select(
             WindowRow.id, WindowRow.starts_at, WindowRow.ends_at, WindowRow.asset_id, WindowRow.site_id,

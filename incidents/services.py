@@ -38,7 +38,7 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(UTC)
 
 
-def _aware(value: dt.datetime | None) -> dt.datetime | None:
+def aware(value: dt.datetime | None) -> dt.datetime | None:
     if value is not None and value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value
@@ -75,19 +75,6 @@ async def add_entry(
             body=body,
             data=json.dumps(data or {}, default=str),
         )
-    )
-
-
-async def add_entries(rows: Sequence[TimelineEntry]) -> None:
-    if rows:
-        await TimelineEntry.insert(*rows)
-
-
-def entry(incident_id: int, kind: str, body: str, at: dt.datetime, visibility: str = "internal",
-          author: str = ENGINE_AUTHOR, data: dict | None = None) -> TimelineEntry:
-    return TimelineEntry(
-        incident=incident_id, at=at, kind=kind, visibility=visibility, author=author,
-        body=body, data=json.dumps(data or {}, default=str),
     )
 
 
@@ -249,7 +236,7 @@ async def refresh_sla(incident_id: int, now: dt.datetime) -> None:
     client_ids = [r["client_id"] for r in await AffectedClient.select(AffectedClient.client_id).where(
         AffectedClient.incident == incident_id)]
     history = [
-        (_aware(r["at"]), json.loads(r["data"] or "{}").get("to", ""))
+        (aware(r["at"]), json.loads(r["data"] or "{}").get("to", ""))
         for r in await TimelineEntry.select(TimelineEntry.at, TimelineEntry.data)
         .where((TimelineEntry.incident == incident_id) & (TimelineEntry.kind == "status"))
         .order_by(TimelineEntry.at)
@@ -258,9 +245,9 @@ async def refresh_sla(incident_id: int, now: dt.datetime) -> None:
     result = await sla_store.due_times(
         client_ids=client_ids,
         priority=row["priority"],
-        opened_at=_aware(row["opened_at"]),
-        first_response_at=_aware(row["first_response_at"]),
-        resolved_at=_aware(row["resolved_at"]) if row["status"] in (workflow.RESOLVED, workflow.CLOSED) else None,
+        opened_at=aware(row["opened_at"]),
+        first_response_at=aware(row["first_response_at"]),
+        resolved_at=aware(row["resolved_at"]) if row["status"] in (workflow.RESOLVED, workflow.CLOSED) else None,
         status_history=history,
         now=now,
     )
@@ -312,20 +299,20 @@ def _serialise(row: dict, assets: list[dict], clients: list[dict]) -> dict:
         "status": status,
         "allowed_transitions": list(workflow.allowed_transitions(status)),
         "line": row["line"],
-        "line_since": _aware(row["line_since"]),
+        "line_since": aware(row["line_since"]),
         "assignee": row["assignee"],
         "source": row["source"],
-        "opened_at": _aware(row["opened_at"]),
-        "acknowledged_at": _aware(row["acknowledged_at"]),
-        "first_response_at": _aware(row["first_response_at"]),
-        "resolved_at": _aware(row["resolved_at"]),
-        "closed_at": _aware(row["closed_at"]),
+        "opened_at": aware(row["opened_at"]),
+        "acknowledged_at": aware(row["acknowledged_at"]),
+        "first_response_at": aware(row["first_response_at"]),
+        "resolved_at": aware(row["resolved_at"]),
+        "closed_at": aware(row["closed_at"]),
         "self_healed": row["self_healed"],
         "flapping": row["flapping"],
         "parent_id": row["parent_id"],
         "sla_plan_id": row["sla_plan_id"],
-        "response_due_at": _aware(row["response_due_at"]),
-        "resolution_due_at": _aware(row["resolution_due_at"]),
+        "response_due_at": aware(row["response_due_at"]),
+        "resolution_due_at": aware(row["resolution_due_at"]),
         "response_breached": row["response_breached"],
         "resolution_breached": row["resolution_breached"],
         "affected_assets": assets,
@@ -432,7 +419,7 @@ async def get_incident(viewer: Viewer, incident_id: int) -> dict:
     out["timeline"] = [
         {
             "id": t["id"],
-            "at": _aware(t["at"]),
+            "at": aware(t["at"]),
             "kind": t["kind"],
             "visibility": t["visibility"],
             "author": t["author"],
@@ -579,12 +566,12 @@ async def escalate_due(now: dt.datetime, ola_minutes: Sequence[int]) -> int:
     ).where(Incident.status.is_in(list(workflow.OPEN_STATUSES)) & (Incident.line != "vendor"))
     done = 0
     for r in rows:
-        action = workflow.ola_action(r["status"], r["line"], _aware(r["line_since"]), r["ola_exceeded"], now,
+        action = workflow.ola_action(r["status"], r["line"], aware(r["line_since"]), r["ola_exceeded"], now,
                                      ola_minutes)
         if action is None:
             continue
         async with atomic():
-            deadline = workflow.ola_deadline(r["line"], _aware(r["line_since"]), ola_minutes)
+            deadline = workflow.ola_deadline(r["line"], aware(r["line_since"]), ola_minutes)
             try:
                 if action == "escalate":
                     await _move_line(r["id"], r["line"], workflow.AUTO_ESCALATES[r["line"]], now, author=SYSTEM_AUTHOR,
