@@ -7,16 +7,18 @@ GET list (filters + limit/offset), GET one, POST (201), PATCH, DELETE (204).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from litestar import Controller, Request, delete, get, patch, post
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Operation, RequestBody, Schema
 from typing import Annotated
 
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from accounts.http import CurrentViewer, require_staff
 from cmdb import paging, services
-from cmdb.resources import ResourceService
+from cmdb.resources import Field, ResourceService
 from cmdb.search import DEFAULT_LIMIT as SEARCH_LIMIT
 from cmdb.search import MAX_LIMIT as SEARCH_MAX
 
@@ -38,16 +40,78 @@ def _filters_doc(svc: ResourceService) -> str:
     )
 
 
+# --------------------------------------------------------------------------- OpenAPI from the declarations
+
+_JSON_TYPES = {"int": OpenAPIType.INTEGER, "str": OpenAPIType.STRING}
+
+
+def _field_schema(f: Field) -> Schema:
+    if f.type == "ids":
+        return Schema(type=OpenAPIType.ARRAY, items=Schema(type=OpenAPIType.INTEGER), description=f"ids of {f.ref_label}s")
+    kind = _JSON_TYPES[f.type]
+    notes = [n for n in (
+        f.ref is not None and f"id of a {f.ref_label}",
+        f.secret and "secret: returned to admins only (others get `" + f.name + "_set`)",
+        f.internal and "internal: staff only",
+    ) if n]
+    return Schema(
+        type=[kind, OpenAPIType.NULL] if f.nullable else kind,
+        enum=list(f.choices) if f.choices else None,
+        minimum=f.min, maximum=f.max, max_length=f.max_length,
+        description="; ".join(notes) or None,
+    )
+
+
+def resource_schema(svc: ResourceService, *, partial: bool = False, output: bool = False) -> Schema:
+    r = svc.r
+    props = {f.name: _field_schema(f) for f in r.fields}
+    if output:
+        props = {"id": Schema(type=OpenAPIType.INTEGER), **props}
+        props.update({n: Schema(type=OpenAPIType.INTEGER) for n in r.output})
+        props.update({f"{f.name}_set": Schema(type=OpenAPIType.BOOLEAN) for f in r.fields if f.secret})
+    required = ["id"] if output else [] if partial else [f.name for f in r.fields if f.required]
+    return Schema(type=OpenAPIType.OBJECT, properties=props, required=required or None, title=r.name)
+
+
+def _page_schema(item: Schema) -> Schema:
+    nullable_url = Schema(type=[OpenAPIType.STRING, OpenAPIType.NULL])
+    return Schema(type=OpenAPIType.OBJECT, required=["count", "next", "previous", "results"], properties={
+        "count": Schema(type=OpenAPIType.INTEGER), "next": nullable_url, "previous": nullable_url,
+        "results": Schema(type=OpenAPIType.ARRAY, items=item),
+    })
+
+
+def _documented(body: Schema | None, response: Schema | None) -> type[Operation]:
+    """An Operation class that documents the declared body and response
+    (the handlers take and return plain dicts, validated by the service layer)."""
+
+    @dataclass
+    class DeclaredOperation(Operation):
+        def __post_init__(self) -> None:
+            if body is not None:
+                self.request_body = RequestBody(content={"application/json": OpenAPIMediaType(schema=body)}, required=True)
+            for code, answer in (self.responses or {}).items():
+                if response is not None and code.startswith("2") and isinstance(answer, OpenAPIResponse) and answer.content:
+                    answer.content = {"application/json": OpenAPIMediaType(schema=response)}
+
+    return DeclaredOperation
+
+
+# --------------------------------------------------------------------------- routes
+
+
 def resource_controller(svc: ResourceService) -> type[Controller]:
     r = svc.r
     fields = ", ".join(f"`{f.name}`" for f in r.fields)
+    item = resource_schema(svc, output=True)
 
     class ResourceController(Controller):
         path = f"/{r.path}"
         guards = [require_staff]
         tags = [r.path]
 
-        @get("/", summary=f"List {r.path}", description=f"{r.summary}. {_filters_doc(svc)}")
+        @get("/", summary=f"List {r.path}", description=f"{r.summary}. {_filters_doc(svc)}",
+             operation_class=_documented(None, _page_schema(item)))
         async def list_items(
             self,
             request: Request,
@@ -59,15 +123,17 @@ def resource_controller(svc: ResourceService) -> type[Controller]:
             found = await svc.list(viewer, filters_of(request), limit, offset)
             return paging.page(str(request.url), found["count"], found["results"], limit, offset)
 
-        @post("/", summary=f"Create a {r.name}", description=f"Fields: {fields}.")
+        @post("/", summary=f"Create a {r.name}", description=f"Fields: {fields}.",
+              operation_class=_documented(resource_schema(svc), item))
         async def create_item(self, viewer: CurrentViewer, data: Body) -> dict:
             return await svc.create(viewer, data)
 
-        @get("/{item_id:int}", summary=f"One {r.name}")
+        @get("/{item_id:int}", summary=f"One {r.name}", operation_class=_documented(None, item))
         async def get_item(self, viewer: CurrentViewer, item_id: ItemId) -> dict:
             return await svc.get(viewer, item_id)
 
-        @patch("/{item_id:int}", summary=f"Change some fields of a {r.name}", description=f"Fields: {fields}.")
+        @patch("/{item_id:int}", summary=f"Change some fields of a {r.name}", description=f"Fields: {fields}.",
+               operation_class=_documented(resource_schema(svc, partial=True), item))
         async def update_item(self, viewer: CurrentViewer, item_id: ItemId, data: Body) -> dict:
             return await svc.update(viewer, item_id, data)
 

@@ -388,20 +388,26 @@ INTERFACE = Resource(
     summary="Ports of an asset (a media converter's fiber and copper sides)",
 )
 
+def _vrf() -> Field:
+    return Field("vrf", max_length=50, default="", filter=True)  # "" = the global table
+
+
+#: What prefixes and addresses share: filter by family, show family and mask length.
+_IP_SPACE = {"extra_filters": {"family": ("family", "int")}, "output": ("family", "prefix_len")}
+
 PREFIX = Resource(
     "prefix", "prefixes", Prefix,
     [
         Field("prefix", required=True, clean=_valid_prefix, columns=_prefix_columns),
-        Field("vrf", max_length=50, default="", filter=True),
+        _vrf(),
         Ref("client_id", Client, nullable=True),
         Ref("site_id", Site, nullable=True),
         Field("description"),
     ],
     label="prefix",
     unique=[Unique(("vrf", "prefix"), "prefix", "prefix")],
-    extra_filters={"family": ("family", "int")},
     q_columns=("prefix", "description"),
-    output=("family", "prefix_len"),
+    **_IP_SPACE,
     expand=_prefix_expand,
     summary="IP prefixes (canonical CIDR; host bits set is refused) with utilisation",
 )
@@ -410,16 +416,15 @@ IP_ADDRESS = Resource(
     "IP address", "ip-addresses", IPAddress,
     [
         Field("address", required=True, clean=_valid_address, columns=_address_columns),
-        Field("vrf", max_length=50, default="", filter=True),
+        _vrf(),
         Ref("client_id", Client, nullable=True),
         Ref("asset_id", Asset, nullable=True),
         Field("description"),
     ],
     label="address",
     unique=[Unique(("vrf", "ip_key"), "address", "address")],
-    extra_filters={"family": ("family", "int")},
     q_columns=("address", "description"),
-    output=("family", "prefix_len"),
+    **_IP_SPACE,
     summary="IP addresses, unique per VRF ('10.0.0.5' or '10.0.0.5/24')",
 )
 
