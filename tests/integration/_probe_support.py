@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import uuid
+
+import uvicorn
 
 from probes.profiles import builtin_profiles, profile_for
 from probes.interpret import interpret, oids_of, plan
@@ -77,3 +80,42 @@ async def make_asset(site_id: int, name: str, kind: str, host: str, port: int, c
     for if_index, role, label in interfaces:
         await Interface(asset=asset.id, if_index=if_index, name=label, role=role).save()
     return asset
+
+
+def _free_tcp_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveServer:
+    """The app under uvicorn on a fixed loopback port, stoppable and restartable."""
+
+    def __init__(self, app):
+        self.app = app
+        self.port = _free_tcp_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._server = None
+        self._task = None
+
+    async def start(self):
+        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, lifespan="off", log_level="warning")
+        self._server = uvicorn.Server(config)
+        self._task = asyncio.create_task(self._server.serve())
+        while not self._server.started:
+            await asyncio.sleep(0.02)
+
+    async def stop(self):
+        if self._server is not None:
+            self._server.should_exit = True
+            await self._task
+            self._server = None
+
+
+async def wait_until(predicate, attempts=100, delay=0.05):
+    for _ in range(attempts):
+        result = await predicate()
+        if result:
+            return result
+        await asyncio.sleep(delay)
+    raise AssertionError("condition never became true")

@@ -4,15 +4,12 @@ real agent (snmpsim) and real traps (net-snmp's snmptrap)."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import datetime as dt
 import shutil
-import socket
 
 import pytest
-import uvicorn
 
-from _probe_support import make_asset, make_site
+from _probe_support import LiveServer, make_asset, make_site, wait_until as _wait
 from probes.client import ServerClient
 from probes.simulator import SimAgent, free_udp_port, media_converter_rec
 from probes.wire import Observation
@@ -21,36 +18,6 @@ from probes.worker import Outbox, Worker, WorkerConfig
 pytestmark = pytest.mark.slow
 
 DEVICE_IP = "127.0.3.1"  # the agent listens here, so traps sent from here come from "the device"
-
-
-def _free_tcp_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class LiveServer:
-    """The app under uvicorn on a fixed loopback port, stoppable and restartable."""
-
-    def __init__(self, app):
-        self.app = app
-        self.port = _free_tcp_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._server = None
-        self._task = None
-
-    async def start(self):
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, lifespan="off", log_level="warning")
-        self._server = uvicorn.Server(config)
-        self._task = asyncio.create_task(self._server.serve())
-        while not self._server.started:
-            await asyncio.sleep(0.02)
-
-    async def stop(self):
-        if self._server is not None:
-            self._server.should_exit = True
-            await self._task
-            self._server = None
 
 
 @pytest.fixture
@@ -73,15 +40,6 @@ async def _probe_token(name="edge") -> str:
     from accounts.services import create_token
 
     return await create_token(probe=name)
-
-
-async def _wait(predicate, attempts=100, delay=0.05):
-    for _ in range(attempts):
-        result = await predicate()
-        if result:
-            return result
-        await asyncio.sleep(delay)
-    raise AssertionError("condition never became true")
 
 
 async def test_server_down_for_five_batches_then_up_nothing_lost_in_order(db, live, tmp_path):
