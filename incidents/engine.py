@@ -341,19 +341,30 @@ class _Applier:
                                      author=services.ENGINE_AUTHOR, data={"root_checks": sorted(d.root_checks)})
             self.sla_dirty.add(incident_id)
 
-    async def attach(self, d: AttachAsset) -> None:
-        incident_id = await self.ref(d.incident)
-        new_assets = await services.store_assets(incident_id, {d.asset_id: d.role}, self.now, self.known())
-        if d.check_key:
-            await services.store_checks(incident_id, [(d.asset_id, d.check_key)])
-        new_clients = await services.store_clients(incident_id, d.client_ids, self.now)
-        if new_clients:
-            self.sla_dirty.add(incident_id)
-        if d.note or new_assets:
-            name = self.topology.assets[d.asset_id].name if d.asset_id in self.topology.assets else f"asset {d.asset_id}"
-            await services.add_entry(incident_id, "probe", d.note or f"{name} joined as {d.role}", at=self.now,
-                                     author=services.ENGINE_AUTHOR,
-                                     data={"asset_id": d.asset_id, "role": d.role, "check": d.check_key})
+    async def attach(self, batch: list[AttachAsset]) -> None:
+        """A run of consecutive AttachAsset decisions, applied per incident in bulk
+        (an outage attaches hundreds of assets at once)."""
+        by_incident: dict[int, list[AttachAsset]] = {}
+        for d in batch:
+            by_incident.setdefault(await self.ref(d.incident), []).append(d)
+        for incident_id, ds in by_incident.items():
+            roles: dict[int, str] = {}
+            for d in ds:
+                roles[d.asset_id] = "root" if "root" in (d.role, roles.get(d.asset_id)) else d.role
+            new_assets = set(await services.store_assets(incident_id, roles, self.now, self.known()))
+            await services.store_checks(incident_id, [(d.asset_id, d.check_key) for d in ds if d.check_key])
+            if await services.store_clients(incident_id, {c for d in ds for c in d.client_ids}, self.now):
+                self.sla_dirty.add(incident_id)
+            entries = []
+            for d in ds:
+                if not (d.note or d.asset_id in new_assets):
+                    continue
+                new_assets.discard(d.asset_id)
+                info = self.topology.assets.get(d.asset_id)
+                name = info.name if info else f"asset {d.asset_id}"
+                entries.append(("probe", d.note or f"{name} joined as {d.role}",
+                                {"asset_id": d.asset_id, "role": d.role, "check": d.check_key}))
+            await services.add_entries(incident_id, entries, at=self.now, author=services.ENGINE_AUTHOR)
 
     async def note(self, d: Note) -> None:
         await services.add_entry(await self.ref(d.incident), "probe", d.text, at=d.at, author=services.ENGINE_AUTHOR)
@@ -420,7 +431,6 @@ async def apply(decisions: Sequence[Decision], topology: Topology, now: dt.datet
     applier = _Applier(topology, now)
     handlers = {
         OpenIncident: applier.open,
-        AttachAsset: applier.attach,
         Note: applier.note,
         SetFlapping: applier.flapping,
         Reclassify: applier.reclassify,
@@ -428,7 +438,16 @@ async def apply(decisions: Sequence[Decision], topology: Topology, now: dt.datet
         Reopen: applier.reopen,
         Suppress: applier.suppress,
     }
+    run: list[AttachAsset] = []
     for decision in decisions:
+        if isinstance(decision, AttachAsset):
+            run.append(decision)
+            continue
+        if run:
+            await applier.attach(run)
+            run = []
         await handlers[type(decision)](decision)
+    if run:
+        await applier.attach(run)
     for incident_id in sorted(applier.sla_dirty):
         await services.refresh_sla(incident_id, now)

@@ -78,6 +78,17 @@ async def add_entry(
     )
 
 
+async def add_entries(incident_id: int, entries: Sequence[tuple[str, str, dict]], *, at: dt.datetime,
+                      author: str = SYSTEM_AUTHOR, visibility: str = "internal") -> None:
+    """Append several (kind, body, data) entries in one statement."""
+    if entries:
+        await TimelineEntry.insert(*[
+            TimelineEntry(incident=incident_id, at=at, kind=kind, visibility=visibility, author=author, body=body,
+                          data=json.dumps(data or {}, default=str))
+            for kind, body, data in entries
+        ])
+
+
 # ---------------------------------------------------------------- notifications (outbox)
 
 
