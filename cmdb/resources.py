@@ -28,7 +28,6 @@ from accounts.services import audit
 from accounts.viewer import Viewer
 
 MISSING: Any = object()
-MAX_LIMIT = 500
 
 
 # --------------------------------------------------------------------------- fields
@@ -76,7 +75,9 @@ class Field:
         if raw is None or (raw == "" and self.nullable and self.type != "str"):
             if self.nullable:
                 return None
-            raise Invalid(f"{self.name} is required", field=self.name)
+            if self.required:
+                raise Invalid(f"{self.name} is required", field=self.name)
+            raise Invalid(f"{self.name} cannot be null (leave it out for the default)", field=self.name)
         if self.type == "int":
             value = _as_int(raw, self.name)
             if self.min is not None and value < self.min:
