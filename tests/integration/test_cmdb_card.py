@@ -78,3 +78,29 @@ async def test_dependency_rules(api, ids):
     assert (await dep("srv-acme-1", "pdu-dc", kind="power")).status_code == 201
     listed = (await api.get(f"/api/v1/dependencies?asset_id={ids['mc-acme']}")).json()
     assert listed["count"] == 2
+
+
+async def test_two_concurrent_edges_closing_a_cycle_accept_one(ids):
+    import asyncio
+
+    from accounts.viewer import SYSTEM
+    from cmdb import services
+
+    a, b = ids["srv-acme-1"], ids["srv-globex"]
+    results = await asyncio.gather(
+        services.dependencies.create(SYSTEM, {"asset_id": a, "depends_on_id": b, "kind": "uplink"}),
+        services.dependencies.create(SYSTEM, {"asset_id": b, "depends_on_id": a, "kind": "power"}),
+        return_exceptions=True,
+    )
+    assert sorted(type(r).__name__ for r in results) == ["Conflict", "dict"], results
+
+
+async def test_client_id_by_code(ids):
+    import pytest as _pytest
+
+    from accounts.errors import NotFound
+    from cmdb.services import client_id_by_code
+
+    assert await client_id_by_code(" acme ") == ids["acme"]
+    with _pytest.raises(NotFound):
+        await client_id_by_code("NOPE")
