@@ -85,26 +85,30 @@ AUTH_ERRORS = (
 
 RCVBUF_BYTES = 4 * 1024 * 1024
 
-_engines: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, SnmpEngine]" = weakref.WeakKeyDictionary()
-_dispatchers: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, SnmpDispatcher]" = weakref.WeakKeyDictionary()
+_per_loop: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict]" = weakref.WeakKeyDictionary()
+
+
+def _for_loop(kind: type):
+    """The one `kind()` of the running event loop (made on first use)."""
+    objects = _per_loop.setdefault(asyncio.get_running_loop(), {})
+    if kind not in objects:
+        objects[kind] = kind()
+    return objects[kind]
 
 
 def engine_for_loop() -> SnmpEngine:
     """The one SnmpEngine (SNMPv3) of the running event loop."""
-    loop = asyncio.get_running_loop()
-    engine = _engines.get(loop)
-    if engine is None:
-        engine = _engines[loop] = SnmpEngine()
-    return engine
+    return _for_loop(SnmpEngine)
 
 
 def dispatcher_for_loop() -> SnmpDispatcher:
     """The one v1/v2c dispatcher of the running event loop."""
-    loop = asyncio.get_running_loop()
-    dispatcher = _dispatchers.get(loop)
-    if dispatcher is None:
-        dispatcher = _dispatchers[loop] = SnmpDispatcher()
-    return dispatcher
+    return _for_loop(SnmpDispatcher)
+
+
+def default_poller() -> "SnmpPoller":
+    """One poller with default settings per event loop, for one-off polls."""
+    return _for_loop(SnmpPoller)
 
 
 def plain(value: Any) -> Any:

@@ -22,18 +22,11 @@ from probes.wire import Observation, Target, utcnow
 
 log = logging.getLogger("rackcard.probes.worker")
 
-_default_pollers: dict = {}
-
-
 def default_poller():
     """One poller (hence one SnmpEngine) per event loop, for one-off polls."""
-    from probes.snmp import SnmpPoller
+    from probes.snmp import default_poller as per_loop
 
-    loop = asyncio.get_running_loop()
-    poller = _default_pollers.get(id(loop))
-    if poller is None or poller[0] is not loop:
-        poller = _default_pollers[id(loop)] = (loop, SnmpPoller())
-    return poller[1]
+    return per_loop()
 
 
 async def poll_once(target: Target, poller=None, profiles: Mapping[str, Profile] | None = None) -> list[Observation]:
