@@ -352,7 +352,7 @@ class ResourceService:
         if not self.r.q_columns:
             raise Invalid(f"{self.r.path} have no text search", field="q")
         text = self.r.q_norm(raw)
-        return _or([self.r.col(c).like(f"%{text}%") for c in self.r.q_columns])
+        return _or([self.r.col(c).ilike(f"%{text}%") for c in self.r.q_columns])
 
     async def list(self, viewer: Viewer, filters: dict[str, str] | None = None, limit: int = 50, offset: int = 0) -> dict:
         """{"count", "results"} of the rows matching `filters` (?client_id=, ?kind=, ?q= ...)."""

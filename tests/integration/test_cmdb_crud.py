@@ -178,6 +178,9 @@ async def test_pagination_and_filters(api):
     assert [a["name"] for a in page3["results"]] == ["mc-6"] and page3["next"] is None and page3["previous"]
     assert (await api.get(f"/api/v1/assets?site_id={other['id']}")).json()["count"] == 1
     assert (await api.get("/api/v1/assets?q=UPS")).json()["count"] == 1
+    client = await seed_client(api, code="ZX9", name="Other Co")
+    assert (await api.get("/api/v1/clients?q=zx9")).json()["results"][0]["id"] == client["id"]  # the code, any case
+    assert (await api.get("/api/v1/assets?kind=ups,switch")).json()["count"] == 1
     assert (await api.get("/api/v1/assets?client_id=null")).json()["count"] == 8
     assert (await api.get("/api/v1/assets?limit=0")).status_code == 422
     bad = await api.get("/api/v1/assets?site=1")
