@@ -32,6 +32,7 @@ import httpx
 
 from accounts.dbutil import atomic
 from cmdb.tables import Contact
+from incidents.services import add_entry
 from incidents.tables import AffectedClient, Delivery, DeliveryAttempt, Notification, WebhookEndpoint
 
 log = logging.getLogger("rackcard.incidents.notify")
@@ -158,7 +159,7 @@ async def deliver_due(config: NotifyConfig, now: dt.datetime, http: httpx.AsyncC
 async def _attempt(config: NotifyConfig, delivery_id: int, now: dt.datetime, http: httpx.AsyncClient) -> None:
     row = await Delivery.select(
         Delivery.id, Delivery.channel, Delivery.target, Delivery.attempts, Delivery.notification.event,
-        Delivery.notification.payload, Delivery.notification.public,
+        Delivery.notification.payload, Delivery.notification.public, Delivery.notification.incident,
     ).where(Delivery.id == delivery_id).first()
     started = time.monotonic()
     status_code: int | None = None
@@ -188,9 +189,23 @@ async def _attempt(config: NotifyConfig, delivery_id: int, now: dt.datetime, htt
         await DeliveryAttempt.insert(DeliveryAttempt(
             delivery=delivery_id, at=now, ok=ok, status_code=status_code, error=error[:2000],
             duration_ms=int((time.monotonic() - started) * 1000)))
+        if ok or values.get(Delivery.status) == "failed":
+            # The incident's record says who was told what (an internal entry).
+            await add_entry(
+                row["notification.incident"], "notification",
+                f"{row['notification.event']} {'sent' if ok else 'NOT delivered'} to {_describe(row['channel'], row['target'])}"
+                + ("" if ok else f" after {attempts} attempts: {error}"),
+                at=now, data={"delivery_id": delivery_id, "channel": row["channel"], "ok": ok, "attempts": attempts})
     if not ok:
         log.warning("delivery %s (%s %s) attempt %s failed: %s", delivery_id, row["channel"], row["target"],
                     attempts, error)
+
+
+def _describe(channel: str, target: str) -> str:
+    if channel == "webhook":
+        return f"webhook #{target}"
+    audience, _, rest = target.partition(":")
+    return f"e-mail {rest.split(':', 1)[1] if audience == 'client' else rest} ({audience})"
 
 
 async def _post_webhook(http: httpx.AsyncClient, webhook_id: int, delivery_id: int, event: str, payload: dict) -> int:

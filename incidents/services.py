@@ -503,6 +503,14 @@ async def transition(viewer: Viewer, incident_id: int, to: str, *, now: dt.datet
                 fields["first_response_at"] = now
         elif to == workflow.CLOSED:
             fields["closed_at"] = now
+        if current == workflow.RESOLVED and workflow.is_open(to):
+            # One open incident per fault (the unique index also holds under races).
+            other = await Incident.select(Incident.id).where(
+                (Incident.fingerprint == row["fingerprint"]) & Incident.status.is_in(list(workflow.OPEN_STATUSES))
+            ).first()
+            if other is not None:
+                raise Conflict(f"incident {other['id']} is open for the same fault; work on that one instead",
+                               field="to")
         await set_status(incident_id, current, to, now, author=viewer.email, author_user_id=viewer.user_id,
                          reason=reason, fields=fields)
         if to == workflow.RESOLVED:

@@ -109,9 +109,13 @@ async def test_receiver_down_is_retried_with_backoff_and_the_incident_is_unaffec
     attempts = await DeliveryAttempt.select(DeliveryAttempt.ok, DeliveryAttempt.status_code).order_by(DeliveryAttempt.id)
     assert [(a["ok"], a["status_code"]) for a in attempts] == [(False, None), (False, 500), (True, 200)]
     assert len(receiver.requests) == 2
-    # the incident never noticed
+    # the incident never noticed, except for the record of who was told
     row = await Incident.select(Incident.status, Incident.title).where(Incident.id == incident["id"]).first()
     assert row == {"status": "new", "title": "Fiber cut to Acme"}
+    timeline = (await services.get_incident(NOC, incident["id"]))["timeline"]
+    told = [e for e in timeline if e["kind"] == "notification"]
+    assert len(told) == 1 and told[0]["body"].startswith("opened sent to webhook")
+    assert told[0]["visibility"] == "internal"
 
 
 async def test_gives_up_after_max_attempts(db):
@@ -126,6 +130,9 @@ async def test_gives_up_after_max_attempts(db):
     await notify.run_once(config, now=T0 + dt.timedelta(seconds=1))
     (delivery,) = await Delivery.select()
     assert delivery["status"] == "failed" and delivery["attempts"] == 2
+    (incident,) = await Incident.select(Incident.id)
+    told = [e for e in (await services.get_incident(NOC, incident["id"]))["timeline"] if e["kind"] == "notification"]
+    assert len(told) == 1 and "NOT delivered" in told[0]["body"] and "after 2 attempts" in told[0]["body"]
 
 
 async def test_email_to_the_noc_and_public_updates_to_client_contacts(db):

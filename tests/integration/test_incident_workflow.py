@@ -9,6 +9,7 @@ import datetime as dt
 import incident_data as data
 from incident_data import T0
 
+from accounts.errors import Conflict
 from accounts.viewer import Viewer
 from incidents import engine, services
 from incidents.tables import Incident, Notification, TimelineEntry
@@ -171,3 +172,19 @@ async def test_resolved_incidents_do_not_escalate(db):
         await services.transition(NOC, created["id"], to, now=T0 + dt.timedelta(minutes=1))
     await engine.tick(T0 + dt.timedelta(days=2), ola_minutes=(1, 1, 1), decide=lambda *a: [])
     assert (await services.get_incident(NOC, created["id"]))["line"] == "L1"
+
+
+async def test_reopen_by_hand_is_refused_while_another_incident_holds_the_fault(db):
+    first = await services.store_incident(fingerprint="asset:7:link:1", title="Fiber down", category="fiber",
+                                          priority="P2", source="trap", at=T0)
+    for to in ("acknowledged", "in_progress", "resolved"):
+        await services.transition(NOC, first, to, now=T0)
+    second = await services.store_incident(fingerprint="asset:7:link:1", title="Fiber down", category="fiber",
+                                           priority="P2", source="trap", at=T0 + dt.timedelta(hours=2))
+    try:
+        await services.transition(NOC, first, "in_progress", now=T0 + dt.timedelta(hours=3))
+    except Conflict as exc:
+        assert f"incident {second} is open for the same fault" in exc.detail
+    else:
+        raise AssertionError("two open incidents for one fingerprint")
+    assert (await services.get_incident(NOC, first))["status"] == "resolved"
