@@ -180,3 +180,24 @@ async def test_email_to_the_noc_and_public_updates_to_client_contacts(db):
             assert "Other" not in text  # nor other clients' names
     statuses = {d["status"] for d in await Delivery.select(Delivery.status)}
     assert statuses == {"delivered"}
+
+
+async def test_the_background_loop_delivers_after_commit(db, settings):
+    from incidents import background
+
+    receiver = Receiver()
+    port = await receiver.start()
+    try:
+        from accounts.viewer import SYSTEM
+        from incidents import admin
+
+        await admin.create_webhook(SYSTEM, {"name": "loop", "url": f"http://127.0.0.1:{port}/"})
+        await _incident(await data.client())  # committed: the outbox row waits for the loop
+        async with background.background(None, settings):
+            for _ in range(100):  # the loop wakes every NOTIFY_S seconds
+                if receiver.requests:
+                    break
+                await asyncio.sleep(0.1)
+    finally:
+        await receiver.stop()
+    assert [h["x-rackcard-event"] for h, _ in receiver.requests] == ["opened"]
