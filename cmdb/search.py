@@ -8,7 +8,8 @@ Built to stay fast at 10,000 clients / 100,000 assets / 200,000 addresses:
   PostgreSQL, backed by text_pattern_ops indexes whatever the collation);
 - an address is a point lookup on `ip_key`, and the prefixes that could contain
   it are a handful of point lookups on (family, first_key) — one per mask length;
-- substring scans only on the small tables (clients, sites) and on contacts.
+- substring scans only on the small tables (clients, sites) and on contacts;
+  asset names are scanned for a substring only when nothing else matched.
 Everything runs on one connection. Ranking: exact > prefix > prefix of a word > substring.
 """
 
@@ -26,6 +27,7 @@ DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 
 EXACT, PREFIX, WORD, SUBSTRING = 0, 1, 2, 3
+FALLBACK_MIN_CHARS = 3
 TYPE_ORDER = {"client": 0, "contact": 1, "ip_address": 2, "prefix": 3, "asset": 4, "site": 5, "rack": 6}
 API_PATH = {
     "client": "clients", "contact": "contacts", "ip_address": "ip-addresses", "prefix": "prefixes",
@@ -216,16 +218,28 @@ async def _by_text(q: str, add, limit: int) -> None:
     if needles["serial"]:
         plan.append(("asset", Asset.select(*assets).where(starts_with(Asset.serial_norm, needles["serial"])).limit(limit)))
 
-    for (kind, _), rows in zip(plan, await read_all(*(query for _, query in plan))):
+    found = _collect(plan, await read_all(*(query for _, query in plan)), needles, add)
+    if not found and len(text) >= FALLBACK_MIN_CHARS:
+        # Nothing by the indexes: look inside asset names too ("core" in "msk-core-1").
+        # A scan of the largest table, so only as a last resort.
+        fallback = [("asset", Asset.select(*assets).where(contains(Asset.name_norm, text)).limit(limit))]
+        _collect(fallback, [await fallback[0][1]], needles, add)
+
+
+def _collect(plan: list, results: list, needles: dict, add) -> int:
+    found = 0
+    for (kind, _), rows in zip(plan, results):
         matches, client_key, client_name_key, detail = TEXT_MATCHES[kind]
         for r in rows:
             for matched, column, needle in matches:
                 value = r[column].casefold() if column == "code" else r[column]
                 rank = rank_of(value, needles[needle].casefold() if needle == "code" else needles[needle])
                 if rank is not None:
+                    found += 1
                     client_id = r[client_key] if client_key else None
                     client_name = r[client_name_key] if client_name_key else None
                     add(Hit(kind, r["id"], r["name"], rank, matched, client_id, client_name, detail=detail(r)))
+    return found
 
 
 async def _fill_client_names(hits: list[Hit]) -> None:

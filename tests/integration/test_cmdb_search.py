@@ -65,6 +65,9 @@ async def test_names_rank_exact_then_prefix_then_word(api, ids):
     r1 = await _search(api, "r1")
     assert r1[0]["type"] == "rack" and r1[0]["client_id"] == ids["acme"]
     assert await _search(api, "zzz-nothing") == []
+    # nothing by the indexes: asset names are searched inside as a last resort
+    assert [r["label"] for r in await _search(api, "globex")][:1] == ["Globex Corp"]
+    assert [r["label"] for r in await _search(api, "remote-7")] == ["ups-remote-7"]
     assert await _search(api, "  ") == []
 
 
