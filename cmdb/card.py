@@ -38,7 +38,8 @@ async def client_card(viewer: Viewer, client_id: int) -> dict:
         asset_ids = [a["id"] for a in assets]
         ip_where = IPAddress.client == client_id
         if asset_ids:
-            ip_where = ip_where | IPAddress.asset.is_in(asset_ids)
+            # addresses on its assets, unless recorded as another client's
+            ip_where = ip_where | (IPAddress.asset.is_in(asset_ids) & IPAddress.client.is_null())
         ips, racks, dependencies, service_assets, used = await read_all(
             IPAddress.select().where(ip_where).order_by(IPAddress.family).order_by(IPAddress.ip_key),
             _racks(client_id, {a["rack"] for a in assets if a["rack"]}),

@@ -44,6 +44,8 @@ async def seed() -> dict:
         await s.prefixes.create(SYSTEM, {"prefix": prefix, "client_id": client and client["id"]})
     await s.ip_addresses.create(SYSTEM, {"address": "10.10.5.10/24", "client_id": acme["id"], "asset_id": ids["sw-acme-1"]})
     await s.ip_addresses.create(SYSTEM, {"address": "10.20.0.7", "client_id": globex["id"], "asset_id": ids["srv-globex"]})
+    await s.ip_addresses.create(SYSTEM, {"address": "10.10.5.11", "asset_id": ids["srv-acme-1"]})  # on its asset, no owner
+    await s.ip_addresses.create(SYSTEM, {"address": "10.20.0.9", "client_id": globex["id"], "asset_id": ids["srv-acme-1"]})
     await s.services.create(SYSTEM, {"client_id": acme["id"], "site_id": dc["id"], "kind": "internet",
                                      "bandwidth_mbps": 100, "asset_ids": [ids["sw-acme-1"]]})
     await s.services.create(SYSTEM, {"client_id": acme["id"], "site_id": remote["id"], "kind": "l2_channel",

@@ -20,9 +20,9 @@ async def test_card_returns_all_parts(api, ids):
     card = r.json()
     assert card["client"]["code"] == "ACME" and card["client"]["notes"] == "pays late"
     assert [c["name"] for c in card["contacts"]] == ["Ivan Petrov"]
-    assert [i["address"] for i in card["ip_addresses"]] == ["10.10.5.10"]
+    assert [i["address"] for i in card["ip_addresses"]] == ["10.10.5.10", "10.10.5.11"]
     assert [p["prefix"] for p in card["prefixes"]] == ["10.10.0.0/16", "10.10.5.0/24"]
-    assert card["prefixes"][1]["utilisation"]["used"] == 1
+    assert card["prefixes"][1]["utilisation"]["used"] == 2
     groups = {g["site_name"]: [s["kind"] for s in g["services"]] for g in card["services_by_site"]}
     assert groups == {"DC One": ["internet"], "Remote Node 7": ["l2_channel"]}
     racks = {r["name"]: r for r in card["racks"]}
