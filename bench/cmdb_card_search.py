@@ -52,9 +52,9 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 
 from cmdb import addressing  # noqa: E402
+from _results import RESULTS, append_run  # noqa: E402  (bench/ is the script's directory)
 from rackcard import db as rdb  # noqa: E402
 
-RESULTS = ROOT / "bench" / "RESULTS.md"
 TARGET_P95_MS = 50.0
 BIG_CLIENTS, BIG_ASSETS = 10, 500  # the card of a large client is the card's worst case
 
@@ -197,7 +197,9 @@ class Dataset:
         own = asset_id
         # A few large clients (BIG_ASSETS each), as every operator has; the rest share what is left.
         self.big_clients = list(range(1, min(BIG_CLIENTS, self.n_clients // 10) + 1))
-        big_total = len(self.big_clients) * BIG_ASSETS
+        # at most a quarter of all assets (small --scale runs)
+        self.big_assets = min(BIG_ASSETS, self.n_assets // (4 * len(self.big_clients))) if self.big_clients else 0
+        big_total = len(self.big_clients) * self.big_assets
         per_client = (self.n_assets - own - big_total) / (self.n_clients - len(self.big_clients))
         home = {c: (rng.randint(1, 3) if rng.random() < 0.7 else rng.randint(4, self.n_sites))
                 for c in range(1, self.n_clients + 1)}
@@ -205,7 +207,7 @@ class Dataset:
         kinds = [k for k, w in KINDS for _ in range(w)]
         for c in range(1, self.n_clients + 1):
             if c in self.big_clients:
-                target = BIG_ASSETS
+                target = self.big_assets
             else:
                 n = c - len(self.big_clients)
                 target = round(per_client * n) - round(per_client * (n - 1))
@@ -351,7 +353,7 @@ async def measure(url: str, data: Dataset, samples: int, warmup: int) -> dict[st
 
             def big_card():
                 c = rng.choice(data.big_clients)
-                return f"/api/v1/clients/{c}/card", None, lambda body: body["assets"]["count"] == BIG_ASSETS
+                return f"/api/v1/clients/{c}/card", None, lambda body: body["assets"]["count"] == data.big_assets
 
             def hit_for(value: str, check):
                 return "/api/v1/search", {"q": value}, check
@@ -383,7 +385,7 @@ async def measure(url: str, data: Dataset, samples: int, warmup: int) -> dict[st
             cases = {
                 "baseline: GET /me (token check)": lambda: ("/api/v1/me", None, lambda body: body["email"] == email),
                 "client card": card,
-                f"client card, large client ({BIG_ASSETS} assets)": big_card,
+                f"client card, large client ({data.big_assets} assets)": big_card,
                 "search: IP (exact)": by_ip,
                 "search: IP in a client prefix": by_prefix,
                 "search: client name": by_name,
@@ -498,22 +500,8 @@ def record(runs: dict[str, dict], data: Dataset, args) -> None:
     lines.append("Seeding (bulk insert): " + ", ".join(f"{e} {run['seed_s']:.0f} s" for e, run in runs.items())
                  + f"; building the rows through the service declarations {data.build_s:.0f} s.")
     lines.append("")
-    if not RESULTS.exists():
-        RESULTS.write_text("# Benchmark results\n\nEach benchmark in `bench/` appends its runs to its own section.\n\n")
-    text = RESULTS.read_text()
-    header = "## cmdb_card_search — client card and search\n"
-    if header not in text:
-        text = text.rstrip("\n") + "\n\n" + header + "\n" + (
-            "`python bench/cmdb_card_search.py [--pg URL]` (see the script's docstring).\n\n")
-    # append this run at the end of our section (before the next section, if any)
-    start = text.index(header) + len(header)
-    following = text.find("\n## ", start)
-    block = "\n".join(lines) + "\n"
-    if following == -1:
-        text = text.rstrip("\n") + "\n\n" + block
-    else:
-        text = text[:following].rstrip("\n") + "\n\n" + block + text[following:]
-    RESULTS.write_text(text)
+    append_run("## cmdb_card_search — client card and search",
+               "`python bench/cmdb_card_search.py [--pg URL]` (see the script's docstring).", lines)
     print(f"recorded in {RESULTS}")
 
 
