@@ -19,6 +19,7 @@ from accounts.http import CurrentViewer, require_admin, require_staff
 from cmdb.csvio import KINDS, export_csv, import_csv, spec_for
 
 _KINDS_TEXT = ", ".join(KINDS)
+MAX_CSV_BYTES = 100_000_000
 
 
 async def _csv_body(request: Request) -> bytes:
@@ -39,6 +40,8 @@ async def _csv_body(request: Request) -> bytes:
     "/import/{kind:str}",
     guards=[require_admin],
     status_code=200,
+    # 100,000 assets are ~10 MB of CSV, Litestar's default limit; the whole file is one transaction anyway.
+    request_max_body_size=MAX_CSV_BYTES,
     summary="Import a CSV file (all or nothing)",
     description=f"kind: {_KINDS_TEXT}. Body: the CSV (text/csv) or a multipart upload. "
     "Columns are the API's field names; references by id (site_id ...) or natural key "
