@@ -119,12 +119,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     order = ", ".join(KINDS)
     p = sub.add_parser(
         "import",
-        help="import a CSV file of sites, clients, racks, assets or ip-addresses (all or nothing)",
+        help="import a CSV file of sites, clients, racks, assets, ip-addresses ... (all or nothing)",
         description="Import a CSV file through the same validation as the API. All or nothing: "
         "if any row is bad, nothing is imported and every bad row is listed (row, column, problem). "
         "The header names the columns with the API's field names; references may be ids "
         "(site_id, client_id, rack_id, asset_id) or natural keys (site = code or name, client = code, "
-        f"rack = name at the row's site, asset = serial or unique name). Import in this order: {order}.",
+        "rack = name at the row's site, asset = serial or unique name; a service's assets separated by '|'). "
+        f"Import in this order: {order}.",
     )
     p.add_argument("file", help="CSV file (UTF-8 or Windows-1251; comma, semicolon or tab separated)")
     p.add_argument("--kind", required=True, choices=KINDS, help="what the rows are")
@@ -134,7 +135,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser(
         "export",
-        help="export a list (sites, clients, racks, assets, ip-addresses) as CSV",
+        help="export a list (sites, clients, racks, assets, ip-addresses ...) as CSV",
         description="Write every row of a list as CSV, with references as natural keys, "
         "in the format `rackcard import` reads back. SNMP secrets are included (this is an admin command).",
     )

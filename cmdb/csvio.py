@@ -13,6 +13,11 @@ Columns use the API's field names. References may be given by id (`site_id`,
 - `client` — client code
 - `rack`   — rack name at the row's site
 - `asset`, `depends_on` — asset serial, or its name when that is unique
+- `assets` — a service's assets: serials or names separated by `|`
+  (or `asset_ids`, ids separated by `|`)
+
+An interface's `service_id` has no natural key: it is exported and imported as
+an id.
 
 The columns are derived from the service declarations (cmdb.services), so a
 field added to the API is a CSV column too.
@@ -38,7 +43,12 @@ from cmdb.resources import MISSING
 from cmdb.tables import Asset, Client, Rack, Site
 
 #: Kinds in the order an empty database must import them (references point back).
-KINDS = ("sites", "clients", "contacts", "racks", "assets", "prefixes", "ip-addresses", "dependencies")
+KINDS = (
+    "sites", "clients", "contacts", "racks", "assets", "prefixes", "ip-addresses", "services", "interfaces",
+    "dependencies",
+)
+#: Separates the items of a list cell (a service's assets).
+LIST_SEPARATOR = "|"
 
 #: API reference field -> the natural-key column that may stand in for it.
 NATURAL_KEYS = {
@@ -47,6 +57,7 @@ NATURAL_KEYS = {
     "rack_id": "rack",
     "asset_id": "asset",
     "depends_on_id": "depends_on",
+    "asset_ids": "assets",
 }
 
 
@@ -55,6 +66,7 @@ class Column:
     name: str  # CSV header: an API field name, or a natural key standing in for a reference
     target: str  # the API field it fills
     natural: bool = False  # a natural key (site code, client code ...) resolved to an id
+    many: bool = False  # a list, items separated by LIST_SEPARATOR
 
 
 @dataclass(frozen=True)
@@ -80,7 +92,8 @@ class KindSpec:
 
     @property
     def fields(self):
-        return [f for f in self.service.r.fields if f.stored and f.type != "ids"]
+        """The API fields a CSV carries: the stored ones and lists of references (asset_ids)."""
+        return [f for f in self.service.r.fields if f.stored or f.type == "ids"]
 
 
 def _spec(kind: str) -> KindSpec:
@@ -90,12 +103,13 @@ def _spec(kind: str) -> KindSpec:
     columns: list[Column] = []
     required: list[tuple[str, ...]] = []
     for f in service.r.fields:
-        if not f.stored or f.type == "ids":
+        many = f.type == "ids"
+        if not f.stored and not many:
             continue
-        columns.append(Column(f.name, f.name))
+        columns.append(Column(f.name, f.name, many=many))
         alternatives = (f.name,)
         if f.ref is not None and f.name in NATURAL_KEYS:
-            columns.append(Column(NATURAL_KEYS[f.name], f.name, natural=True))
+            columns.append(Column(NATURAL_KEYS[f.name], f.name, natural=True, many=many))
             alternatives = (NATURAL_KEYS[f.name], f.name)
         if f.required and f.default is MISSING:
             required.append(alternatives)
@@ -346,7 +360,7 @@ async def row_data(spec: KindSpec, row: ParsedRow, refs: References) -> tuple[di
         if column.natural:
             natural.append(column)
             continue
-        data[column.target] = value
+        data[column.target] = _items(value) if column.many else value
         columns[column.target] = name
     # The site first: a rack name is looked up at the row's site.
     natural.sort(key=lambda c: c.name != "site")
@@ -358,8 +372,8 @@ async def row_data(spec: KindSpec, row: ParsedRow, refs: References) -> tuple[di
         try:
             if column.name == "rack":
                 found = await refs.rack(value, data.get("site_id"))
-            elif column.name == "depends_on":
-                found = await refs.asset(value)
+            elif column.name in ("depends_on", "assets"):
+                found = [await refs.asset(v) for v in _items(value)] if column.many else await refs.asset(value)
             else:
                 found = await getattr(refs, column.name)(value)
         except DomainError as exc:
@@ -368,6 +382,10 @@ async def row_data(spec: KindSpec, row: ParsedRow, refs: References) -> tuple[di
         data[column.target] = found
         columns[column.target] = column.name
     return data, columns, errors
+
+
+def _items(cell: str) -> list[str]:
+    return [item.strip() for item in cell.split(LIST_SEPARATOR) if item.strip()]
 
 
 def _errors_of(exc: DomainError, number: int, columns: dict[str, str]) -> list[RowError]:
@@ -467,7 +485,7 @@ class _Labels:
 
     @staticmethod
     def _kind(name: str) -> str:
-        return "asset" if name == "depends_on" else name
+        return "asset" if name in ("depends_on", "assets") else name
 
     async def fill(self, name: str, ids: Iterable[int | None]) -> None:
         kind = self._kind(name)
@@ -497,7 +515,9 @@ async def export_rows(kind: str, viewer: Viewer, batch: int = 1000) -> AsyncIter
     header = export_columns(kind, viewer)
     yield header
     fields = {NATURAL_KEYS.get(f.name, f.name) if f.ref is not None else f.name: f for f in spec.fields}
-    plan = [(name, fields.get(name)) for name in header]
+    # (column, field, written as a natural key?)
+    plan = [(name, fields.get(name), name in fields and name != fields[name].name) for name in header]
+    lists = [f for _, f, _ in plan if f is not None and f.type == "ids"]
     table = spec.table
     labels = _Labels()
     last_id = 0
@@ -506,15 +526,24 @@ async def export_rows(kind: str, viewer: Viewer, batch: int = 1000) -> AsyncIter
         if not rows:
             break
         last_id = rows[-1]["id"]
-        for name, f in plan:
-            if f is not None and f.ref is not None:
-                await labels.fill(name, (r[f.column] for r in rows))
+        if lists:  # computed by the service as for the API (a service's asset_ids)
+            computed = [{"id": r["id"]} for r in rows]
+            await spec.service.r.expand(computed, viewer)
+            for row, extra in zip(rows, computed):
+                row.update({f.name: extra.get(f.name) or [] for f in lists})
+        for name, f, natural in plan:
+            if natural:
+                ids = (i for r in rows for i in r[f.name]) if f.type == "ids" else (r[f.column] for r in rows)
+                await labels.fill(name, ids)
         for row in rows:
             out = []
-            for name, f in plan:
+            for name, f, natural in plan:
                 if f is None:
                     out.append(_cell(row[name]))
-                elif f.ref is not None:
+                elif f.type == "ids":
+                    items = (labels.label(name, i) if natural else str(i) for i in row[f.name])
+                    out.append(LIST_SEPARATOR.join(items))
+                elif natural:
                     out.append(labels.label(name, row[f.column]))
                 else:
                     out.append(_cell(row[f.column]))

@@ -103,6 +103,24 @@ async def test_every_bad_row_is_listed_with_its_column(db):
     assert await Asset.count() == 0
 
 
+async def test_services_name_their_assets_as_a_list(db):
+    from cmdb.tables import ServiceAsset
+
+    await _base()
+    await import_csv("assets", ASSETS, SYSTEM)
+    text = (
+        "client,site,kind,bandwidth_mbps,assets\n"
+        "ROMASHKA,KHIMKI,internet,100,PL1 | sw-core-1\n"
+        "VOLGA,MSK-DC1,l2_channel,,\n"
+    )
+    assert (await import_csv("services", text, SYSTEM)).created == 2
+    assert await ServiceAsset.count() == 2
+    with pytest.raises(ImportRejected) as info:
+        await import_csv("services", text.replace("PL1 | sw-core-1", "PL1|no-such-box"), SYSTEM)
+    [error] = info.value.report.errors
+    assert (error.row, error.column) == (2, "assets") and "no-such-box" in error.message
+
+
 async def test_header_problems_are_reported_on_row_1(db):
     with pytest.raises(ImportRejected) as info:
         await import_csv("clients", "code,nmae\nA,Acme\n", SYSTEM)
