@@ -23,17 +23,15 @@ The columns are derived from the service declarations (cmdb.services), so a
 field added to the API is a CSV column too.
 
 Export writes the natural keys (plus the row's `id`, ignored on import), so an
-export imports into an empty database as the same rows: sites, clients, racks,
-assets, ip-addresses, in that order.
+export imports into an empty database as the same rows, in the order of KINDS.
 """
 
 from __future__ import annotations
 
-import codecs
 import csv
 import io
 from dataclasses import dataclass, field
-from typing import AsyncIterator, Awaitable, Callable, Iterable
+from typing import AsyncIterator, Callable, Iterable
 
 from accounts.dbutil import INTEGRITY_ERRORS, atomic, current_engine
 from accounts.errors import DomainError, Forbidden, Invalid, NotFound
@@ -214,7 +212,7 @@ def decode(data: bytes | str) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        return codecs.decode(data, "cp1251")
+        return data.decode("cp1251")
 
 
 def _dialect(text: str) -> type[csv.Dialect] | csv.Dialect:

@@ -149,6 +149,20 @@ def test_progress_bar_prints_to_a_non_terminal_by_tenths():
     assert len(lines) == 11
 
 
+def test_progress_bar_redraws_in_place_on_a_terminal():
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    out = Terminal()
+    bar = ProgressBar("import assets", stream=out, min_rows=10, interval_s=0)
+    for i in range(1, 51):
+        bar(i, 50)
+    text = out.getvalue()
+    assert text.count("\n") == 1 and text.endswith("[" + "#" * 30 + "] 50/50 rows (100%)\n")
+    assert text.count("\r") == 50
+
+
 async def test_windows_1251_semicolon_file_with_bom_less_header(db):
     data = "code;name;kind\nMSK-DC9;Москва ЦОД-9;datacenter\n".encode("cp1251")
     await import_csv("sites", data, SYSTEM)
