@@ -247,6 +247,8 @@ async def process(
         # Every open incident (and those resolved within the reopen window): the
         # rules correlate with any of them, not only with the touched assets'.
         views = await load_views(None, now, params)
+        if updates and _steady(updates, views):
+            return []
         if updates:
             topology = await load_topology({u.asset_id for u in updates})
         else:
@@ -268,6 +270,16 @@ async def process(
         if decisions:
             await apply(decisions, topology, now)
     return decisions
+
+
+def _steady(updates: Sequence[CheckUpdate], views: list[IncidentView]) -> bool:
+    """Healthy polls of healthy checks on assets no incident involves: nothing
+    for the rules to do (the steady state of a monitored network, most batches).
+    Anything else — a problem, a change, an asset in an incident — goes to the rules."""
+    if any(u.state != rules.OK or u.previous_state not in (None, rules.OK) for u in updates):
+        return False
+    involved = {a for v in views for a in v.asset_roles} | {a for v in views for a, _ in v.root_checks}
+    return not any(u.asset_id in involved for u in updates)
 
 
 async def tick(now: dt.datetime, *, params: Params | None = None, ola_minutes: Sequence[int] | None = None,

@@ -191,3 +191,28 @@ async def test_maintenance_window_validation(api):
     assert len((await api.get("/api/v1/maintenance-windows")).json()) == 1
     assert (await api.delete(f"/api/v1/maintenance-windows/{created['id']}")).status_code == 204
     assert (await api.get(f"/api/v1/maintenance-windows/{created['id']}")).status_code == 404
+
+
+async def test_the_timer_leaves_manual_incidents_alone(db):
+    acme, _, mc = await _media_converter()
+    created = await services.create_manual(
+        NOC, services.ManualIncident(title="Reboot my router please", category="request", client_id=acme,
+                                     source="phone", asset_ids=(mc,)), now=T0)
+    await _observe(data.update(mc, "link:1", "ok", T0, previous=None), now=T0)
+    await engine.tick(T0 + dt.timedelta(hours=3), params=PARAMS)
+    seen = await services.get_incident(NOC, created["id"])
+    assert seen["status"] == "new" and seen["category"] == "request"
+
+
+async def test_healthy_polls_of_uninvolved_assets_skip_the_rules(db):
+    _, _, mc = await _media_converter()
+
+    def must_not_run(*args):
+        raise AssertionError("the rules ran for a steady, healthy batch")
+
+    healthy = [data.update(mc, "link:1", "ok", T0, previous="ok", streak=9, source="poll")]
+    assert await engine.process(healthy, T0, params=PARAMS, decide=must_not_run) == []
+    calls = []
+    changed = [data.update(mc, "link:1", "critical", T0, previous="ok", source="poll")]
+    await engine.process(changed, T0, params=PARAMS, decide=lambda *a: calls.append(a) or [])
+    assert len(calls) == 1
