@@ -14,7 +14,7 @@ from accounts.dbutil import atomic, is_sqlite
 from accounts.viewer import Viewer
 from incidents import engine, rules, services
 from incidents.rules import OpenIncident, Params
-from incidents.tables import AffectedAsset, Incident, Notification, Suppression
+from incidents.tables import AffectedAsset, Incident, Notification, Suppression, TimelineEntry
 
 NOC = Viewer(user_id=None, email="noc@example.test", role="noc")
 PARAMS = Params(hold_down_polls=2, recovery_hold=dt.timedelta(seconds=60), reopen_window=dt.timedelta(minutes=30))
@@ -124,6 +124,9 @@ async def test_two_concurrent_writers_posting_the_same_change_make_one_incident(
     await asyncio.gather(writer(), writer())
     assert await Incident.count() == 1
     assert await AffectedAsset.count() == 1
+    # the loser hit the unique index and attached to the winner's incident
+    notes = await TimelineEntry.select(TimelineEntry.body).where(TimelineEntry.kind == "probe")
+    assert [n["body"] for n in notes] == ["the same fault was reported again: " + decisions[0].title]
 
     # 2) The engine's whole path, twice at once, on separate connections (the
     # check state is written once: that part is record_observations').
