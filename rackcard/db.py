@@ -64,9 +64,17 @@ def current_engine() -> Engine:
     return _current
 
 
+async def _light_reset(connection) -> None:
+    # asyncpg's default reset (unlock advisory locks, CLOSE ALL, UNLISTEN, RESET ALL)
+    # is a second round trip after every query taken from the pool; we use no
+    # advisory locks, LISTEN or session SETs, so only an open transaction needs undoing.
+    if connection.is_in_transaction():
+        await connection.execute("ROLLBACK")
+
+
 async def start(engine: Engine) -> None:
     if isinstance(engine, PostgresEngine):
-        await engine.start_connection_pool(min_size=2, max_size=20)
+        await engine.start_connection_pool(min_size=2, max_size=20, reset=_light_reset)
     else:
         # WAL lets readers go on while one writer writes.
         await engine._run_in_new_connection("PRAGMA journal_mode=WAL")
