@@ -15,7 +15,7 @@ from accounts.errors import NotFound
 from accounts.viewer import Viewer
 from cmdb import addressing
 from cmdb.resources import read_all, reading, scope
-from cmdb.tables import Asset, Client, Contact, IPAddress, Prefix, Rack, RackUnit, Service
+from cmdb.tables import Asset, Client, Contact, IPAddress, Prefix, Rack, Service
 
 from cmdb import services as svc
 
@@ -42,7 +42,7 @@ async def client_card(viewer: Viewer, client_id: int) -> dict:
             ip_where = ip_where | (IPAddress.asset.is_in(asset_ids) & IPAddress.client.is_null())
         ips, racks, dependencies, service_assets, used = await read_all(
             IPAddress.select().where(ip_where).order_by(IPAddress.family).order_by(IPAddress.ip_key),
-            _racks(client_id, {a["rack"] for a in assets if a["rack"]}),
+            _racks(client_id, assets),
             _dependencies(client_id, asset_ids, {a["id"]: a["name"] for a in assets}),
             svc.assets_of_services([s["id"] for s in services]),
             svc.used_counts([p["id"] for p in prefixes]),
@@ -77,20 +77,18 @@ async def client_card(viewer: Viewer, client_id: int) -> dict:
     }
 
 
-async def _racks(client_id: int, holding: set[int]) -> list[dict]:
+async def _racks(client_id: int, assets: list[dict]) -> list[dict]:
     """Racks leased to the client and racks that hold its assets."""
+    units: dict[int, int] = {}
+    for a in assets:
+        if a["rack"] and a["position_u"]:
+            units[a["rack"]] = units.get(a["rack"], 0) + a["height_u"]
     where = Rack.client == client_id
-    if holding:
-        where = where | Rack.id.is_in(sorted(holding))
+    if units:
+        where = where | Rack.id.is_in(sorted(units))
     rows = await Rack.select(Rack.id, Rack.name, Rack.height_u, Rack.client, Rack.site, Rack.site.name.as_alias("site_name")).where(
         where
     ).order_by(Rack.site).order_by(Rack.name_norm)
-    used = {}
-    if rows:
-        for r in await RackUnit.select(RackUnit.rack, RackUnit.unit).where(
-            RackUnit.rack.is_in([r["id"] for r in rows]), RackUnit.asset.client == client_id
-        ):
-            used.setdefault(r["rack"], []).append(r["unit"])
     return [
         {
             "id": r["id"],
@@ -99,8 +97,8 @@ async def _racks(client_id: int, holding: set[int]) -> list[dict]:
             "site_name": r["site_name"],
             "height_u": r["height_u"],
             "leased": r["client"] == client_id,
-            "holds_assets": r["id"] in holding,
-            "units_used_by_client": len(used.get(r["id"], [])),
+            "holds_assets": r["id"] in units,
+            "units_used_by_client": units.get(r["id"], 0),
         }
         for r in rows
     ]

@@ -520,7 +520,15 @@ async def next_free_ip(viewer: Viewer, prefix_id: int) -> dict:
     raise Conflict(f"prefix {row['prefix']} has no free address in VRF {row['vrf']!r}", field="prefix")
 
 
-from cmdb.card import client_card  # noqa: E402  (re-exported: the service API in one place)
-from cmdb.search import search  # noqa: E402
+async def client_card(viewer: Viewer, client_id: int) -> dict:
+    """The inventory part of the client card (cmdb/card.py)."""
+    from cmdb.card import client_card as build  # card.py builds on this module
 
-__all__ = ["client_card", "search", "client_id_by_code", "next_free_ip", "RESOURCES", "BY_PATH", "load_upstream"]
+    return await build(viewer, client_id)
+
+
+async def search(viewer: Viewer, q: str, limit: int = 20) -> list[dict]:
+    """The search box (cmdb/search.py)."""
+    from cmdb.search import search as run
+
+    return await run(viewer, q, limit)

@@ -21,6 +21,7 @@ from litestar.params import FromPath
 
 from accounts.http import CurrentViewer, require_staff
 from accounts.viewer import Viewer
+from cmdb.resources import reading
 from cmdb.services import client_card
 from incidents.services import client_card_incidents
 
@@ -33,9 +34,11 @@ CARD_SECTIONS.append(client_card_incidents)  # open_incidents, incident_history
 
 
 async def build_card(viewer: Viewer, client_id: int) -> dict:
+    """Sections are read-only and share one connection (see cmdb.resources.reading)."""
     card: dict = {}
-    for section in CARD_SECTIONS:
-        card.update(await section(viewer, client_id))
+    async with reading():
+        for section in CARD_SECTIONS:
+            card.update(await section(viewer, client_id))
     return card
 
 
