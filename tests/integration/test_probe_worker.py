@@ -18,6 +18,7 @@ from probes.worker import Outbox, Worker, WorkerConfig
 pytestmark = pytest.mark.slow
 
 DEVICE_IP = "127.0.3.1"  # the agent listens here, so traps sent from here come from "the device"
+UPS_IP = "127.0.3.2"  # nothing listens here
 
 
 @pytest.fixture
@@ -108,6 +109,8 @@ async def test_worker_polls_then_a_real_linkdown_trap_changes_the_check(db, live
     site = await make_site()
     asset = await make_asset(site.id, "mc-trap", "media_converter", DEVICE_IP, agent.port, community="mc-trap",
                              interfaces=[(1, "copper", "slot_1_tp"), (2, "fiber", "slot_1_fx")], poll_interval_s=600)
+    # A UPS whose agent does not answer: its polls fail, the loop goes on, its traps still count.
+    ups = await make_asset(site.id, "ups-silent", "ups", UPS_IP, agent.port, community="ups-silent", poll_interval_s=600)
     await live.start()
     trap_port = free_udp_port()
     worker = Worker(WorkerConfig(
@@ -146,6 +149,12 @@ async def test_worker_polls_then_a_real_linkdown_trap_changes_the_check(db, live
 
         await _wait(counted)
         assert worker.traps.counters["applied"] == 2
+
+        silent = await _wait(lambda: _ups_check(ups.id, "reachability"))
+        assert silent.state == "critical" and "after 2 tries" in silent.message
+        await _snmptrap(UPS_IP, trap_port, trap_oid="1.3.6.1.2.1.33.2.1")  # upsTrapOnBattery
+        on_battery = await _wait(lambda: _ups_check(ups.id, "power:source"))
+        assert (on_battery.state, on_battery.source) == ("critical", "trap")
     finally:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -155,3 +164,9 @@ async def test_worker_polls_then_a_real_linkdown_trap_changes_the_check(db, live
 async def _is(row_coro, state):
     row = await row_coro
     return row is not None and row.state == state
+
+
+async def _ups_check(asset_id, key):
+    from incidents.tables import CheckState
+
+    return await CheckState.objects().where((CheckState.asset == asset_id) & (CheckState.key == key)).first()
