@@ -182,3 +182,35 @@ def _target(agent, community):
     from _probe_support import mc_target
 
     return mc_target(agent, community)
+
+
+async def test_ups_on_battery_agent_stopped_and_restarted_through_the_api(db, api, agent):
+    from incidents.tables import CheckEvent
+
+    from _probe_support import ups_target
+    from probes.simulator import ups_rec
+
+    agent.write("ups2", ups_rec("ups2", source=5, minutes=20))
+    asset = await _asset(name="ups2", kind="ups", host=agent.host, port=agent.port, community="ups2", interfaces=[])
+    await poll_until(fast_poller(), ups_target(agent, "ups2"), "power:source", "critical")
+
+    async def checks():
+        await api.post(f"/api/v1/assets/{asset.id}/poll")
+        return {c["key"]: c["state"] for c in (await api.get(f"/api/v1/assets/{asset.id}/checks")).json()}
+
+    assert (await checks())["power:source"] == "critical"
+    agent.stop()
+    try:
+        seen = await checks()
+        assert seen["reachability"] == "critical"
+        assert seen["power:source"] == "critical"  # the last known state stands while the device is silent
+    finally:
+        agent.start()
+    agent.write("ups2", ups_rec("ups2"))
+    await poll_until(fast_poller(), ups_target(agent, "ups2"), "power:source", "ok")
+    seen = await checks()
+    assert (seen["reachability"], seen["power:source"]) == ("ok", "ok")
+    changes = [(e["key"], e["to_state"]) for e in
+               await CheckEvent.select().where(CheckEvent.asset == asset.id).order_by(CheckEvent.id)]
+    assert changes == [("power:source", "critical"), ("reachability", "critical"), ("reachability", "ok"),
+                       ("power:source", "ok")]
