@@ -24,7 +24,10 @@ def parse_time(value: str | dt.datetime) -> dt.datetime:
     if isinstance(value, dt.datetime):
         moment = value
     else:
-        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        text = value.strip().replace("Z", "+00:00")
+        if len(text) > 6 and text[-6] == " " and text[-3] == ":":
+            text = text[:-6] + "+" + text[-5:]  # "+00:00" that arrived unescaped in a query string
+        moment = dt.datetime.fromisoformat(text)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.timezone.utc)
     return moment.astimezone(dt.timezone.utc)

@@ -162,3 +162,13 @@ def test_batch_round_trip():
     again = ObservationBatch.from_dict(batch.to_dict())
     assert again == batch
     assert Target.from_dict({**MC.to_dict(), "future_field": 1}) == MC
+
+
+def test_times_parse_with_an_unescaped_plus_and_without_a_zone():
+    from probes.wire import parse_time
+
+    expected = parse_time("2026-01-05T12:00:00+00:00")
+    assert parse_time("2026-01-05T12:00:00 00:00") == expected  # "+" decoded to " " in a query string
+    assert parse_time("2026-01-05T12:00:00Z") == expected
+    assert parse_time("2026-01-05T15:00:00+03:00") == expected
+    assert parse_time("2026-01-05 12:00:00") == expected  # no zone = UTC
