@@ -55,6 +55,17 @@ def command(settings) -> list[str]:
     ]
 
 
+def _die_with_parent() -> None:
+    """Linux: the worker gets SIGTERM when the web process dies, even by SIGKILL."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except Exception:  # not Linux: the worker outlives a killed server and keeps spooling
+        pass
+
+
 @asynccontextmanager
 async def background(app_state, settings) -> AsyncIterator[None]:
     if not settings.embedded_probe:
@@ -62,7 +73,7 @@ async def background(app_state, settings) -> AsyncIterator[None]:
         return
     token = await _fresh_token()
     env = dict(os.environ, RACKCARD_PROBE_TOKEN=token, RACKCARD_VAR_DIR=str(settings.var_dir))
-    process = await asyncio.create_subprocess_exec(*command(settings), env=env)
+    process = await asyncio.create_subprocess_exec(*command(settings), env=env, preexec_fn=_die_with_parent)
     app_state.probe_process = process
     log.info("embedded probe worker started (pid %d) -> %s; traps on udp %s:%d",
              process.pid, server_url(settings), settings.trap_host, settings.trap_port)
