@@ -20,13 +20,22 @@ from cmdb.tables import Asset, Client, Contact, IPAddress, Prefix, Rack, Service
 from cmdb import services as svc
 
 
+#: What the card shows of each asset (the whole row, SNMP settings included, is at /assets/{id}):
+#: a large client has hundreds of assets, and the card must stay fast.
+CARD_ASSET_FIELDS = (
+    "name", "kind", "manufacturer", "model", "serial", "site_id", "rack_id", "position_u", "height_u", "client_id",
+    "mgmt_ip", "status", "snmp_version", "profile",
+)
+
+
 async def client_card(viewer: Viewer, client_id: int) -> dict:
     async with reading():
         row, contacts, assets, prefixes, services = await read_all(
             Client.select().where(Client.id == client_id, *scope(svc.CLIENT, viewer)).first(),
             Contact.select().where(Contact.client == client_id).order_by(Contact.name_norm),
             Asset.select(
-                *Asset._meta.columns, Asset.site.name.as_alias("site_name"), Asset.rack.name.as_alias("rack_name")
+                Asset.id, *(svc.ASSET.col(svc.ASSET.by_name[f].column) for f in CARD_ASSET_FIELDS),
+                Asset.site.name.as_alias("site_name"), Asset.rack.name.as_alias("rack_name"),
             ).where(Asset.client == client_id).order_by(Asset.name_norm),
             Prefix.select().where(Prefix.client == client_id).order_by(Prefix.family).order_by(Prefix.first_key),
             Service.select(*Service._meta.columns, Service.site.name.as_alias("site_name")).where(
@@ -47,9 +56,11 @@ async def client_card(viewer: Viewer, client_id: int) -> dict:
             svc.assets_of_services([s["id"] for s in services]),
             svc.used_counts([p["id"] for p in prefixes]),
         )
-        asset_items = await svc.assets.present(assets, viewer)
-        for item, a in zip(asset_items, assets):
-            item["site_name"], item["rack_name"] = a["site_name"], a["rack_name"]
+    columns = [(f, svc.ASSET.by_name[f].column) for f in CARD_ASSET_FIELDS]
+    asset_items = [
+        {"id": a["id"], **{f: a[c] for f, c in columns}, "site_name": a["site_name"], "rack_name": a["rack_name"]}
+        for a in assets
+    ]
 
     by_site: dict[int, dict] = {}
     for s in services:

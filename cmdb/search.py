@@ -8,8 +8,8 @@ Built to stay fast at 10,000 clients / 100,000 assets / 200,000 addresses:
   PostgreSQL, backed by text_pattern_ops indexes whatever the collation);
 - an address is a point lookup on `ip_key`, and the prefixes that could contain
   it are a handful of point lookups on (family, first_key) — one per mask length;
-- substring scans only on the small tables (clients, sites) and on contacts;
-  asset names are scanned for a substring only when nothing else matched.
+- substring scans (clients, contacts) only when the index lookups found no
+  exact match; asset names are scanned only when nothing matched at all.
 Everything runs on one connection. Ranking: exact > prefix > prefix of a word > substring.
 """
 
@@ -182,6 +182,9 @@ TEXT_MATCHES = {
 
 
 async def _by_text(q: str, add, limit: int) -> None:
+    """Three tiers, cheapest first: index lookups (exact and prefix); substring
+    scans of the smaller tables unless the first tier found an exact match; a
+    scan of asset names only when nothing matched at all."""
     needles = {
         "text": normalise.text(q),
         "code": normalise.code(q),
@@ -189,45 +192,48 @@ async def _by_text(q: str, add, limit: int) -> None:
         "email": normalise.email(q),
         "phone": normalise.phone(q) if normalise.looks_like_phone(q) else "",
     }
-    text, code = needles["text"], needles["code"]
+    text, code, phone = needles["text"], needles["code"], needles["phone"]
     clients = (Client.id, Client.name, Client.name_norm, Client.code)
     contacts = (Contact.id, Contact.name, Contact.name_norm, Contact.email_norm, Contact.phone, Contact.phone_norm,
                 Contact.client, Contact.client.name.as_alias("client_name"))
     assets = (Asset.id, Asset.name, Asset.name_norm, Asset.serial, Asset.serial_norm, Asset.kind, Asset.client,
               Asset.client.name.as_alias("client_name"), Asset.site.name.as_alias("site_name"))
-    plan = [
-        # clients: code by prefix (unique index), name by substring (a small table)
+    indexed = [
         ("client", Client.select(*clients).where(starts_with(Client.code, code)).limit(limit)),
-        ("client", Client.select(*clients).where(contains(Client.name_norm, text)).limit(limit * 5)),
-        # contacts: name by prefix and by word, e-mail by prefix, phone in any format
+        ("client", Client.select(*clients).where(starts_with(Client.name_norm, text)).limit(limit)),
         ("contact", Contact.select(*contacts).where(starts_with(Contact.name_norm, text)).limit(limit)),
-        ("contact", Contact.select(*contacts).where(contains(Contact.name_norm, " " + text)).limit(limit)),
-        # assets (100,000 rows): name and serial by prefix, index only
         ("asset", Asset.select(*assets).where(starts_with(Asset.name_norm, text)).limit(limit)),
-        # sites (few): name by substring, code by prefix; racks: name by prefix
+        # sites are few: a substring scan costs nothing
         ("site", Site.select(Site.id, Site.name, Site.name_norm, Site.code, Site.kind).where(
             contains(Site.name_norm, text) | starts_with(Site.code, code)).limit(limit)),
         ("rack", Rack.select(Rack.id, Rack.name, Rack.name_norm, Rack.client, Rack.client.name.as_alias("client_name"),
                              Rack.site.name.as_alias("site_name")).where(starts_with(Rack.name_norm, text)).limit(limit)),
     ]
     if "@" in q or "." in q:
-        plan.append(("contact", Contact.select(*contacts).where(starts_with(Contact.email_norm, needles["email"])).limit(limit)))
-    if needles["phone"]:
-        plan.append(("contact", Contact.select(*contacts).where(starts_with(Contact.phone_norm, needles["phone"])).limit(limit)))
-        plan.append(("contact", Contact.select(*contacts).where(contains(Contact.phone_norm, needles["phone"])).limit(limit)))
+        indexed.append(("contact", Contact.select(*contacts).where(starts_with(Contact.email_norm, needles["email"])).limit(limit)))
+    if phone:
+        indexed.append(("contact", Contact.select(*contacts).where(starts_with(Contact.phone_norm, phone)).limit(limit)))
     if needles["serial"]:
-        plan.append(("asset", Asset.select(*assets).where(starts_with(Asset.serial_norm, needles["serial"])).limit(limit)))
-
-    found = _collect(plan, await read_all(*(query for _, query in plan)), needles, add)
-    if not found and len(text) >= FALLBACK_MIN_CHARS:
-        # Nothing by the indexes: look inside asset names too ("core" in "msk-core-1").
-        # A scan of the largest table, so only as a last resort.
+        indexed.append(("asset", Asset.select(*assets).where(starts_with(Asset.serial_norm, needles["serial"])).limit(limit)))
+    found, exact = _collect(indexed, await read_all(*(query for _, query in indexed)), needles, add)
+    if exact:
+        return
+    scans = [
+        ("client", Client.select(*clients).where(contains(Client.name_norm, text)).limit(limit)),
+        ("contact", Contact.select(*contacts).where(contains(Contact.name_norm, " " + text)).limit(limit)),
+    ]
+    if phone:  # a number without its area code: "123-45-67"
+        scans.append(("contact", Contact.select(*contacts).where(contains(Contact.phone_norm, phone)).limit(limit)))
+    more, _ = _collect(scans, await read_all(*(query for _, query in scans)), needles, add)
+    if not found and not more and len(text) >= FALLBACK_MIN_CHARS:
+        # Nothing anywhere: look inside asset names too ("core" in "msk-core-1").
         fallback = [("asset", Asset.select(*assets).where(contains(Asset.name_norm, text)).limit(limit))]
         _collect(fallback, [await fallback[0][1]], needles, add)
 
 
-def _collect(plan: list, results: list, needles: dict, add) -> int:
-    found = 0
+def _collect(plan: list, results: list, needles: dict, add) -> tuple[int, bool]:
+    """Rank the rows of each query; -> (how many matched, whether one matched exactly)."""
+    found, exact = 0, False
     for (kind, _), rows in zip(plan, results):
         matches, client_key, client_name_key, detail = TEXT_MATCHES[kind]
         for r in rows:
@@ -236,10 +242,11 @@ def _collect(plan: list, results: list, needles: dict, add) -> int:
                 rank = rank_of(value, needles[needle].casefold() if needle == "code" else needles[needle])
                 if rank is not None:
                     found += 1
+                    exact = exact or rank == EXACT
                     client_id = r[client_key] if client_key else None
                     client_name = r[client_name_key] if client_name_key else None
                     add(Hit(kind, r["id"], r["name"], rank, matched, client_id, client_name, detail=detail(r)))
-    return found
+    return found, exact
 
 
 async def _fill_client_names(hits: list[Hit]) -> None:
