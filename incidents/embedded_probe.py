@@ -73,13 +73,37 @@ async def background(app_state, settings) -> AsyncIterator[None]:
         return
     token = await _fresh_token()
     env = dict(os.environ, RACKCARD_PROBE_TOKEN=token, RACKCARD_VAR_DIR=str(settings.var_dir))
-    process = await asyncio.create_subprocess_exec(*command(settings), env=env, preexec_fn=_die_with_parent)
-    app_state.probe_process = process
-    log.info("embedded probe worker started (pid %d) -> %s; traps on udp %s:%d",
-             process.pid, server_url(settings), settings.trap_host, settings.trap_port)
+    stopping = asyncio.Event()
+
+    async def start() -> asyncio.subprocess.Process:
+        process = await asyncio.create_subprocess_exec(*command(settings), env=env, preexec_fn=_die_with_parent)
+        app_state.probe_process = process
+        log.info("embedded probe worker started (pid %d) -> %s; traps on udp %s:%d",
+                 process.pid, server_url(settings), settings.trap_host, settings.trap_port)
+        return process
+
+    async def supervise(process: asyncio.subprocess.Process) -> None:
+        """Restart the worker if it dies while the server runs (with a growing pause)."""
+        pause = 1.0
+        while True:
+            code = await process.wait()
+            if stopping.is_set():
+                return
+            log.error("embedded probe worker exited with %s; restarting in %.0f s", code, pause)
+            try:
+                await asyncio.wait_for(stopping.wait(), pause)
+                return
+            except asyncio.TimeoutError:
+                pass
+            pause = min(pause * 2, 60.0)
+            process = await start()
+
+    supervisor = asyncio.create_task(supervise(await start()))
     try:
         yield
     finally:
+        stopping.set()
+        process = app_state.probe_process
         if process.returncode is None:
             process.terminate()
             try:
@@ -87,6 +111,7 @@ async def background(app_state, settings) -> AsyncIterator[None]:
             except asyncio.TimeoutError:
                 process.kill()
                 await process.wait()
+        await supervisor
         await ApiToken.update({ApiToken.revoked: True}).where(
             (ApiToken.kind == "probe") & (ApiToken.name == _token_name())
         )

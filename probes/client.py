@@ -102,7 +102,12 @@ class ServerClient:
         sent = 0
         async with self._lock:
             for path in self.spooled():
-                body = json.loads(path.read_text())
+                try:
+                    body = json.loads(path.read_text())
+                except (OSError, ValueError) as exc:  # a torn or corrupt file must not block the queue
+                    log.error("spooled batch %s unreadable (%s); moved to %s", path.name, exc, self.spool_dir / "rejected")
+                    os.replace(path, self.spool_dir / "rejected" / path.name)
+                    continue
                 try:
                     await self._request("POST", "/probe/observations", json=body)
                 except ServerRefused as exc:

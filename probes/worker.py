@@ -98,7 +98,10 @@ class Outbox:
                 except asyncio.TimeoutError:
                     pass
                 self._wake.clear()
-                await self.flush()
+                try:
+                    await self.flush()
+                except Exception:  # a full disk, a bug: log it, keep the worker alive, try again
+                    log.exception("flushing observations failed")
         finally:
             self.spool_pending()  # nothing is lost on shutdown: it goes out on the next start
 
@@ -223,6 +226,9 @@ class Worker:
             targets = await self.client.targets(self.config.site)
         except (ServerUnavailable, ServerRefused) as exc:
             log.warning("cannot fetch targets: %s", exc)
+            return False
+        except Exception:  # a malformed answer: keep the old targets
+            log.exception("cannot read the targets")
             return False
         self.scheduler.set_targets(targets)
         self.traps.set_targets(targets)

@@ -47,6 +47,15 @@ async def test_embedded_worker_process_reports_to_the_server(db, app, settings, 
         await _wait(polled, attempts=300)
         token = await ApiToken.objects().where(ApiToken.kind == "probe").first()
         assert token.name.startswith("probe embedded@") and not token.revoked
+
+        first = app.state.probe_process
+        first.kill()  # a crashed worker is started again
+
+        async def restarted():
+            current = app.state.probe_process
+            return current is not first and current.returncode is None
+
+        await _wait(restarted, attempts=100)
     assert app.state.probe_process.returncode is not None  # stopped with the app
     assert await ApiToken.count().where((ApiToken.kind == "probe") & (ApiToken.revoked == False)) == 0  # noqa: E712
 
