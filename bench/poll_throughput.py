@@ -11,7 +11,7 @@ CPU time (for the snmpget loop: its children's) divided by the polls.
 
     python bench/poll_throughput.py [--devices 2000] [--snmpget-devices 300] [--in-flight 64]
 
-Prints a Markdown block for bench/RESULTS.md.
+Prints a Markdown block; --record appends it to bench/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -134,6 +134,7 @@ def main() -> int:
     parser.add_argument("--snmpget-devices", type=int, default=300, help="devices polled by the snmpget loop")
     parser.add_argument("--in-flight", type=int, default=64, help="poller's bound on requests in flight")
     parser.add_argument("--per-snmpd", type=int, default=250, help="loopback addresses per snmpd process")
+    parser.add_argument("--record", action="store_true", help="append this run to bench/RESULTS.md")
     parser.add_argument("--timeout", type=float, default=2.0, help="SNMP timeout per try, seconds")
     args = parser.parse_args()
     if not shutil.which("snmpget"):
@@ -157,20 +158,31 @@ def main() -> int:
 
     ratio = rate(ours) / rate(theirs)
     ratio_first = rate(first) / rate(theirs)
-    print(f"## Probes: poll throughput ({dt.date.today().isoformat()})\n")
-    print(f"Machine: {os.cpu_count()} CPUs ({cpu_model()}), Python {platform.python_version()}, "
-          f"net-snmp snmpd on {len(hosts)} loopback addresses ({len(range(0, len(hosts), args.per_snmpd))} processes) pinned to CPU 1, pollers pinned to CPU 0.")
-    print(f"Each poll: one SNMPv2c GET of 5 OIDs (sysUpTime, ifOper/AdminStatus x2), interpreted into observations "
-          f"(media-converter profile). rackcard poller: {args.in_flight} requests in flight.\n")
-    print("| poller | devices | answered | wall s | devices/s | CPU ms per poll |")
-    print("|---|---:|---:|---:|---:|---:|")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    lines = [
+        f"### {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC — {os.cpu_count()} CPUs ({cpu_model()}), "
+        f"Python {platform.python_version()}, load average {load:.1f}",
+        "",
+        f"`--devices {args.devices} --snmpget-devices {args.snmpget_devices} --in-flight {args.in_flight}`; "
+        f"{len(hosts)} loopback addresses served by {len(range(0, len(hosts), args.per_snmpd))} snmpd processes on CPU 1, "
+        "pollers on CPU 0; one poll = one SNMPv2c GET of 5 OIDs, interpreted (media-converter profile).",
+        "",
+        "| poller | devices | answered | wall s | devices/s | CPU ms per poll |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for name, r in (("rackcard (pysnmp asyncio, one process), first round", first),
                     ("rackcard, steady state (second round)", ours),
                     ("`snmpget` once per device, in a loop", theirs)):
-        print(f"| {name} | {r['devices']} | {r['ok']} | {r['wall']:.2f} | {rate(r):.0f} | {1000 * r['cpu'] / r['devices']:.2f} |")
-    print(f"\nrackcard / snmpget loop: **{ratio:.1f}x** devices/s in steady state, {ratio_first:.1f}x in the first round "
-          f"(targets: >= 170 devices/s on one core, >= 5x). Reproduce: `python bench/poll_throughput.py "
-          f"--devices {args.devices} --snmpget-devices {args.snmpget_devices}`.")
+        lines.append(f"| {name} | {r['devices']} | {r['ok']} | {r['wall']:.2f} | {rate(r):.0f} | "
+                     f"{1000 * r['cpu'] / r['devices']:.2f} |")
+    lines += ["", f"rackcard / snmpget loop: **{ratio:.1f}x** devices/s in steady state, {ratio_first:.1f}x in the "
+              "first round (targets: >= 170 devices/s on one core, >= 5x)."]
+    print("\n".join(lines))
+    if args.record:
+        from _results import append_run
+
+        append_run("## poll_throughput — rackcard's SNMP poller vs an `snmpget` loop",
+                   "`python bench/poll_throughput.py [--devices N] [--snmpget-devices M] [--record]`", lines)
     return 0
 
 
