@@ -117,6 +117,12 @@ def _site_prepare(after: dict, before: dict | None) -> None:
         after["code"] = normalise.slug_code(after["name"]) or "SITE"
 
 
+def _asset_prepare(after: dict, before: dict | None) -> None:
+    # Taking an asset out of its rack takes its position with it.
+    if before is not None and after["rack"] is None and before["rack"] is not None and after["position_u"] == before["position_u"]:
+        after["position_u"] = None
+
+
 async def _rack_check(ctx: Ctx) -> None:
     if ctx.before is None:
         return
@@ -368,6 +374,7 @@ ASSET = Resource(
     ],
     unique=[Unique(("serial_norm",), "serial", "serial", when=lambda v: v["serial_norm"] is not None)],
     q_columns=("name_norm", "serial_norm"),
+    prepare=_asset_prepare,
     check=_asset_check,
     after_write=_asset_after_write,
     summary="Equipment: kind, model, serial, rack placement, owner, SNMP settings (secrets for admins only)",
