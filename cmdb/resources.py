@@ -26,6 +26,7 @@ from accounts.dbutil import INTEGRITY_ERRORS, atomic, current_engine, is_sqlite,
 from accounts.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from accounts.services import audit
 from accounts.viewer import Viewer
+from cmdb import normalise
 
 MISSING: Any = object()
 
@@ -178,7 +179,7 @@ class Resource:
     label: str = "name"  # column that names a row in messages
     unique: list[Unique] = field(default_factory=list)
     q_columns: tuple[str, ...] = ()  # ?q= substring match on these (normalised) columns
-    q_norm: Callable[[str], str] = lambda s: s.strip().lower()
+    q_norm: Callable[[str], str] = normalise.text  # how ?q= is normalised before matching
     extra_filters: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (column, type)
     client_scope: str | None = "client"  # column tying a row to a client (tenant scoping); None = not scoped
     prepare: Callable[[dict, dict | None], None] | None = None  # pure: fill derived values (after, before)
