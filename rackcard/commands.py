@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import getpass
 import logging
 import sys
@@ -17,9 +18,11 @@ def _serve(args: argparse.Namespace, demo: bool = False) -> int:
     from rackcard.settings import Settings
 
     settings = Settings.from_env()
-    host = args.host or settings.host
-    port = args.port or settings.port
-    app = create_app(settings, demo=demo) if demo else create_app(settings)
+    # --host/--port win over the environment everywhere, including the address
+    # the embedded probe worker posts to and the demo's printed URLs.
+    settings = dataclasses.replace(settings, host=args.host or settings.host, port=args.port or settings.port)
+    host, port = settings.host, settings.port
+    app = create_app(settings, demo=demo)
     log.info("rackcard listening on http://%s:%s (API /api/v1, OpenAPI /schema/openapi.json)", host, port)
     uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower())
     return 0

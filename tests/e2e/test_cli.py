@@ -55,7 +55,7 @@ def test_serve_from_a_fresh_var_dir_with_cli_user_and_token(tmp_path):
         **os.environ,
         "RACKCARD_VAR_DIR": str(tmp_path / "var"),
         "RACKCARD_TRAP_PORT": str(_free_port(socket.SOCK_DGRAM)),
-        "RACKCARD_EMBEDDED_PROBE": "false",
+        "RACKCARD_TRAP_HOST": "127.0.0.1",
     }
     env.pop("RACKCARD_DATABASE_URL", None)
     env.pop("RACKCARD_SECRET_KEY", None)
@@ -97,4 +97,7 @@ def test_serve_from_a_fresh_var_dir_with_cli_user_and_token(tmp_path):
             server.wait(timeout=20)
         except subprocess.TimeoutExpired:
             server.kill()
+    output = server.stdout.read()
     assert (tmp_path / "var" / "rackcard.sqlite").exists()
+    # The embedded probe worker talks to the port given on the command line.
+    assert f"-> http://127.0.0.1:{port}" in output, output
