@@ -191,3 +191,15 @@ async def test_pagination_and_filters(api):
 async def test_routes_are_in_openapi(http, path):
     schema = (await http.get("/schema/openapi.json")).json()
     assert path in schema["paths"]
+
+
+async def test_openapi_documents_the_declared_fields(http):
+    schema = (await http.get("/schema/openapi.json")).json()
+    body = schema["paths"]["/api/v1/assets"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert set(body["required"]) == {"name", "kind", "site_id"}
+    assert "switch" in body["properties"]["kind"]["enum"]
+    page = schema["paths"]["/api/v1/assets"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert set(page["properties"]) == {"count", "next", "previous", "results"}
+    assert "snmp_community_set" in page["properties"]["results"]["items"]["properties"]
+    for path in ("/api/v1/prefixes/{item_id}/next-free-ip", "/api/v1/clients/{item_id}/card", "/api/v1/search"):
+        assert path in schema["paths"], path
