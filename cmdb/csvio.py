@@ -292,17 +292,23 @@ class References:
             self._cache[key] = rows[0]["id"] if len(rows) == 1 else (-len(rows) if rows else None)
         return self._cache[key]
 
-    async def site(self, value: str) -> int:
-        found = await self._one(("site", "code", normalise.code(value)),
-                                Site.select(Site.id).where(Site.code == normalise.code(value)).limit(2))
+    async def _key_or_name(self, what: str, table, key_column, key: str | None, value: str, key_label: str,
+                           hint: str) -> int:
+        """A unique key first (site code, asset serial), then the name, which may be ambiguous."""
+        found = None
+        if key:
+            found = await self._one((what, key_label, key), table.select(table.id).where(key_column == key).limit(2))
         if found is None or found < 0:
-            found = await self._one(("site", "name", normalise.text(value)),
-                                    Site.select(Site.id).where(Site.name_norm == normalise.text(value)).limit(2))
+            name = normalise.text(value)
+            found = await self._one((what, "name", name), table.select(table.id).where(table.name_norm == name).limit(2))
         if found is None:
-            raise Invalid(f"no site with code or name {value!r}")
+            raise Invalid(f"no {what} with {key_label} or name {value!r}")
         if found < 0:
-            raise Invalid(f"several sites are named {value!r}; give the site's code")
+            raise Invalid(f"several {what}s are named {value!r}; {hint}")
         return found
+
+    async def site(self, value: str) -> int:
+        return await self._key_or_name("site", Site, Site.code, normalise.code(value), value, "code", "give the site's code")
 
     async def client(self, value: str) -> int:
         found = await self._one(("client", normalise.code(value)),
@@ -325,19 +331,8 @@ class References:
         return found
 
     async def asset(self, value: str) -> int:
-        serial = normalise.serial(value)
-        found = None
-        if serial:
-            found = await self._one(("asset", "serial", serial),
-                                    Asset.select(Asset.id).where(Asset.serial_norm == serial).limit(2))
-        if found is None:
-            found = await self._one(("asset", "name", normalise.text(value)),
-                                    Asset.select(Asset.id).where(Asset.name_norm == normalise.text(value)).limit(2))
-        if found is None:
-            raise Invalid(f"no asset with serial or name {value!r}")
-        if found < 0:
-            raise Invalid(f"several assets are named {value!r}; give its serial or asset_id")
-        return found
+        return await self._key_or_name("asset", Asset, Asset.serial_norm, normalise.serial(value), value, "serial",
+                                       "give its serial or asset_id")
 
 
 async def row_data(spec: KindSpec, row: ParsedRow, refs: References) -> tuple[dict, dict[str, str], list[RowError]]:
