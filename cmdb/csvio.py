@@ -29,6 +29,7 @@ export imports into an empty database as the same rows, in the order of KINDS.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 from dataclasses import dataclass, field
 from typing import AsyncIterator, Callable, Iterable
@@ -57,6 +58,9 @@ NATURAL_KEYS = {
     "depends_on_id": "depends_on",
     "asset_ids": "assets",
 }
+#: Natural-key column -> what it names (a dependency's `depends_on` and a service's `assets` are assets);
+#: the same on import (References) and export (_Labels).
+NAMES = {"site": "site", "client": "client", "rack": "rack", "asset": "asset", "depends_on": "asset", "assets": "asset"}
 
 
 @dataclass(frozen=True)
@@ -362,13 +366,13 @@ async def row_data(spec: KindSpec, row: ParsedRow, refs: References) -> tuple[di
         if column.target in data:
             errors.append(RowError(row.row, column.name, f"give either {column.name} or {column.target}, not both"))
             continue
+        what = NAMES[column.name]
+        if what == "rack":
+            lookup = functools.partial(refs.rack, site_id=data.get("site_id"))
+        else:
+            lookup = getattr(refs, what)
         try:
-            if column.name == "rack":
-                found = await refs.rack(value, data.get("site_id"))
-            elif column.name in ("depends_on", "assets"):
-                found = [await refs.asset(v) for v in _items(value)] if column.many else await refs.asset(value)
-            else:
-                found = await getattr(refs, column.name)(value)
+            found = [await lookup(v) for v in _items(value)] if column.many else await lookup(value)
         except DomainError as exc:
             errors.append(RowError(row.row, column.name, exc.detail))
             continue
@@ -476,12 +480,8 @@ class _Labels:
     def __init__(self) -> None:
         self.cache: dict[str, dict[int, str]] = {name: {} for name in self.QUERIES}
 
-    @staticmethod
-    def _kind(name: str) -> str:
-        return "asset" if name in ("depends_on", "assets") else name
-
     async def fill(self, name: str, ids: Iterable[int | None]) -> None:
-        kind = self._kind(name)
+        kind = NAMES[name]
         table, columns, label = self.QUERIES[kind]
         cache = self.cache[kind]
         missing = sorted({i for i in ids if i is not None and i not in cache})
@@ -491,7 +491,7 @@ class _Labels:
                 cache[found["id"]] = label(found)
 
     def label(self, name: str, value: int | None) -> str:
-        return "" if value is None else self.cache[self._kind(name)][value]
+        return "" if value is None else self.cache[NAMES[name]][value]
 
 
 def _cell(value) -> str:
