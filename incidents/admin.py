@@ -40,6 +40,25 @@ def _unknown(data: dict, allowed: tuple[str, ...]) -> None:
         raise Invalid(f"unknown field(s): {', '.join(extra)}", field=extra[0])
 
 
+async def _row(table, row_id: int, what: str) -> dict:
+    """One row by id, or NotFound naming it ("no SLA plan 7")."""
+    row = await table.select().where(table.id == row_id).first()
+    if row is None:
+        raise NotFound(f"no {what} {row_id}", field="id")
+    return row
+
+
+async def _delete(viewer: Viewer, table, row_id: int, what: str, entity: str, check=None) -> None:
+    """Delete one row and audit it; `check()` may refuse (Conflict) before anything is deleted."""
+    async with atomic():
+        if not await table.exists().where(table.id == row_id):
+            raise NotFound(f"no {what} {row_id}", field="id")
+        if check is not None:
+            await check()
+        await table.delete().where(table.id == row_id)
+        await audit(viewer, "delete", entity, row_id)
+
+
 # ---------------------------------------------------------------- SLA plans
 
 
@@ -111,10 +130,7 @@ async def list_plans(viewer: Viewer) -> list[dict]:
 
 async def get_plan(viewer: Viewer, plan_id: int) -> dict:
     _staff(viewer)
-    row = await SlaPlan.select().where(SlaPlan.id == plan_id).first()
-    if row is None:
-        raise NotFound(f"no SLA plan {plan_id}", field="id")
-    return _plan_out(row)
+    return _plan_out(await _row(SlaPlan, plan_id, "SLA plan"))
 
 
 async def create_plan(viewer: Viewer, data: dict) -> dict:
@@ -133,9 +149,7 @@ async def update_plan(viewer: Viewer, plan_id: int, data: dict, *, now: dt.datet
     _admin(viewer)
     now = now or utcnow()
     async with atomic():
-        current = await SlaPlan.select().where(SlaPlan.id == plan_id).first()
-        if current is None:
-            raise NotFound(f"no SLA plan {plan_id}", field="id")
+        current = await _row(SlaPlan, plan_id, "SLA plan")
         values = _plan_values(data, {k: current[k] for k in PLAN_FIELDS})
         if values["name"] != current["name"] and await SlaPlan.exists().where(SlaPlan.name == values["name"]):
             raise Conflict(f"an SLA plan named {values['name']!r} exists", field="name")
@@ -149,14 +163,13 @@ async def update_plan(viewer: Viewer, plan_id: int, data: dict, *, now: dt.datet
 
 async def delete_plan(viewer: Viewer, plan_id: int) -> None:
     _admin(viewer)
-    async with atomic():
-        if not await SlaPlan.exists().where(SlaPlan.id == plan_id):
-            raise NotFound(f"no SLA plan {plan_id}", field="id")
+
+    async def unused() -> None:
         users = await Client.count().where(Client.sla_plan_id == plan_id)
         if users:
             raise Conflict(f"{users} client(s) use this plan; give them another plan first", field="id")
-        await SlaPlan.delete().where(SlaPlan.id == plan_id)
-        await audit(viewer, "delete", "sla_plan", plan_id)
+
+    await _delete(viewer, SlaPlan, plan_id, "SLA plan", "sla_plan", check=unused)
 
 
 # ---------------------------------------------------------------- maintenance windows
@@ -220,10 +233,7 @@ async def list_windows(viewer: Viewer, *, active_at: dt.datetime | None = None) 
 
 async def get_window(viewer: Viewer, window_id: int) -> dict:
     _staff(viewer)
-    row = await MaintenanceWindow.select().where(MaintenanceWindow.id == window_id).first()
-    if row is None:
-        raise NotFound(f"no maintenance window {window_id}", field="id")
-    return _window_out(row)
+    return _window_out(await _row(MaintenanceWindow, window_id, "maintenance window"))
 
 
 async def create_window(viewer: Viewer, data: dict) -> dict:
@@ -239,9 +249,7 @@ async def create_window(viewer: Viewer, data: dict) -> dict:
 async def update_window(viewer: Viewer, window_id: int, data: dict) -> dict:
     _staff(viewer)
     async with atomic():
-        current = await MaintenanceWindow.select().where(MaintenanceWindow.id == window_id).first()
-        if current is None:
-            raise NotFound(f"no maintenance window {window_id}", field="id")
+        current = await _row(MaintenanceWindow, window_id, "maintenance window")
         values = await _window_values(data, {k: current[k] for k in WINDOW_FIELDS})
         await MaintenanceWindow.update({getattr(MaintenanceWindow, k): v for k, v in values.items()}).where(
             MaintenanceWindow.id == window_id)
@@ -251,11 +259,7 @@ async def update_window(viewer: Viewer, window_id: int, data: dict) -> dict:
 
 async def delete_window(viewer: Viewer, window_id: int) -> None:
     _staff(viewer)
-    async with atomic():
-        if not await MaintenanceWindow.exists().where(MaintenanceWindow.id == window_id):
-            raise NotFound(f"no maintenance window {window_id}", field="id")
-        await MaintenanceWindow.delete().where(MaintenanceWindow.id == window_id)
-        await audit(viewer, "delete", "maintenance_window", window_id)
+    await _delete(viewer, MaintenanceWindow, window_id, "maintenance window", "maintenance_window")
 
 
 # ---------------------------------------------------------------- webhooks
@@ -310,10 +314,7 @@ async def list_webhooks(viewer: Viewer) -> list[dict]:
 
 async def get_webhook(viewer: Viewer, webhook_id: int, *, with_secret: bool = False) -> dict:
     _admin(viewer)
-    row = await WebhookEndpoint.select().where(WebhookEndpoint.id == webhook_id).first()
-    if row is None:
-        raise NotFound(f"no webhook {webhook_id}", field="id")
-    return _webhook_out(row, with_secret=with_secret)
+    return _webhook_out(await _row(WebhookEndpoint, webhook_id, "webhook"), with_secret=with_secret)
 
 
 async def create_webhook(viewer: Viewer, data: dict) -> dict:
@@ -331,9 +332,7 @@ async def create_webhook(viewer: Viewer, data: dict) -> dict:
 async def update_webhook(viewer: Viewer, webhook_id: int, data: dict) -> dict:
     _admin(viewer)
     async with atomic():
-        current = await WebhookEndpoint.select().where(WebhookEndpoint.id == webhook_id).first()
-        if current is None:
-            raise NotFound(f"no webhook {webhook_id}", field="id")
+        current = await _row(WebhookEndpoint, webhook_id, "webhook")
         values = _webhook_values(data, {k: current[k] for k in WEBHOOK_FIELDS})
         await WebhookEndpoint.update({getattr(WebhookEndpoint, k): v for k, v in values.items()}).where(
             WebhookEndpoint.id == webhook_id)
@@ -343,11 +342,7 @@ async def update_webhook(viewer: Viewer, webhook_id: int, data: dict) -> dict:
 
 async def delete_webhook(viewer: Viewer, webhook_id: int) -> None:
     _admin(viewer)
-    async with atomic():
-        if not await WebhookEndpoint.exists().where(WebhookEndpoint.id == webhook_id):
-            raise NotFound(f"no webhook {webhook_id}", field="id")
-        await WebhookEndpoint.delete().where(WebhookEndpoint.id == webhook_id)
-        await audit(viewer, "delete", "webhook", webhook_id)
+    await _delete(viewer, WebhookEndpoint, webhook_id, "webhook", "webhook")
 
 
 async def deliveries(viewer: Viewer, *, incident_id: int | None = None, limit: int = 100) -> list[dict]:
