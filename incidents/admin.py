@@ -48,6 +48,12 @@ async def _row(table, row_id: int, what: str) -> dict:
     return row
 
 
+async def _name_free(table, name: str, what: str) -> None:
+    """Names are unique: say so naming the field (the unique index still holds under races)."""
+    if await table.exists().where(table.name == name):
+        raise Conflict(f"{what} named {name!r} exists", field="name")
+
+
 async def _delete(viewer: Viewer, table, row_id: int, what: str, entity: str, check=None) -> None:
     """Delete one row and audit it; `check()` may refuse (Conflict) before anything is deleted."""
     async with atomic():
@@ -137,8 +143,7 @@ async def create_plan(viewer: Viewer, data: dict) -> dict:
     _admin(viewer)
     values = _plan_values(data, None)
     async with atomic():
-        if await SlaPlan.exists().where(SlaPlan.name == values["name"]):
-            raise Conflict(f"an SLA plan named {values['name']!r} exists", field="name")
+        await _name_free(SlaPlan, values["name"], "an SLA plan")
         rows = await SlaPlan.insert(SlaPlan(**values)).returning(SlaPlan.id)
         await audit(viewer, "create", "sla_plan", rows[0]["id"], values)
     return await get_plan(viewer, rows[0]["id"])
@@ -151,8 +156,8 @@ async def update_plan(viewer: Viewer, plan_id: int, data: dict, *, now: dt.datet
     async with atomic():
         current = await _row(SlaPlan, plan_id, "SLA plan")
         values = _plan_values(data, {k: current[k] for k in PLAN_FIELDS})
-        if values["name"] != current["name"] and await SlaPlan.exists().where(SlaPlan.name == values["name"]):
-            raise Conflict(f"an SLA plan named {values['name']!r} exists", field="name")
+        if values["name"] != current["name"]:
+            await _name_free(SlaPlan, values["name"], "an SLA plan")
         await SlaPlan.update({getattr(SlaPlan, k): v for k, v in values.items()}).where(SlaPlan.id == plan_id)
         await audit(viewer, "update", "sla_plan", plan_id, {k: v for k, v in values.items() if current[k] != v})
         for r in await Incident.select(Incident.id).where(
@@ -322,8 +327,7 @@ async def create_webhook(viewer: Viewer, data: dict) -> dict:
     _admin(viewer)
     values = _webhook_values(data, None)
     async with atomic():
-        if await WebhookEndpoint.exists().where(WebhookEndpoint.name == values["name"]):
-            raise Conflict(f"a webhook named {values['name']!r} exists", field="name")
+        await _name_free(WebhookEndpoint, values["name"], "a webhook")
         rows = await WebhookEndpoint.insert(WebhookEndpoint(**values)).returning(WebhookEndpoint.id)
         await audit(viewer, "create", "webhook", rows[0]["id"], {**values, "secret": "***"})
     return await get_webhook(viewer, rows[0]["id"], with_secret=True)
@@ -334,6 +338,8 @@ async def update_webhook(viewer: Viewer, webhook_id: int, data: dict) -> dict:
     async with atomic():
         current = await _row(WebhookEndpoint, webhook_id, "webhook")
         values = _webhook_values(data, {k: current[k] for k in WEBHOOK_FIELDS})
+        if values["name"] != current["name"]:
+            await _name_free(WebhookEndpoint, values["name"], "a webhook")
         await WebhookEndpoint.update({getattr(WebhookEndpoint, k): v for k, v in values.items()}).where(
             WebhookEndpoint.id == webhook_id)
         await audit(viewer, "update", "webhook", webhook_id, {**values, "secret": "***"})
