@@ -104,7 +104,7 @@ def _plan_values(data: dict, current: dict | None) -> dict:
         raise Invalid("hours must be '24x7' or 'business'", field="hours")
     try:
         ZoneInfo(values.get("timezone") or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
         raise Invalid(f"unknown time zone {values.get('timezone')!r}", field="timezone") from None
     days = values.get("business_days", "1,2,3,4,5")
     if isinstance(days, (list, tuple)):
@@ -216,7 +216,9 @@ async def _window_values(data: dict, current: dict | None) -> dict:
         raise Invalid("a window is on exactly one of asset_id, site_id or client_id", field="asset_id")
     target = targets[0]
     table = {"asset_id": Asset, "site_id": Site, "client_id": Client}[target]
-    if not isinstance(values[target], int) or not await table.exists().where(table.id == values[target]):
+    if isinstance(values[target], bool) or not isinstance(values[target], int):
+        raise Invalid(f"{target} must be a whole number (got {values[target]!r})", field=target)
+    if not await table.exists().where(table.id == values[target]):
         raise Invalid(f"no {target[:-3]} {values[target]}", field=target)
     for f in ("starts_at", "ends_at"):
         if values.get(f) is None:
@@ -298,12 +300,16 @@ def _webhook_values(data: dict, current: dict | None) -> dict:
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise Invalid("url must be an http(s) URL", field="url")
     secret = values.get("secret") or secrets.token_urlsafe(32)
+    if not isinstance(secret, str):
+        raise Invalid("secret must be text", field="secret")
     if len(secret) < 16:
         raise Invalid("secret must have at least 16 characters", field="secret")
     values["secret"] = secret
     events = values.get("events") or []
     if isinstance(events, str):
         events = [e for e in events.split(",") if e]
+    if not isinstance(events, (list, tuple)):
+        raise Invalid(f"events must be a list of: {', '.join(EVENTS)}", field="events")
     unknown = [e for e in events if e not in EVENTS]
     if unknown:
         raise Invalid(f"unknown event(s) {', '.join(unknown)}; known: {', '.join(EVENTS)}", field="events")
