@@ -84,11 +84,13 @@ class Graph:
 
     def downstream(self, roots: Iterable[int], kinds: Iterable[str] | None = None) -> dict[int, int]:
         """Every asset that depends, directly or through others, on one of
-        `roots` -> its distance from the nearest root (roots themselves excluded)."""
+        `roots` -> its distance from the nearest root (roots themselves excluded),
+        in breadth-first order: nearest first, ties in the order edges were added."""
         return self._walk(roots, self.down, "asset", kinds)
 
     def upstream(self, starts: Iterable[int], kinds: Iterable[str] | None = None) -> dict[int, int]:
-        """Every asset one of `starts` depends on, directly or not -> distance."""
+        """Every asset one of `starts` depends on, directly or not -> distance,
+        in breadth-first order (as `downstream`)."""
         return self._walk(starts, self.up, "depends_on", kinds)
 
     def upstream_edges(self, starts: Iterable[int], kinds: Iterable[str] | None = None) -> list[Edge]:

@@ -30,6 +30,12 @@ def test_upstream_chain():
     assert edges == [Edge(3, 4, "power"), Edge(4, 5, "power")]
 
 
+def test_walks_go_nearest_first_in_edge_order():
+    g = Graph([(1, 3, "uplink"), (1, 2, "power"), (3, 4, "power"), (2, 5, "uplink")])
+    assert list(g.upstream([1])) == [3, 2, 4, 5]
+    assert list(g.downstream([4, 5])) == [3, 2, 1]
+
+
 def test_path_follows_kinds():
     g = Graph(EDGES)
     assert g.path(1, 5) == [1, 2, 4, 5]
