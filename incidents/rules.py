@@ -91,6 +91,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Union
 
+from cmdb.topology import Graph  # pure, like this module: the same dependency walks as the CMDB's
+
 OK, WARNING, CRITICAL, UNKNOWN = "ok", "warning", "critical", "unknown"
 PROBLEM_STATES = frozenset({WARNING, CRITICAL})
 
@@ -599,15 +601,9 @@ class _Run:
                 self.problem_keys[ck[0]].add(ck[1])
                 self.in_trouble.append(ck)
 
-        # -- topology indexes
-        up: dict[int, set[int]] = defaultdict(set)
-        down: dict[int, set[int]] = defaultdict(set)
-        for e in topology.edges:
-            if e.asset_id != e.depends_on_id:
-                up[e.asset_id].add(e.depends_on_id)
-                down[e.depends_on_id].add(e.asset_id)
-        self.up = {a: sorted(s) for a, s in up.items()}
-        self.down = {a: sorted(s) for a, s in down.items()}
+        # -- topology: edges in id order, so every walk (and so every decision) is deterministic
+        self.graph = Graph(sorted({(e.asset_id, e.depends_on_id, e.kind) for e in topology.edges
+                                   if e.asset_id != e.depends_on_id}))
         self.site_assets: dict[int, list[int]] = defaultdict(list)
         for a in sorted(self.assets):
             self.site_assets[self.assets[a].site_id].append(a)
@@ -662,7 +658,7 @@ class _Run:
         """Longest chain of dependencies above `a` (cycle-safe): upstream first."""
         if a in self._depth:
             return self._depth[a]
-        stack = [(a, iter(self.up.get(a, ())))]
+        stack = [(a, self._above(a))]
         on_path = {a}
         best: dict[int, int] = {a: 0}
         while stack:
@@ -683,8 +679,11 @@ class _Run:
                 continue
             on_path.add(nxt)
             best[nxt] = 0
-            stack.append((nxt, iter(self.up.get(nxt, ()))))
+            stack.append((nxt, self._above(nxt)))
         return self._depth[a]
+
+    def _above(self, a: int):
+        return (e.depends_on for e in self.graph.up.get(a, ()))
 
     def confirmed(self, ck: tuple[int, str]) -> bool:
         c = self.view.get(ck)
@@ -723,31 +722,20 @@ class _Run:
     def upstream_trouble(self, a: int):
         """Nearest upstream asset in trouble, breadth first over power and uplink edges:
         ("incident", inc) | ("maintenance", window) | ("pending", asset id) | None."""
-        seen = {a}
-        frontier = [a]
-        while frontier:
-            nxt: list[int] = []
-            for node in frontier:
-                for u in self.up.get(node, ()):
-                    if u in seen:
-                        continue
-                    seen.add(u)
-                    nxt.append(u)
-            for u in nxt:
-                for inc in self.asset_incs.get(u, ()):
-                    if not inc.open:
-                        continue
-                    if inc.asset_roles.get(u) == "impacted" or any(
-                        x == u and self.explains(u, k) for x, k in inc.root_checks
-                    ):
-                        return ("incident", inc)
-                keys = [k for k in sorted(self.problem_keys.get(u, ())) if self.explains(u, k)]
-                if keys:
-                    w = window_for(self.assets.get(u), self.maintenance, self.now)
-                    if w is not None:
-                        return ("maintenance", w)
-                    return ("pending", u)
-            frontier = nxt
+        for u in self.graph.upstream([a]):  # nearest first
+            for inc in self.asset_incs.get(u, ()):
+                if not inc.open:
+                    continue
+                if inc.asset_roles.get(u) == "impacted" or any(
+                    x == u and self.explains(u, k) for x, k in inc.root_checks
+                ):
+                    return ("incident", inc)
+            keys = [k for k in sorted(self.problem_keys.get(u, ())) if self.explains(u, k)]
+            if keys:
+                w = window_for(self.assets.get(u), self.maintenance, self.now)
+                if w is not None:
+                    return ("maintenance", w)
+                return ("pending", u)
         return None
 
     def site_silence(self, site_id: int) -> tuple[bool, list[int], bool, bool]:
@@ -842,7 +830,7 @@ class _Run:
         while frontier:
             nxt = []
             for node in frontier:
-                for d in self.down.get(node, ()):
+                for d in (e.asset for e in self.graph.down.get(node, ())):
                     if d in seen:
                         continue
                     seen.add(d)
