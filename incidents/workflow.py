@@ -13,6 +13,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Sequence
 
+from incidents.rules import CATEGORIES, PRIORITIES  # the engine's vocabulary, said once (pure too)
+
 NEW, ACKNOWLEDGED, IN_PROGRESS, PENDING_CLIENT, RESOLVED, CLOSED = (
     "new",
     "acknowledged",
@@ -40,8 +42,6 @@ LINES = ("L1", "L2", "L3", "vendor")
 #: Lines that escalate by themselves when their OLA runs out (vendor only by hand).
 AUTO_ESCALATES = {"L1": "L2", "L2": "L3"}
 
-CATEGORIES = ("fiber", "power", "equipment", "reboot", "request", "other")
-PRIORITIES = ("P1", "P2", "P3", "P4")
 MANUAL_SOURCES = ("phone", "email", "chat", "portal")
 SOURCES = ("probe", "trap", *MANUAL_SOURCES)
 VISIBILITIES = ("internal", "public")
