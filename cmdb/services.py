@@ -468,9 +468,6 @@ DEPENDENCY = Resource(
     summary="asset -> depends_on edges: power (fed by a UPS/PDU) or uplink (reached through)",
 )
 
-#: Every resource, in the order of the API and the docs.
-RESOURCES = [CLIENT, CONTACT, SITE, RACK, ASSET, INTERFACE, PREFIX, IP_ADDRESS, SERVICE, DEPENDENCY]
-
 clients = ResourceService(CLIENT)
 contacts = ResourceService(CONTACT)
 sites = ResourceService(SITE)
@@ -482,7 +479,7 @@ ip_addresses = ResourceService(IP_ADDRESS)
 services = ResourceService(SERVICE)
 dependencies = ResourceService(DEPENDENCY)
 
-#: URL segment -> service, for generic callers (API routes, CSV import/export).
+#: URL segment -> service, in the order of the API and the docs, for generic callers (API routes, CSV import/export).
 BY_PATH: dict[str, ResourceService] = {s.r.path: s for s in (
     clients, contacts, sites, racks, assets, interfaces, prefixes, ip_addresses, services, dependencies
 )}
