@@ -356,6 +356,14 @@ def equipment_incident(sim: Sim) -> Inc:
     return inc
 
 
+def recovered(sim: Sim) -> list:
+    """sw-5 answers again and stays up for the recovery hold; the timer tick's decisions."""
+    sim.advance(MIN)
+    sim.observe([(5, "reachability", "ok")])
+    sim.advance(Params().recovery_hold)
+    return sim.tick()
+
+
 def test_recovery_resolves_and_marks_self_healed():
     sim = Sim(one_switch())
     inc = equipment_incident(sim)
@@ -373,20 +381,14 @@ def test_recovery_when_someone_acted_is_not_self_healed():
     sim = Sim(one_switch())
     inc = equipment_incident(sim)
     inc.acted = True  # acknowledged by the NOC
-    sim.advance(MIN)
-    sim.observe([(5, "reachability", "ok")])
-    sim.advance(Params().recovery_hold)
-    (res,) = of(sim.tick(), Resolve)
+    (res,) = of(recovered(sim), Resolve)
     assert not res.self_healed and inc.status == "resolved" and not inc.self_healed
 
 
 def test_fault_back_within_reopen_window_reopens_the_same_incident():
     sim = Sim(one_switch())
     inc = equipment_incident(sim)
-    sim.advance(MIN)
-    sim.observe([(5, "reachability", "ok")])
-    sim.advance(Params().recovery_hold)
-    sim.tick()
+    recovered(sim)
     assert inc.status == "resolved"
     sim.advance(10 * MIN)
     out = sim.poll([(5, "reachability", "critical")], times=3)
@@ -398,10 +400,7 @@ def test_fault_back_within_reopen_window_reopens_the_same_incident():
 def test_fault_after_the_reopen_window_opens_a_new_incident():
     sim = Sim(one_switch())
     inc = equipment_incident(sim)
-    sim.advance(MIN)
-    sim.observe([(5, "reachability", "ok")])
-    sim.advance(Params().recovery_hold)
-    sim.tick()
+    recovered(sim)
     sim.advance(Params().reopen_window + MIN)
     out = sim.poll([(5, "reachability", "critical")], times=3)
     assert not of(out, Reopen) and len(of(out, OpenIncident)) == 1
