@@ -60,6 +60,7 @@ from pysnmp.hlapi.v1arch.asyncio import get_cmd as v1_get_cmd
 from pysnmp.proto import errind, rfc1902, rfc1905
 
 from probes.interpret import Missing, PollResult
+from probes.profiles import SYS_UPTIME
 from probes.wire import Target
 
 log = logging.getLogger("rackcard.probes.snmp")
@@ -210,7 +211,7 @@ class SnmpPoller:
         context = ContextData(contextName=(target.v3_context or "").encode()) if v3 else None
         values: dict[str, Any] = {}
         started = time.perf_counter()
-        chunks = [list(oids[i:i + self.max_oids]) for i in range(0, len(oids), self.max_oids)] or [[ "1.3.6.1.2.1.1.3.0"]]
+        chunks = [list(oids[i:i + self.max_oids]) for i in range(0, len(oids), self.max_oids)] or [[SYS_UPTIME]]
         for chunk in chunks:
             async with self._slots:
                 try:

@@ -11,7 +11,7 @@ from collections import Counter
 from typing import Callable, Iterable, Mapping, Sequence
 
 from probes.interpret import interpret_trap
-from probes.profiles import Profile, builtin_profiles, profile_for
+from probes.profiles import SNMP_TRAP_OID, Profile, builtin_profiles, profile_for
 from probes.wire import Observation, Target, utcnow
 
 log = logging.getLogger("rackcard.probes.traps")
@@ -35,7 +35,7 @@ class TrapHandler:
     def handle(self, source: str, varbinds: dict) -> list[Observation]:
         self.counters["received"] += 1
         targets = self.by_host.get(source)
-        trap_oid = varbinds.get("1.3.6.1.6.3.1.1.4.1.0")
+        trap_oid = varbinds.get(SNMP_TRAP_OID)
         if not targets:
             self.counters["unknown_sender"] += 1
             log.warning("trap %s from unknown sender %s (no asset has this mgmt_ip)", trap_oid, source)
