@@ -93,6 +93,11 @@ class ServerClient:
         os.replace(tmp, path)
         return batch
 
+    def _set_aside(self, path: Path, why: str) -> None:
+        """Move a spooled batch that can never be sent to `rejected/`, so it does not block the queue."""
+        log.error("spooled batch %s %s; moved to %s", path.name, why, self.spool_dir / "rejected")
+        os.replace(path, self.spool_dir / "rejected" / path.name)
+
     async def drain(self) -> int:
         """Send spooled batches oldest first; stop at the first that cannot be sent now.
 
@@ -105,8 +110,7 @@ class ServerClient:
                 try:
                     body = json.loads(path.read_text())
                 except (OSError, ValueError) as exc:  # a torn or corrupt file must not block the queue
-                    log.error("spooled batch %s unreadable (%s); moved to %s", path.name, exc, self.spool_dir / "rejected")
-                    os.replace(path, self.spool_dir / "rejected" / path.name)
+                    self._set_aside(path, f"unreadable ({exc})")
                     continue
                 try:
                     await self._request("POST", "/probe/observations", json=body)
@@ -114,8 +118,7 @@ class ServerClient:
                     if exc.status == 401:
                         raise ServerUnavailable(f"the server refused the probe token: {exc}") from None
                     # A batch the server will never take (malformed, forbidden): set aside, keep going.
-                    log.error("batch %s refused (%s); moved to %s", path.name, exc, self.spool_dir / "rejected")
-                    os.replace(path, self.spool_dir / "rejected" / path.name)
+                    self._set_aside(path, f"refused ({exc})")
                     continue
                 path.unlink()
                 sent += 1
