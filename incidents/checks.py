@@ -16,16 +16,19 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from dataclasses import dataclass
 from typing import Any
 
-from accounts.dbutil import INTEGRITY_ERRORS, atomic, is_unique_violation
+from accounts.dbutil import INTEGRITY_ERRORS, atomic, current_engine, is_unique_violation
 from accounts.errors import Forbidden, Invalid, NotFound
 from accounts.viewer import Viewer
 from cmdb.tables import Asset, Interface, Site
-from incidents import engine
+from incidents import engine, rawsql
+from incidents.rawsql import Sql
 from incidents.rules import CheckUpdate
+from incidents.services import aware
 from incidents.tables import CheckEvent, CheckState, ProbeBatch, Sample
-from probes.wire import SOURCES, STATES, WARNING, Observation, ObservationBatch, Target, TargetInterface, parse_time, utcnow
+from probes.wire import OK, SOURCES, STATES, WARNING, ObservationBatch, Target, TargetInterface, parse_time, utcnow
 
 log = logging.getLogger("rackcard.incidents.checks")
 
@@ -91,6 +94,12 @@ def _rebooted(old_value: str | None, new_value: str | None) -> tuple[int, int] |
 # ------------------------------------------------------------------ recording
 
 
+#: A batch that hits a unique index another writer filled meanwhile (two batches
+#: carrying the same new check, two writers attaching the same asset) is applied
+#: again from the start, once: the second time it reads what the winner wrote.
+ATTEMPTS = 2
+
+
 async def record_observations(batch: ObservationBatch | dict, viewer: Viewer, now: dt.datetime | None = None) -> dict:
     """Apply a batch once. Returns {"batch_id", "duplicate", "applied", "stale", "rejected"}."""
     if not (viewer.is_probe or viewer.is_staff):
@@ -98,26 +107,38 @@ async def record_observations(batch: ObservationBatch | dict, viewer: Viewer, no
     batch, times = _parse_batch(batch)
     now = now or utcnow()
     result = {"batch_id": batch.batch_id, "duplicate": False, "applied": 0, "stale": 0, "rejected": 0}
-    try:
-        async with atomic():
+    # Only a transaction of our own can be rolled back and tried again.
+    own = current_engine().current_transaction.get() is None
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            async with atomic():
+                if not await _claim(batch, viewer, now):
+                    return {**result, "duplicate": True}
+                counts = await _apply(batch, times, viewer, now)
+                result.update(counts)
+            break
+        except INTEGRITY_ERRORS as exc:
+            if not is_unique_violation(exc):
+                raise
+            # Another writer applied the same batch (the batch id decides), or
+            # wrote a row this batch also creates: try again on what it wrote.
             if await ProbeBatch.exists().where(ProbeBatch.batch_id == batch.batch_id):
                 return {**result, "duplicate": True}
-            await ProbeBatch(
-                batch_id=batch.batch_id, probe=viewer.probe_name or viewer.email,
-                observations=len(batch.observations), received_at=now,
-            ).save()
-            counts = await _apply(batch, times, viewer, now)
-            result.update(counts)
-    except INTEGRITY_ERRORS as exc:
-        if not is_unique_violation(exc):
-            raise
-        # Another writer applied the same batch (or check) concurrently: the
-        # batch id decides; if it is not there, let the worker retry later.
-        if await ProbeBatch.exists().where(ProbeBatch.batch_id == batch.batch_id):
-            return {**result, "duplicate": True}
-        raise
+            if not own or attempt == ATTEMPTS:
+                raise
+            log.info("batch %s met a concurrent writer (%s); applying it again", batch.batch_id, exc)
     _log_stats(viewer.probe_name or viewer.email, batch.stats)
     return result
+
+
+async def _claim(batch: ObservationBatch, viewer: Viewer, now: dt.datetime) -> bool:
+    """Record the batch id; False when it was applied before (a replay)."""
+    q = Sql()
+    rows = await q.fetch(
+        "INSERT INTO inc_probe_batch (batch_id, probe, observations, received_at) "
+        f"VALUES ({q(batch.batch_id)}, {q(viewer.probe_name or viewer.email)}, {q(len(batch.observations))}, {q(now)}) "
+        "ON CONFLICT (batch_id) DO NOTHING RETURNING id")
+    return bool(rows)
 
 
 _last_unknowns: dict[str, dict] = {}
@@ -132,31 +153,103 @@ def _log_stats(probe: str, stats: dict) -> None:
     log.debug("probe %s counters: %s", probe, stats)
 
 
-async def _apply(batch: ObservationBatch, times: list[dt.datetime], viewer: Viewer, now: dt.datetime) -> dict:
-    asset_ids = sorted({o.asset_id for o in batch.observations})
-    allowed: set[int] = set()
-    if asset_ids:
-        rows = await Asset.select(Asset.id, Asset.site.code.as_alias("site_code")).where(Asset.id.is_in(asset_ids))
-        allowed = {r["id"] for r in rows if not viewer.site_code or r["site_code"] == viewer.site_code}
-    states: dict[tuple[int, str], CheckState] = {}
-    if allowed:
-        for row in await CheckState.objects().where(CheckState.asset.is_in(sorted(allowed))):
-            states[(row.asset, row.key)] = row
+@dataclass(slots=True)
+class _State:
+    """A check's stored state while a batch is applied."""
 
-    applied = stale = rejected = 0
-    events: list[CheckEvent] = []
-    samples: list[Sample] = []
+    state: str
+    since: dt.datetime
+    streak: int
+    value: str | None = None
+    message: str = ""
+    last_observed_at: dt.datetime | None = None
+    source: str = "poll"
+
+
+async def _allowed_assets(asset_ids: set[int], viewer: Viewer) -> set[int]:
+    """The batch's assets that exist (and, for a site-limited probe token, are at its site)."""
+    if not asset_ids:
+        return set()
+    q = Sql()
+    if viewer.site_code:
+        rows = await q.fetch(f"SELECT a.id FROM cmdb_asset a JOIN cmdb_site s ON s.id = a.site "
+                             f"WHERE a.id IN {q.ints(asset_ids)} AND s.code = {q(viewer.site_code)}")
+    else:
+        rows = await q.fetch(f"SELECT id FROM cmdb_asset WHERE id IN {q.ints(asset_ids)}")
+    return {r["id"] for r in rows}
+
+
+async def _load_states(assets: set[int], keys: set[str]) -> dict[tuple[int, str], _State]:
+    """The stored state of the batch's checks, in one query."""
+    if not assets:
+        return {}
+    q = Sql()
+    rows = await q.fetch(
+        'SELECT asset, "key", state, value, message, since, last_observed_at, source, streak FROM inc_check_state '
+        f'WHERE asset IN {q.ints(assets)} AND "key" IN {q.texts(keys)}')
+    return {
+        (r["asset"], r["key"]): _State(
+            state=r["state"], since=aware(r["since"]), streak=r["streak"] or 0, value=r["value"],
+            message=r["message"] or "", last_observed_at=aware(r["last_observed_at"]), source=r["source"])
+        for r in rows
+    }
+
+
+async def _load_changes(assets: set[int], keys: set[str], since: dt.datetime) -> dict[tuple[int, str], list[dt.datetime]]:
+    """State-change times (CheckEvent) of the batch's checks since `since`, in one query."""
+    q = Sql()
+    out: dict[tuple[int, str], list[dt.datetime]] = {}
+    for r in await q.fetch(f'SELECT asset, "key", at FROM inc_check_event WHERE asset IN {q.ints(assets)} '
+                           f'AND at >= {q(since)} AND "key" IN {q.texts(keys)}'):
+        out.setdefault((r["asset"], r["key"]), []).append(aware(r["at"]))
+    return out
+
+
+_STATE_COLUMNS = ("asset", "key", "state", "value", "message", "since", "last_observed_at", "source", "streak")
+_STATE_KINDS = ("int", "text", "text", "text", "text", "time", "time", "text", "int")
+# An existing check: update in place, never with an older observation than the stored one
+# (two writers racing on one check: the newer observation stands).
+_STATE_UPSERT = (
+    'ON CONFLICT (asset, "key") DO UPDATE SET state = excluded.state, value = excluded.value, '
+    "message = excluded.message, since = excluded.since, last_observed_at = excluded.last_observed_at, "
+    "source = excluded.source, streak = excluded.streak "
+    "WHERE inc_check_state.last_observed_at <= excluded.last_observed_at"
+)
+_EVENT_COLUMNS = ("asset", "key", "from_state", "to_state", "value", "message", "at", "source")
+_EVENT_KINDS = ("int", "text", "text", "text", "text", "text", "time", "text")
+
+
+def _state_row(ck: tuple[int, str], s: _State) -> tuple:
+    return (ck[0], ck[1], s.state, s.value, s.message, s.since, s.last_observed_at, s.source, s.streak)
+
+
+async def _apply(batch: ObservationBatch, times: list[dt.datetime], viewer: Viewer, now: dt.datetime) -> dict:
+    allowed = await _allowed_assets({o.asset_id for o in batch.observations}, viewer)
+    mine = [(at, o) for at, o in zip(times, batch.observations) if o.asset_id in allowed]
+    keys = {o.key for _, o in mine}
+    states = await _load_states(allowed, keys)
+    # Earlier state changes of the batch's checks within the flap window (a port
+    # flapping on polls never completes a hold-down streak: the rules count these).
+    # Healthy polls of healthy checks (the steady state) need none.
+    stored: dict[tuple[int, str], list[dt.datetime]] = {}
+    if any(o.state != OK or getattr(states.get((o.asset_id, o.key)), "state", OK) != OK for _, o in mine):
+        horizon = min([now, *(at for at, _ in mine)]) - engine.params().flap_window
+        stored = await _load_changes(allowed, keys, horizon)
+
+    applied = stale = 0
+    rejected = len(batch.observations) - len(mine)
+    events: list[tuple] = []
+    samples: list[tuple] = []
     updates: list[CheckUpdate] = []
-    new_rows: dict[tuple[int, str], CheckState] = {}
-    changed: dict[tuple[int, str], CheckState] = {}
+    new_rows: set[tuple[int, str]] = set()
+    changed: set[tuple[int, str]] = set()
+    batch_changes: dict[tuple[int, str], list[dt.datetime]] = {}
     # In time order: a batch may hold several observations of one check.
-    for at, o in sorted(zip(times, batch.observations), key=lambda pair: pair[0]):
-        if o.asset_id not in allowed:
-            rejected += 1
-            continue
+    for at, o in sorted(mine, key=lambda pair: pair[0]):
+        ck = (o.asset_id, o.key)
         if o.number is not None:
-            samples.append(Sample(asset=o.asset_id, key=o.key, value=float(o.number), at=at))
-        row = states.get((o.asset_id, o.key))
+            samples.append((o.asset_id, o.key, float(o.number), at))
+        row = states.get(ck)
         if row is not None and at < row.last_observed_at:
             stale += 1  # a late observation: history only, the newer state stands
             continue
@@ -166,41 +259,44 @@ async def _apply(batch: ObservationBatch, times: list[dt.datetime], viewer: View
             if went_back:
                 message = f"sysUpTime went back from {went_back[0]} to {went_back[1]} ticks: the device restarted"
                 state = WARNING
-                events.append(CheckEvent(asset=o.asset_id, key=REBOOT, from_state=None, to_state=WARNING,
-                                         value=o.value, message=message, at=at, source=o.source))
+                events.append((o.asset_id, REBOOT, None, WARNING, o.value, message, at, o.source))
         previous = row.state if row is not None else None
         if row is None:
-            row = CheckState(asset=o.asset_id, key=o.key, state=state, since=at, streak=1)
-            states[(o.asset_id, o.key)] = new_rows[(o.asset_id, o.key)] = row
+            row = states[ck] = _State(state=state, since=at, streak=1)
+            new_rows.add(ck)
         elif row.state == state:
             row.streak = (row.streak or 0) + 1
         else:
             row.state, row.since, row.streak = state, at, 1
-        if previous != state and not (previous is None and state == "ok"):
-            events.append(CheckEvent(asset=o.asset_id, key=o.key, from_state=previous, to_state=state,
-                                     value=o.value, message=message, at=at, source=o.source))
+        earlier = tuple(sorted(t for t in (*stored.get(ck, ()), *batch_changes.get(ck, ())) if t <= at))
+        if previous != state and not (previous is None and state == OK):
+            events.append((o.asset_id, o.key, previous, state, o.value, message, at, o.source))
+            batch_changes.setdefault(ck, []).append(at)
         row.value = None if o.value is None else str(o.value)[:200]
         row.message = message
         row.last_observed_at = at
         row.source = o.source
-        if (o.asset_id, o.key) not in new_rows:
-            changed[(o.asset_id, o.key)] = row
+        if ck not in new_rows:
+            changed.add(ck)
         updates.append(CheckUpdate(
             asset_id=o.asset_id, key=o.key, state=state, previous_state=previous, streak=row.streak,
             since=row.since, observed_at=at, source=o.source, value=row.value, message=message,
+            recent_changes=earlier,
         ))
         applied += 1
 
-    if new_rows:
-        await CheckState.insert(*new_rows.values())
-    for row in changed.values():
-        await row.save()
-    if events:
-        await CheckEvent.insert(*events)
+    # A new check is a plain insert: a concurrent batch that created it first
+    # makes this one fail on the unique index and be applied again (record_observations).
+    await rawsql.insert("inc_check_state", _STATE_COLUMNS, _STATE_KINDS,
+                        [_state_row(ck, states[ck]) for ck in sorted(new_rows)])
+    await rawsql.insert("inc_check_state", _STATE_COLUMNS, _STATE_KINDS,
+                        [_state_row(ck, states[ck]) for ck in sorted(changed)], _STATE_UPSERT)
+    await rawsql.insert("inc_check_event", _EVENT_COLUMNS, _EVENT_KINDS, events)
     if samples:
-        await Sample.insert(*samples)
-        cutoff = now - SAMPLE_RETENTION
-        await Sample.delete().where(Sample.asset.is_in(sorted({s.asset for s in samples})) & (Sample.at < cutoff))
+        await rawsql.insert("inc_sample", ("asset", "key", "value", "at"), ("int", "text", "float", "time"), samples)
+        q = Sql()
+        await q.fetch(f"DELETE FROM inc_sample WHERE asset IN {q.ints(s[0] for s in samples)} "
+                      f"AND at < {q(now - SAMPLE_RETENTION)}")
     if updates:
         await engine.process(updates, now)
     return {"applied": applied, "stale": stale, "rejected": rejected}

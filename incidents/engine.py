@@ -16,8 +16,8 @@ import logging
 from typing import Callable, Iterable, Sequence
 
 from accounts.dbutil import INTEGRITY_ERRORS, atomic, current_engine, is_unique_violation
-from cmdb.tables import Asset, Dependency, Interface, Service, ServiceAsset, Site
 from incidents import rules, services, sla_store, workflow
+from incidents.rawsql import Sql
 from incidents.rules import (
     AssetInfo,
     AttachAsset,
@@ -38,16 +38,7 @@ from incidents.rules import (
     Suppress,
     Topology,
 )
-from incidents.tables import (
-    AffectedAsset,
-    AffectedClient,
-    CheckEvent,
-    CheckState,
-    Incident,
-    IncidentCheck,
-    Suppression,
-)
-from incidents.tables import MaintenanceWindow as WindowRow
+from incidents.tables import Incident, Suppression
 
 log = logging.getLogger("rackcard.incidents.engine")
 
@@ -62,7 +53,14 @@ def configure(engine_settings) -> None:
     _ola_minutes = tuple(engine_settings.ola_minutes)
 
 
+def params() -> Params:
+    """The rules' parameters in force (from settings)."""
+    return _params
+
+
 # ---------------------------------------------------------------- loading
+# Plain SQL (incidents.rawsql): these run on every probe batch. A set of ids is
+# one parameter; the dependency graph is walked a level per query.
 
 
 async def load_topology(seed: Iterable[int], extra: Iterable[int] = ()) -> Topology:
@@ -72,25 +70,23 @@ async def load_topology(seed: Iterable[int], extra: Iterable[int] = ()) -> Topol
     seed = set(seed)
     ids = set(seed)
     if seed:
-        sites = {r["site"] for r in await Asset.select(Asset.site).where(Asset.id.is_in(sorted(seed)))}
-        if sites:
-            ids |= {r["id"] for r in await Asset.select(Asset.id).where(
-                Asset.site.is_in(sorted(sites)) & (Asset.status != "decommissioned"))}
+        q = Sql()
+        ids |= {r["id"] for r in await q.fetch(
+            "SELECT id FROM cmdb_asset WHERE status <> 'decommissioned' "
+            f"AND site IN (SELECT site FROM cmdb_asset WHERE id IN {q.ints(seed)})")}
     edges: set[tuple[int, int, str]] = set()
-    for direction in ("up", "down"):
+    for column, other in (("asset", "depends_on"), ("depends_on", "asset")):  # up, then down
         frontier = set(ids)
         seen = set(ids)
         while frontier:
-            column = Dependency.asset if direction == "up" else Dependency.depends_on
-            rows = await Dependency.select(Dependency.asset, Dependency.depends_on, Dependency.kind).where(
-                column.is_in(sorted(frontier)))
+            q = Sql()
+            rows = await q.fetch(f"SELECT asset, depends_on, kind FROM cmdb_dependency WHERE {column} IN {q.ints(frontier)}")
             frontier = set()
             for r in rows:
                 edges.add((r["asset"], r["depends_on"], r["kind"]))
-                other = r["depends_on"] if direction == "up" else r["asset"]
-                if other not in seen:
-                    seen.add(other)
-                    frontier.add(other)
+                if r[other] not in seen:
+                    seen.add(r[other])
+                    frontier.add(r[other])
         ids |= seen
     ids |= set(extra)
     return await _asset_infos(ids, edges)
@@ -99,37 +95,36 @@ async def load_topology(seed: Iterable[int], extra: Iterable[int] = ()) -> Topol
 async def _asset_infos(ids: set[int], edges: set[tuple[int, int, str]]) -> Topology:
     if not ids:
         return Topology(assets={})
-    id_list = sorted(ids)
-    assets = await Asset.select(Asset.id, Asset.name, Asset.kind, Asset.site, Asset.client).where(Asset.id.is_in(id_list))
-    site_ids = sorted({a["site"] for a in assets})
-    sites = {s["id"]: s for s in await Site.select(Site.id, Site.name, Site.kind).where(Site.id.is_in(site_ids))}
+    q = Sql()
+    assets = await q.fetch(
+        "SELECT a.id, a.name, a.kind, a.site, a.client, s.name AS site_name, s.kind AS site_kind "
+        f"FROM cmdb_asset a LEFT JOIN cmdb_site s ON s.id = a.site WHERE a.id IN {q.ints(ids)}")
     interfaces: dict[int, list[InterfaceInfo]] = {}
-    for r in await Interface.select(Interface.asset, Interface.if_index, Interface.role, Interface.client,
-                                    Interface.service).where(Interface.asset.is_in(id_list)).order_by(Interface.if_index):
+    q = Sql()
+    for r in await q.fetch("SELECT asset, if_index, role, client, service FROM cmdb_interface "
+                           f"WHERE asset IN {q.ints(ids)} ORDER BY if_index"):
         interfaces.setdefault(r["asset"], []).append(
             InterfaceInfo(if_index=r["if_index"], role=r["role"], client_id=r["client"], service_id=r["service"]))
     services_of: dict[int, set[int]] = {}
     service_clients: dict[int, int] = {}
-    links = await ServiceAsset.select(ServiceAsset.asset, ServiceAsset.service).where(ServiceAsset.asset.is_in(id_list))
-    if links:
-        service_ids = sorted({r["service"] for r in links})
-        service_clients = {
-            r["id"]: r["client"]
-            for r in await Service.select(Service.id, Service.client).where(
-                Service.id.is_in(service_ids) & (Service.status != "terminated"))
-        }
-        for r in links:
-            if r["service"] in service_clients:
-                services_of.setdefault(r["asset"], set()).add(r["service"])
+    q = Sql()
+    for r in await q.fetch("SELECT sa.asset, sa.service, s.client FROM cmdb_service_asset sa "
+                           "JOIN cmdb_service s ON s.id = sa.service "
+                           f"WHERE sa.asset IN {q.ints(ids)} AND s.status <> 'terminated'"):
+        services_of.setdefault(r["asset"], set()).add(r["service"])
+        service_clients[r["service"]] = r["client"]
     infos = {}
+    site_names: dict[int, str] = {}
     clients: set[int] = set()
     for a in assets:
         svc = frozenset(services_of.get(a["id"], ()))
         svc_clients = frozenset(service_clients[s] for s in svc)
         ifs = tuple(interfaces.get(a["id"], ()))
+        if a["site_kind"] is not None:
+            site_names[a["site"]] = a["site_name"]
         infos[a["id"]] = AssetInfo(
             id=a["id"], name=a["name"], kind=a["kind"], site_id=a["site"],
-            site_kind=sites[a["site"]]["kind"] if a["site"] in sites else "datacenter",
+            site_kind=a["site_kind"] if a["site_kind"] is not None else "datacenter",
             client_id=a["client"], interfaces=ifs, service_ids=svc, service_client_ids=svc_clients,
         )
         clients |= {a["client"]} | svc_clients | {i.client_id for i in ifs}
@@ -138,7 +133,7 @@ async def _asset_infos(ids: set[int], edges: set[tuple[int, int, str]]) -> Topol
     return Topology(
         assets=infos,
         edges=tuple(Edge(a, b, k) for a, b, k in sorted(edges) if a in known and b in known),
-        site_names={s: row["name"] for s, row in sites.items()},
+        site_names=site_names,
         client_plan_rank=await sla_store.client_plan_ranks(clients),
     )
 
@@ -146,35 +141,34 @@ async def _asset_infos(ids: set[int], edges: set[tuple[int, int, str]]) -> Topol
 async def load_views(asset_ids: Iterable[int] | None, now: dt.datetime, params: Params) -> list[IncidentView]:
     """Open incidents, and those resolved within the reopen window, that touch
     `asset_ids` (None = all of them)."""
-    recent = now - params.reopen_window
-    where = Incident.status.is_in(list(workflow.OPEN_STATUSES)) | (
-        (Incident.status == workflow.RESOLVED) & (Incident.resolved_at >= recent))
-    query = Incident.select(
-        Incident.id, Incident.fingerprint, Incident.status, Incident.category, Incident.priority, Incident.opened_at,
-        Incident.resolved_at, Incident.flapping, Incident.acted,
-    ).where(where)
+    q = Sql()
+    sql = ("SELECT id, fingerprint, status, category, priority, opened_at, resolved_at, flapping, acted "
+           f"FROM inc_incident WHERE (status IN {q.texts(workflow.OPEN_STATUSES)} "
+           f"OR (status = {q(workflow.RESOLVED)} AND resolved_at >= {q(now - params.reopen_window)}))")
     if asset_ids is not None:
-        ids = sorted(set(asset_ids))
+        ids = set(asset_ids)
         if not ids:
             return []
-        query = query.where(Incident.id.is_in(
-            AffectedAsset.select(AffectedAsset.incident).where(AffectedAsset.asset_id.is_in(ids))))
-    rows = await query.order_by(Incident.id)
+        sql += f" AND id IN (SELECT incident FROM inc_affected_asset WHERE asset_id IN {q.ints(ids)})"
+    rows = await q.fetch(sql + " ORDER BY id")
     if not rows:
         return []
     inc_ids = [r["id"] for r in rows]
     roles: dict[int, dict[int, str]] = {i: {} for i in inc_ids}
-    for r in await AffectedAsset.select(AffectedAsset.incident, AffectedAsset.asset_id, AffectedAsset.role).where(
-            AffectedAsset.incident.is_in(inc_ids)):
-        roles[r["incident"]][r["asset_id"]] = r["role"]
     checks: dict[int, set[tuple[int, str]]] = {i: set() for i in inc_ids}
-    for r in await IncidentCheck.select(IncidentCheck.incident, IncidentCheck.asset_id, IncidentCheck.key).where(
-            IncidentCheck.incident.is_in(inc_ids)):
-        checks[r["incident"]].add((r["asset_id"], r["key"]))
     clients: dict[int, set[int]] = {i: set() for i in inc_ids}
-    for r in await AffectedClient.select(AffectedClient.incident, AffectedClient.client_id).where(
-            AffectedClient.incident.is_in(inc_ids)):
-        clients[r["incident"]].add(r["client_id"])
+    # the three kinds of links in one round trip
+    q = Sql()
+    for r in await q.fetch(
+            f"SELECT 'a' AS t, incident, asset_id AS x, role AS y FROM inc_affected_asset WHERE incident IN {q.ints(inc_ids)} "
+            f'UNION ALL SELECT \'k\', incident, asset_id, "key" FROM inc_incident_check WHERE incident IN {q.ints(inc_ids)} '
+            f"UNION ALL SELECT 'c', incident, client_id, NULL FROM inc_affected_client WHERE incident IN {q.ints(inc_ids)}"):
+        if r["t"] == "a":
+            roles[r["incident"]][r["x"]] = r["y"]
+        elif r["t"] == "k":
+            checks[r["incident"]].add((r["x"], r["y"]))
+        else:
+            clients[r["incident"]].add(r["x"])
     changes = await _recent_changes({c for cs in checks.values() for c in cs}, now - params.flap_window)
     return [
         IncidentView(
@@ -182,7 +176,7 @@ async def load_views(asset_ids: Iterable[int] | None, now: dt.datetime, params: 
             priority=r["priority"], opened_at=services.aware(r["opened_at"]),
             resolved_at=services.aware(r["resolved_at"]),
             root_checks=frozenset(checks[r["id"]]), asset_roles=roles[r["id"]],
-            client_ids=frozenset(clients[r["id"]]), flapping=r["flapping"], acted=r["acted"],
+            client_ids=frozenset(clients[r["id"]]), flapping=bool(r["flapping"]), acted=bool(r["acted"]),
             recent_changes=tuple(sorted(t for c in checks[r["id"]] for t in changes.get(c, ()))),
         )
         for r in rows
@@ -192,10 +186,10 @@ async def load_views(asset_ids: Iterable[int] | None, now: dt.datetime, params: 
 async def _recent_changes(root_checks: set[tuple[int, str]], since: dt.datetime) -> dict[tuple[int, str], list]:
     if not root_checks:
         return {}
-    assets = sorted({a for a, _ in root_checks})
     out: dict[tuple[int, str], list] = {}
-    for r in await CheckEvent.select(CheckEvent.asset, CheckEvent.key, CheckEvent.at).where(
-            CheckEvent.asset.is_in(assets) & (CheckEvent.at >= since)):
+    q = Sql()
+    for r in await q.fetch(f'SELECT asset, "key", at FROM inc_check_event WHERE asset IN {q.ints(a for a, _ in root_checks)} '
+                           f'AND at >= {q(since)} AND "key" IN {q.texts(k for _, k in root_checks)}'):
         key = (r["asset"], r["key"])
         if key in root_checks:
             out.setdefault(key, []).append(services.aware(r["at"]))
@@ -203,31 +197,29 @@ async def _recent_changes(root_checks: set[tuple[int, str]], since: dt.datetime)
 
 
 async def load_checks(asset_ids: Iterable[int]) -> dict[tuple[int, str], CheckStatus]:
-    ids = sorted(set(asset_ids))
+    ids = set(asset_ids)
     if not ids:
         return {}
+    q = Sql()
     return {
         (r["asset"], r["key"]): CheckStatus(
             asset_id=r["asset"], key=r["key"], state=r["state"], since=services.aware(r["since"]),
             streak=r["streak"], source=r["source"], last_observed_at=services.aware(r["last_observed_at"]),
         )
-        for r in await CheckState.select(
-            CheckState.asset, CheckState.key, CheckState.state, CheckState.since, CheckState.streak,
-            CheckState.source, CheckState.last_observed_at,
-        ).where(CheckState.asset.is_in(ids))
+        for r in await q.fetch('SELECT asset, "key", state, since, streak, source, last_observed_at '
+                               f"FROM inc_check_state WHERE asset IN {q.ints(ids)}")
     }
 
 
 async def load_maintenance(now: dt.datetime, lookback: dt.timedelta) -> list[MaintenanceWindow]:
     """Windows in force now or ended within `lookback` (the rules open what a
     window held back once it ends)."""
+    q = Sql()
     return [
         MaintenanceWindow(id=r["id"], starts_at=services.aware(r["starts_at"]), ends_at=services.aware(r["ends_at"]),
                           asset_id=r["asset_id"], site_id=r["site_id"], client_id=r["client_id"])
-        for r in await WindowRow.select(
-            WindowRow.id, WindowRow.starts_at, WindowRow.ends_at, WindowRow.asset_id, WindowRow.site_id,
-            WindowRow.client_id,
-        ).where((WindowRow.starts_at <= now) & (WindowRow.ends_at >= now - lookback))
+        for r in await q.fetch("SELECT id, starts_at, ends_at, asset_id, site_id, client_id FROM inc_maintenance_window "
+                               f"WHERE starts_at <= {q(now)} AND ends_at >= {q(now - lookback)} ORDER BY id")
     ]
 
 
@@ -247,13 +239,14 @@ async def process(
         # Every open incident (and those resolved within the reopen window): the
         # rules correlate with any of them, not only with the touched assets'.
         views = await load_views(None, now, params)
-        if updates and _steady(updates, views):
+        if updates and _steady(updates, views, params, now):
             return []
         if updates:
             topology = await load_topology({u.asset_id for u in updates})
         else:
-            troubled = {r["asset"] for r in await CheckState.select(CheckState.asset).where(
-                CheckState.state.is_in(sorted(rules.PROBLEM_STATES | {rules.UNKNOWN})))}
+            q = Sql()
+            troubled = {r["asset"] for r in await q.fetch(
+                f"SELECT DISTINCT asset FROM inc_check_state WHERE state IN {q.texts(rules.PROBLEM_STATES | {rules.UNKNOWN})}")}
             topology = await load_topology(troubled)
         in_views = {a for v in views for a in v.asset_roles} | {a for v in views for a, _ in v.root_checks}
         missing = in_views - set(topology.assets)
@@ -272,14 +265,31 @@ async def process(
     return decisions
 
 
-def _steady(updates: Sequence[CheckUpdate], views: list[IncidentView]) -> bool:
-    """Healthy polls of healthy checks on assets no incident involves: nothing
-    for the rules to do (the steady state of a monitored network, most batches).
-    Anything else — a problem, a change, an asset in an incident — goes to the rules."""
-    if any(u.state != rules.OK or u.previous_state not in (None, rules.OK) for u in updates):
-        return False
+def _steady(updates: Sequence[CheckUpdate], views: list[IncidentView], params: Params, now: dt.datetime) -> bool:
+    """Nothing for the rules to do but what the timer does, on assets no incident involves:
+    healthy polls of healthy checks (the steady state of a monitored network, most
+    batches), and a state seen again that changes nothing the rules read (an unknown
+    again; a problem poll repeated before the hold-down confirms it — in an outage,
+    the rounds of polls between the first bad one and the confirming one).
+    Anything else — a change, a confirmation, a trap, an asset in an incident — goes
+    to the rules; what the passage of time alone decides (recovery, a maintenance
+    window ending, a wait running out), the timer decides."""
     involved = {a for v in views for a in v.asset_roles} | {a for v in views for a, _ in v.root_checks}
-    return not any(u.asset_id in involved for u in updates)
+    return all(u.asset_id not in involved and (
+        (u.state == rules.OK and u.previous_state in (None, rules.OK)) or _repeated(u, params, now))
+        for u in updates)
+
+
+def _repeated(u: CheckUpdate, params: Params, now: dt.datetime) -> bool:
+    """The same non-OK state again without confirming anything: since, the state and
+    whether it counts as confirmed (trap, hold-down streak, reboot, flapping) unchanged."""
+    if u.previous_state != u.state or u.state == rules.OK:
+        return False
+    if u.state not in rules.PROBLEM_STATES:
+        return True
+    horizon = now - params.flap_window
+    return (u.source != "trap" and u.key != rules.UPTIME and u.streak < params.hold_down_polls
+            and sum(1 for t in u.recent_changes if t > horizon) < params.flap_changes)
 
 
 async def tick(now: dt.datetime, *, params: Params | None = None, ola_minutes: Sequence[int] | None = None,

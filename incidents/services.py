@@ -19,12 +19,12 @@ from accounts.dbutil import atomic
 from accounts.errors import Conflict, Forbidden, Invalid, NotFound
 from accounts.viewer import Viewer
 from cmdb.tables import Asset, Client, ServiceAsset
-from incidents import sla_store, workflow
+from incidents import rawsql, sla_store, workflow
+from incidents.rawsql import Sql
 from incidents.tables import (
     AffectedAsset,
     AffectedClient,
     Incident,
-    IncidentCheck,
     Notification,
     TimelineEntry,
 )
@@ -52,6 +52,10 @@ def _require_staff(viewer: Viewer) -> None:
 # ---------------------------------------------------------------- timeline
 
 
+_ENTRY_COLUMNS = ("incident", "at", "kind", "visibility", "author", "author_user_id", "body", "data")
+_ENTRY_KINDS = ("int", "time", "text", "text", "text", "int", "text", "json")
+
+
 async def add_entry(
     incident_id: int,
     kind: str,
@@ -64,29 +68,16 @@ async def add_entry(
     data: dict | None = None,
 ) -> None:
     """Append to the timeline (it is never updated nor deleted)."""
-    await TimelineEntry.insert(
-        TimelineEntry(
-            incident=incident_id,
-            at=at,
-            kind=kind,
-            visibility=visibility,
-            author=author,
-            author_user_id=author_user_id,
-            body=body,
-            data=json.dumps(data or {}, default=str),
-        )
-    )
+    await rawsql.insert("inc_timeline", _ENTRY_COLUMNS, _ENTRY_KINDS, [
+        (incident_id, at, kind, visibility, author, author_user_id, body, json.dumps(data or {}, default=str))])
 
 
 async def add_entries(incident_id: int, entries: Sequence[tuple[str, str, dict]], *, at: dt.datetime,
                       author: str = SYSTEM_AUTHOR, visibility: str = "internal") -> None:
     """Append several (kind, body, data) entries in one statement."""
-    if entries:
-        await TimelineEntry.insert(*[
-            TimelineEntry(incident=incident_id, at=at, kind=kind, visibility=visibility, author=author, body=body,
-                          data=json.dumps(data or {}, default=str))
-            for kind, body, data in entries
-        ])
+    await rawsql.insert("inc_timeline", _ENTRY_COLUMNS, _ENTRY_KINDS, [
+        (incident_id, at, kind, visibility, author, None, body, json.dumps(data or {}, default=str))
+        for kind, body, data in entries])
 
 
 # ---------------------------------------------------------------- notifications (outbox)
@@ -153,47 +144,38 @@ async def store_assets(incident_id: int, roles: dict[int, str], at: dt.datetime,
     from the CMDB. Returns the asset ids newly linked."""
     if not roles:
         return []
+    q = Sql()
     existing = {
-        r["asset_id"]: r
-        for r in await AffectedAsset.select(AffectedAsset.id, AffectedAsset.asset_id, AffectedAsset.role).where(
-            (AffectedAsset.incident == incident_id) & AffectedAsset.asset_id.is_in(list(roles))
-        )
+        r["asset_id"]: r["role"]
+        for r in await q.fetch("SELECT asset_id, role FROM inc_affected_asset "
+                               f"WHERE incident = {q(incident_id)} AND asset_id IN {q.ints(roles)}")
     }
     missing = [a for a in roles if a not in existing]
     info = dict(known or {})
     lookup = [a for a in missing if a not in info]
     if lookup:
-        for r in await Asset.select(Asset.id, Asset.name, Asset.site).where(Asset.id.is_in(lookup)):
+        q = Sql()
+        for r in await q.fetch(f"SELECT id, name, site FROM cmdb_asset WHERE id IN {q.ints(lookup)}"):
             info[r["id"]] = (r["name"], r["site"])
-    if missing:
-        await AffectedAsset.insert(
-            *[
-                AffectedAsset(
-                    incident=incident_id, asset_id=a, name=info.get(a, (f"asset {a}", None))[0],
-                    site_id=info.get(a, ("", None))[1], role=roles[a], added_at=at,
-                )
-                for a in missing
-            ]
-        )
-    upgrade = [r["id"] for a, r in existing.items() if roles[a] == "root" and r["role"] != "root"]
+    # A concurrent writer may have linked one meanwhile: root still wins.
+    await rawsql.insert(
+        "inc_affected_asset", ("incident", "asset_id", "name", "site_id", "role", "added_at"),
+        ("int", "int", "text", "int", "text", "time"),
+        [(incident_id, a, info.get(a, (f"asset {a}", None))[0], info.get(a, ("", None))[1], roles[a], at)
+         for a in missing],
+        "ON CONFLICT (incident, asset_id) DO UPDATE SET role = excluded.role WHERE excluded.role = 'root'")
+    upgrade = [a for a, role in existing.items() if roles[a] == "root" and role != "root"]
     if upgrade:
-        await AffectedAsset.update({AffectedAsset.role: "root"}).where(AffectedAsset.id.is_in(upgrade))
+        q = Sql()
+        await q.fetch(f"UPDATE inc_affected_asset SET role = 'root' WHERE incident = {q(incident_id)} "
+                      f"AND asset_id IN {q.ints(upgrade)}")
     return missing
 
 
 async def store_checks(incident_id: int, checks: Iterable[tuple[int, str]]) -> None:
-    checks = set(checks)
-    if not checks:
-        return
-    have = {
-        (r["asset_id"], r["key"])
-        for r in await IncidentCheck.select(IncidentCheck.asset_id, IncidentCheck.key).where(
-            IncidentCheck.incident == incident_id
-        )
-    }
-    new = sorted(checks - have)
-    if new:
-        await IncidentCheck.insert(*[IncidentCheck(incident=incident_id, asset_id=a, key=k) for a, k in new])
+    await rawsql.insert("inc_incident_check", ("incident", "asset_id", "key"), ("int", "int", "text"),
+                        [(incident_id, a, k) for a, k in sorted(set(checks))],
+                        'ON CONFLICT (incident, asset_id, "key") DO NOTHING')
 
 
 async def store_clients(incident_id: int, client_ids: Iterable[int], at: dt.datetime) -> list[int]:
@@ -201,18 +183,17 @@ async def store_clients(incident_id: int, client_ids: Iterable[int], at: dt.date
     wanted = {c for c in client_ids if c is not None}
     if not wanted:
         return []
-    have = {
-        r["client_id"]
-        for r in await AffectedClient.select(AffectedClient.client_id).where(
-            (AffectedClient.incident == incident_id) & AffectedClient.client_id.is_in(list(wanted))
-        )
-    }
+    q = Sql()
+    have = {r["client_id"] for r in await q.fetch(
+        f"SELECT client_id FROM inc_affected_client WHERE incident = {q(incident_id)} AND client_id IN {q.ints(wanted)}")}
     new = sorted(wanted - have)
     if new:
-        names = {r["id"]: r["name"] for r in await Client.select(Client.id, Client.name).where(Client.id.is_in(new))}
-        await AffectedClient.insert(
-            *[AffectedClient(incident=incident_id, client_id=c, name=names.get(c, f"client {c}"), added_at=at) for c in new]
-        )
+        q = Sql()
+        names = {r["id"]: r["name"] for r in await q.fetch(f"SELECT id, name FROM cmdb_client WHERE id IN {q.ints(new)}")}
+        await rawsql.insert(
+            "inc_affected_client", ("incident", "client_id", "name", "added_at"), ("int", "int", "text", "time"),
+            [(incident_id, c, names.get(c, f"client {c}"), at) for c in new],
+            "ON CONFLICT (incident, client_id) DO NOTHING")
     return new
 
 
@@ -241,17 +222,18 @@ async def set_status(incident_id: int, from_status: str, to_status: str, at: dt.
 async def refresh_sla(incident_id: int, now: dt.datetime) -> None:
     """Recompute the incident's plan, due times and breach flags from its
     clients, priority and status history; record new breaches and notify them."""
-    row = await Incident.select().where(Incident.id == incident_id).first()
-    if row is None:
+    rows = await rawsql.fetch(
+        "SELECT priority, status, opened_at, first_response_at, resolved_at, response_breached, resolution_breached "
+        "FROM inc_incident WHERE id = {}", incident_id)
+    if not rows:
         return
-    client_ids = [r["client_id"] for r in await AffectedClient.select(AffectedClient.client_id).where(
-        AffectedClient.incident == incident_id)]
+    row = rows[0]
+    client_ids = [r["client_id"] for r in await rawsql.fetch(
+        "SELECT client_id FROM inc_affected_client WHERE incident = {}", incident_id)]
     history = [
         (aware(r["at"]), json.loads(r["data"] or "{}").get("to", ""))
-        for r in await TimelineEntry.select(TimelineEntry.at, TimelineEntry.data)
-        .where((TimelineEntry.incident == incident_id) & (TimelineEntry.kind == "status"))
-        .order_by(TimelineEntry.at)
-        .order_by(TimelineEntry.id)
+        for r in await rawsql.fetch(
+            "SELECT at, data FROM inc_timeline WHERE incident = {} AND kind = 'status' ORDER BY at, id", incident_id)
     ]
     result = await sla_store.due_times(
         client_ids=client_ids,

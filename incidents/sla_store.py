@@ -8,8 +8,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-from cmdb.tables import Client
 from incidents import rules, sla, workflow
+from incidents.rawsql import Sql
 from incidents.tables import SlaPlan
 
 
@@ -27,8 +27,9 @@ async def plans_of_clients(client_ids: Iterable[int]) -> dict[int, dict]:
     ids = [c for c in set(client_ids) if c is not None]
     if not ids:
         return {}
-    links = {r["id"]: r["sla_plan_id"] for r in await Client.select(Client.id, Client.sla_plan_id).where(
-        Client.id.is_in(ids)) if r["sla_plan_id"] is not None}
+    q = Sql()
+    links = {r["id"]: r["sla_plan_id"] for r in await q.fetch(
+        f"SELECT id, sla_plan_id FROM cmdb_client WHERE id IN {q.ints(ids)} AND sla_plan_id IS NOT NULL")}
     if not links:
         return {}
     plans = {r["id"]: r for r in await SlaPlan.select().where(SlaPlan.id.is_in(sorted(set(links.values()))))}
@@ -45,12 +46,13 @@ async def client_plan_ranks(client_ids: Iterable[int]) -> dict[int, int]:
     ids = [c for c in set(client_ids) if c is not None]
     if not ids:
         return {}
+    # On every probe batch that reaches the rules: one plain query, the plans only when a client has one.
+    q = Sql()
+    links = await q.fetch(f"SELECT id, sla_plan_id FROM cmdb_client WHERE id IN {q.ints(ids)} AND sla_plan_id IS NOT NULL")
+    if not links:
+        return {}
     ranks = await plan_ranks()
-    return {
-        r["id"]: ranks[r["sla_plan_id"]]
-        for r in await Client.select(Client.id, Client.sla_plan_id).where(Client.id.is_in(ids))
-        if r["sla_plan_id"] in ranks
-    }
+    return {r["id"]: ranks[r["sla_plan_id"]] for r in links if r["sla_plan_id"] in ranks}
 
 
 async def due_times(
