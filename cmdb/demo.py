@@ -254,10 +254,8 @@ class DemoResult:
     admin_token: str | None = None
 
 
-def _id(row) -> int:
-    if isinstance(row, dict):
-        return row["id"]
-    return row.id
+def _id(row: dict) -> int:
+    return row["id"]  # what the services return: the API's dict
 
 
 async def _has_clients() -> bool:
