@@ -29,8 +29,7 @@ CardSection = Callable[[Viewer, int], Awaitable[dict]]
 
 #: Sections of the client card, merged in order. The first one (the inventory)
 #: raises NotFound for an unknown client, so later sections may assume it exists.
-CARD_SECTIONS: list[CardSection] = [client_card]
-CARD_SECTIONS.append(client_card_incidents)  # open_incidents, incident_history
+CARD_SECTIONS: list[CardSection] = [client_card, client_card_incidents]  # ... then open_incidents, incident_history
 
 
 async def build_card(viewer: Viewer, client_id: int) -> dict:
