@@ -16,6 +16,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
+import operator
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Iterable
 
@@ -244,11 +246,9 @@ async def read_all(*queries) -> list:
     return list(await asyncio.gather(*queries))
 
 
-def _clauses_and(clauses: list):
-    out = None
-    for c in clauses:
-        out = c if out is None else out & c
-    return out
+def _joined(clauses: list, op=operator.and_):
+    """The clauses joined by `op` (AND by default, or operator.or_); None when there are none."""
+    return functools.reduce(op, clauses) if clauses else None
 
 
 async def referenced_by(table: type[Table], row_id: int) -> list[str]:
@@ -353,12 +353,12 @@ class ResourceService:
         if not self.r.q_columns:
             raise Invalid(f"{self.r.path} have no text search", field="q")
         text = self.r.q_norm(raw)
-        return _or([self.r.col(c).ilike(f"%{text}%") for c in self.r.q_columns])
+        return _joined([self.r.col(c).ilike(f"%{text}%") for c in self.r.q_columns], operator.or_)
 
     async def list(self, viewer: Viewer, filters: dict[str, str] | None = None, limit: int = 50, offset: int = 0) -> dict:
         """{"count", "results"} of the rows matching `filters` (?client_id=, ?kind=, ?q= ...)."""
         clauses = self.where_for(viewer, dict(filters or {}))
-        where = _clauses_and(clauses)
+        where = _joined(clauses)
         async with reading():
             count_q = self.table.count()
             rows_q = self.table.select().order_by(self.pk).limit(limit).offset(offset)
@@ -552,10 +552,3 @@ class ResourceService:
 
     def _audit_values(self, parsed: dict) -> dict:
         return {k: self._redact(self.r.by_name[k], v) for k, v in parsed.items()}
-
-
-def _or(clauses: list):
-    out = None
-    for c in clauses:
-        out = c if out is None else out | c
-    return out
