@@ -80,7 +80,6 @@ class KindSpec:
     service: object  # cmdb.resources.ResourceService
     columns: tuple[Column, ...]
     required: tuple[tuple[str, ...], ...]  # each: one of these columns must be present
-    secret: frozenset[str]
 
     @property
     def table(self):
@@ -115,8 +114,7 @@ def _spec(kind: str) -> KindSpec:
             alternatives = (NATURAL_KEYS[f.name], f.name)
         if f.required and f.default is MISSING:
             required.append(alternatives)
-    secret = frozenset(f.name for f in service.r.fields if f.secret)
-    return KindSpec(kind, service, tuple(columns), tuple(required), secret)
+    return KindSpec(kind, service, tuple(columns), tuple(required))
 
 
 _SPECS: dict[str, KindSpec] = {}

@@ -46,7 +46,6 @@ class ServerClient:
             base_url=self.server, timeout=timeout, headers={"Authorization": f"Bearer {token}"}
         )
         self._last_seq = 0
-        self.sent_batches = 0
         self._lock = asyncio.Lock()
 
     async def aclose(self) -> None:
@@ -122,5 +121,4 @@ class ServerClient:
                     continue
                 path.unlink()
                 sent += 1
-                self.sent_batches += 1
         return sent
