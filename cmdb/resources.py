@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import functools
+import logging
 import operator
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Iterable
@@ -31,6 +32,7 @@ from accounts.viewer import Viewer
 from cmdb import normalise
 
 MISSING: Any = object()
+log = logging.getLogger("rackcard.cmdb.resources")
 
 
 # --------------------------------------------------------------------------- fields
@@ -471,6 +473,7 @@ class ResourceService:
         except DomainError as known:
             explained = known
         except Exception:  # noqa: BLE001 - inside an aborted outer transaction nothing can be read
+            log.debug("could not re-run the %s checks after %s", self.r.name, failed, exc_info=True)
             explained = None
         if explained is not None:
             raise explained from failed

@@ -299,7 +299,8 @@ async def open_trap_listener(
         try:
             ctx = snmp_engine.observer.get_execution_context("rfc3412.receiveMessage:request")
             source = ctx["transportAddress"][0]
-        except Exception:
+        except Exception:  # the trap is still handled; only its sender is unknown
+            log.debug("no sender address for a notification", exc_info=True)
             source = "?"
         try:
             callback(source, {str(oid): plain(value) for oid, value in var_binds})
