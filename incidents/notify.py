@@ -201,11 +201,17 @@ async def _attempt(config: NotifyConfig, delivery_id: int, now: dt.datetime, htt
                     attempts, error)
 
 
+def _recipient(target: str) -> tuple[str, str]:
+    """An e-mail delivery's target -> (audience, address): `noc:<address>` or `client:<id>:<address>`."""
+    audience, _, rest = target.partition(":")
+    return audience, rest.split(":", 1)[1] if audience == "client" else rest
+
+
 def _describe(channel: str, target: str) -> str:
     if channel == "webhook":
         return f"webhook #{target}"
-    audience, _, rest = target.partition(":")
-    return f"e-mail {rest.split(':', 1)[1] if audience == 'client' else rest} ({audience})"
+    audience, address = _recipient(target)
+    return f"e-mail {address} ({audience})"
 
 
 async def _post_webhook(http: httpx.AsyncClient, webhook_id: int, delivery_id: int, event: str, payload: dict) -> int:
@@ -227,8 +233,7 @@ def _mail(config: NotifyConfig, target: str, event: str, payload: dict) -> Email
     """NOC mail carries the whole summary; a client contact's only public facts
     (never internal notes, nor other clients' names)."""
     incident = payload.get("incident", {})
-    audience, _, rest = target.partition(":")
-    address = rest.split(":", 1)[1] if audience == "client" else rest
+    audience, address = _recipient(target)
     subject = f"[rackcard] {event}: #{incident.get('id')} {incident.get('title', '')} ({incident.get('priority', '')})"
     lines = [
         f"Incident #{incident.get('id')}: {incident.get('title', '')}",
