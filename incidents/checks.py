@@ -24,7 +24,7 @@ from accounts.errors import Forbidden, Invalid, NotFound
 from accounts.viewer import Viewer
 from cmdb.tables import Asset, Interface, Site
 from incidents import engine, rawsql
-from incidents.rawsql import Sql
+from incidents.rawsql import Sql, as_time
 from incidents.rules import CheckUpdate
 from incidents.services import aware
 from incidents.tables import CheckEvent, CheckState, ProbeBatch, Sample
@@ -166,33 +166,29 @@ class _State:
     source: str = "poll"
 
 
-async def _allowed_assets(asset_ids: set[int], viewer: Viewer) -> set[int]:
-    """The batch's assets that exist (and, for a site-limited probe token, are at its site)."""
+async def _load_states(asset_ids: set[int], keys: set[str], viewer: Viewer
+                       ) -> tuple[set[int], dict[tuple[int, str], _State]]:
+    """In one statement: the batch's assets that exist (and, for a site-limited
+    probe token, are at its site), and the stored state of the batch's checks."""
     if not asset_ids:
-        return set()
+        return set(), {}
     q = Sql()
+    sql = ('SELECT \'s\' AS t, asset, "key", state, value, message, since, last_observed_at, source, streak '
+           f'FROM inc_check_state WHERE asset IN {q.ints(asset_ids)} AND "key" IN {q.texts(keys)} UNION ALL ')
     if viewer.site_code:
-        rows = await q.fetch(f"SELECT a.id FROM cmdb_asset a JOIN cmdb_site s ON s.id = a.site "
-                             f"WHERE a.id IN {q.ints(asset_ids)} AND s.code = {q(viewer.site_code)}")
+        sql += ("SELECT 'a', a.id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM cmdb_asset a "
+                f"JOIN cmdb_site s ON s.id = a.site WHERE a.id IN {q.ints(asset_ids)} AND s.code = {q(viewer.site_code)}")
     else:
-        rows = await q.fetch(f"SELECT id FROM cmdb_asset WHERE id IN {q.ints(asset_ids)}")
-    return {r["id"] for r in rows}
-
-
-async def _load_states(assets: set[int], keys: set[str]) -> dict[tuple[int, str], _State]:
-    """The stored state of the batch's checks, in one query."""
-    if not assets:
-        return {}
-    q = Sql()
-    rows = await q.fetch(
-        'SELECT asset, "key", state, value, message, since, last_observed_at, source, streak FROM inc_check_state '
-        f'WHERE asset IN {q.ints(assets)} AND "key" IN {q.texts(keys)}')
-    return {
-        (r["asset"], r["key"]): _State(
-            state=r["state"], since=aware(r["since"]), streak=r["streak"] or 0, value=r["value"],
-            message=r["message"] or "", last_observed_at=aware(r["last_observed_at"]), source=r["source"])
-        for r in rows
+        sql += f"SELECT 'a', id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM cmdb_asset WHERE id IN {q.ints(asset_ids)}"
+    rows = await q.fetch(sql)
+    allowed = {r[1] for r in rows if r[0] == "a"}
+    states = {
+        (asset, key): _State(state=state, since=as_time(since), streak=streak or 0, value=value, message=message or "",
+                             last_observed_at=as_time(last), source=source)
+        for t, asset, key, state, value, message, since, last, source, streak in rows
+        if t == "s" and asset in allowed
     }
+    return allowed, states
 
 
 async def _load_changes(assets: set[int], keys: set[str], since: dt.datetime) -> dict[tuple[int, str], list[dt.datetime]]:
@@ -224,10 +220,9 @@ def _state_row(ck: tuple[int, str], s: _State) -> tuple:
 
 
 async def _apply(batch: ObservationBatch, times: list[dt.datetime], viewer: Viewer, now: dt.datetime) -> dict:
-    allowed = await _allowed_assets({o.asset_id for o in batch.observations}, viewer)
+    keys = {o.key for o in batch.observations}
+    allowed, states = await _load_states({o.asset_id for o in batch.observations}, keys, viewer)
     mine = [(at, o) for at, o in zip(times, batch.observations) if o.asset_id in allowed]
-    keys = {o.key for _, o in mine}
-    states = await _load_states(allowed, keys)
     # Earlier state changes of the batch's checks within the flap window (a port
     # flapping on polls never completes a hold-down streak: the rules count these).
     # Healthy polls of healthy checks (the steady state) need none.

@@ -17,7 +17,7 @@ from typing import Callable, Iterable, Sequence
 
 from accounts.dbutil import INTEGRITY_ERRORS, atomic, current_engine, is_unique_violation
 from incidents import rules, services, sla_store, workflow
-from incidents.rawsql import Sql
+from incidents.rawsql import Sql, as_time
 from incidents.rules import (
     AssetInfo,
     AttachAsset,
@@ -160,10 +160,18 @@ def _number(sql: str, q: Sql, values: dict[str, object]) -> str:
         rest = rest[at + len(name) + 2:]
 
 
-def _time(value) -> dt.datetime | None:
-    if isinstance(value, str):  # SQLite, where a compound select lost the column type
-        value = dt.datetime.fromisoformat(value)
-    return services.aware(value)
+# The immutable rule inputs built from rows, by the row's values: a storm reads the
+# same 500 assets and checks on every batch, and building them is most of the load's
+# Python time. Shared safely (frozen dataclasses); bounded.
+_built: dict[tuple, object] = {}
+_BUILT_MAX = 200_000
+
+
+def _keep(key: tuple, value):
+    if len(_built) >= _BUILT_MAX:
+        _built.clear()
+    _built[key] = value
+    return value
 
 
 async def _load(seed: set[int], extra: set[int], *, checks: bool = False, now: dt.datetime | None = None,
@@ -194,8 +202,12 @@ async def _load(seed: set[int], extra: set[int], *, checks: bool = False, now: d
     # (by position: the same on sqlite3.Row and asyncpg's Record, and the loop runs ~1,500 times a batch)
     for t, a, b, c, d, s1, s2, s3, s4, t1, t2 in rows:
         if t == "c":
-            states[(a, s1)] = CheckStatus(asset_id=a, key=s1, state=s2, since=_time(t1), streak=b, source=s3,
-                                          last_observed_at=_time(t2))
+            key = (t, a, s1, s2, t1, b, s3, t2)
+            status = _built.get(key)
+            if status is None:
+                status = _keep(key, CheckStatus(asset_id=a, key=s1, state=s2, since=as_time(t1), streak=b, source=s3,
+                                                last_observed_at=as_time(t2)))
+            states[(a, s1)] = status
         elif t == "a":
             assets.append((a, b, c, s1, s2, s3, s4))
         elif t == "e":
@@ -209,7 +221,7 @@ async def _load(seed: set[int], extra: set[int], *, checks: bool = False, now: d
         elif t == "p":
             plan_of[a] = b
         else:
-            windows.append(MaintenanceWindow(id=a, starts_at=_time(t1), ends_at=_time(t2), asset_id=b, site_id=c,
+            windows.append(MaintenanceWindow(id=a, starts_at=as_time(t1), ends_at=as_time(t2), asset_id=b, site_id=c,
                                              client_id=d))
     infos = {}
     site_names: dict[int, str] = {}
@@ -219,16 +231,20 @@ async def _load(seed: set[int], extra: set[int], *, checks: bool = False, now: d
         ifs = tuple(i for _, i in sorted(interfaces[asset_id], key=lambda pair: pair[0])) if asset_id in interfaces else ()
         if site_kind is not None:
             site_names[site_id] = site_name
-        infos[asset_id] = AssetInfo(
-            id=asset_id, name=name, kind=kind, site_id=site_id,
-            site_kind=site_kind if site_kind is not None else "datacenter", client_id=client_id, interfaces=ifs,
-            service_ids=svc, service_client_ids=frozenset(service_clients[x] for x in svc) if svc else none,
-        )
+        svc_clients = frozenset(service_clients[x] for x in svc) if svc else none
+        key = ("a", asset_id, name, kind, site_id, site_kind, client_id, ifs, svc, svc_clients)
+        info = _built.get(key)
+        if info is None:
+            info = _keep(key, AssetInfo(
+                id=asset_id, name=name, kind=kind, site_id=site_id,
+                site_kind=site_kind if site_kind is not None else "datacenter", client_id=client_id, interfaces=ifs,
+                service_ids=svc, service_client_ids=svc_clients))
+        infos[asset_id] = info
     ranks = await sla_store.plan_ranks() if plan_of else {}
     windows.sort(key=lambda w: w.id)
     topology = Topology(
         assets=infos,
-        edges=tuple(Edge(a, b, k) for a, b, k in sorted(edges) if a in infos and b in infos),
+        edges=tuple(_built.get(e) or _keep(e, Edge(*e)) for e in sorted(edges) if e[0] in infos and e[1] in infos),
         site_names=site_names,
         client_plan_rank={c: ranks[p] for c, p in plan_of.items() if p in ranks},
     )

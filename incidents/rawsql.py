@@ -19,6 +19,7 @@ through Piccolo unchanged, and the other way round.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sqlite3
 from typing import Any, Iterable, Mapping, Sequence
@@ -30,6 +31,16 @@ from accounts.dbutil import current_engine
 #: PostgreSQL array types for the column kinds used here.
 _PG_TYPES = {"int": "bigint", "text": "text", "time": "timestamptz", "float": "float8", "bool": "boolean",
              "json": "text"}
+
+
+def as_time(value: Any) -> dt.datetime | None:
+    """A timestamp read here, as an aware datetime. SQLite returns the stored ISO
+    text where a compound SELECT lost the column's declared type."""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    if value is not None and value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    return value
 
 
 class Sql:
