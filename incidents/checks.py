@@ -6,7 +6,13 @@ transaction: idempotent per batch id (ProbeBatch), latest state per check with
 history), numeric samples with retention, a `reboot` event when sysUpTime goes
 backwards, and the resulting CheckUpdates handed to the incident engine inside
 the same transaction. Observations older than the stored state (a late replay)
-never overwrite newer state.
+never overwrite newer state. Each update carries the check's earlier state
+changes within the flap window (so a port flapping on polls is seen flapping).
+A batch that meets a concurrent writer on a unique index (two batches carrying
+the same new check) is applied again once, on what the other one wrote.
+
+The writes are one statement per table and batch (incidents.rawsql): the check
+states as an upsert, the events and samples as bulk inserts.
 
 `probe_targets(viewer)` is what a probe worker polls: SNMP secrets included,
 so only probe tokens (and admins) get it.

@@ -7,6 +7,13 @@ land together or not at all; `tick(now)` runs it with no updates on a timer
 Opening an incident relies on the unique partial index "one open incident per
 fingerprint": when a concurrent writer opened the same one first, the insert
 fails inside a savepoint and the decision attaches to that incident instead.
+
+It runs on every probe batch, so it is built for throughput (bench/storm.py): a
+batch that changes nothing the rules read (healthy polls, a problem poll repeated
+before its hold-down completes, on assets no incident involves) stops after
+loading the open incidents; otherwise the CMDB around the batch, the check states
+and the maintenance windows come back in one statement after the dependency walk,
+and the decisions are written a statement per table (runs of AttachAsset in bulk).
 """
 
 from __future__ import annotations
@@ -480,7 +487,10 @@ class _Applier:
                 roles[d.asset_id] = "root" if "root" in (d.role, roles.get(d.asset_id)) else d.role
             new_assets = set(await services.store_assets(incident_id, roles, self.now, self.known()))
             await services.store_checks(incident_id, [(d.asset_id, d.check_key) for d in ds if d.check_key])
-            if await services.store_clients(incident_id, {c for d in ds for c in d.client_ids}, self.now):
+            added = await services.store_clients(incident_id, {c for d in ds for c in d.client_ids}, self.now)
+            # The due times follow the most demanding plan of the affected clients:
+            # only a client with a plan can change them (most of an outage's are not).
+            if any(c in self.topology.client_plan_rank for c in added):
                 self.sla_dirty.add(incident_id)
             entries = []
             for d in ds:
