@@ -84,12 +84,12 @@ async def load_topology(seed: Iterable[int], extra: Iterable[int] = ()) -> Topol
 # One row per fact, tagged: c = check state, a = asset (with its site), e = edge
 # (a dependency with both ends in `down`: the other end is checked in Python),
 # i = interface, s = service (live) the asset delivers, p = client with an SLA plan,
-# w = maintenance window. The check-state branch comes first: SQLite takes the
-# column types (timestamps) from the first SELECT of a compound one; the first
-# SELECT also names the columns.
+# w = maintenance window. The first SELECT names the columns. On SQLite the check
+# timestamps come as the stored text (`|| ''` drops the declared type, and with it
+# Piccolo's converter): as_time parses only rows not seen before (_built).
 _CHECKS = """
 SELECT 'c' AS t, asset AS a, streak AS b, CAST(NULL AS INTEGER) AS c, CAST(NULL AS INTEGER) AS d, "key" AS s1,
-       state AS s2, source AS s3, CAST(NULL AS TEXT) AS s4, since AS t1, last_observed_at AS t2
+       state AS s2, source AS s3, CAST(NULL AS TEXT) AS s4, {since} AS t1, {last} AS t2
   FROM inc_check_state WHERE asset IN (SELECT id FROM ids)"""
 _FACTS = """
 SELECT 'a' AS t, a.id AS a, a.site AS b, a.client AS c, CAST(NULL AS INTEGER) AS d, a.name AS s1, a.kind AS s2,
@@ -190,7 +190,10 @@ async def _load(seed: set[int], extra: set[int], *, checks: bool = False, now: d
     down = await _walk(seed)
     ids = down | extra
     q = Sql()
-    parts = ([_CHECKS] if checks else []) + [_FACTS]
+    checks_sql = _CHECKS.format(since="since", last="last_observed_at")
+    if q.sqlite:
+        checks_sql = _CHECKS.format(since="(since || '')", last="(last_observed_at || '')")
+    parts = ([checks_sql] if checks else []) + [_FACTS]
     values: dict[str, object] = {"ids": ids, "down": down}
     if now is not None:
         parts.append(_WINDOWS)
