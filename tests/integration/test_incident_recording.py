@@ -1,7 +1,8 @@
 """record_observations -> engine on a real database (both engines): a port
 flapping on polls is one flapping incident (the check's earlier state changes
-reach the rules), and two batches carrying the same new check at once both
-apply, with one check state and one incident."""
+reach the rules); two batches carrying the same new check at once both apply,
+with one check state and one incident; a problem poll repeated before the
+hold-down confirms it, on an asset no incident involves, skips the rules."""
 
 from __future__ import annotations
 
@@ -84,3 +85,35 @@ async def test_two_batches_with_the_same_new_check_at_once_both_apply(db, monkey
     assert rows[0]["streak"] == 2  # the second writer read the first one's state
     (incident,) = await Incident.select(Incident.fingerprint)
     assert incident["fingerprint"] == f"asset:{mc}:link:1"
+
+
+async def test_a_problem_poll_repeated_before_the_hold_down_skips_the_rules(db):
+    from incidents import engine
+    from incidents.rules import Params
+
+    _, mc = await _media_converter()
+    params = Params(hold_down_polls=3)
+    calls = []
+
+    def spy(*args):
+        calls.append(args)
+        return []
+
+    # the second bad poll of an uninvolved asset: nothing the rules read has changed
+    repeated = data.update(mc, "link:1", "critical", T0, previous="critical", streak=2, source="poll",
+                           since=T0 - dt.timedelta(seconds=20))
+    assert await engine.process([repeated], T0, params=params, decide=spy) == [] and calls == []
+    # the first bad poll (a change), the confirming one and a trap go to the rules
+    for u in (data.update(mc, "link:1", "critical", T0, previous="ok", source="poll"),
+              data.update(mc, "link:1", "critical", T0, previous="critical", streak=3, source="poll"),
+              data.update(mc, "link:1", "critical", T0, previous="critical", streak=2, source="trap")):
+        await engine.process([u], T0, params=params, decide=spy)
+    assert len(calls) == 3
+    # ... and so does the same repeated poll once an incident involves the asset
+    from incidents import services
+
+    incident = await services.store_incident(fingerprint=f"asset:{mc}:link:2", title="port 2 down", category="equipment",
+                                             priority="P3", source="probe", at=T0)
+    await services.store_assets(incident, {mc: "root"}, T0)
+    await engine.process([repeated], T0, params=params, decide=spy)
+    assert len(calls) == 4
