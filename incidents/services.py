@@ -485,6 +485,9 @@ async def transition(viewer: Viewer, incident_id: int, to: str, *, now: dt.datet
                 fields["first_response_at"] = now
         elif to == workflow.CLOSED:
             fields["closed_at"] = now
+        if current == workflow.PENDING_CLIENT and workflow.is_open(to):
+            # The client answered: the line gets its whole OLA to act on it.
+            fields.update(line_since=now, ola_exceeded=False)
         if current == workflow.RESOLVED and workflow.is_open(to):
             # One open incident per fault (the unique index also holds under races).
             other = await Incident.select(Incident.id).where(

@@ -78,7 +78,9 @@ def ola_action(
 ) -> str | None:
     """What the timer does for one incident: "escalate" (to the next line),
     "flag" (L3 ran out: vendor only by hand, so it is flagged once), or None."""
-    if not is_open(status):
+    if not is_open(status) or status == PENDING_CLIENT:
+        # Waiting on the client is not the line sitting on it: no escalation
+        # then, and the line's OLA restarts when the client answers.
         return None
     deadline = ola_deadline(line, line_since, ola_minutes)
     if deadline is None or now < deadline:

@@ -174,6 +174,25 @@ async def test_resolved_incidents_do_not_escalate(db):
     assert (await services.get_incident(NOC, created["id"]))["line"] == "L1"
 
 
+async def test_pending_client_holds_the_ola_and_the_answer_restarts_it(db):
+    created = await services.create_manual(
+        NOC, services.ManualIncident(title="reboot my router", category="request", client_id=await data.client(),
+                                     source="phone", priority="P3"), now=T0)
+    ola = (30, 60, 90)
+    await services.transition(NOC, created["id"], "acknowledged", now=T0 + dt.timedelta(minutes=5))
+    await services.transition(NOC, created["id"], "in_progress", now=T0 + dt.timedelta(minutes=6))
+    await services.transition(NOC, created["id"], "pending_client", now=T0 + dt.timedelta(minutes=10))
+    # two hours waiting for the client to answer: L1 keeps it
+    await engine.tick(T0 + dt.timedelta(minutes=130), ola_minutes=ola, decide=lambda *a: [])
+    assert (await services.get_incident(NOC, created["id"]))["line"] == "L1"
+    # the client answers at 130: L1 has its 30 minutes from then
+    await services.transition(NOC, created["id"], "in_progress", now=T0 + dt.timedelta(minutes=130))
+    await engine.tick(T0 + dt.timedelta(minutes=159), ola_minutes=ola, decide=lambda *a: [])
+    assert (await services.get_incident(NOC, created["id"]))["line"] == "L1"
+    await engine.tick(T0 + dt.timedelta(minutes=160), ola_minutes=ola, decide=lambda *a: [])
+    assert (await services.get_incident(NOC, created["id"]))["line"] == "L2"
+
+
 async def test_reopen_by_hand_is_refused_while_another_incident_holds_the_fault(db):
     first = await services.store_incident(fingerprint="asset:7:link:1", title="Fiber down", category="fiber",
                                           priority="P2", source="trap", at=T0)

@@ -33,3 +33,5 @@ def test_lines_and_ola():
     assert wf.ola_action("in_progress", "L3", T0, True, T0 + dt.timedelta(minutes=999), OLA) is None
     assert wf.ola_action("in_progress", "vendor", T0, False, T0 + dt.timedelta(days=9), OLA) is None
     assert wf.ola_action("resolved", "L1", T0, False, T0 + dt.timedelta(days=9), OLA) is None
+    # waiting on the client does not escalate
+    assert wf.ola_action("pending_client", "L1", T0, False, T0 + dt.timedelta(days=9), OLA) is None
