@@ -28,8 +28,10 @@ from piccolo.table import Table
 from accounts.dbutil import INTEGRITY_ERRORS, atomic, current_engine, is_sqlite, is_unique_violation
 from accounts.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from accounts.services import audit
+from accounts.tables import User
 from accounts.viewer import Viewer
 from cmdb import normalise
+from cmdb.tables import Client
 
 MISSING: Any = object()
 log = logging.getLogger("rackcard.cmdb.resources")
@@ -253,24 +255,31 @@ def _joined(clauses: list, op=operator.and_):
     return functools.reduce(op, clauses) if clauses else None
 
 
+def _plain_references() -> dict[type[Table], list[tuple[Any, str, str]]]:
+    """References the database can't hold as foreign keys because they point up
+    the layers (accounts sits below cmdb): (column, noun, label column)."""
+    return {Client: [(User.client_id, "portal user", "email")]}
+
+
 async def referenced_by(table: type[Table], row_id: int) -> list[str]:
     """What still points at a row through ON DELETE RESTRICT foreign keys,
     e.g. ['3 assets (sw-1, sw-2, ...)', '1 service']. Found from the tables'
     metadata, so a new table with such a key is covered without code."""
+    references = [
+        (fk, fk._meta.table._meta.tablename.removeprefix("cmdb_").replace("_", " "), "name")
+        for fk in table._meta.foreign_key_references
+        if fk._foreign_key_meta.on_delete == OnDelete.restrict
+    ] + _plain_references().get(table, [])
     found = []
-    for fk in table._meta.foreign_key_references:
-        if fk._foreign_key_meta.on_delete != OnDelete.restrict:
-            continue
-        other = fk._meta.table
-        n = await other.count().where(fk == row_id)
+    for column, noun, label in references:
+        other = column._meta.table
+        n = await other.count().where(column == row_id)
         if not n:
             continue
-        label_col = other._meta.get_column_by_name("name") if "name" in [c._meta.name for c in other._meta.columns] else None
-        noun = other._meta.tablename.removeprefix("cmdb_").replace("_", " ")
         text = f"{n} {noun}{'' if n == 1 else 's'}"
-        if label_col is not None:
-            rows = await other.select(label_col).where(fk == row_id).limit(3)
-            names = ", ".join(str(r["name"]) for r in rows)
+        if label in [c._meta.name for c in other._meta.columns]:
+            rows = await other.select(other._meta.get_column_by_name(label)).where(column == row_id).limit(3)
+            names = ", ".join(str(r[label]) for r in rows)
             text += f" ({names}{', ...' if n > 3 else ''})"
         found.append(text)
     return found

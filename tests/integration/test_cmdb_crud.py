@@ -203,3 +203,16 @@ async def test_openapi_documents_the_declared_fields(http):
     assert "snmp_community_set" in page["properties"]["results"]["items"]["properties"]
     for path in ("/api/v1/prefixes/{item_id}/next-free-ip", "/api/v1/clients/{item_id}/card", "/api/v1/search"):
         assert path in schema["paths"], path
+
+
+async def test_a_client_with_portal_users_is_not_deleted(api):
+    from accounts.services import create_user
+
+    created = await api.post("/api/v1/clients", json={"code": "PORTAL", "name": "Portal Ltd"})
+    assert created.status_code == 201, created.text
+    client_id = created.json()["id"]
+    await create_user("boss@portal.test", "client", "a long enough password", client_id=client_id)
+    refused = await api.delete(f"/api/v1/clients/{client_id}")
+    assert refused.status_code == 409
+    assert "portal user" in refused.json()["detail"] and "boss@portal.test" in refused.json()["detail"]
+    assert (await api.get(f"/api/v1/clients/{client_id}")).status_code == 200
