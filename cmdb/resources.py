@@ -364,7 +364,9 @@ class ResourceService:
         if not self.r.q_columns:
             raise Invalid(f"{self.r.path} have no text search", field="q")
         text = self.r.q_norm(raw)
-        return _joined([self.r.col(c).ilike(f"%{text}%") for c in self.r.q_columns], operator.or_)
+        # SQLite's LIKE is already case-insensitive (and it has no ILIKE).
+        match = "like" if is_sqlite() else "ilike"
+        return _joined([getattr(self.r.col(c), match)(f"%{text}%") for c in self.r.q_columns], operator.or_)
 
     async def list(self, viewer: Viewer, filters: dict[str, str] | None = None, limit: int = 50, offset: int = 0) -> dict:
         """{"count", "results"} of the rows matching `filters` (?client_id=, ?kind=, ?q= ...)."""
