@@ -230,12 +230,20 @@ async def _window_values(data: dict, current: dict | None) -> dict:
     return {k: values.get(k) for k in WINDOW_FIELDS}
 
 
-async def list_windows(viewer: Viewer, *, active_at: dt.datetime | None = None) -> list[dict]:
+async def list_windows(viewer: Viewer, *, active_at: dt.datetime | str | None = None, limit: int = 50,
+                       offset: int = 0) -> tuple[int, list[dict]]:
+    """(count, one page of windows, newest first); `active_at` keeps the windows open then."""
     _staff(viewer)
-    q = MaintenanceWindow.select().order_by(MaintenanceWindow.starts_at, ascending=False)
+    where = None
     if active_at is not None:
-        q = q.where((MaintenanceWindow.starts_at <= active_at) & (MaintenanceWindow.ends_at > active_at))
-    return [_window_out(r) for r in await q]
+        # a '+' of an offset often arrives unescaped in a query string, i.e. as a space
+        active_at = _when(active_at if isinstance(active_at, dt.datetime) else active_at.replace(" ", "+"), "active_at")
+        where = (MaintenanceWindow.starts_at <= active_at) & (MaintenanceWindow.ends_at > active_at)
+    count_q, q = MaintenanceWindow.count(), MaintenanceWindow.select()
+    if where is not None:
+        count_q, q = count_q.where(where), q.where(where)
+    rows = await q.order_by(MaintenanceWindow.starts_at, ascending=False).limit(limit).offset(offset)
+    return await count_q, [_window_out(r) for r in rows]
 
 
 async def get_window(viewer: Viewer, window_id: int) -> dict:
@@ -357,15 +365,18 @@ async def delete_webhook(viewer: Viewer, webhook_id: int) -> None:
     await _delete(viewer, WebhookEndpoint, webhook_id, "webhook", "webhook")
 
 
-async def deliveries(viewer: Viewer, *, incident_id: int | None = None, limit: int = 100) -> list[dict]:
-    """The delivery log: each notification's targets, status and attempts."""
+async def deliveries(viewer: Viewer, *, incident_id: int | None = None, limit: int = 100,
+                     offset: int = 0) -> tuple[int, list[dict]]:
+    """The delivery log, newest first: (count, one page of each notification's targets, status and attempts)."""
     _admin(viewer)
     q = Delivery.select(
         Delivery.id, Delivery.channel, Delivery.target, Delivery.status, Delivery.attempts, Delivery.last_error,
         Delivery.next_attempt_at, Delivery.delivered_at, Delivery.notification.event, Delivery.notification.incident,
-    ).order_by(Delivery.id, ascending=False).limit(limit)
+    ).order_by(Delivery.id, ascending=False).limit(limit).offset(offset)
+    count_q = Delivery.count()
     if incident_id is not None:
         q = q.where(Delivery.notification.incident == incident_id)
+        count_q = count_q.where(Delivery.notification.incident == incident_id)
     rows = await q
     attempts: dict[int, list[dict]] = {r["id"]: [] for r in rows}
     if rows:
@@ -373,7 +384,7 @@ async def deliveries(viewer: Viewer, *, incident_id: int | None = None, limit: i
                 DeliveryAttempt.id):
             attempts[a["delivery"]].append({"at": aware(a["at"]), "ok": a["ok"], "status_code": a["status_code"],
                                             "error": a["error"], "duration_ms": a["duration_ms"]})
-    return [
+    return await count_q, [
         {
             "id": r["id"], "incident_id": r["notification.incident"], "event": r["notification.event"],
             "channel": r["channel"], "target": r["target"], "status": r["status"], "attempts": attempts[r["id"]],

@@ -142,9 +142,14 @@ async def delete_plan(viewer: CurrentViewer, plan_id: FromPath[int]) -> None:
 # ---------------------------------------------------------------- maintenance windows
 
 
-@get("/maintenance-windows", guards=STAFF, summary="Maintenance windows (newest first)")
-async def list_windows(viewer: CurrentViewer) -> list[dict]:
-    return await admin.list_windows(viewer)
+@get("/maintenance-windows", guards=STAFF, summary="Maintenance windows, newest first (active_at: those open then)")
+async def list_windows(
+    request: Request, viewer: CurrentViewer, active_at: FromQuery[str | None] = None,
+    limit: FromQuery[int] = paging.DEFAULT_LIMIT, offset: FromQuery[int] = 0,
+) -> dict:
+    limit, offset = paging.check(limit, offset)
+    count, results = await admin.list_windows(viewer, active_at=active_at or None, limit=limit, offset=offset)
+    return paging.page(str(request.url), count, results, limit, offset)
 
 
 @get("/maintenance-windows/{window_id:int}", guards=STAFF, summary="One maintenance window")
@@ -176,8 +181,13 @@ async def list_webhooks(viewer: CurrentViewer) -> list[dict]:
 
 
 @get("/webhooks/deliveries", guards=ADMIN, summary="Notification delivery log (webhooks and e-mail)")
-async def list_deliveries(viewer: CurrentViewer, incident_id: FromQuery[int | None] = None) -> list[dict]:
-    return await admin.deliveries(viewer, incident_id=incident_id)
+async def list_deliveries(
+    request: Request, viewer: CurrentViewer, incident_id: FromQuery[int | None] = None,
+    limit: FromQuery[int] = paging.DEFAULT_LIMIT, offset: FromQuery[int] = 0,
+) -> dict:
+    limit, offset = paging.check(limit, offset)
+    count, results = await admin.deliveries(viewer, incident_id=incident_id, limit=limit, offset=offset)
+    return paging.page(str(request.url), count, results, limit, offset)
 
 
 @get("/webhooks/{webhook_id:int}", guards=ADMIN, summary="One webhook endpoint")

@@ -334,18 +334,6 @@ async def load_checks(asset_ids: Iterable[int]) -> dict[tuple[int, str], CheckSt
     }
 
 
-async def load_maintenance(now: dt.datetime, lookback: dt.timedelta) -> list[MaintenanceWindow]:
-    """Windows in force now or ended within `lookback` (the rules open what a
-    window held back once it ends)."""
-    q = Sql()
-    return [
-        MaintenanceWindow(id=r["id"], starts_at=services.aware(r["starts_at"]), ends_at=services.aware(r["ends_at"]),
-                          asset_id=r["asset_id"], site_id=r["site_id"], client_id=r["client_id"])
-        for r in await q.fetch("SELECT id, starts_at, ends_at, asset_id, site_id, client_id FROM inc_maintenance_window "
-                               f"WHERE starts_at <= {q(now)} AND ends_at >= {q(now - lookback)} ORDER BY id")
-    ]
-
-
 # ---------------------------------------------------------------- the entry points
 
 Decide = Callable[..., list[Decision]]

@@ -191,9 +191,31 @@ async def test_maintenance_window_validation(api):
     created = (await api.post("/api/v1/maintenance-windows", json={**base, "site_id": dc})).json()
     moved = await api.patch(f"/api/v1/maintenance-windows/{created['id']}", json={"reason": "UPS swap"})
     assert moved.json()["reason"] == "UPS swap"
-    assert len((await api.get("/api/v1/maintenance-windows")).json()) == 1
+    listed = (await api.get("/api/v1/maintenance-windows")).json()
+    assert listed["count"] == 1 and [w["id"] for w in listed["results"]] == [created["id"]]
     assert (await api.delete(f"/api/v1/maintenance-windows/{created['id']}")).status_code == 204
     assert (await api.get(f"/api/v1/maintenance-windows/{created['id']}")).status_code == 404
+
+
+async def test_maintenance_windows_list_is_paginated_and_filters_the_active_ones(api):
+    _, dc, mc = await _media_converter()
+    for hours in (0, 2, 4):  # three one-hour windows
+        start = T0 + dt.timedelta(hours=hours)
+        response = await api.post("/api/v1/maintenance-windows", json={
+            "asset_id": mc, "starts_at": start.isoformat(), "ends_at": (start + 60 * MIN).isoformat()})
+        assert response.status_code == 201, response.text
+    page = (await api.get("/api/v1/maintenance-windows", params={"limit": 2})).json()
+    assert page["count"] == 3 and len(page["results"]) == 2 and page["next"] and page["previous"] is None
+    rest = (await api.get(page["next"])).json()
+    assert len(rest["results"]) == 1 and rest["next"] is None
+    # newest first across the pages
+    starts = [w["starts_at"] for w in page["results"] + rest["results"]]
+    assert starts == sorted(starts, reverse=True)
+    active = (await api.get("/api/v1/maintenance-windows",
+                            params={"active_at": (T0 + dt.timedelta(hours=2, minutes=30)).isoformat()})).json()
+    assert active["count"] == 1
+    bad = await api.get("/api/v1/maintenance-windows", params={"active_at": "soon"})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "active_at"
 
 
 async def test_the_timer_leaves_manual_incidents_alone(db):

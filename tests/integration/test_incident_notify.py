@@ -79,7 +79,7 @@ async def test_webhook_delivered_with_a_valid_signature(api):
     sent = json.loads(body)
     assert sent["event"] == "opened" and sent["incident"]["id"] == incident["id"]
     assert sent["incident"]["affected_clients"][0]["name"] == "Acme"
-    log = (await api.get("/api/v1/webhooks/deliveries", params={"incident_id": incident["id"]})).json()
+    log = (await api.get("/api/v1/webhooks/deliveries", params={"incident_id": incident["id"]})).json()["results"]
     assert log[0]["status"] == "delivered" and log[0]["attempts"][0]["status_code"] == 200
 
 
