@@ -368,6 +368,7 @@ ASSET = Resource(
         Field("snmp_v3_auth_key", **_SECRET),
         Choice("snmp_v3_priv_protocol", SNMP_PRIV_PROTOCOLS, nullable=True),
         Field("snmp_v3_priv_key", **_SECRET),
+        Field("snmp_v3_context", nullable=True, max_length=100),
         Field("poll_interval_s", type="int", min=5, max=86400, default=60),
         Field("profile", nullable=True, max_length=50, filter=True),
         Field("notes", internal=True),

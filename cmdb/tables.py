@@ -77,6 +77,7 @@ class Asset(Table, tablename="cmdb_asset"):
     snmp_v3_auth_key = Varchar(length=200, null=True, default=None)
     snmp_v3_priv_protocol = Varchar(length=16, null=True, default=None)  # DES | AES | AES256 ...
     snmp_v3_priv_key = Varchar(length=200, null=True, default=None)
+    snmp_v3_context = Varchar(length=100, null=True, default=None)  # v3 context name, when the agent wants one
     poll_interval_s = Integer(default=60)
     profile = Varchar(length=50, null=True, default=None)  # probe profile; default by kind
     notes = Text(default="")

@@ -353,8 +353,7 @@ async def probe_targets(viewer: Viewer, site_code: str | None = None, asset_id: 
     """Assets to poll: active, with a management IP and SNMP settings.
 
     A probe token limited to a site gets that site's assets only; `site_code`
-    narrows an unlimited token. For SNMPv3 the asset's community field, when
-    set, is used as the v3 context name (there is no separate column).
+    narrows an unlimited token.
     """
     if not viewer.sees_secrets:
         raise Forbidden("targets carry SNMP secrets: probe tokens and admins only")
@@ -381,7 +380,7 @@ async def probe_targets(viewer: Viewer, site_code: str | None = None, asset_id: 
             version=r["snmp_version"], community=r["snmp_community"] if r["snmp_version"] != "3" else None,
             v3_user=r["snmp_v3_user"], v3_auth_protocol=r["snmp_v3_auth_protocol"], v3_auth_key=r["snmp_v3_auth_key"],
             v3_priv_protocol=r["snmp_v3_priv_protocol"], v3_priv_key=r["snmp_v3_priv_key"],
-            v3_context=(r["snmp_community"] or "") if r["snmp_version"] == "3" else "",
+            v3_context=(r["snmp_v3_context"] or "") if r["snmp_version"] == "3" else "",
             interval_s=max(5, r["poll_interval_s"] or 60), profile=r["profile"], site_code=r["site_code"],
             interfaces=tuple(interfaces.get(r["id"], ())),
         )

@@ -100,3 +100,20 @@ async def test_stopped_agent_is_critical_after_retries_then_ok_again(agent):
     finally:
         agent.start()
     assert (await poll_until(poller, target, "reachability", "ok"))["link:2"].state == "ok"
+
+
+async def test_snmpv3_asset_from_the_cmdb_polls_with_its_context(agent, db):
+    """The v3 settings of an asset row reach the poller through the probe
+    targets, the context name included (snmpsim picks the device by it)."""
+    from _probe_support import make_asset, make_site
+
+    from accounts.viewer import Viewer
+    from incidents.checks import probe_targets
+
+    site = await make_site()
+    await make_asset(site.id, "mc-v3", "media_converter", agent.host, agent.port, community=None,
+                     snmp_version="3", snmp_v3_user=V3.user, snmp_v3_auth_protocol="SHA", snmp_v3_auth_key=V3.auth_key,
+                     snmp_v3_priv_protocol="AES", snmp_v3_priv_key=V3.priv_key, snmp_v3_context="mc1")
+    [target] = await probe_targets(Viewer(user_id=None, email="probe:t", role="probe", probe_name="t"))
+    assert target.version == "3" and target.v3_context == "mc1" and target.community is None
+    assert (await poll(fast_poller(), target))["reachability"].state == "ok"
