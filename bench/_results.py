@@ -6,10 +6,27 @@ file right before writing: other benchmarks append their own sections.
 
 from __future__ import annotations
 
+import os
+import platform
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 PREAMBLE = "# Benchmark results\n\nEach benchmark in `bench/` appends its runs to its own section.\n\n"
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def machine() -> str:
+    """The machine line every run's heading carries."""
+    return f"{os.cpu_count()} CPUs ({cpu_model()}), Python {platform.python_version()}, {platform.system()} {platform.release()}"
 
 
 def append_run(header: str, usage: str, lines: list[str], path: Path = RESULTS) -> None:

@@ -35,7 +35,6 @@ import argparse
 import asyncio
 import datetime as dt
 import os
-import platform
 import random
 import sqlite3
 import statistics
@@ -52,7 +51,7 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 
 from cmdb import addressing  # noqa: E402
-from _results import RESULTS, append_run  # noqa: E402  (bench/ is the script's directory)
+from _results import RESULTS, append_run, machine  # noqa: E402  (bench/ is the script's directory)
 from rackcard import db as rdb  # noqa: E402
 
 TARGET_P95_MS = 50.0
@@ -463,18 +462,6 @@ async def run_engine(engine: str, url: str, data: Dataset, args) -> dict:
     print(f"{engine}: seeded in {seed_s:.1f} s", flush=True)
     results = await measure(url, data, args.samples, args.warmup)
     return {"seed_s": seed_s, "results": results}
-
-
-def machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} CPUs ({model}), Python {platform.python_version()}, {platform.system()} {platform.release()}"
 
 
 def record(runs: dict[str, dict], data: Dataset, args) -> None:

@@ -20,7 +20,6 @@ import argparse
 import asyncio
 import datetime as dt
 import os
-import platform
 import resource
 import shutil
 import subprocess
@@ -31,6 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from _results import append_run, machine  # noqa: E402  (bench/ is the script's directory)
 from probes.interpret import interpret, oids_of, plan  # noqa: E402
 from probes.profiles import builtin_profiles  # noqa: E402
 from probes.snmp import SnmpPoller  # noqa: E402
@@ -118,16 +118,6 @@ def run_snmpget_loop(hosts: list[str], timeout: float) -> dict:
     return {"devices": len(hosts), "ok": ok, "wall": wall, "cpu": cpu}
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--devices", type=int, default=2000, help="devices polled by rackcard's poller")
@@ -160,8 +150,7 @@ def main() -> int:
     ratio_first = rate(first) / rate(theirs)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     lines = [
-        f"### {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC — {os.cpu_count()} CPUs ({cpu_model()}), "
-        f"Python {platform.python_version()}, load average {load:.1f}",
+        f"### {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC — {machine()}, load average {load:.1f}",
         "",
         f"`--devices {args.devices} --snmpget-devices {args.snmpget_devices} --in-flight {args.in_flight}`; "
         f"{len(hosts)} loopback addresses served by {len(range(0, len(hosts), args.per_snmpd))} snmpd processes on CPU 1, "
@@ -179,8 +168,6 @@ def main() -> int:
               "first round (targets: >= 170 devices/s on one core, >= 5x)."]
     print("\n".join(lines))
     if args.record:
-        from _results import append_run
-
         append_run("## poll_throughput — rackcard's SNMP poller vs an `snmpget` loop",
                    "`python bench/poll_throughput.py [--devices N] [--snmpget-devices M] [--record]`", lines)
     return 0

@@ -36,7 +36,6 @@ import argparse
 import asyncio
 import datetime as dt
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -47,7 +46,7 @@ from urllib.parse import urlparse, urlunparse
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from _results import RESULTS, append_run  # noqa: E402  (bench/ is the script's directory)
+from _results import RESULTS, append_run, machine  # noqa: E402  (bench/ is the script's directory)
 
 from incidents.rules import (  # noqa: E402
     AssetInfo,
@@ -382,18 +381,6 @@ async def full_bench(args) -> dict[str, dict]:
 
 
 # --------------------------------------------------------------------------- recording
-
-
-def machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} CPUs ({model}), Python {platform.python_version()}, {platform.system()} {platform.release()}"
 
 
 def record(pure: list[dict], full: dict[str, dict], args, skipped: str | None) -> None:
