@@ -255,10 +255,9 @@ def _joined(clauses: list, op=operator.and_):
     return functools.reduce(op, clauses) if clauses else None
 
 
-def _plain_references() -> dict[type[Table], list[tuple[Any, str, str]]]:
-    """References the database can't hold as foreign keys because they point up
-    the layers (accounts sits below cmdb): (column, noun, label column)."""
-    return {Client: [(User.client_id, "portal user", "email")]}
+#: References the database can't hold as foreign keys because they point up
+#: the layers (accounts sits below cmdb): table -> [(column, noun, label column)].
+PLAIN_REFERENCES: dict[type[Table], list[tuple[Any, str, str]]] = {Client: [(User.client_id, "portal user", "email")]}
 
 
 async def referenced_by(table: type[Table], row_id: int) -> list[str]:
@@ -269,7 +268,7 @@ async def referenced_by(table: type[Table], row_id: int) -> list[str]:
         (fk, fk._meta.table._meta.tablename.removeprefix("cmdb_").replace("_", " "), "name")
         for fk in table._meta.foreign_key_references
         if fk._foreign_key_meta.on_delete == OnDelete.restrict
-    ] + _plain_references().get(table, [])
+    ] + PLAIN_REFERENCES.get(table, [])
     found = []
     for column, noun, label in references:
         other = column._meta.table
