@@ -17,7 +17,7 @@ from typing import Annotated
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from accounts.http import CurrentViewer, require_staff
-from cmdb import paging, services
+from cmdb import paging, schemas, services
 from cmdb.resources import Field, ResourceService
 from cmdb.search import DEFAULT_LIMIT as SEARCH_LIMIT
 from cmdb.search import MAX_LIMIT as SEARCH_MAX
@@ -153,7 +153,7 @@ def resource_controller(svc: ResourceService) -> type[Controller]:
     description="Skips the network and broadcast addresses (IPv4 shorter than /31) and addresses already "
     "recorded in the prefix's VRF; 409 when the prefix is full.",
 )
-async def next_free_ip(viewer: CurrentViewer, item_id: ItemId) -> dict:
+async def next_free_ip(viewer: CurrentViewer, item_id: ItemId) -> schemas.NextFreeIp:
     return await services.next_free_ip(viewer, item_id)
 
 
@@ -166,7 +166,7 @@ async def next_free_ip(viewer: CurrentViewer, item_id: ItemId) -> dict:
     "(exact > prefix > prefix of a word > substring). An address inside a client's prefix finds that client.",
 )
 async def search(viewer: CurrentViewer, q: Annotated[str, QueryParameter()] = "",
-    limit: Annotated[int, QueryParameter(ge=1, le=SEARCH_MAX)] = SEARCH_LIMIT,) -> dict:
+    limit: Annotated[int, QueryParameter(ge=1, le=SEARCH_MAX)] = SEARCH_LIMIT,) -> schemas.SearchResults:
     return {"q": q, "results": await services.search(viewer, q, limit)}
 
 

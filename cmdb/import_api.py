@@ -17,6 +17,7 @@ from litestar.response import Stream
 from accounts.errors import Invalid
 from accounts.http import CurrentViewer, require_admin, require_staff
 from cmdb.csvio import KINDS, export_csv, import_csv, spec_for
+from cmdb.schemas import ImportReport
 
 _KINDS_TEXT = ", ".join(KINDS)
 MAX_CSV_BYTES = 100_000_000
@@ -51,7 +52,7 @@ async def _csv_body(request: Request) -> bytes:
 )
 async def import_kind(
     kind: FromPath[str], request: Request, viewer: CurrentViewer, dry_run: FromQuery[bool] = False
-) -> dict:
+) -> ImportReport:
     spec_for(kind)
     data = await _csv_body(request)
     report = await import_csv(kind, data, viewer, dry_run=dry_run)
@@ -61,6 +62,7 @@ async def import_kind(
 @get(
     "/export/{kind:str}",
     guards=[require_staff],
+    media_type="text/csv",
     summary="Export a list as CSV",
     description=f"kind: {_KINDS_TEXT}. The format `POST /api/v1/import/{{kind}}` reads back "
     "(references as natural keys). SNMP secrets only for administrators.",

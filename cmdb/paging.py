@@ -7,12 +7,25 @@ Pure helpers, reused by every list endpoint (the incidents API too):
 
 from __future__ import annotations
 
+from typing import Generic, Optional, TypedDict, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from accounts.errors import Invalid
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
+
+T = TypeVar("T")
+
+
+class Page(TypedDict, Generic[T]):
+    """What page() returns (the response type list endpoints declare):
+    `next`/`previous` are URLs with the filters kept, or null."""
+
+    count: int
+    next: Optional[str]
+    previous: Optional[str]
+    results: list[T]
 
 
 def check(limit: int | None, offset: int | None) -> tuple[int, int]:

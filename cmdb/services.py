@@ -190,20 +190,31 @@ async def _asset_after_write(ctx: Ctx) -> None:
 async def load_upstream(starts: list[int], exclude_edge: int | None = None) -> list[Edge]:
     """The edges reachable upwards from `starts` (what they depend on, and so
     on), read level by level so only the relevant part of the graph is loaded."""
+    return await _load_edges(starts, "up", exclude_edge)
+
+
+async def load_downstream(starts: list[int]) -> list[Edge]:
+    """The edges reachable downwards from `starts` (what depends on them, and
+    so on): what a fault of `starts` would hit."""
+    return await _load_edges(starts, "down")
+
+
+async def _load_edges(starts: list[int], direction: str, exclude_edge: int | None = None) -> list[Edge]:
+    near, far = (Dependency.asset, "depends_on") if direction == "up" else (Dependency.depends_on, "asset")
     edges: list[Edge] = []
     seen = set(starts)
     frontier = list(seen)
     while frontier:
-        where = [Dependency.asset.is_in(frontier)]
+        where = [near.is_in(frontier)]
         if exclude_edge is not None:
             where.append(Dependency.id != exclude_edge)
         rows = await Dependency.select(Dependency.asset, Dependency.depends_on, Dependency.kind).where(*where)
         frontier = []
         for r in rows:
             edges.append(Edge(r["asset"], r["depends_on"], r["kind"]))
-            if r["depends_on"] not in seen:
-                seen.add(r["depends_on"])
-                frontier.append(r["depends_on"])
+            if r[far] not in seen:
+                seen.add(r[far])
+                frontier.append(r[far])
     return edges
 
 

@@ -14,6 +14,7 @@ from accounts.errors import Invalid
 from accounts.http import CurrentViewer, require_admin, require_staff
 from cmdb import paging
 from incidents import admin, services
+from incidents.schemas import DeliveryOut, IncidentDetail, IncidentOut, SlaPlanOut, WebhookOut, WindowOut
 
 Body = JSONBody[dict[str, Any]]
 STAFF = [require_staff]
@@ -62,7 +63,7 @@ async def list_incidents(
     category: FromQuery[str | None] = None,
     limit: Annotated[int, QueryParameter()] = paging.DEFAULT_LIMIT,
     offset: Annotated[int, QueryParameter()] = 0,
-) -> dict:
+) -> paging.Page[IncidentOut]:
     limit, offset = paging.check(limit, offset)
     f = services.IncidentFilter(status=status, client_id=client_id, asset_id=asset_id, site_id=site_id,
                                 category=category)
@@ -71,12 +72,12 @@ async def list_incidents(
 
 
 @get("/incidents/{incident_id:int}", guards=STAFF, summary="One incident with affected assets/clients, timeline, SLA")
-async def get_incident(viewer: CurrentViewer, incident_id: FromPath[int]) -> dict:
+async def get_incident(viewer: CurrentViewer, incident_id: FromPath[int]) -> IncidentDetail:
     return await services.get_incident(viewer, incident_id)
 
 
 @post("/incidents", guards=STAFF, summary="Open an incident from a call, e-mail or chat")
-async def create_incident(viewer: CurrentViewer, data: JSONBody[ManualIncidentBody]) -> dict:
+async def create_incident(viewer: CurrentViewer, data: JSONBody[ManualIncidentBody]) -> IncidentDetail:
     return await services.create_manual(
         viewer,
         services.ManualIncident(
@@ -87,7 +88,7 @@ async def create_incident(viewer: CurrentViewer, data: JSONBody[ManualIncidentBo
 
 
 @patch("/incidents/{incident_id:int}", guards=STAFF, summary="Change the priority (due times follow)")
-async def update_incident(viewer: CurrentViewer, incident_id: FromPath[int], data: Body) -> dict:
+async def update_incident(viewer: CurrentViewer, incident_id: FromPath[int], data: Body) -> IncidentDetail:
     extra = sorted(set(data) - {"priority", "reason"})
     if extra or "priority" not in data:
         raise Invalid("only 'priority' (and 'reason') can be changed here", field=(extra or ["priority"])[0])
@@ -96,18 +97,18 @@ async def update_incident(viewer: CurrentViewer, incident_id: FromPath[int], dat
 
 @post("/incidents/{incident_id:int}/transition", guards=STAFF, status_code=200,
       summary="Move along the workflow; an illegal move is a 409 listing the allowed ones")
-async def transition(viewer: CurrentViewer, incident_id: FromPath[int], data: JSONBody[TransitionBody]) -> dict:
+async def transition(viewer: CurrentViewer, incident_id: FromPath[int], data: JSONBody[TransitionBody]) -> IncidentDetail:
     return await services.transition(viewer, incident_id, data.to, reason=data.reason)
 
 
 @post("/incidents/{incident_id:int}/comments", guards=STAFF, summary="Add an internal or public comment")
-async def add_comment(viewer: CurrentViewer, incident_id: FromPath[int], data: JSONBody[CommentBody]) -> dict:
+async def add_comment(viewer: CurrentViewer, incident_id: FromPath[int], data: JSONBody[CommentBody]) -> IncidentDetail:
     return await services.comment(viewer, incident_id, data.body, data.visibility)
 
 
 @post("/incidents/{incident_id:int}/escalate", guards=STAFF, status_code=200,
       summary="Escalate to the next support line (L1 → L2 → L3 → vendor)")
-async def escalate(viewer: CurrentViewer, incident_id: FromPath[int], data: JSONBody[EscalateBody | None] = None) -> dict:
+async def escalate(viewer: CurrentViewer, incident_id: FromPath[int], data: JSONBody[EscalateBody | None] = None) -> IncidentDetail:
     return await services.escalate(viewer, incident_id, reason=data.reason if data else "")
 
 
@@ -115,22 +116,22 @@ async def escalate(viewer: CurrentViewer, incident_id: FromPath[int], data: JSON
 
 
 @get("/sla-plans", guards=STAFF, summary="SLA plans")
-async def list_plans(viewer: CurrentViewer) -> list[dict]:
+async def list_plans(viewer: CurrentViewer) -> list[SlaPlanOut]:
     return await admin.list_plans(viewer)
 
 
 @get("/sla-plans/{plan_id:int}", guards=STAFF, summary="One SLA plan")
-async def get_plan(viewer: CurrentViewer, plan_id: FromPath[int]) -> dict:
+async def get_plan(viewer: CurrentViewer, plan_id: FromPath[int]) -> SlaPlanOut:
     return await admin.get_plan(viewer, plan_id)
 
 
 @post("/sla-plans", guards=ADMIN, summary="Create an SLA plan")
-async def create_plan(viewer: CurrentViewer, data: Body) -> dict:
+async def create_plan(viewer: CurrentViewer, data: Body) -> SlaPlanOut:
     return await admin.create_plan(viewer, data)
 
 
 @patch("/sla-plans/{plan_id:int}", guards=ADMIN, summary="Change an SLA plan (open incidents under it follow)")
-async def update_plan(viewer: CurrentViewer, plan_id: FromPath[int], data: Body) -> dict:
+async def update_plan(viewer: CurrentViewer, plan_id: FromPath[int], data: Body) -> SlaPlanOut:
     return await admin.update_plan(viewer, plan_id, data)
 
 
@@ -146,24 +147,24 @@ async def delete_plan(viewer: CurrentViewer, plan_id: FromPath[int]) -> None:
 async def list_windows(
     request: Request, viewer: CurrentViewer, active_at: FromQuery[str | None] = None,
     limit: FromQuery[int] = paging.DEFAULT_LIMIT, offset: FromQuery[int] = 0,
-) -> dict:
+) -> paging.Page[WindowOut]:
     limit, offset = paging.check(limit, offset)
     count, results = await admin.list_windows(viewer, active_at=active_at or None, limit=limit, offset=offset)
     return paging.page(str(request.url), count, results, limit, offset)
 
 
 @get("/maintenance-windows/{window_id:int}", guards=STAFF, summary="One maintenance window")
-async def get_window(viewer: CurrentViewer, window_id: FromPath[int]) -> dict:
+async def get_window(viewer: CurrentViewer, window_id: FromPath[int]) -> WindowOut:
     return await admin.get_window(viewer, window_id)
 
 
 @post("/maintenance-windows", guards=STAFF, summary="Schedule a maintenance window on an asset, site or client")
-async def create_window(viewer: CurrentViewer, data: Body) -> dict:
+async def create_window(viewer: CurrentViewer, data: Body) -> WindowOut:
     return await admin.create_window(viewer, data)
 
 
 @patch("/maintenance-windows/{window_id:int}", guards=STAFF, summary="Change a maintenance window")
-async def update_window(viewer: CurrentViewer, window_id: FromPath[int], data: Body) -> dict:
+async def update_window(viewer: CurrentViewer, window_id: FromPath[int], data: Body) -> WindowOut:
     return await admin.update_window(viewer, window_id, data)
 
 
@@ -176,7 +177,7 @@ async def delete_window(viewer: CurrentViewer, window_id: FromPath[int]) -> None
 
 
 @get("/webhooks", guards=ADMIN, summary="Webhook endpoints")
-async def list_webhooks(viewer: CurrentViewer) -> list[dict]:
+async def list_webhooks(viewer: CurrentViewer) -> list[WebhookOut]:
     return await admin.list_webhooks(viewer)
 
 
@@ -184,24 +185,24 @@ async def list_webhooks(viewer: CurrentViewer) -> list[dict]:
 async def list_deliveries(
     request: Request, viewer: CurrentViewer, incident_id: FromQuery[int | None] = None,
     limit: FromQuery[int] = paging.DEFAULT_LIMIT, offset: FromQuery[int] = 0,
-) -> dict:
+) -> paging.Page[DeliveryOut]:
     limit, offset = paging.check(limit, offset)
     count, results = await admin.deliveries(viewer, incident_id=incident_id, limit=limit, offset=offset)
     return paging.page(str(request.url), count, results, limit, offset)
 
 
 @get("/webhooks/{webhook_id:int}", guards=ADMIN, summary="One webhook endpoint")
-async def get_webhook(viewer: CurrentViewer, webhook_id: FromPath[int]) -> dict:
+async def get_webhook(viewer: CurrentViewer, webhook_id: FromPath[int]) -> WebhookOut:
     return await admin.get_webhook(viewer, webhook_id)
 
 
 @post("/webhooks", guards=ADMIN, summary="Register a webhook endpoint; the response shows its signing secret")
-async def create_webhook(viewer: CurrentViewer, data: Body) -> dict:
+async def create_webhook(viewer: CurrentViewer, data: Body) -> WebhookOut:
     return await admin.create_webhook(viewer, data)
 
 
 @patch("/webhooks/{webhook_id:int}", guards=ADMIN, summary="Change a webhook endpoint")
-async def update_webhook(viewer: CurrentViewer, webhook_id: FromPath[int], data: Body) -> dict:
+async def update_webhook(viewer: CurrentViewer, webhook_id: FromPath[int], data: Body) -> WebhookOut:
     return await admin.update_webhook(viewer, webhook_id, data)
 
 

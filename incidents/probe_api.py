@@ -14,27 +14,28 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from accounts.errors import Invalid
 from accounts.http import CurrentViewer, require_probe, require_staff
 from incidents import checks
-from probes.wire import parse_time
+from incidents.schemas import BatchResult, CheckEventOut, CheckOut, PollOut, SampleOut
+from probes.wire import Target, parse_time
 
 
 @get("/probe/targets", guards=[require_probe], summary="Assets this probe worker polls (SNMP secrets included)")
-async def probe_targets(viewer: CurrentViewer, site: FromQuery[str | None] = None) -> list[dict]:
+async def probe_targets(viewer: CurrentViewer, site: FromQuery[str | None] = None) -> list[Target]:
     return [t.to_dict() for t in await checks.probe_targets(viewer, site)]
 
 
 @post("/probe/observations", guards=[require_probe], status_code=200,
       summary="Apply an observation batch (idempotent per batch_id)")
-async def probe_observations(viewer: CurrentViewer, data: JSONBody[dict]) -> dict:
+async def probe_observations(viewer: CurrentViewer, data: JSONBody[dict]) -> BatchResult:
     return await checks.record_observations(data, viewer)
 
 
 @get("/assets/{asset_id:int}/checks", guards=[require_staff], summary="Latest state of each check of an asset")
-async def asset_checks(viewer: CurrentViewer, asset_id: FromPath[int]) -> list[dict]:
+async def asset_checks(viewer: CurrentViewer, asset_id: FromPath[int]) -> list[CheckOut]:
     return await checks.asset_checks(asset_id, viewer)
 
 
 @get("/assets/{asset_id:int}/check-events", guards=[require_staff], summary="State changes and reboots of an asset")
-async def asset_check_events(viewer: CurrentViewer, asset_id: FromPath[int]) -> list[dict]:
+async def asset_check_events(viewer: CurrentViewer, asset_id: FromPath[int]) -> list[CheckEventOut]:
     return await checks.asset_events(asset_id, viewer)
 
 
@@ -44,7 +45,7 @@ async def asset_samples(
     asset_id: FromPath[int],
     key: FromQuery[str | None] = None,
     since: FromQuery[str | None] = None,
-) -> list[dict]:
+) -> list[SampleOut]:
     moment: dt.datetime | None = None
     if since:
         try:
@@ -56,7 +57,7 @@ async def asset_samples(
 
 @post("/assets/{asset_id:int}/poll", guards=[require_staff], status_code=200,
       summary="Poll the asset now; returns what was seen (and records it)")
-async def asset_poll(viewer: CurrentViewer, asset_id: FromPath[int]) -> dict:
+async def asset_poll(viewer: CurrentViewer, asset_id: FromPath[int]) -> PollOut:
     return await checks.poll_asset_now(asset_id, viewer)
 
 

@@ -16,6 +16,7 @@ from litestar.static_files import create_static_files_router
 
 from accounts.http import require_token, viewer_dependency
 from rackcard import db
+from rackcard.api_docs import VendoredSwagger
 from rackcard.problems import exception_handlers
 from rackcard.settings import Settings
 
@@ -30,6 +31,7 @@ API_MODULES = (
     "cmdb.import_api",
     "incidents.api",
     "incidents.probe_api",
+    "incidents.live_api",
     "rackcard.composed",
 )
 
@@ -88,9 +90,9 @@ def create_app(
             title="rackcard",
             version="1",
             path="/schema",
-            # Only the JSON: the HTML viewers pull scripts from a CDN, which an
-            # isolated network cannot reach.
-            render_plugins=[JsonRenderPlugin()],
+            # Litestar's HTML viewers pull scripts from a CDN, which an isolated
+            # network cannot reach: /schema is Swagger UI served from static/vendor/.
+            render_plugins=[JsonRenderPlugin(), VendoredSwagger()],
         ),
         debug=False,
     )

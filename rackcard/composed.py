@@ -24,6 +24,7 @@ from accounts.viewer import Viewer
 from cmdb.resources import reading
 from cmdb.services import client_card
 from incidents.services import client_card_incidents
+from incidents.schemas import ClientCard
 
 CardSection = Callable[[Viewer, int], Awaitable[dict]]
 
@@ -47,7 +48,7 @@ async def build_card(viewer: Viewer, client_id: int) -> dict:
     tags=["clients"],
     summary="The client card: client, contacts, IP space, services by site, racks, assets, dependencies",
 )
-async def card(viewer: CurrentViewer, item_id: FromPath[int]) -> dict:
+async def card(viewer: CurrentViewer, item_id: FromPath[int]) -> ClientCard:
     return await build_card(viewer, item_id)
 
 

@@ -1,0 +1,321 @@
+"""Response types of the incidents API (incidents, SLA plans, maintenance
+windows, webhooks, check state, the live views), for the OpenAPI document:
+handlers return plain dicts annotated with these TypedDicts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, NotRequired, Optional, TypedDict
+
+from cmdb.schemas import AssetRow, CardInventory
+from probes.wire import Observation
+
+
+class AffectedAssetOut(TypedDict):
+    asset_id: int
+    name: str
+    role: str  # root | impacted
+    site_id: Optional[int]
+
+
+class AffectedClientOut(TypedDict):
+    client_id: int
+    name: str
+
+
+class TimelineItem(TypedDict):
+    id: int
+    at: dt.datetime
+    kind: str  # event | probe | comment | status | escalation | sla | priority | notification | assets
+    visibility: str  # internal | public
+    author: str
+    body: str
+    data: dict[str, Any]
+
+
+class IncidentOut(TypedDict):
+    """An incident as lists show it (the single view adds `timeline`)."""
+
+    id: int
+    fingerprint: str
+    title: str
+    description: str
+    category: str  # fiber | power | equipment | reboot | request | other
+    priority: str  # P1..P4
+    status: str  # new | acknowledged | in_progress | pending_client | resolved | closed
+    allowed_transitions: list[str]
+    line: str  # L1 | L2 | L3 | vendor
+    line_since: Optional[dt.datetime]
+    assignee: Optional[str]
+    source: str  # probe | trap | phone | email | chat | portal
+    opened_at: dt.datetime
+    acknowledged_at: Optional[dt.datetime]
+    first_response_at: Optional[dt.datetime]
+    resolved_at: Optional[dt.datetime]
+    closed_at: Optional[dt.datetime]
+    self_healed: bool
+    flapping: bool
+    parent_id: Optional[int]
+    sla_plan_id: Optional[int]
+    response_due_at: Optional[dt.datetime]
+    resolution_due_at: Optional[dt.datetime]
+    response_breached: bool
+    resolution_breached: bool
+    affected_assets: list[AffectedAssetOut]
+    affected_clients: list[AffectedClientOut]
+
+
+class IncidentDetail(IncidentOut):
+    timeline: list[TimelineItem]
+
+
+class ClientCard(CardInventory):
+    """The whole client card: inventory, then the incident sections."""
+
+    open_incidents: list[IncidentOut]
+    incident_history: list[IncidentOut]
+
+
+class PriorityMinutes(TypedDict):
+    P1: int
+    P2: int
+    P3: int
+    P4: int
+
+
+class SlaPlanOut(TypedDict):
+    id: int
+    name: str
+    hours: str  # 24x7 | business
+    timezone: str
+    business_days: list[int]
+    business_start: str
+    business_end: str
+    response_minutes: PriorityMinutes
+    resolution_minutes: PriorityMinutes
+
+
+class WindowOut(TypedDict):
+    id: int
+    asset_id: Optional[int]
+    site_id: Optional[int]
+    client_id: Optional[int]
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    reason: str
+    created_by: str
+    created_at: NotRequired[dt.datetime]
+
+
+class WebhookOut(TypedDict):
+    id: int
+    name: str
+    url: str
+    events: list[str]
+    active: bool
+    secret: NotRequired[str]  # only in the create response
+
+
+class DeliveryAttemptOut(TypedDict):
+    at: dt.datetime
+    ok: bool
+    status_code: Optional[int]
+    error: str
+    duration_ms: int
+
+
+class DeliveryOut(TypedDict):
+    id: int
+    incident_id: int
+    event: str
+    channel: str  # webhook | email
+    target: str
+    status: str  # pending | delivered | failed
+    attempts: list[DeliveryAttemptOut]
+    last_error: str
+    next_attempt_at: Optional[dt.datetime]
+    delivered_at: Optional[dt.datetime]
+
+
+class CheckOut(TypedDict):
+    key: str
+    state: str  # ok | warning | critical | unknown
+    value: Optional[str]
+    message: str
+    since: dt.datetime
+    last_observed_at: dt.datetime
+    source: str  # poll | trap
+
+
+class CheckEventOut(TypedDict):
+    key: str
+    from_state: Optional[str]
+    to_state: str
+    value: Optional[str]
+    message: str
+    at: dt.datetime
+    source: str
+
+
+class SampleOut(TypedDict):
+    key: str
+    value: float
+    at: dt.datetime
+
+
+class PollOut(TypedDict):
+    asset_id: int
+    observations: list[Observation]
+
+
+class BatchResult(TypedDict):
+    batch_id: str
+    duplicate: bool
+    applied: int
+    stale: int
+    rejected: int
+
+
+# ---------------------------------------------------------------- live views (incidents.live)
+
+
+class TopologySite(TypedDict):
+    id: int
+    code: str
+    name: str
+    kind: str
+
+
+class TopologyNode(TypedDict):
+    key: str  # asset-<id> | port-<interface id>
+    type: str  # asset | port
+    asset_id: int
+    name: str
+    state: str  # ok | warning | critical | unknown (an asset: its worst check; a port: its link)
+    marks: list[str]  # root | impacted | at-risk
+    client_id: Optional[int]
+    client_name: Optional[str]
+    kind: NotRequired[str]
+    mgmt_ip: NotRequired[Optional[str]]
+    rack_id: NotRequired[Optional[int]]
+    site_id: NotRequired[int]
+    site_name: NotRequired[Optional[str]]
+    outside: NotRequired[bool]  # an asset of another site this site hangs on
+    interface_id: NotRequired[int]
+    if_index: NotRequired[int]
+
+
+#: "from" depends on "to" (power or uplink); "from" is a keyword, hence the functional form.
+TopologyEdge = TypedDict("TopologyEdge", {"from": str, "to": str, "kind": str})
+
+
+class SiteTopology(TypedDict):
+    site: TopologySite
+    nodes: list[TopologyNode]
+    edges: list[TopologyEdge]
+
+
+class RackAsset(TypedDict):
+    id: int
+    name: str
+    kind: str
+    manufacturer: str
+    model: str
+    position_u: int
+    height_u: int
+    client_id: Optional[int]
+    client_name: Optional[str]
+    status: str
+    state: str
+    marks: list[str]
+
+
+class RackElevation(TypedDict):
+    id: int
+    name: str
+    height_u: int
+    site_id: int
+    site_name: str
+    client_id: Optional[int]
+    client_name: Optional[str]
+    assets: list[RackAsset]
+    free: list[list[int]]  # [lowest, highest] runs of free units, bottom up
+    free_u: int
+
+
+class RackSpace(TypedDict):
+    rack_id: int
+    name: str
+    height_u: int
+    free: list[list[int]]
+    positions: list[int]  # every lowest U where an asset of the asked height fits
+
+
+class LinkedAsset(TypedDict):
+    asset_id: int
+    name: Optional[str]
+    kind: Optional[str]
+    site_id: Optional[int]
+    site_name: Optional[str]
+    depth: int
+    edge: Optional[str]  # power | uplink
+    through_id: Optional[int]
+    state: str
+    marks: list[str]
+
+
+class AssetInterface(TypedDict):
+    id: int
+    if_index: int
+    name: str
+    role: str
+    client_id: Optional[int]
+    client_name: Optional[str]
+    service_id: Optional[int]
+    link_state: Optional[str]
+    link_since: Optional[dt.datetime]
+    link_message: Optional[str]
+
+
+class AssetCheck(TypedDict):
+    key: str
+    state: str
+    since: dt.datetime
+    message: str
+
+
+class ImpactedClient(TypedDict):
+    client_id: int
+    name: str
+    code: str
+
+
+class AssetImpact(TypedDict):
+    assets: int
+    clients: list[ImpactedClient]
+
+
+class SamplePoint(TypedDict):
+    at: dt.datetime
+    value: float
+
+
+class AssetNamed(AssetRow):  # type: ignore[misc, valid-type]
+    """The asset as GET /assets/{id} returns it, with the names of its site, rack and owner."""
+
+    site_name: str
+    rack_name: Optional[str]
+    client_name: Optional[str]
+
+
+class AssetOverview(TypedDict):
+    asset: AssetNamed
+    state: str
+    marks: list[str]
+    interfaces: list[AssetInterface]
+    checks: list[AssetCheck]
+    upstream: list[LinkedAsset]
+    downstream: list[LinkedAsset]
+    impact: AssetImpact
+    incidents: list[IncidentOut]
+    samples: dict[str, list[SamplePoint]]

@@ -1,0 +1,85 @@
+"""The API docs page in a real browser (Debian's chromium through Playwright),
+with every request that leaves the server refused: the vendored Swagger UI
+must render the operations and the response models from our own files."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import uvicorn
+
+from rackcard.app import create_app
+from rackcard.settings import Settings
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="module")
+def docs_server(tmp_path_factory):
+    """The app (no database needed for /schema) on a free loopback port."""
+    var = tmp_path_factory.mktemp("var")
+    settings = Settings.from_env({"RACKCARD_SECRET_KEY": "t" * 40, "RACKCARD_VAR_DIR": str(var),
+                                  "RACKCARD_DATABASE_URL": f"sqlite:///{var}/x.sqlite"})
+    app = create_app(settings, manage_db=False, background=False)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started, "the test server did not start"
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+
+
+def test_api_docs_render_offline_with_real_response_models(docs_server):
+    from playwright.sync_api import sync_playwright
+
+    ours = urlsplit(docs_server).netloc
+    outside: list[str] = []
+    script_errors: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+
+            def only_ours(route):
+                if urlsplit(route.request.url).netloc == ours or route.request.url.startswith("data:"):
+                    route.continue_()
+                else:
+                    outside.append(route.request.url)
+                    route.abort()
+
+            page.route("**/*", only_ours)
+            page.on("pageerror", lambda exc: script_errors.append(str(exc)))
+            page.goto(f"{docs_server}/schema")
+            page.wait_for_selector(".opblock-summary-path", timeout=20000)
+            paths = page.locator(".opblock-summary-path").all_inner_texts()
+            assert any("/api/v1/clients/{item_id}/card" in t for t in paths)
+            assert any("/api/v1/incidents/{incident_id}" in t for t in paths)
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENSHOTS / "api-docs.png"))
+            # The models section lists the typed responses, fields and all.
+            card = page.locator("section.models article.json-schema-2020-12").filter(
+                has=page.locator("strong.json-schema-2020-12__title", has_text="ClientCard")).first
+            card.locator("button.json-schema-2020-12-expand-deep-button").first.click()
+            page.wait_for_timeout(300)
+            shown = card.inner_text()
+            assert "open_incidents" in shown and "services_by_site" in shown
+            card.scroll_into_view_if_needed()
+            page.screenshot(path=str(SCREENSHOTS / "api-docs-models.png"))
+        finally:
+            browser.close()
+    assert not outside, f"the docs page reached outside the server: {outside}"
+    assert not script_errors, script_errors

@@ -1,0 +1,96 @@
+"""The OpenAPI document tells the truth about responses: every operation's
+200/201 JSON response has a schema with fields (not a bare `object`), and the
+card, search and incident responses name the fields they really return."""
+
+from __future__ import annotations
+
+import pytest
+
+from rackcard.app import create_app
+from rackcard.settings import Settings
+
+
+@pytest.fixture(scope="module")
+def doc(tmp_path_factory) -> dict:
+    var = tmp_path_factory.mktemp("var")
+    settings = Settings.from_env({"RACKCARD_SECRET_KEY": "t" * 40, "RACKCARD_VAR_DIR": str(var),
+                                  "RACKCARD_DATABASE_URL": f"sqlite:///{var}/x.sqlite"})
+    return create_app(settings, manage_db=False, background=False).openapi_schema.to_schema()
+
+
+def _resolve(doc: dict, schema: dict) -> dict:
+    while "$ref" in schema:
+        schema = doc["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
+    return schema
+
+
+def bare(doc: dict, schema: dict) -> bool:
+    """True when the schema says nothing of the fields: {} or {"type": "object"}
+    (also as the items of an array, or a branch of a oneOf)."""
+    schema = _resolve(doc, schema)
+    for branch in ("oneOf", "anyOf"):
+        if branch in schema:
+            return any(bare(doc, s) for s in schema[branch] if _resolve(doc, s).get("type") != "null")
+    kind = schema.get("type")
+    if kind == "array":
+        return bare(doc, schema.get("items", {}))
+    if kind in (None, "object"):
+        extra = schema.get("additionalProperties")
+        return not schema.get("properties") and not (isinstance(extra, dict) and extra)
+    return False
+
+
+def operations(doc: dict):
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            if method in ("get", "post", "put", "patch", "delete"):
+                yield method.upper(), path, op
+
+
+def test_no_operation_answers_a_bare_object(doc):
+    found = []
+    for method, path, op in operations(doc):
+        for code in ("200", "201"):
+            for media, content in ((op.get("responses", {}).get(code) or {}).get("content") or {}).items():
+                if "json" in media and bare(doc, content.get("schema", {})):
+                    found.append(f"{method} {path} {code} {media}")
+    assert not found, "responses without a schema of their fields:\n" + "\n".join(found)
+
+
+def test_the_walker_catches_a_bare_object(doc):
+    assert bare(doc, {"type": "object"}) and bare(doc, {}) and bare(doc, {"type": "array", "items": {"type": "object"}})
+    assert bare(doc, {"oneOf": [{"type": "object"}, {"type": "null"}]})
+    assert not bare(doc, {"type": "object", "properties": {"id": {"type": "integer"}}})
+
+
+def _fields(doc: dict, path: str, method: str = "get", code: str = "200") -> dict:
+    schema = doc["paths"][path][method]["responses"][code]["content"]["application/json"]["schema"]
+    return _resolve(doc, schema)["properties"]
+
+
+def test_card_search_and_incident_schemas_name_their_fields(doc):
+    card = _fields(doc, "/api/v1/clients/{item_id}/card")
+    assert {"client", "contacts", "ip_addresses", "prefixes", "services_by_site", "racks", "assets", "dependencies",
+            "open_incidents", "incident_history"} <= set(card)
+    client = _resolve(doc, card["client"])["properties"]
+    assert {"id", "code", "name", "status", "sla_plan_id"} <= set(client)
+    assets = _resolve(doc, card["assets"])["properties"]
+    assert _resolve(doc, assets["items"]["items"])["properties"]["mgmt_ip"]
+
+    search = _fields(doc, "/api/v1/search")
+    hit = _resolve(doc, search["results"]["items"])["properties"]
+    assert {"type", "id", "label", "client_id", "client_name", "matched", "detail", "url"} <= set(hit)
+
+    incident = _fields(doc, "/api/v1/incidents/{incident_id}")
+    assert {"id", "title", "status", "priority", "allowed_transitions", "response_due_at", "affected_assets",
+            "affected_clients", "timeline"} <= set(incident)
+    assert _resolve(doc, incident["timeline"]["items"])["properties"]["visibility"]
+    created = _fields(doc, "/api/v1/incidents", "post", "201")
+    assert "timeline" in created
+    page = _fields(doc, "/api/v1/incidents")
+    assert {"count", "next", "previous", "results"} <= set(page)
+    assert "fingerprint" in _resolve(doc, page["results"]["items"])["properties"]
+
+
+def test_csv_export_is_documented_as_csv(doc):
+    assert list(doc["paths"]["/api/v1/export/{kind}"]["get"]["responses"]["200"]["content"]) == ["text/csv"]
