@@ -28,7 +28,7 @@ Body = JSONBody[dict[str, Any]]
 
 def filters_of(request: Request) -> dict[str, str]:
     params = request.query_params
-    return {k: params.get(k) for k in params.keys() if k not in ("limit", "offset")}
+    return {k: params.get(k) for k in params.keys() if k not in ("limit", "offset", "sort")}
 
 
 def _filters_doc(svc: ResourceService) -> str:
@@ -36,7 +36,8 @@ def _filters_doc(svc: ResourceService) -> str:
     q = f" `q` matches {', '.join(svc.r.q_columns)} (substring)." if svc.r.q_columns else ""
     return (
         f"Filters (query string, comma = any of, `null` = empty): {names}.{q} "
-        f"Pagination: `limit` (1-{paging.MAX_LIMIT}, default {paging.DEFAULT_LIMIT}), `offset`."
+        f"Pagination: `limit` (1-{paging.MAX_LIMIT}, default {paging.DEFAULT_LIMIT}), `offset`. "
+        f"Order: `sort` = one of {', '.join(svc.sortable())}, `-` first for descending (default id)."
     )
 
 
@@ -120,7 +121,7 @@ def resource_controller(svc: ResourceService) -> type[Controller]:
             offset: Annotated[int, QueryParameter()] = 0,
         ) -> dict:
             limit, offset = paging.check(limit, offset)
-            found = await svc.list(viewer, filters_of(request), limit, offset)
+            found = await svc.list(viewer, filters_of(request), limit, offset, sort=request.query_params.get("sort"))
             return paging.page(str(request.url), found["count"], found["results"], limit, offset)
 
         @post("/", summary=f"Create a {r.name}", description=f"Fields: {fields}.",

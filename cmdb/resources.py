@@ -346,7 +346,7 @@ class ResourceService:
                 clauses.append(self._q_clause(raw))
                 continue
             if name not in self.r.filters:
-                allowed = ", ".join(sorted([*self.r.filters, "q", "limit", "offset"]))
+                allowed = ", ".join(sorted([*self.r.filters, "q", "sort", "limit", "offset"]))
                 raise Invalid(f"unknown filter {name!r}; filters here: {allowed}", field=name)
             column_name, kind = self.r.filters[name]
             column = self.r.col(column_name)
@@ -367,13 +367,31 @@ class ResourceService:
         match = "like" if is_sqlite() else "ilike"
         return _joined([getattr(self.r.col(c), match)(f"%{text}%") for c in self.r.q_columns], operator.or_)
 
-    async def list(self, viewer: Viewer, filters: dict[str, str] | None = None, limit: int = 50, offset: int = 0) -> dict:
-        """{"count", "results"} of the rows matching `filters` (?client_id=, ?kind=, ?q= ...)."""
+    def sortable(self) -> list[str]:
+        """Fields a list may be sorted by: id and every plain stored field (not secrets, not lists)."""
+        return ["id"] + [f.name for f in self.r.fields if f.stored and not f.secret and f.type != "ids"]
+
+    def _order(self, sort: str | None) -> tuple[Any, bool]:
+        if not sort:
+            return self.pk, True
+        name = sort.lstrip("-")
+        if name not in self.sortable():
+            raise Invalid(f"sort must be one of {', '.join(self.sortable())} (a leading '-' sorts descending)", field="sort")
+        return (self.pk if name == "id" else self.r.col(self.r.by_name[name].column)), not sort.startswith("-")
+
+    async def list(self, viewer: Viewer, filters: dict[str, str] | None = None, limit: int = 50, offset: int = 0,
+                   sort: str | None = None) -> dict:
+        """{"count", "results"} of the rows matching `filters` (?client_id=, ?kind=, ?q= ...),
+        ordered by `sort` (a field name, '-' first for descending; ties by id)."""
         clauses = self.where_for(viewer, dict(filters or {}))
         where = _joined(clauses)
+        column, ascending = self._order(sort)
         async with reading():
             count_q = self.table.count()
-            rows_q = self.table.select().order_by(self.pk).limit(limit).offset(offset)
+            rows_q = self.table.select().order_by(column, ascending=ascending)
+            if column is not self.pk:
+                rows_q = rows_q.order_by(self.pk)
+            rows_q = rows_q.limit(limit).offset(offset)
             if where is not None:
                 count_q, rows_q = count_q.where(where), rows_q.where(where)
             count = await count_q

@@ -1,0 +1,386 @@
+"""Inventory pages for every CMDB list, made from the resource declarations
+(cmdb/services.py) by one controller factory — the same declarations the
+REST API and the CSV import are made from, so a new table gets its pages
+without new code:
+
+    /{path}                  list: filters, text search, sorting, pagination
+    /{path}/export.csv       the filtered list as CSV (the format import reads)
+    /{path}/new              create form (query values pre-fill it)
+    /{path}/{id}/edit        edit form, and delete
+    /assets/rack-space       the free units of a rack (htmx, the asset form)
+    /ip-addresses/next-free  the next free address of a prefix (htmx, the address form)
+
+A refused form comes back with every problem next to its field, all at once
+(the service parses every field before it says no).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from litestar import Controller, Request, get, post
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, FromPath
+from litestar.response import Redirect, Stream, Template
+
+from accounts.errors import DomainError
+from accounts.http import CurrentViewer
+from accounts.viewer import Viewer
+from cmdb import paging, services
+from cmdb.csvio import export_csv
+from cmdb.resources import Field, Ref, ResourceService
+from cmdb.tables import Prefix
+from incidents import live
+
+
+def N_(message: str) -> str:
+    """Marks a UI string for the catalogue; the template translates it (`_(label)`)."""
+    return message
+
+
+FormBody = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
+PAGE_SIZE = 50
+#: A reference to a table this small is a drop-down; a bigger one is typed as an id.
+SELECT_LIMIT = 300
+
+TITLES = {
+    "clients": (N_("Clients"), N_("New client")), "contacts": (N_("Contacts"), N_("New contact")),
+    "sites": (N_("Sites"), N_("New site")), "racks": (N_("Racks"), N_("New rack")),
+    "assets": (N_("Assets"), N_("New asset")), "interfaces": (N_("Interfaces"), N_("New interface")),
+    "prefixes": (N_("Prefixes"), N_("New prefix")), "ip-addresses": (N_("IP addresses"), N_("New IP address")),
+    "services": (N_("Services"), N_("New service")), "dependencies": (N_("Dependencies"), N_("New dependency")),
+}
+LABELS = {
+    "id": N_("ID"), "code": N_("Code"), "name": N_("Name"), "contract_number": N_("Contract"), "status": N_("Status"),
+    "sla_plan_id": N_("SLA plan (id)"), "notes": N_("Internal notes"), "timezone": N_("Time zone"),
+    "client_id": N_("Client"), "email": N_("E-mail"), "phone": N_("Phone"), "role": N_("Role"), "kind": N_("Kind"),
+    "address": N_("Address"), "site_id": N_("Site"), "height_u": N_("Height, U"), "manufacturer": N_("Manufacturer"),
+    "model": N_("Model"), "serial": N_("Serial"), "rack_id": N_("Rack"), "position_u": N_("Position, lowest U"),
+    "mgmt_ip": N_("Management IP"), "snmp_version": N_("SNMP version"), "snmp_community": N_("SNMP community"),
+    "snmp_port": N_("SNMP port"), "snmp_v3_user": N_("SNMPv3 user"), "snmp_v3_auth_protocol": N_("SNMPv3 auth protocol"),
+    "snmp_v3_auth_key": N_("SNMPv3 auth key"), "snmp_v3_priv_protocol": N_("SNMPv3 privacy protocol"),
+    "snmp_v3_priv_key": N_("SNMPv3 privacy key"), "snmp_v3_context": N_("SNMPv3 context"),
+    "poll_interval_s": N_("Poll every, s"), "profile": N_("Probe profile"), "asset_id": N_("Asset"),
+    "if_index": N_("ifIndex"), "service_id": N_("Service"), "prefix": N_("Prefix"), "vrf": N_("VRF"),
+    "description": N_("Description"), "bandwidth_mbps": N_("Bandwidth, Mbit/s"), "asset_ids": N_("Assets (ids)"),
+    "depends_on_id": N_("Depends on"), "family": N_("Family"), "prefix_len": N_("Mask"),
+}
+#: What each list shows (the form shows every field).
+COLUMNS = {
+    "clients": ("code", "name", "contract_number", "status"),
+    "contacts": ("name", "client_id", "email", "phone", "role"),
+    "sites": ("code", "name", "kind", "address"),
+    "racks": ("name", "site_id", "height_u", "client_id"),
+    "assets": ("name", "kind", "site_id", "rack_id", "position_u", "client_id", "mgmt_ip", "status"),
+    "interfaces": ("asset_id", "if_index", "name", "role", "client_id"),
+    "prefixes": ("prefix", "vrf", "client_id", "site_id", "description"),
+    "ip-addresses": ("address", "vrf", "client_id", "asset_id", "description"),
+    "services": ("kind", "client_id", "site_id", "bandwidth_mbps", "status"),
+    "dependencies": ("asset_id", "kind", "depends_on_id"),
+}
+#: Rows of these have a page of their own; the others open their edit form.
+DETAIL_PAGES = {"clients", "sites", "racks", "assets"}
+TEXTAREAS = {"notes", "description", "address"}
+#: The prefix an address form's "next free IP" button asks about.
+PREFIX_REF = Ref("prefix_id", Prefix)
+
+
+@dataclass
+class FormField:
+    name: str
+    label: str
+    widget: str  # text | number | select | textarea | password | ids
+    required: bool = False
+    value: Any = ""
+    options: list[tuple[str, str]] = field(default_factory=list)  # (value, label) for selects
+    error: str | None = None
+    help: str = ""
+    secret_set: bool = False
+
+
+def label_of(name: str) -> str:
+    return LABELS.get(name, name)
+
+
+def _service_of_table(table) -> ResourceService | None:
+    return next((s for s in services.BY_PATH.values() if s.table is table), None)
+
+
+async def ref_options(f: Field) -> list[tuple[str, str]] | None:
+    """(id, label) of every row a reference may point at, or None when there are too many for a drop-down."""
+    svc = _service_of_table(f.ref)
+    if svc is None:
+        return None
+    table = svc.table
+    if await table.count() > SELECT_LIMIT:
+        return None
+    label = svc.r.col(svc.r.label)
+    rows = await table.select(table._meta.primary_key, label).order_by(label)
+    return [(str(r["id"]), str(r[svc.r.label])) for r in rows]
+
+
+async def ref_labels(svc: ResourceService, rows: list[dict], names: tuple[str, ...]) -> dict[str, dict[int, str]]:
+    """For the reference columns shown in a list: field -> {id: label}, one query per referenced table."""
+    out: dict[str, dict[int, str]] = {}
+    for name in names:
+        f = svc.r.by_name.get(name)
+        if f is None or f.ref is None or f.type == "ids":
+            continue
+        ids = sorted({r[name] for r in rows if r.get(name) is not None})
+        target = _service_of_table(f.ref)
+        if not ids or target is None:
+            out[name] = {}
+            continue
+        label = target.r.col(target.r.label)
+        found = await target.table.select(target.table._meta.primary_key, label).where(target.pk.is_in(ids))
+        out[name] = {r["id"]: str(r[target.r.label]) for r in found}
+    return out
+
+
+def widget_of(f: Field) -> str:
+    if f.secret:
+        return "password"
+    if f.type == "ids":
+        return "ids"
+    if f.choices or f.ref is not None:
+        return "select"
+    if f.type == "int":
+        return "number"
+    return "textarea" if f.name in TEXTAREAS else "text"
+
+
+async def form_fields(svc: ResourceService, values: dict, errors: dict[str, str], viewer: Viewer,
+                      current: dict | None = None) -> list[FormField]:
+    out = []
+    for f in svc.r.fields:
+        if f.internal and not viewer.is_staff:
+            continue
+        widget = widget_of(f)
+        options: list[tuple[str, str]] = []
+        if f.choices:
+            options = [(c, c) for c in f.choices]
+        elif f.ref is not None and f.type != "ids":
+            found = await ref_options(f)
+            if found is None:
+                widget = "number"
+            else:
+                options = found
+        value = values.get(f.name, "")
+        if isinstance(value, list):
+            value = ", ".join(str(v) for v in value)
+        if f.secret:
+            value = ""  # never sent back to the browser
+        out.append(FormField(
+            name=f.name, label=label_of(f.name), widget=widget, required=f.required,
+            value="" if value is None else str(value), options=options, error=errors.get(f.name),
+            secret_set=bool(current and current.get(f"{f.name}_set")),
+        ))
+    return out
+
+
+def clean_form(svc: ResourceService, data: dict, *, partial: bool) -> dict:
+    """A browser's form (every value a string) -> the API's input: empty means
+    null for a nullable field, "not given" for one with a default, and is left
+    for the service to refuse when the field is required; a blank secret on an
+    edit keeps the stored one; a list of ids is written "1, 2, 3"."""
+    out: dict[str, Any] = {}
+    for f in svc.r.fields:
+        if f.name not in data:
+            continue
+        raw = data[f.name]
+        raw = raw.strip() if isinstance(raw, str) else raw
+        if f.type == "ids":
+            out[f.name] = [v.strip() for v in str(raw).replace(";", ",").split(",") if v.strip()]
+            continue
+        if raw == "":
+            if f.secret and partial:
+                continue
+            if f.nullable:
+                out[f.name] = None
+            elif f.required:
+                out[f.name] = None if f.type != "str" else ""
+            elif f.type == "str":
+                out[f.name] = ""
+            continue  # an empty number with a default: the default
+        out[f.name] = raw
+    return out
+
+
+def field_errors(exc: DomainError) -> tuple[dict[str, str], str | None]:
+    """{field: message} for the problems that name a field, and what is left for the top of the form."""
+    by_field: dict[str, str] = {}
+    for e in exc.errors or []:
+        name = e.get("field")
+        if name and name not in by_field:
+            by_field[name] = e.get("message") or exc.detail
+    general = None if by_field else exc.detail
+    return by_field, general
+
+
+def detail_url(path: str, row_id: int) -> str:
+    return f"/{path}/{row_id}" if path in DETAIL_PAGES else f"/{path}/{row_id}/edit"
+
+
+def _filters(request: Request, svc: ResourceService) -> dict[str, str]:
+    known = set(svc.r.filters) | ({"q"} if svc.r.q_columns else set())
+    return {k: v for k, v in request.query_params.items() if k in known and v != ""}
+
+
+async def filter_fields(svc: ResourceService, current: dict[str, str]) -> list[FormField]:
+    out = []
+    if svc.r.q_columns:
+        out.append(FormField("q", N_("Search"), "text", value=current.get("q", "")))
+    for name in svc.r.filters:
+        f = svc.r.by_name.get(name)
+        widget, options = "text", []
+        if f is not None and f.choices:
+            widget, options = "select", [(c, c) for c in f.choices]
+        elif f is not None and f.ref is not None:
+            found = await ref_options(f)
+            widget, options = ("select", found) if found is not None else ("number", [])
+        out.append(FormField(name, label_of(name), widget, value=current.get(name, ""), options=options))
+    return out
+
+
+def inventory_controller(svc: ResourceService) -> type[Controller]:
+    r = svc.r
+    title, new_title = TITLES.get(r.path, (r.path, r.name))
+    columns = COLUMNS.get(r.path, tuple(f.name for f in r.fields[:6]))
+
+    async def render_form(viewer: Viewer, values: dict, *, row_id: int | None = None, current: dict | None = None,
+                          errors: dict[str, str] | None = None, general: str | None = None,
+                          status_code: int = 200) -> Template:
+        fields = await form_fields(svc, values, errors or {}, viewer, current)
+        extra: dict = {}
+        if r.path == "assets" and values.get("rack_id"):
+            extra["rack_space"] = await _rack_space_or_none(viewer, values, row_id)
+        if r.path == "ip-addresses":
+            extra["prefixes"] = await ref_options(PREFIX_REF)
+        return Template("pages/form.html", status_code=status_code, context={
+            "path": r.path, "title": title, "heading": new_title if row_id is None else current.get(r.label, row_id),
+            "fields": fields, "row_id": row_id, "general_error": general, "nav": "inventory", "current": current,
+            **extra,
+        })
+
+    class InventoryController(Controller):
+        path = f"/{r.path}"
+        include_in_schema = False
+
+        @get("/", name=f"inventory:{r.path}")
+        async def list_page(self, request: Request, viewer: CurrentViewer) -> Template:
+            filters = _filters(request, svc)
+            sort = request.query_params.get("sort") or None
+            page = max(1, _int(request.query_params.get("page"), 1))
+            error = None
+            try:
+                found = await svc.list(viewer, filters, PAGE_SIZE, (page - 1) * PAGE_SIZE, sort=sort)
+            except DomainError as exc:
+                error = exc.detail
+                found = {"count": 0, "results": []}
+            labels = await ref_labels(svc, found["results"], columns)
+            pages = max(1, -(-found["count"] // PAGE_SIZE))
+
+            def link(**change) -> str:
+                query = {**filters, "sort": sort or "", "page": str(page), **change}
+                return f"/{r.path}?" + urlencode({k: v for k, v in query.items() if v not in ("", None)})
+
+            return Template("pages/list.html", context={
+                "path": r.path, "title": title, "columns": [(c, label_of(c)) for c in columns],
+                "sortable": set(svc.sortable()), "rows": found["results"], "count": found["count"], "labels": labels,
+                "filters": await filter_fields(svc, filters), "active": filters, "sort": sort or "", "page": page,
+                "pages": pages, "link": link, "detail_url": detail_url, "error": error, "nav": "inventory",
+                "export_url": f"/{r.path}/export.csv" + ("?" + urlencode(filters) if filters else ""),
+            })
+
+        @get("/export.csv", name=f"inventory:{r.path}:export")
+        async def export(self, request: Request, viewer: CurrentViewer) -> Stream:
+            filters = _filters(request, svc)
+            svc.where_for(viewer, filters)  # refuse a bad filter before the stream starts
+            return Stream(export_csv(r.path, viewer, filters), media_type="text/csv; charset=utf-8",
+                          headers={"Content-Disposition": f'attachment; filename="{r.path}.csv"'})
+
+        @get("/new", name=f"inventory:{r.path}:new")
+        async def new_form(self, request: Request, viewer: CurrentViewer) -> Template:
+            values = {k: v for k, v in request.query_params.items() if k in r.by_name}
+            return await render_form(viewer, values)
+
+        @post("/new", name=f"inventory:{r.path}:create", status_code=303)
+        async def create(self, viewer: CurrentViewer, data: FormBody) -> Template | Redirect:
+            try:
+                row = await svc.create(viewer, clean_form(svc, data, partial=False))
+            except DomainError as exc:
+                errors, general = field_errors(exc)
+                return await render_form(viewer, data, errors=errors, general=general, status_code=exc.status)
+            return Redirect(detail_url(r.path, row["id"]), status_code=303)
+
+        @get("/{item_id:int}/edit", name=f"inventory:{r.path}:edit")
+        async def edit_form(self, viewer: CurrentViewer, item_id: FromPath[int]) -> Template:
+            current = await svc.get(viewer, item_id)
+            return await render_form(viewer, current, row_id=item_id, current=current)
+
+        @post("/{item_id:int}/edit", name=f"inventory:{r.path}:update", status_code=303)
+        async def update(self, viewer: CurrentViewer, item_id: FromPath[int], data: FormBody) -> Template | Redirect:
+            current = await svc.get(viewer, item_id)
+            try:
+                await svc.update(viewer, item_id, clean_form(svc, data, partial=True))
+            except DomainError as exc:
+                errors, general = field_errors(exc)
+                return await render_form(viewer, data, row_id=item_id, current=current, errors=errors,
+                                         general=general, status_code=exc.status)
+            return Redirect(detail_url(r.path, item_id), status_code=303)
+
+        @post("/{item_id:int}/delete", name=f"inventory:{r.path}:delete", status_code=303)
+        async def remove(self, viewer: CurrentViewer, item_id: FromPath[int]) -> Template | Redirect:
+            current = await svc.get(viewer, item_id)
+            try:
+                await svc.delete(viewer, item_id)
+            except DomainError as exc:
+                return await render_form(viewer, current, row_id=item_id, current=current, general=exc.detail,
+                                         status_code=exc.status)
+            return Redirect(f"/{r.path}", status_code=303)
+
+    InventoryController.__name__ = InventoryController.__qualname__ = f"{r.path.title().replace('-', '')}Pages"
+    return InventoryController
+
+
+def _int(raw: str | None, default: int) -> int:
+    try:
+        return int(raw) if raw is not None else default
+    except ValueError:
+        return default
+
+
+async def _rack_space_or_none(viewer: Viewer, values: dict, asset_id: int | None) -> dict | None:
+    try:
+        rack_id = int(values.get("rack_id") or 0)
+        height = max(1, min(_int(str(values.get("height_u") or 1), 1), services.MAX_RACK_U))
+        return await live.rack_space(viewer, rack_id, height, asset_id) if rack_id else None
+    except (ValueError, DomainError):
+        return None
+
+
+@get("/assets/rack-space", name="inventory:rack_space")
+async def rack_space(request: Request, viewer: CurrentViewer) -> Template:
+    """The asset form asks, when the rack or the height changes: where does it fit?"""
+    params = request.query_params
+    asset_id = _int(params.get("asset_id"), 0) or None
+    space = await _rack_space_or_none(viewer, dict(params), asset_id)
+    return Template("pages/_rack_space.html", context={"rack_space": space, "position": params.get("position_u", "")})
+
+
+@get("/ip-addresses/next-free", name="inventory:next_free_ip")
+async def next_free_ip(request: Request, viewer: CurrentViewer) -> Template:
+    """The address form's "next free IP" button: the address input, filled in (or the reason it cannot be)."""
+    prefix_id = _int(request.query_params.get("prefix_id"), 0)
+    try:
+        found = await services.next_free_ip(viewer, prefix_id)
+        return Template("pages/_address_input.html", context={"value": found["address"], "error": None,
+                                                              "vrf": found["vrf"]})
+    except DomainError as exc:
+        return Template("pages/_address_input.html", context={"value": request.query_params.get("address", ""),
+                                                              "error": exc.detail, "vrf": None})
+
+
+page_routes: list = [rack_space, next_free_ip, *(inventory_controller(s) for s in services.BY_PATH.values())]
