@@ -30,7 +30,7 @@ from accounts.http import CurrentViewer
 from accounts.viewer import Viewer
 from cmdb import paging, services
 from cmdb.csvio import export_csv
-from cmdb.resources import Field, Ref, ResourceService
+from cmdb.resources import MISSING, Field, Ref, ResourceService
 from cmdb.tables import Prefix
 from incidents import live
 
@@ -93,6 +93,7 @@ class FormField:
     label: str
     widget: str  # text | number | select | textarea | password | ids
     required: bool = False
+    nullable: bool = False
     value: Any = ""
     options: list[tuple[str, str]] = field(default_factory=list)  # (value, label) for selects
     error: str | None = None
@@ -167,13 +168,13 @@ async def form_fields(svc: ResourceService, values: dict, errors: dict[str, str]
                 widget = "number"
             else:
                 options = found
-        value = values.get(f.name, "")
+        value = values.get(f.name, "" if current is not None or f.default is MISSING else f.default)
         if isinstance(value, list):
             value = ", ".join(str(v) for v in value)
         if f.secret:
             value = ""  # never sent back to the browser
         out.append(FormField(
-            name=f.name, label=label_of(f.name), widget=widget, required=f.required,
+            name=f.name, label=label_of(f.name), widget=widget, required=f.required, nullable=f.nullable,
             value="" if value is None else str(value), options=options, error=errors.get(f.name),
             secret_set=bool(current and current.get(f"{f.name}_set")),
         ))
@@ -201,9 +202,9 @@ def clean_form(svc: ResourceService, data: dict, *, partial: bool) -> dict:
                 out[f.name] = None
             elif f.required:
                 out[f.name] = None if f.type != "str" else ""
-            elif f.type == "str":
+            elif f.type == "str" and not f.choices:
                 out[f.name] = ""
-            continue  # an empty number with a default: the default
+            continue  # an empty number or choice with a default: the default (or, on an edit, unchanged)
         out[f.name] = raw
     return out
 

@@ -96,7 +96,7 @@ class ChartText:
 
 
 def _time_label(at: dt.datetime, span: dt.timedelta) -> str:
-    return at.strftime("%d.%m %H:%M") if span > dt.timedelta(days=1) else at.strftime("%H:%M")
+    return at.strftime("%d.%m %H:%M") if span >= dt.timedelta(hours=20) else at.strftime("%H:%M")
 
 
 def gap_threshold(times: Sequence[dt.datetime]) -> dt.timedelta:

@@ -193,7 +193,7 @@ def render(nodes: Sequence[Node], links: Sequence[Link], words: TopologyText, *,
             group.append(text(x + 8, y + 37, shorten(n.detail, LABEL_CHARS + 6), class_="topo-detail"))
         if marks:
             word = words.marks.get(marks[0], marks[0])
-            group.append(text(x + NODE_W - 6, y + 14, word, class_="topo-mark", anchor="end"))
+            group.append(text(x + NODE_W, y - 5, word, class_="topo-mark", anchor="end"))
         group.append("</g>")
         out.append(link(n.url, "".join(group), label=n.label))
     out.append("</g></svg>")

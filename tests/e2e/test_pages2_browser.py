@@ -8,10 +8,11 @@ go to tests/screenshots/."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import httpx
 import pytest
-from cmdb_seed import seed
+from integration.cmdb_seed import seed
 from conftest import screenshot
 
 from accounts.viewer import Viewer
@@ -102,7 +103,7 @@ async def test_create_an_asset_in_a_rack_through_the_form_with_the_free_units_of
     assert "U3–U4" in await page.locator("#rack-space").inner_text()
     await page.fill("#f-position_u", "3")
     await page.click("#save")
-    await page.wait_for_url("**/assets/*")
+    await page.wait_for_url(re.compile(r"/assets/\d+$"))
     row = await Asset.select(Asset.id, Asset.rack, Asset.position_u).where(Asset.name == "sw-new-1").first()
     assert row["rack"] == ids["r2"] and row["position_u"] == 3
     assert sorted(r["unit"] for r in await RackUnit.select(RackUnit.unit).where(RackUnit.asset == row["id"])) == [3, 4]
@@ -184,5 +185,5 @@ async def test_a_list_page_filters_sorts_and_pages(db, live_app, browser_login):
     await screenshot(page, "pages2-list")
     async with page.expect_download() as download:
         await page.click("#export")
-    exported = (await download.value).path()
+    exported = await (await download.value).path()
     assert "mc-acme" not in open(exported, encoding="utf-8").read()
