@@ -85,7 +85,7 @@ async def site_topology(viewer: Viewer, site_id: int) -> dict:
     interface given to a client) as leaves, and the edges between them."""
     require_staff(viewer)
     async with reading():
-        site = await Site.select(Site.id, Site.code, Site.name, Site.kind).where(Site.id == site_id).first()
+        site = await Site.select(Site.id, Site.code, Site.name, Site.kind, Site.address).where(Site.id == site_id).first()
         if site is None:
             raise NotFound(f"no site {site_id}", field="id")
         assets = await Asset.select(

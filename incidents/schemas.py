@@ -184,6 +184,7 @@ class TopologySite(TypedDict):
     code: str
     name: str
     kind: str
+    address: str
 
 
 class TopologyNode(TypedDict):

@@ -19,7 +19,6 @@ from litestar.response import Redirect, Template
 
 from accounts.errors import DomainError
 from accounts.http import CurrentViewer
-from cmdb import services as cmdb
 from incidents import checks, live
 from pages.drawings import HELPERS
 
@@ -60,9 +59,8 @@ async def _site_context(viewer, site_id: int) -> dict:
 @get("/sites/{site_id:int}", name="site_page")
 async def site_page(viewer: CurrentViewer, site_id: FromPath[int]) -> Template:
     context = await _site_context(viewer, site_id)
-    site = await cmdb.sites.get(viewer, site_id)
-    unracked = (await cmdb.assets.list(viewer, {"site_id": str(site_id), "rack_id": "null"}, limit=500))["results"]
-    return Template("pages/site.html", context={**context, "site_row": site, "unracked": unracked, "nav": "inventory"})
+    unracked = [n for n in context["topology"]["nodes"] if n["type"] == "asset" and not n["outside"] and not n["rack_id"]]
+    return Template("pages/site.html", context={**context, "unracked": unracked, "nav": "inventory"})
 
 
 @get("/sites/{site_id:int}/live", name="site_live")

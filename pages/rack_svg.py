@@ -48,11 +48,13 @@ def render(height_u: int, items: Sequence[RackItem], words: RackText) -> str:
 
     out = [svg_open(width, height, class_="rack", label=words.title), text(width / 2, 20, words.title, class_="rack-title", anchor="middle")]
     out.append(f'<rect{attrs(x=RAIL, y=TOP, width=BODY, height=height_u * U_PX, class_="rack-frame")}/>')
+    lines, numbers = [], []
     for u in range(1, height_u + 1):
         y = y_of(u)
-        out.append(f'<line{attrs(x1=RAIL, x2=RAIL + BODY, y1=y, y2=y, class_="rack-unit-line")}/>')
-        out.append(text(RAIL - 6, y + U_PX - 6, str(u), class_="rack-u", anchor="end"))
-        out.append(text(RAIL + BODY + 6, y + U_PX - 6, str(u), class_="rack-u", anchor="start"))
+        lines.append(f'<line x1="{RAIL}" x2="{RAIL + BODY}" y1="{y:.0f}" y2="{y:.0f}" class="rack-unit-line"/>')
+        numbers.append(f'<text x="{RAIL - 6}" y="{y + U_PX - 6:.0f}" class="rack-u" text-anchor="end">{u}</text>'
+                       f'<text x="{RAIL + BODY + 6}" y="{y + U_PX - 6:.0f}" class="rack-u" text-anchor="start">{u}</text>')
+    out += lines + numbers
     taken = occupied(((i.position_u, i.height_u) for i in items), height_u)
     for low, high in free_runs(height_u, taken):
         n = high - low + 1

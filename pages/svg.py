@@ -19,9 +19,13 @@ from typing import Callable, Iterable, Sequence
 STATES = ("ok", "warning", "critical", "unknown")
 
 
+_SPECIAL = frozenset('&<>"\'')
+
+
 def esc(value: object) -> str:
-    """Text or attribute value, escaped for XML."""
-    return html.escape(str(value), quote=True)
+    """Text or attribute value, escaped for XML (most names need nothing: checked first)."""
+    text_ = str(value)
+    return text_ if _SPECIAL.isdisjoint(text_) else html.escape(text_, quote=True)
 
 
 def attrs(**values: object) -> str:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Hashable, Iterable, Sequence
 
-from pages.svg import attrs, classes, esc, link, shorten, state_class, svg_open, text
+from pages.svg import classes, esc, shorten, state_class, svg_open, text
 
 #: The layer a kind starts on; anything unknown sits with the servers.
 KIND_LAYER = {"ups": 0, "pdu": 0, "router": 1, "switch": 2, "media_converter": 3, "server": 3, "other": 3, "port": 4}
@@ -169,32 +169,36 @@ def render(nodes: Sequence[Node], links: Sequence[Link], words: TopologyText, *,
                text(180, 35, words.empty, class_="topo-empty", anchor="middle"), "</svg>"]
         return "".join(out)
     lay = layout(nodes, links, per_row=per_row)
+    pos = lay.positions
+    # Hot loops (a site may draw a thousand nodes and edges): plain f-strings,
+    # escaping only what comes from data; numbers need none.
     out = [svg_open(lay.width, lay.height, class_="topology", label=words.title), '<g class="topo-edges">']
+    edge_class = {k: esc(f"topo-edge edge-{k}") for k in {ln.kind for ln in links}}
+    half = NODE_W / 2
     for ln in links:
-        if ln.source not in lay.positions or ln.target not in lay.positions:
+        if ln.source not in pos or ln.target not in pos:
             continue
-        sx, sy = lay.positions[ln.source]
-        tx, ty = lay.positions[ln.target]
-        x1, y1 = sx + NODE_W / 2, sy  # top of the dependent
-        x2, y2 = tx + NODE_W / 2, ty + NODE_H  # bottom of what it depends on
+        sx, y1 = pos[ln.source]
+        tx, ty = pos[ln.target]
+        x1, x2, y2 = sx + half, tx + half, ty + NODE_H  # from the dependent's top to the bottom of what it depends on
         bend = max(20.0, (y1 - y2) / 2)
-        d = f"M{x1:.1f},{y1:.1f} C{x1:.1f},{y1 - bend:.1f} {x2:.1f},{y2 + bend:.1f} {x2:.1f},{y2:.1f}"
-        title = words.kinds.get(ln.kind, ln.kind)
-        out.append(f'<path{attrs(d=d, class_=f"topo-edge edge-{ln.kind}")}><title>{esc(title)}</title></path>')
+        out.append(f'<path d="M{x1:.0f},{y1:.0f} C{x1:.0f},{y1 - bend:.0f} {x2:.0f},{y2 + bend:.0f} {x2:.0f},{y2:.0f}" '
+                   f'class="{edge_class[ln.kind]}"/>')
     out.append('</g><g class="topo-nodes">')
+    mark_words = {m: esc(words.marks.get(m, m)) for m in MARKS}
     for n in nodes:
-        x, y = lay.positions[n.id]
+        x, y = pos[n.id]
         marks = [m for m in MARKS if m in n.marks]
-        group = [f'<g{attrs(class_=classes("topo-node", f"kind-{n.kind}", state_class(n.state), *marks), data_id=n.id)}>']
-        group.append(f"<title>{esc(n.tooltip or n.label)}</title>")
-        group.append(f'<rect{attrs(x=f"{x:.1f}", y=f"{y:.1f}", width=NODE_W, height=NODE_H, rx=6, class_="topo-box")}/>')
-        group.append(text(x + 8, y + 19, shorten(n.label, LABEL_CHARS), class_="topo-label"))
+        label = esc(shorten(n.label, LABEL_CHARS))
+        group = (f'<g class="{esc(classes("topo-node", f"kind-{n.kind}", state_class(n.state), *marks))}" data-id="{esc(n.id)}">'
+                 f"<title>{esc(n.tooltip or n.label)}</title>"
+                 f'<rect x="{x:.0f}" y="{y:.0f}" width="{NODE_W}" height="{NODE_H}" rx="6" class="topo-box"/>'
+                 f'<text x="{x + 8:.0f}" y="{y + 19:.0f}" class="topo-label">{label}</text>')
         if n.detail:
-            group.append(text(x + 8, y + 37, shorten(n.detail, LABEL_CHARS + 6), class_="topo-detail"))
+            group += f'<text x="{x + 8:.0f}" y="{y + 37:.0f}" class="topo-detail">{esc(shorten(n.detail, LABEL_CHARS + 6))}</text>'
         if marks:
-            word = words.marks.get(marks[0], marks[0])
-            group.append(text(x + NODE_W, y - 5, word, class_="topo-mark", anchor="end"))
-        group.append("</g>")
-        out.append(link(n.url, "".join(group), label=n.label))
+            group += f'<text x="{x + NODE_W:.0f}" y="{y - 5:.0f}" class="topo-mark" text-anchor="end">{mark_words[marks[0]]}</text>'
+        group += "</g>"
+        out.append(f'<a href="{esc(n.url)}" aria-label="{esc(n.label)}">{group}</a>' if n.url else group)
     out.append("</g></svg>")
     return "".join(out)
