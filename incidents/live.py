@@ -38,32 +38,48 @@ def worst(states: Iterable[str]) -> str:
     return found[0] if found else "unknown"
 
 
-async def check_states(asset_ids: Iterable[int]) -> dict[int, dict[str, dict]]:
-    """asset id -> check key -> {"state", "since", "message"}."""
+async def check_states(asset_ids: Iterable[int], site_id: int | None = None) -> dict[int, dict[str, dict]]:
+    """asset id -> check key -> {"state", "since", "message"}, for `asset_ids`
+    and (when given) every asset at `site_id` — a subquery, so a 500-asset
+    site is not 500 bound parameters."""
     ids = sorted(set(asset_ids))
     out: dict[int, dict[str, dict]] = {i: {} for i in ids}
-    if not ids:
+    where = _of_assets(CheckState.asset, ids, site_id)
+    if where is None:
         return out
     rows = await CheckState.select(CheckState.asset, CheckState.key, CheckState.state, CheckState.since,
-                                   CheckState.message).where(CheckState.asset.is_in(ids))
+                                   CheckState.message).where(where)
     for r in rows:
-        out[r["asset"]][r["key"]] = {"state": r["state"], "since": aware(r["since"]), "message": r["message"]}
+        out.setdefault(r["asset"], {})[r["key"]] = {"state": r["state"], "since": aware(r["since"]),
+                                                    "message": r["message"]}
     return out
 
 
-async def incident_roles(asset_ids: Iterable[int]) -> dict[int, set[str]]:
-    """asset id -> the roles (root, impacted) it holds in open incidents."""
-    ids = sorted(set(asset_ids))
+async def incident_roles(asset_ids: Iterable[int], site_id: int | None = None) -> dict[int, set[str]]:
+    """asset id -> the roles (root, impacted) it holds in open incidents (`site_id` as in check_states)."""
     out: dict[int, set[str]] = {}
-    if not ids:
+    where = _of_assets(AffectedAsset.asset_id, sorted(set(asset_ids)), site_id)
+    if where is None:
         return out
     rows = await AffectedAsset.select(AffectedAsset.asset_id, AffectedAsset.role).where(
-        AffectedAsset.asset_id.is_in(ids),
+        where,
         AffectedAsset.incident.is_in(Incident.select(Incident.id).where(Incident.status.is_in(list(workflow.OPEN_STATUSES)))),
     )
     for r in rows:
         out.setdefault(r["asset_id"], set()).add(r["role"])
     return out
+
+
+def _of_assets(column, ids: list[int], site_id: int | None):
+    """`column` among `ids` or the assets of `site_id` (None when neither is given)."""
+    clauses = []
+    if ids:
+        clauses.append(column.is_in(ids))
+    if site_id is not None:
+        clauses.append(column.is_in(Asset.select(Asset.id).where(Asset.site == site_id)))
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else clauses[0] | clauses[1]
 
 
 def marks(graph: Graph, states: dict[int, str], roles: dict[int, set[str]]) -> dict[int, set[str]]:
@@ -93,22 +109,28 @@ async def site_topology(viewer: Viewer, site_id: int) -> dict:
             Asset.rack, Asset.site,
         ).where(Asset.site == site_id, Asset.status != "decommissioned").order_by(Asset.name_norm)
         ids = [a["id"] for a in assets]
+        here = Asset.select(Asset.id).where(Asset.site == site_id)
         edges, ports = await read_all(
             Dependency.select(Dependency.asset, Dependency.depends_on, Dependency.kind).where(
-                Dependency.asset.is_in(ids) | Dependency.depends_on.is_in(ids)
-            ) if ids else _nothing(),
+                Dependency.asset.is_in(here) | Dependency.depends_on.is_in(here)),
             Interface.select(Interface.id, Interface.asset, Interface.if_index, Interface.name, Interface.client,
                              Interface.client.name.as_alias("client_name")).where(
-                Interface.asset.is_in(ids), Interface.client.is_not_null()
-            ).order_by(Interface.asset).order_by(Interface.if_index) if ids else _nothing(),
+                Interface.asset.is_in(here), Interface.client.is_not_null()
+            ).order_by(Interface.asset).order_by(Interface.if_index),
         )
-        outside_ids = sorted({e[k] for e in edges for k in ("asset", "depends_on")} - set(ids))
-        outside = await Asset.select(
+        # Assets elsewhere that the site hangs on (or that hang on it) are drawn too;
+        # decommissioned ones of this site are not, nor are their edges and ports.
+        drawn = set(ids)
+        others = sorted({e[k] for e in edges for k in ("asset", "depends_on")} - drawn)
+        outside = [a for a in await Asset.select(
             Asset.id, Asset.name, Asset.kind, Asset.mgmt_ip, Asset.client, Asset.client.name.as_alias("client_name"),
             Asset.rack, Asset.site, Asset.site.name.as_alias("site_name"),
-        ).where(Asset.id.is_in(outside_ids)) if outside_ids else []
-        everyone = ids + outside_ids
-        states, roles = await read_all(check_states(everyone), incident_roles(everyone))
+        ).where(Asset.id.is_in(others)) if a["site"] != site_id] if others else []
+        outside_ids = [a["id"] for a in outside]
+        drawn.update(outside_ids)
+        edges = [e for e in edges if e["asset"] in drawn and e["depends_on"] in drawn]
+        ports = [p for p in ports if p["asset"] in drawn]
+        states, roles = await read_all(check_states(outside_ids, site_id), incident_roles(outside_ids, site_id))
     worst_of = {a: worst(c["state"] for c in checks_.values()) for a, checks_ in states.items()}
     graph = Graph(Edge(e["asset"], e["depends_on"], e["kind"]) for e in edges)
     marked = marks(graph, worst_of, roles)
@@ -127,10 +149,6 @@ async def site_topology(viewer: Viewer, site_id: int) -> dict:
         })
         links.append({"from": f"port-{p['id']}", "to": f"asset-{p['asset']}", "kind": "uplink"})
     return {"site": dict(site), "nodes": nodes, "edges": links}
-
-
-async def _nothing() -> list:
-    return []
 
 
 def _asset_node(a: dict, states: dict[int, str], marked: dict[int, set[str]], *, outside: bool) -> dict:
@@ -156,9 +174,10 @@ async def rack_elevations(viewer: Viewer, *, site_id: int | None = None, rack_id
         placed = await Asset.select(
             Asset.id, Asset.name, Asset.kind, Asset.model, Asset.manufacturer, Asset.rack, Asset.position_u,
             Asset.height_u, Asset.client, Asset.client.name.as_alias("client_name"), Asset.status,
-        ).where(Asset.rack.is_in(rack_ids)).order_by(Asset.position_u) if rack_ids else []
-        ids = [a["id"] for a in placed]
-        states, roles = await read_all(check_states(ids), incident_roles(ids))
+        ).where(Asset.rack.site == site_id if rack_id is None else Asset.rack == rack_id).order_by(Asset.position_u) \
+            if rack_ids else []
+        ids = [] if site_id is not None else [a["id"] for a in placed]  # a whole site: by subquery
+        states, roles = await read_all(check_states(ids, site_id), incident_roles(ids, site_id))
     by_rack: dict[int, list[dict]] = {r: [] for r in rack_ids}
     for a in placed:
         by_rack[a["rack"]].append({
