@@ -10,6 +10,7 @@ import logging
 import sys
 
 from accounts.errors import DomainError
+from rackcard.backup import BackupError
 from rackcard.settings import SettingsError
 
 #: Modules exposing `register(subparsers)`; each sub-command sets `func(args) -> int | None`.
@@ -44,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         return args.func(args) or 0
-    except (DomainError, SettingsError) as exc:
+    except (DomainError, SettingsError, BackupError) as exc:
         field = f" ({exc.field})" if isinstance(exc, DomainError) and exc.field else ""
         print(f"error{field}: {exc}", file=sys.stderr)
         return 2

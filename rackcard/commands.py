@@ -7,6 +7,7 @@ import dataclasses
 import getpass
 import logging
 import sys
+from pathlib import Path
 
 log = logging.getLogger("rackcard")
 
@@ -80,6 +81,28 @@ def _token_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def _backup(args: argparse.Namespace) -> int:
+    from rackcard.backup import backup
+    from rackcard.settings import Settings
+
+    size = backup(Settings.from_env().database_url, args.file)
+    print(f"backup written to {args.file} ({size} bytes)")
+    return 0
+
+
+def _restore(args: argparse.Namespace) -> int:
+    from rackcard.backup import restore
+    from rackcard.settings import Settings
+
+    if not args.yes:
+        print("error: restore replaces the whole database; stop the server, then run again with --yes",
+              file=sys.stderr)
+        return 2
+    restore(Settings.from_env().database_url, args.file)
+    print(f"database restored from {args.file}")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     def add_listen(p: argparse.ArgumentParser) -> None:
         p.add_argument("--host", help="address to listen on (default RACKCARD_HOST or 127.0.0.1)")
@@ -114,3 +137,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--site", metavar="CODE", help="with --probe: limit the worker to one site")
     c.add_argument("--name", help="a label for the token")
     c.set_defaults(func=_token_create)
+
+    p = sub.add_parser("backup", help="write a backup of the database (SQLite online backup, or pg_dump)")
+    p.add_argument("file", type=Path, help="where to write it")
+    p.set_defaults(func=_backup)
+
+    p = sub.add_parser("restore", help="replace the database with a backup (stop the server first)")
+    p.add_argument("file", type=Path, help="a file written by 'rackcard backup'")
+    p.add_argument("--yes", action="store_true", help="confirm: the current data is replaced")
+    p.set_defaults(func=_restore)
