@@ -87,6 +87,7 @@ class Settings:
     smtp_port: int = 25
     mail_from: str = "rackcard@localhost"
     noc_email: str = ""
+    sample_raw_hours: int = 48
     engine: EngineSettings = field(default_factory=EngineSettings)
 
     @classmethod
@@ -115,6 +116,7 @@ class Settings:
             smtp_port=_int(env, "RACKCARD_SMTP_PORT", 25),
             mail_from=env.get("RACKCARD_MAIL_FROM", "rackcard@localhost"),
             noc_email=env.get("RACKCARD_NOC_EMAIL", ""),
+            sample_raw_hours=_int(env, "RACKCARD_SAMPLE_RAW_HOURS", 48),
             engine=EngineSettings(
                 hold_down_polls=_int(env, "RACKCARD_HOLD_DOWN_POLLS", 3),
                 flap_changes=_int(env, "RACKCARD_FLAP_CHANGES", 5),
