@@ -15,7 +15,7 @@ from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.static_files import create_static_files_router
 
 from accounts.http import require_token, viewer_dependency
-from rackcard import db, ops
+from rackcard import db, logs, ops
 from rackcard.problems import exception_handlers
 from rackcard.settings import Settings
 
@@ -83,7 +83,7 @@ def create_app(
             *ops.routes,
             create_static_files_router(path="/static", directories=[ROOT / "static"]),
         ],
-        middleware=[ops.prometheus_config().middleware],
+        middleware=[logs.request_id_middleware, ops.prometheus_config().middleware],
         lifespan=[lifespan],
         exception_handlers=exception_handlers,  # type: ignore[arg-type]
         openapi_config=OpenAPIConfig(

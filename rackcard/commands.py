@@ -25,7 +25,8 @@ def _serve(args: argparse.Namespace, demo: bool = False) -> int:
     host, port = settings.host, settings.port
     app = create_app(settings, demo=demo)
     log.info("rackcard listening on http://%s:%s (API /api/v1, OpenAPI /schema/openapi.json)", host, port)
-    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower())
+    # log_config=None: uvicorn's own lines go through rackcard's handler (text or JSON, with request ids).
+    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), log_config=None)
     return 0
 
 

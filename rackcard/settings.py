@@ -79,6 +79,7 @@ class Settings:
     port: int = 8000
     var_dir: Path = Path("var")
     log_level: str = "INFO"
+    log_format: str = "text"
     trap_host: str = "0.0.0.0"
     trap_port: int = 1162
     embedded_probe: bool = True
@@ -108,6 +109,7 @@ class Settings:
             port=_int(env, "RACKCARD_PORT", 8000),
             var_dir=var_dir,
             log_level=env.get("RACKCARD_LOG_LEVEL", "INFO").upper(),
+            log_format=env.get("RACKCARD_LOG_FORMAT", "text"),
             trap_host=env.get("RACKCARD_TRAP_HOST", "0.0.0.0"),
             trap_port=_int(env, "RACKCARD_TRAP_PORT", 1162),
             embedded_probe=_bool(env, "RACKCARD_EMBEDDED_PROBE", True),
