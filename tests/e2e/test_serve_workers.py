@@ -15,11 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-
-def _free_port(kind=socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from _processes import free_port, wait_until_up
 
 
 def _processes_with(marker: str) -> list[int]:
@@ -40,25 +36,16 @@ def _processes_with(marker: str) -> list[int]:
 async def test_two_web_processes_and_one_embedded_probe_worker(db, db_url, tmp_path):
     from accounts.tables import ApiToken
 
-    port = _free_port()
+    port = free_port()
     var_dir = tmp_path / "var"
     env = {**os.environ, "RACKCARD_VAR_DIR": str(var_dir), "RACKCARD_DATABASE_URL": db_url,
            "RACKCARD_SECRET_KEY": "s" * 40, "RACKCARD_TRAP_HOST": "127.0.0.1",
-           "RACKCARD_TRAP_PORT": str(_free_port(socket.SOCK_DGRAM))}
+           "RACKCARD_TRAP_PORT": str(free_port(socket.SOCK_DGRAM))}
     server = subprocess.Popen([sys.executable, "-m", "rackcard.cli", "serve", "--port", str(port), "--workers", "2"],
                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.poll() is None, server.stdout.read()
-            assert time.monotonic() < deadline, "server did not come up"
-            time.sleep(0.3)
+        wait_until_up(server, f"{base}/readyz", timeout=90)
         # Both processes have started (uvicorn spawns them with multiprocessing).
         deadline = time.monotonic() + 60
         while len([p for p in _processes_with("multiprocessing") if _parent(p) == server.pid]) < 2:
