@@ -4,6 +4,7 @@ Prometheus read from a web replica."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -75,7 +76,7 @@ async def test_metrics_count_requests_by_route_and_report_domain_gauges(api, htt
     requests = [s for s in families["rackcard_requests"] if s.name == "rackcard_requests_total"]
     by_path = {s.labels["path"]: s.value for s in requests if s.labels.get("method") == "GET"}
     # Grouped by route template, not by id: one series for every asset.
-    templates = [p for p in by_path if p.startswith("/api/v1/assets/{")]
+    templates = [p for p in by_path if re.fullmatch(r"/api/v1/assets/\{[^}/]+\}", p)]
     assert len(templates) == 1 and by_path[templates[0]] >= 2
     assert not any(path.endswith(f"/assets/{asset.id}") for path in by_path)
 
