@@ -24,9 +24,9 @@ from cmdb import services as cmdb
 from cmdb.resources import read_all, reading, require_staff
 from cmdb.tables import Asset, Client, Dependency, Interface, Rack, Site
 from cmdb.topology import Edge, Graph
-from incidents import checks, workflow
+from incidents import checks, timeseries, workflow
 from incidents.services import IncidentFilter, aware, list_incidents
-from incidents.tables import AffectedAsset, CheckState, Incident, Sample
+from incidents.tables import AffectedAsset, CheckState, Incident
 
 #: Worse first: an asset shows the worst state among its checks.
 SEVERITY = {"critical": 0, "warning": 1, "unknown": 2, "ok": 3}
@@ -223,14 +223,12 @@ async def rack_space(viewer: Viewer, rack_id: int, size: int = 1, ignore_asset: 
 
 
 async def sample_series(asset_id: int, since: dt.datetime) -> dict[str, list[tuple[dt.datetime, float]]]:
-    """key -> [(at, value)] in time order, for the asset's graphs."""
-    rows = await Sample.select(Sample.key, Sample.value, Sample.at).where(
-        (Sample.asset == asset_id) & (Sample.at >= since)
-    ).order_by(Sample.at).limit(checks.MAX_SAMPLES_RETURNED * 4)
+    """key -> [(at, value)] in time order, for the asset's graphs, at the
+    resolution the span calls for (incidents.timeseries: raw, or bucket means)."""
     out: dict[str, list[tuple[dt.datetime, float]]] = {}
-    for r in rows:
-        out.setdefault(r["key"], []).append((aware(r["at"]), r["value"]))
-    return dict(sorted(out.items()))
+    for p in await timeseries.series(asset_id, since, None, checks.MAX_SAMPLES_RETURNED * 4):
+        out.setdefault(p["key"], []).append((aware(p["at"]), p["value"]))
+    return {k: sorted(v) for k, v in sorted(out.items())}
 
 
 async def _named(ids: Iterable[int]) -> dict[int, dict]:
