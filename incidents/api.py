@@ -52,7 +52,8 @@ class EscalateBody:
     reason: str = ""
 
 
-@get("/incidents", guards=STAFF, summary="List incidents (status=open: every status before resolved)")
+@get("/incidents", guards=STAFF, summary="List incidents (status=open: every status before resolved)",
+     description=f"`sort`: one of {', '.join(services.SORTS)}, `-` first for descending (default: newest first).")
 async def list_incidents(
     request: Request,
     viewer: CurrentViewer,
@@ -61,13 +62,14 @@ async def list_incidents(
     asset_id: FromQuery[int | None] = None,
     site_id: FromQuery[int | None] = None,
     category: FromQuery[str | None] = None,
+    sort: FromQuery[str | None] = None,
     limit: Annotated[int, QueryParameter()] = paging.DEFAULT_LIMIT,
     offset: Annotated[int, QueryParameter()] = 0,
 ) -> paging.Page[IncidentOut]:
     limit, offset = paging.check(limit, offset)
     f = services.IncidentFilter(status=status, client_id=client_id, asset_id=asset_id, site_id=site_id,
                                 category=category)
-    count, results = await services.list_incidents(viewer, f, limit=limit, offset=offset)
+    count, results = await services.list_incidents(viewer, f, limit=limit, offset=offset, sort=sort)
     return paging.page(str(request.url), count, results, limit, offset)
 
 

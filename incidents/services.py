@@ -376,7 +376,21 @@ def _where(f: IncidentFilter) -> list:
     return clauses
 
 
-async def list_incidents(viewer: Viewer, f: IncidentFilter, *, limit: int, offset: int) -> tuple[int, list[dict]]:
+#: What an incident list may be sorted by (`-` first for descending); default: newest first.
+SORTS = ("opened_at", "priority", "status", "title", "id")
+
+
+def _order(sort: str | None) -> list[tuple[Any, bool]]:
+    if not sort:
+        return [(Incident.opened_at, False), (Incident.id, False)]
+    name = sort.lstrip("-")
+    if name not in SORTS:
+        raise Invalid(f"sort must be one of {', '.join(SORTS)} (a leading '-' sorts descending)", field="sort")
+    return [(getattr(Incident, name), not sort.startswith("-")), (Incident.id, False)]
+
+
+async def list_incidents(viewer: Viewer, f: IncidentFilter, *, limit: int, offset: int,
+                         sort: str | None = None) -> tuple[int, list[dict]]:
     clauses = _where(f)
     scope = _visible_to(viewer)
     if scope is not None:
@@ -387,8 +401,9 @@ async def list_incidents(viewer: Viewer, f: IncidentFilter, *, limit: int, offse
         count_q = count_q.where(*clauses)
         rows_q = rows_q.where(*clauses)
     count = await count_q
-    rows = await rows_q.order_by(Incident.opened_at, ascending=False).order_by(Incident.id, ascending=False) \
-        .limit(limit).offset(offset)
+    for column, ascending in _order(sort):
+        rows_q = rows_q.order_by(column, ascending=ascending)
+    rows = await rows_q.limit(limit).offset(offset)
     assets, clients = await _links([r["id"] for r in rows])
     return count, [_serialise(r, assets[r["id"]], clients[r["id"]]) for r in rows]
 

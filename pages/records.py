@@ -1,0 +1,318 @@
+"""List and form pages for what is not inventory: incidents (list), maintenance
+windows, SLA plans and webhooks (list, create, edit, delete). One declaration
+per kind (`Kind`), one controller factory, the same templates as the
+inventory pages (pages/list.html, pages/form.html) — thin over the services
+the API calls (incidents.services, incidents.admin).
+
+    /{path}              list: filters, sorting, pages, CSV export (/{path}/export.csv)
+    /{path}/new          create form          (not incidents: they open from calls and probes)
+    /{path}/{id}/edit    edit form, and delete
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from litestar import Controller, Request, get, post
+from litestar.params import FromPath
+from litestar.response import Redirect, Response, Template
+
+from accounts.errors import DomainError, Invalid
+from accounts.http import CurrentViewer
+from accounts.viewer import Viewer
+from incidents import admin, services, workflow
+from pages.inventory import N_, PAGE_SIZE, FormBody, FormField, field_errors
+
+EXPORT_BATCH = 500
+
+
+@dataclass
+class Kind:
+    path: str
+    title: str
+    new_title: str
+    columns: tuple[tuple[str, str], ...]  # (key, label)
+    fetch: Callable[..., Awaitable[tuple[int, list[dict]]]]  # (viewer, filters, sort, limit, offset)
+    filters: tuple[tuple[str, str, tuple[str, ...]], ...] = ()  # (name, label, choices; () = free text)
+    sorts: tuple[str, ...] = ()
+    detail: Callable[[int], str] | None = None
+    fields: tuple[tuple[str, str, str, tuple[str, ...]], ...] = ()  # (name, label, widget, choices) of the form
+    get_one: Callable[[Viewer, int], Awaitable[dict]] | None = None
+    create: Callable[[Viewer, dict], Awaitable[dict]] | None = None
+    update: Callable[[Viewer, int, dict], Awaitable[dict]] | None = None
+    remove: Callable[[Viewer, int], Awaitable[None]] | None = None
+    label: str = "name"
+    extra: dict = field(default_factory=dict)
+
+
+def _sorted(rows: list[dict], sort: str | None) -> list[dict]:
+    if not sort:
+        return rows
+    key = sort.lstrip("-")
+    return sorted(rows, key=lambda r: (r.get(key) is None, str(r.get(key) or "").casefold()), reverse=sort.startswith("-"))
+
+
+def _page(rows: list[dict], sort: str | None, limit: int, offset: int) -> tuple[int, list[dict]]:
+    rows = _sorted(rows, sort)
+    return len(rows), rows[offset:offset + limit]
+
+
+async def _incidents(viewer: Viewer, filters: dict, sort: str | None, limit: int, offset: int):
+    f = services.IncidentFilter(
+        status=filters.get("status"), category=filters.get("category"),
+        client_id=_opt_int(filters.get("client_id"), "client_id"), site_id=_opt_int(filters.get("site_id"), "site_id"),
+        asset_id=_opt_int(filters.get("asset_id"), "asset_id"))
+    return await services.list_incidents(viewer, f, limit=limit, offset=offset, sort=sort)
+
+
+async def _windows(viewer: Viewer, filters: dict, sort: str | None, limit: int, offset: int):
+    return await admin.list_windows(viewer, active_at=filters.get("active_at") or None, limit=limit, offset=offset)
+
+
+async def _plans(viewer: Viewer, filters: dict, sort: str | None, limit: int, offset: int):
+    rows = await admin.list_plans(viewer)
+    for r in rows:
+        r.update({f"response_{p.lower()}": r["response_minutes"][p] for p in workflow.PRIORITIES})
+        r.update({f"resolution_{p.lower()}": r["resolution_minutes"][p] for p in workflow.PRIORITIES})
+    return _page(rows, sort, limit, offset)
+
+
+async def _webhooks(viewer: Viewer, filters: dict, sort: str | None, limit: int, offset: int):
+    rows = await admin.list_webhooks(viewer)
+    return _page([{**r, "events": ",".join(r["events"])} for r in rows], sort, limit, offset)
+
+
+def _opt_int(raw: Any, name: str) -> int | None:
+    if raw in (None, ""):
+        return None
+    if str(raw).strip().isdigit():
+        return int(raw)
+    raise Invalid(f"{name} must be a whole number", field=name)
+
+
+PRIORITY_FIELDS = (
+    ("response_p1", N_("Response P1, min"), "number", ()), ("response_p2", N_("Response P2, min"), "number", ()),
+    ("response_p3", N_("Response P3, min"), "number", ()), ("response_p4", N_("Response P4, min"), "number", ()),
+    ("resolution_p1", N_("Resolution P1, min"), "number", ()), ("resolution_p2", N_("Resolution P2, min"), "number", ()),
+    ("resolution_p3", N_("Resolution P3, min"), "number", ()), ("resolution_p4", N_("Resolution P4, min"), "number", ()),
+)
+
+KINDS = (
+    Kind("incidents", N_("Incidents"), "", (("title", N_("Incident")), ("priority", N_("Priority")),
+         ("status", N_("Status")), ("category", N_("Category")), ("line", N_("Line")), ("opened_at", N_("Opened"))),
+         _incidents,
+         filters=(("status", N_("Status"), ("open", *workflow.STATUSES)), ("category", N_("Category"), workflow.CATEGORIES),
+                  ("client_id", N_("Client (id)"), ()), ("site_id", N_("Site (id)"), ()), ("asset_id", N_("Asset (id)"), ())),
+         sorts=("opened_at", "priority", "status", "title"), detail=lambda i: f"/incidents/{i}", label="title"),
+    Kind("maintenance", N_("Maintenance windows"), N_("New maintenance window"),
+         (("reason", N_("Reason")), ("starts_at", N_("Starts")), ("ends_at", N_("Ends")), ("asset_id", N_("Asset (id)")),
+          ("site_id", N_("Site (id)")), ("client_id", N_("Client (id)")), ("created_by", N_("By"))),
+         _windows, filters=(("active_at", N_("Active at (ISO 8601)"), ()),),
+         fields=(("asset_id", N_("Asset (id)"), "number", ()), ("site_id", N_("Site (id)"), "number", ()),
+                 ("client_id", N_("Client (id)"), "number", ()), ("starts_at", N_("Starts"), "datetime", ()),
+                 ("ends_at", N_("Ends"), "datetime", ()), ("reason", N_("Reason"), "textarea", ())),
+         get_one=admin.get_window, create=admin.create_window, update=admin.update_window, remove=admin.delete_window,
+         label="reason"),
+    Kind("sla-plans", N_("SLA plans"), N_("New SLA plan"),
+         (("name", N_("Name")), ("hours", N_("Hours")), ("timezone", N_("Time zone")), ("response_p1", N_("Response P1, min")),
+          ("resolution_p1", N_("Resolution P1, min"))),
+         _plans, sorts=("name", "hours", "response_p1", "resolution_p1"),
+         fields=(("name", N_("Name"), "text", ()), ("hours", N_("Hours"), "select", ("24x7", "business")),
+                 ("timezone", N_("Time zone"), "text", ()), ("business_days", N_("Business days (1 = Monday)"), "text", ()),
+                 ("business_start", N_("Business day starts"), "text", ()),
+                 ("business_end", N_("Business day ends"), "text", ()), *PRIORITY_FIELDS),
+         get_one=admin.get_plan, create=admin.create_plan, update=admin.update_plan, remove=admin.delete_plan),
+    Kind("webhooks", N_("Webhooks"), N_("New webhook"),
+         (("name", N_("Name")), ("url", N_("URL")), ("events", N_("Events")), ("active", N_("Active"))),
+         _webhooks, sorts=("name", "url"),
+         fields=(("name", N_("Name"), "text", ()), ("url", N_("URL"), "text", ()),
+                 ("events", N_("Events (empty = all)"), "text", ()), ("active", N_("Active"), "select", ("true", "false"))),
+         get_one=admin.get_webhook, create=admin.create_webhook, update=admin.update_webhook, remove=admin.delete_webhook),
+)
+
+def _zone(viewer: Viewer) -> dt.tzinfo:
+    try:
+        return ZoneInfo(viewer.timezone or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return dt.timezone.utc
+
+
+def form_input(kind: Kind, data: dict, viewer: Viewer) -> dict:
+    """The browser's strings -> the service's input: numbers, lists, booleans, and
+    a datetime-local value read in the viewer's time zone."""
+    out: dict[str, Any] = {}
+    for name, _label, widget, _choices in kind.fields:
+        if name not in data:
+            continue
+        raw = str(data[name]).strip()
+        if widget == "number":
+            out[name] = None if raw == "" else (int(raw) if raw.lstrip("-").isdigit() else raw)
+        elif widget == "datetime":
+            try:
+                moment = dt.datetime.fromisoformat(raw) if raw else None
+            except ValueError:
+                moment = None
+            out[name] = raw if moment is None else (moment if moment.tzinfo else moment.replace(tzinfo=_zone(viewer))).isoformat()
+        elif name == "active":
+            out[name] = raw == "true"
+        elif name == "business_days":
+            out[name] = [int(d) for d in raw.replace(" ", "").split(",") if d.isdigit()]
+        elif name == "events":
+            out[name] = [e.strip() for e in raw.split(",") if e.strip()]
+        else:
+            out[name] = raw
+    return out
+
+
+def form_values(kind: Kind, row: dict, viewer: Viewer) -> dict:
+    """A stored row as the form shows it."""
+    values = dict(row)
+    for p in workflow.PRIORITIES:
+        if "response_minutes" in row:
+            values[f"response_{p.lower()}"] = row["response_minutes"][p]
+            values[f"resolution_{p.lower()}"] = row["resolution_minutes"][p]
+    for name in ("starts_at", "ends_at"):
+        if isinstance(row.get(name), dt.datetime):
+            values[name] = row[name].astimezone(_zone(viewer)).strftime("%Y-%m-%dT%H:%M")
+    if isinstance(row.get("business_days"), list):
+        values["business_days"] = ",".join(str(d) for d in row["business_days"])
+    if isinstance(row.get("events"), list):
+        values["events"] = ",".join(row["events"])
+    if isinstance(row.get("active"), bool):
+        values["active"] = "true" if row["active"] else "false"
+    return values
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    return "" if value is None else str(value)
+
+
+def records_controller(kind: Kind) -> type[Controller]:
+    def form_fields(values: dict, errors: dict[str, str]) -> list[FormField]:
+        return [FormField(name, label, "select" if widget == "select" else widget, value=str(values.get(name, "") or ""),
+                          options=[(c, c) for c in choices], error=errors.get(name))
+                for name, label, widget, choices in kind.fields]
+
+    def render_form(values: dict, *, row_id: int | None = None, heading: str = "", errors: dict | None = None,
+                    general: str | None = None, status_code: int = 200) -> Template:
+        return Template("pages/form.html", status_code=status_code, context={
+            "path": kind.path, "title": kind.title, "heading": heading or kind.new_title, "row_id": row_id,
+            "fields": form_fields(values, errors or {}), "general_error": general, "nav": "admin",
+        })
+
+    def filters_of(request: Request) -> dict[str, str]:
+        names = {f[0] for f in kind.filters}
+        return {k: v for k, v in request.query_params.items() if k in names and v != ""}
+
+    class RecordsController(Controller):
+        path = f"/{kind.path}"
+        include_in_schema = False
+
+        @get("/", name=f"records:{kind.path}")
+        async def list_page(self, request: Request, viewer: CurrentViewer) -> Template:
+            filters = filters_of(request)
+            sort = request.query_params.get("sort") or ""
+            if sort.lstrip("-") not in kind.sorts:
+                sort = ""
+            raw_page = str(request.query_params.get("page") or "1")
+            page = max(1, int(raw_page)) if raw_page.isdigit() else 1
+            error = None
+            try:
+                count, rows = await kind.fetch(viewer, filters, sort or None, PAGE_SIZE, (page - 1) * PAGE_SIZE)
+            except DomainError as exc:
+                if exc.status == 403:
+                    raise
+                count, rows, error = 0, [], exc.detail
+
+            def link(**change) -> str:
+                query = {**filters, "sort": sort, "page": str(page), **change}
+                return f"/{kind.path}?" + urlencode({k: v for k, v in query.items() if v not in ("", None)})
+
+            return Template("pages/list.html", context={
+                "path": kind.path, "title": kind.title, "columns": list(kind.columns), "sortable": set(kind.sorts),
+                "rows": rows, "count": count, "labels": {}, "sort": sort, "page": page, "active": filters,
+                "pages": max(1, -(-count // PAGE_SIZE)), "link": link, "error": error, "nav": "admin",
+                "filters": [FormField(n, label, "select" if choices else "text", value=filters.get(n, ""),
+                                      options=[(c, c) for c in choices]) for n, label, choices in kind.filters],
+                "detail_url": lambda _path, i: kind.detail(i) if kind.detail else f"/{kind.path}/{i}/edit",
+                "export_url": f"/{kind.path}/export.csv" + ("?" + urlencode(filters) if filters else ""),
+                "can_create": kind.create is not None, "can_import": False,
+            })
+
+        @get("/export.csv", name=f"records:{kind.path}:export")
+        async def export(self, request: Request, viewer: CurrentViewer) -> Response:
+            filters = filters_of(request)
+            buffer = io.StringIO()
+            writer = csv.writer(buffer, lineterminator="\r\n")
+            writer.writerow(["id", *(c for c, _ in kind.columns)])
+            offset = 0
+            while True:
+                count, rows = await kind.fetch(viewer, filters, None, EXPORT_BATCH, offset)
+                for r in rows:
+                    writer.writerow([r["id"], *(_cell(r.get(c)) for c, _ in kind.columns)])
+                offset += EXPORT_BATCH
+                if offset >= count or not rows:
+                    break
+            return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8",
+                            headers={"Content-Disposition": f'attachment; filename="{kind.path}.csv"'})
+
+        if kind.create is not None:
+            @get("/new", name=f"records:{kind.path}:new")
+            async def new_form(self, viewer: CurrentViewer) -> Template:
+                return render_form({"hours": "24x7", "timezone": "UTC", "active": "true"})
+
+            @post("/new", name=f"records:{kind.path}:create", status_code=303)
+            async def create(self, viewer: CurrentViewer, data: FormBody) -> Template | Redirect:
+                try:
+                    await kind.create(viewer, form_input(kind, data, viewer))
+                except DomainError as exc:
+                    if exc.status == 403:
+                        raise
+                    errors, general = field_errors(exc)
+                    return render_form(data, errors=errors, general=general, status_code=exc.status)
+                return Redirect(f"/{kind.path}", status_code=303)
+
+            @get("/{item_id:int}/edit", name=f"records:{kind.path}:edit")
+            async def edit_form(self, viewer: CurrentViewer, item_id: FromPath[int]) -> Template:
+                row = await kind.get_one(viewer, item_id)
+                return render_form(form_values(kind, row, viewer), row_id=item_id, heading=str(row.get(kind.label) or item_id))
+
+            @post("/{item_id:int}/edit", name=f"records:{kind.path}:update", status_code=303)
+            async def update(self, viewer: CurrentViewer, item_id: FromPath[int], data: FormBody) -> Template | Redirect:
+                row = await kind.get_one(viewer, item_id)
+                try:
+                    await kind.update(viewer, item_id, form_input(kind, data, viewer))
+                except DomainError as exc:
+                    if exc.status == 403:
+                        raise
+                    errors, general = field_errors(exc)
+                    return render_form(data, row_id=item_id, heading=str(row.get(kind.label) or item_id), errors=errors,
+                                       general=general, status_code=exc.status)
+                return Redirect(f"/{kind.path}", status_code=303)
+
+            @post("/{item_id:int}/delete", name=f"records:{kind.path}:delete", status_code=303)
+            async def remove(self, viewer: CurrentViewer, item_id: FromPath[int]) -> Template | Redirect:
+                row = await kind.get_one(viewer, item_id)
+                try:
+                    await kind.remove(viewer, item_id)
+                except DomainError as exc:
+                    if exc.status == 403:
+                        raise
+                    return render_form(form_values(kind, row, viewer), row_id=item_id,
+                                       heading=str(row.get(kind.label) or item_id), general=exc.detail,
+                                       status_code=exc.status)
+                return Redirect(f"/{kind.path}", status_code=303)
+
+    RecordsController.__name__ = RecordsController.__qualname__ = f"{kind.path.title().replace('-', '')}Records"
+    return RecordsController
+
+
+page_routes: list = [records_controller(k) for k in KINDS]
