@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any, NotRequired, Optional, TypedDict
 
 from cmdb import services
-from cmdb.paging import Page  # noqa: F401 - the list responses' type, here with the others
 from cmdb.resources import Field, ResourceService
 
 

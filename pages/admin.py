@@ -16,7 +16,8 @@ from accounts.errors import DomainError, Forbidden
 from accounts.http import CurrentViewer
 from accounts.viewer import ROLES, Viewer
 from cmdb.csvio import KINDS, ImportRejected, import_csv
-from pages.inventory import TITLES, field_errors, ref_options
+from pages.crud import field_errors
+from pages.inventory import TITLES, ref_options
 from cmdb import services
 
 FormBody = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]

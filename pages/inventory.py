@@ -16,32 +16,21 @@ A refused form comes back with every problem next to its field, all at once
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Annotated, Any
-from urllib.parse import urlencode
+from typing import Any
 
-from litestar import Controller, Request, get, post
-from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromPath
-from litestar.response import Redirect, Stream, Template
+from litestar import Request, get
+from litestar.response import Response, Stream, Template
 
 from accounts.errors import DomainError
 from accounts.http import CurrentViewer
 from accounts.viewer import Viewer
-from cmdb import paging, services
+from cmdb import services
 from cmdb.csvio import export_csv
 from cmdb.resources import MISSING, Field, Ref, ResourceService
 from cmdb.tables import Prefix
 from incidents import live
+from pages.crud import N_, FormField, Pages, controller
 
-
-def N_(message: str) -> str:
-    """Marks a UI string for the catalogue; the template translates it (`_(label)`)."""
-    return message
-
-
-FormBody = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
-PAGE_SIZE = 50
 #: A reference to a table this small is a drop-down; a bigger one is typed as an id.
 SELECT_LIMIT = 300
 
@@ -85,20 +74,6 @@ DETAIL_PAGES = {"clients", "sites", "racks", "assets"}
 TEXTAREAS = {"notes", "description", "address"}
 #: The prefix an address form's "next free IP" button asks about.
 PREFIX_REF = Ref("prefix_id", Prefix)
-
-
-@dataclass
-class FormField:
-    name: str
-    label: str
-    widget: str  # text | number | select | textarea | password | ids
-    required: bool = False
-    nullable: bool = False
-    value: Any = ""
-    options: list[tuple[str, str]] = field(default_factory=list)  # (value, label) for selects
-    error: str | None = None
-    help: str = ""
-    secret_set: bool = False
 
 
 def label_of(name: str) -> str:
@@ -209,141 +184,79 @@ def clean_form(svc: ResourceService, data: dict, *, partial: bool) -> dict:
     return out
 
 
-def field_errors(exc: DomainError) -> tuple[dict[str, str], str | None]:
-    """{field: message} for the problems that name a field, and what is left for the top of the form."""
-    by_field: dict[str, str] = {}
-    for e in exc.errors or []:
-        name = e.get("field")
-        if name and name not in by_field:
-            by_field[name] = e.get("message") or exc.detail
-    general = None if by_field else exc.detail
-    return by_field, general
-
-
 def detail_url(path: str, row_id: int) -> str:
     return f"/{path}/{row_id}" if path in DETAIL_PAGES else f"/{path}/{row_id}/edit"
 
 
-def _filters(request: Request, svc: ResourceService) -> dict[str, str]:
-    known = set(svc.r.filters) | ({"q"} if svc.r.q_columns else set())
-    return {k: v for k, v in request.query_params.items() if k in known and v != ""}
+class ResourcePages(Pages):
+    """The inventory list and forms of one CMDB resource, from its declaration."""
 
+    can_import = True
 
-async def filter_fields(svc: ResourceService, current: dict[str, str]) -> list[FormField]:
-    out = []
-    if svc.r.q_columns:
-        out.append(FormField("q", N_("Search"), "text", value=current.get("q", "")))
-    for name in svc.r.filters:
-        f = svc.r.by_name.get(name)
-        widget, options = "text", []
-        if f is not None and f.choices:
-            widget, options = "select", [(c, c) for c in f.choices]
-        elif f is not None and f.ref is not None:
-            found = await ref_options(f)
-            widget, options = ("select", found) if found is not None else ("number", [])
-        out.append(FormField(name, label_of(name), widget, value=current.get(name, ""), options=options))
-    return out
+    def __init__(self, svc: ResourceService):
+        self.svc = svc
+        r = svc.r
+        self.path = r.path
+        self.title, self.new_title = TITLES.get(r.path, (r.path, r.name))
+        names = COLUMNS.get(r.path, tuple(f.name for f in r.fields[:6]))
+        self.columns = [(c, label_of(c)) for c in names]
+        self.sortable = set(svc.sortable())
+        self.label = r.label
 
+    def filters_of(self, query: dict[str, str]) -> dict[str, str]:
+        known = set(self.svc.r.filters) | ({"q"} if self.svc.r.q_columns else set())
+        return {k: v for k, v in query.items() if k in known and v != ""}
 
-def inventory_controller(svc: ResourceService) -> type[Controller]:
-    r = svc.r
-    title, new_title = TITLES.get(r.path, (r.path, r.name))
-    columns = COLUMNS.get(r.path, tuple(f.name for f in r.fields[:6]))
+    async def filter_fields(self, filters: dict[str, str]) -> list[FormField]:
+        r = self.svc.r
+        out = [FormField("q", N_("Search"), "text", value=filters.get("q", ""))] if r.q_columns else []
+        for name in r.filters:
+            f = r.by_name.get(name)
+            widget, options = "text", []
+            if f is not None and f.choices:
+                widget, options = "select", [(c, c) for c in f.choices]
+            elif f is not None and f.ref is not None:
+                found = await ref_options(f)
+                widget, options = ("select", found) if found is not None else ("number", [])
+            out.append(FormField(name, label_of(name), widget, value=filters.get(name, ""), options=options))
+        return out
 
-    async def render_form(viewer: Viewer, values: dict, *, row_id: int | None = None, current: dict | None = None,
-                          errors: dict[str, str] | None = None, general: str | None = None,
-                          status_code: int = 200) -> Template:
-        fields = await form_fields(svc, values, errors or {}, viewer, current)
+    async def page(self, viewer, filters, sort, limit, offset):
+        found = await self.svc.list(viewer, filters, limit, offset, sort=sort)
+        return found["count"], found["results"]
+
+    async def labels(self, rows: list[dict]) -> dict[str, dict[int, str]]:
+        return await ref_labels(self.svc, rows, tuple(c for c, _ in self.columns))
+
+    def detail_url(self, row_id: int) -> str:
+        return detail_url(self.path, row_id)
+
+    async def export(self, viewer: Viewer, filters: dict) -> Response:
+        self.svc.where_for(viewer, filters)  # refuse a bad filter before the stream starts
+        return Stream(export_csv(self.path, viewer, filters), media_type="text/csv; charset=utf-8",
+                      headers={"Content-Disposition": f'attachment; filename="{self.path}.csv"'})
+
+    async def get(self, viewer: Viewer, row_id: int) -> dict:
+        return await self.svc.get(viewer, row_id)
+
+    async def form_fields(self, viewer, values, errors, current, row_id):
+        values = values if current is not None or row_id is not None else \
+            {k: v for k, v in values.items() if k in self.svc.r.by_name}
         extra: dict = {}
-        if r.path == "assets" and values.get("rack_id"):
+        if self.path == "assets" and values.get("rack_id"):
             extra["rack_space"] = await _rack_space_or_none(viewer, values, row_id)
-        if r.path == "ip-addresses":
+        if self.path == "ip-addresses":
             extra["prefixes"] = await ref_options(PREFIX_REF)
-        return Template("pages/form.html", status_code=status_code, context={
-            "path": r.path, "title": title, "heading": new_title if row_id is None else current.get(r.label, row_id),
-            "fields": fields, "row_id": row_id, "general_error": general, "nav": "inventory", "current": current,
-            **extra,
-        })
+        return await form_fields(self.svc, values, errors, viewer, current), extra
 
-    class InventoryController(Controller):
-        path = f"/{r.path}"
-        include_in_schema = False
+    async def create(self, viewer: Viewer, data: dict) -> dict:
+        return await self.svc.create(viewer, clean_form(self.svc, data, partial=False))
 
-        @get("/", name=f"inventory:{r.path}")
-        async def list_page(self, request: Request, viewer: CurrentViewer) -> Template:
-            filters = _filters(request, svc)
-            sort = request.query_params.get("sort") or None
-            page = max(1, _int(request.query_params.get("page"), 1))
-            error = None
-            try:
-                found = await svc.list(viewer, filters, PAGE_SIZE, (page - 1) * PAGE_SIZE, sort=sort)
-            except DomainError as exc:
-                error = exc.detail
-                found = {"count": 0, "results": []}
-            labels = await ref_labels(svc, found["results"], columns)
-            pages = max(1, -(-found["count"] // PAGE_SIZE))
+    async def update(self, viewer: Viewer, row_id: int, data: dict) -> None:
+        await self.svc.update(viewer, row_id, clean_form(self.svc, data, partial=True))
 
-            def link(**change) -> str:
-                query = {**filters, "sort": sort or "", "page": str(page), **change}
-                return f"/{r.path}?" + urlencode({k: v for k, v in query.items() if v not in ("", None)})
-
-            return Template("pages/list.html", context={
-                "path": r.path, "title": title, "columns": [(c, label_of(c)) for c in columns],
-                "sortable": set(svc.sortable()), "rows": found["results"], "count": found["count"], "labels": labels,
-                "filters": await filter_fields(svc, filters), "active": filters, "sort": sort or "", "page": page,
-                "pages": pages, "link": link, "detail_url": detail_url, "error": error, "nav": "inventory",
-                "export_url": f"/{r.path}/export.csv" + ("?" + urlencode(filters) if filters else ""),
-            })
-
-        @get("/export.csv", name=f"inventory:{r.path}:export")
-        async def export(self, request: Request, viewer: CurrentViewer) -> Stream:
-            filters = _filters(request, svc)
-            svc.where_for(viewer, filters)  # refuse a bad filter before the stream starts
-            return Stream(export_csv(r.path, viewer, filters), media_type="text/csv; charset=utf-8",
-                          headers={"Content-Disposition": f'attachment; filename="{r.path}.csv"'})
-
-        @get("/new", name=f"inventory:{r.path}:new")
-        async def new_form(self, request: Request, viewer: CurrentViewer) -> Template:
-            values = {k: v for k, v in request.query_params.items() if k in r.by_name}
-            return await render_form(viewer, values)
-
-        @post("/new", name=f"inventory:{r.path}:create", status_code=303)
-        async def create(self, viewer: CurrentViewer, data: FormBody) -> Template | Redirect:
-            try:
-                row = await svc.create(viewer, clean_form(svc, data, partial=False))
-            except DomainError as exc:
-                errors, general = field_errors(exc)
-                return await render_form(viewer, data, errors=errors, general=general, status_code=exc.status)
-            return Redirect(detail_url(r.path, row["id"]), status_code=303)
-
-        @get("/{item_id:int}/edit", name=f"inventory:{r.path}:edit")
-        async def edit_form(self, viewer: CurrentViewer, item_id: FromPath[int]) -> Template:
-            current = await svc.get(viewer, item_id)
-            return await render_form(viewer, current, row_id=item_id, current=current)
-
-        @post("/{item_id:int}/edit", name=f"inventory:{r.path}:update", status_code=303)
-        async def update(self, viewer: CurrentViewer, item_id: FromPath[int], data: FormBody) -> Template | Redirect:
-            current = await svc.get(viewer, item_id)
-            try:
-                await svc.update(viewer, item_id, clean_form(svc, data, partial=True))
-            except DomainError as exc:
-                errors, general = field_errors(exc)
-                return await render_form(viewer, data, row_id=item_id, current=current, errors=errors,
-                                         general=general, status_code=exc.status)
-            return Redirect(detail_url(r.path, item_id), status_code=303)
-
-        @post("/{item_id:int}/delete", name=f"inventory:{r.path}:delete", status_code=303)
-        async def remove(self, viewer: CurrentViewer, item_id: FromPath[int]) -> Template | Redirect:
-            current = await svc.get(viewer, item_id)
-            try:
-                await svc.delete(viewer, item_id)
-            except DomainError as exc:
-                return await render_form(viewer, current, row_id=item_id, current=current, general=exc.detail,
-                                         status_code=exc.status)
-            return Redirect(f"/{r.path}", status_code=303)
-
-    InventoryController.__name__ = InventoryController.__qualname__ = f"{r.path.title().replace('-', '')}Pages"
-    return InventoryController
+    async def delete(self, viewer: Viewer, row_id: int) -> None:
+        await self.svc.delete(viewer, row_id)
 
 
 def _int(raw: str | None, default: int) -> int:
@@ -384,4 +297,4 @@ async def next_free_ip(request: Request, viewer: CurrentViewer) -> Template:
                                                               "error": exc.detail, "vrf": None})
 
 
-page_routes: list = [rack_space, next_free_ip, *(inventory_controller(s) for s in services.BY_PATH.values())]
+page_routes: list = [rack_space, next_free_ip, *(controller(ResourcePages(s)) for s in services.BY_PATH.values())]

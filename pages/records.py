@@ -16,18 +16,14 @@ import datetime as dt
 import io
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
-from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from litestar import Controller, Request, get, post
-from litestar.params import FromPath
-from litestar.response import Redirect, Response, Template
+from litestar.response import Response
 
-from accounts.errors import DomainError, Invalid
-from accounts.http import CurrentViewer
+from accounts.errors import Invalid
 from accounts.viewer import Viewer
 from incidents import admin, services, workflow
-from pages.inventory import N_, PAGE_SIZE, FormBody, FormField, field_errors
+from pages.crud import N_, FormField, Pages, controller
 
 EXPORT_BATCH = 500
 
@@ -195,124 +191,74 @@ def _cell(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def records_controller(kind: Kind) -> type[Controller]:
-    def form_fields(values: dict, errors: dict[str, str]) -> list[FormField]:
-        return [FormField(name, label, "select" if widget == "select" else widget, value=str(values.get(name, "") or ""),
+class RecordPages(Pages):
+    """The list (and forms) of one `Kind`."""
+
+    nav = "admin"
+
+    def __init__(self, kind: Kind):
+        self.kind = kind
+        self.path, self.title, self.new_title = kind.path, kind.title, kind.new_title
+        self.columns = list(kind.columns)
+        self.sortable = set(kind.sorts)
+        self.can_create = kind.create is not None
+        self.label = kind.label
+
+    def filters_of(self, query: dict[str, str]) -> dict[str, str]:
+        names = {f[0] for f in self.kind.filters}
+        return {k: v for k, v in query.items() if k in names and v != ""}
+
+    async def filter_fields(self, filters: dict[str, str]) -> list[FormField]:
+        return [FormField(n, label, "select" if choices else "text", value=filters.get(n, ""),
+                          options=[(c, c) for c in choices]) for n, label, choices in self.kind.filters]
+
+    async def page(self, viewer, filters, sort, limit, offset):
+        if sort and sort.lstrip("-") not in self.kind.sorts:
+            sort = None
+        return await self.kind.fetch(viewer, filters, sort, limit, offset)
+
+    def detail_url(self, row_id: int) -> str:
+        return self.kind.detail(row_id) if self.kind.detail else f"/{self.path}/{row_id}/edit"
+
+    def after_save(self, row_id: int) -> str:
+        return f"/{self.path}"
+
+    async def export(self, viewer: Viewer, filters: dict) -> Response:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\r\n")
+        writer.writerow(["id", *(c for c, _ in self.columns)])
+        offset = 0
+        while True:
+            count, rows = await self.kind.fetch(viewer, filters, None, EXPORT_BATCH, offset)
+            for r in rows:
+                writer.writerow([r["id"], *(_cell(r.get(c)) for c, _ in self.columns)])
+            offset += EXPORT_BATCH
+            if offset >= count or not rows:
+                break
+        return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{self.path}.csv"'})
+
+    async def get(self, viewer: Viewer, row_id: int) -> dict:
+        return await self.kind.get_one(viewer, row_id)
+
+    def form_values(self, row: dict, viewer: Viewer) -> dict:
+        return form_values(self.kind, row, viewer)
+
+    async def form_fields(self, viewer, values, errors, current, row_id):
+        if current is None and row_id is None and not values:
+            values = {"hours": "24x7", "timezone": "UTC", "active": "true"}
+        return [FormField(name, label, widget, value=str(values.get(name, "") or ""),
                           options=[(c, c) for c in choices], error=errors.get(name))
-                for name, label, widget, choices in kind.fields]
+                for name, label, widget, choices in self.kind.fields], {}
 
-    def render_form(values: dict, *, row_id: int | None = None, heading: str = "", errors: dict | None = None,
-                    general: str | None = None, status_code: int = 200) -> Template:
-        return Template("pages/form.html", status_code=status_code, context={
-            "path": kind.path, "title": kind.title, "heading": heading or kind.new_title, "row_id": row_id,
-            "fields": form_fields(values, errors or {}), "general_error": general, "nav": "admin",
-        })
+    async def create(self, viewer: Viewer, data: dict) -> dict:
+        return await self.kind.create(viewer, form_input(self.kind, data, viewer))
 
-    def filters_of(request: Request) -> dict[str, str]:
-        names = {f[0] for f in kind.filters}
-        return {k: v for k, v in request.query_params.items() if k in names and v != ""}
+    async def update(self, viewer: Viewer, row_id: int, data: dict) -> None:
+        await self.kind.update(viewer, row_id, form_input(self.kind, data, viewer))
 
-    class RecordsController(Controller):
-        path = f"/{kind.path}"
-        include_in_schema = False
-
-        @get("/", name=f"records:{kind.path}")
-        async def list_page(self, request: Request, viewer: CurrentViewer) -> Template:
-            filters = filters_of(request)
-            sort = request.query_params.get("sort") or ""
-            if sort.lstrip("-") not in kind.sorts:
-                sort = ""
-            raw_page = str(request.query_params.get("page") or "1")
-            page = max(1, int(raw_page)) if raw_page.isdigit() else 1
-            error = None
-            try:
-                count, rows = await kind.fetch(viewer, filters, sort or None, PAGE_SIZE, (page - 1) * PAGE_SIZE)
-            except DomainError as exc:
-                if exc.status == 403:
-                    raise
-                count, rows, error = 0, [], exc.detail
-
-            def link(**change) -> str:
-                query = {**filters, "sort": sort, "page": str(page), **change}
-                return f"/{kind.path}?" + urlencode({k: v for k, v in query.items() if v not in ("", None)})
-
-            return Template("pages/list.html", context={
-                "path": kind.path, "title": kind.title, "columns": list(kind.columns), "sortable": set(kind.sorts),
-                "rows": rows, "count": count, "labels": {}, "sort": sort, "page": page, "active": filters,
-                "pages": max(1, -(-count // PAGE_SIZE)), "link": link, "error": error, "nav": "admin",
-                "filters": [FormField(n, label, "select" if choices else "text", value=filters.get(n, ""),
-                                      options=[(c, c) for c in choices]) for n, label, choices in kind.filters],
-                "detail_url": lambda _path, i: kind.detail(i) if kind.detail else f"/{kind.path}/{i}/edit",
-                "export_url": f"/{kind.path}/export.csv" + ("?" + urlencode(filters) if filters else ""),
-                "can_create": kind.create is not None, "can_import": False,
-            })
-
-        @get("/export.csv", name=f"records:{kind.path}:export")
-        async def export(self, request: Request, viewer: CurrentViewer) -> Response:
-            filters = filters_of(request)
-            buffer = io.StringIO()
-            writer = csv.writer(buffer, lineterminator="\r\n")
-            writer.writerow(["id", *(c for c, _ in kind.columns)])
-            offset = 0
-            while True:
-                count, rows = await kind.fetch(viewer, filters, None, EXPORT_BATCH, offset)
-                for r in rows:
-                    writer.writerow([r["id"], *(_cell(r.get(c)) for c, _ in kind.columns)])
-                offset += EXPORT_BATCH
-                if offset >= count or not rows:
-                    break
-            return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8",
-                            headers={"Content-Disposition": f'attachment; filename="{kind.path}.csv"'})
-
-        if kind.create is not None:
-            @get("/new", name=f"records:{kind.path}:new")
-            async def new_form(self, viewer: CurrentViewer) -> Template:
-                return render_form({"hours": "24x7", "timezone": "UTC", "active": "true"})
-
-            @post("/new", name=f"records:{kind.path}:create", status_code=303)
-            async def create(self, viewer: CurrentViewer, data: FormBody) -> Template | Redirect:
-                try:
-                    await kind.create(viewer, form_input(kind, data, viewer))
-                except DomainError as exc:
-                    if exc.status == 403:
-                        raise
-                    errors, general = field_errors(exc)
-                    return render_form(data, errors=errors, general=general, status_code=exc.status)
-                return Redirect(f"/{kind.path}", status_code=303)
-
-            @get("/{item_id:int}/edit", name=f"records:{kind.path}:edit")
-            async def edit_form(self, viewer: CurrentViewer, item_id: FromPath[int]) -> Template:
-                row = await kind.get_one(viewer, item_id)
-                return render_form(form_values(kind, row, viewer), row_id=item_id, heading=str(row.get(kind.label) or item_id))
-
-            @post("/{item_id:int}/edit", name=f"records:{kind.path}:update", status_code=303)
-            async def update(self, viewer: CurrentViewer, item_id: FromPath[int], data: FormBody) -> Template | Redirect:
-                row = await kind.get_one(viewer, item_id)
-                try:
-                    await kind.update(viewer, item_id, form_input(kind, data, viewer))
-                except DomainError as exc:
-                    if exc.status == 403:
-                        raise
-                    errors, general = field_errors(exc)
-                    return render_form(data, row_id=item_id, heading=str(row.get(kind.label) or item_id), errors=errors,
-                                       general=general, status_code=exc.status)
-                return Redirect(f"/{kind.path}", status_code=303)
-
-            @post("/{item_id:int}/delete", name=f"records:{kind.path}:delete", status_code=303)
-            async def remove(self, viewer: CurrentViewer, item_id: FromPath[int]) -> Template | Redirect:
-                row = await kind.get_one(viewer, item_id)
-                try:
-                    await kind.remove(viewer, item_id)
-                except DomainError as exc:
-                    if exc.status == 403:
-                        raise
-                    return render_form(form_values(kind, row, viewer), row_id=item_id,
-                                       heading=str(row.get(kind.label) or item_id), general=exc.detail,
-                                       status_code=exc.status)
-                return Redirect(f"/{kind.path}", status_code=303)
-
-    RecordsController.__name__ = RecordsController.__qualname__ = f"{kind.path.title().replace('-', '')}Records"
-    return RecordsController
+    async def delete(self, viewer: Viewer, row_id: int) -> None:
+        await self.kind.remove(viewer, row_id)
 
 
-page_routes: list = [records_controller(k) for k in KINDS]
+page_routes: list = [controller(RecordPages(k)) for k in KINDS]
