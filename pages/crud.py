@@ -124,6 +124,10 @@ def controller(pages: Pages) -> type[Controller]:
                           errors: dict[str, str] | None = None, general: str | None = None,
                           status_code: int = 200) -> Template:
         fields, extra = await pages.form_fields(viewer, values, errors or {}, current, row_id)
+        shown = {f.name for f in fields}
+        elsewhere = [message for name, message in (errors or {}).items() if name not in shown]
+        if elsewhere:  # a problem with no field of its own on this form goes on top
+            general = "; ".join([*([general] if general else []), *elsewhere])
         heading = pages.new_title if row_id is None else str((current or {}).get(pages.label) or row_id)
         return Template("pages/form.html", status_code=status_code, context={
             "path": pages.path, "title": pages.title, "heading": heading, "fields": fields, "row_id": row_id,
