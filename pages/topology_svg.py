@@ -174,7 +174,11 @@ def render(nodes: Sequence[Node], links: Sequence[Link], words: TopologyText, *,
     # escaping only what comes from data; numbers need none.
     out = [svg_open(lay.width, lay.height, class_="topology", label=words.title), '<g class="topo-edges">']
     edge_class = {k: esc(f"topo-edge edge-{k}") for k in {ln.kind for ln in links}}
+    layer_of = {node: i for i, layer in enumerate(lay.layers) for node in layer}
     half = NODE_W / 2
+    # An edge that skips a layer would vanish behind the boxes it passes: it is
+    # drawn over the nodes instead (lighter, see .topo-edges-over), so it is seen to go on.
+    under, over = [], []
     for ln in links:
         if ln.source not in pos or ln.target not in pos:
             continue
@@ -182,8 +186,10 @@ def render(nodes: Sequence[Node], links: Sequence[Link], words: TopologyText, *,
         tx, ty = pos[ln.target]
         x1, x2, y2 = sx + half, tx + half, ty + NODE_H  # from the dependent's top to the bottom of what it depends on
         bend = max(20.0, (y1 - y2) / 2)
-        out.append(f'<path d="M{x1:.0f},{y1:.0f} C{x1:.0f},{y1 - bend:.0f} {x2:.0f},{y2 + bend:.0f} {x2:.0f},{y2:.0f}" '
-                   f'class="{edge_class[ln.kind]}"/>')
+        path = (f'<path d="M{x1:.0f},{y1:.0f} C{x1:.0f},{y1 - bend:.0f} {x2:.0f},{y2 + bend:.0f} {x2:.0f},{y2:.0f}" '
+                f'class="{edge_class[ln.kind]}"/>')
+        (over if layer_of[ln.source] - layer_of[ln.target] > 1 else under).append(path)
+    out += under
     out.append('</g><g class="topo-nodes">')
     mark_words = {m: esc(words.marks.get(m, m)) for m in MARKS}
     for n in nodes:
@@ -200,5 +206,7 @@ def render(nodes: Sequence[Node], links: Sequence[Link], words: TopologyText, *,
             group += f'<text x="{x + NODE_W:.0f}" y="{y - 5:.0f}" class="topo-mark" text-anchor="end">{mark_words[marks[0]]}</text>'
         group += "</g>"
         out.append(f'<a href="{esc(n.url)}" aria-label="{esc(n.label)}">{group}</a>' if n.url else group)
+    out.append('</g><g class="topo-edges-over">')
+    out += over
     out.append("</g></svg>")
     return "".join(out)

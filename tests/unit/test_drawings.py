@@ -198,3 +198,13 @@ def test_rack_elevation_draws_assets_at_their_u_and_the_free_units():
 def test_rack_elevation_skips_a_position_outside_the_rack():
     doc = rack_svg.render(4, [rack_svg.RackItem(1, "ghost", 9, 1)], rack_svg.RackText(title="B"))
     assert "ghost" not in texts(doc)
+
+
+def test_an_edge_that_skips_a_layer_is_drawn_over_the_nodes():
+    nodes = [Node(1, "ups", "ups"), Node(2, "rtr", "router"), Node(3, "mc", "media_converter")]
+    doc = topology_svg.render(nodes, [Link(2, 1, "power"), Link(3, 2), Link(3, 1, "power")],
+                              topology_svg.TopologyText(title="t"))
+    groups = {g.get("class"): g for g in parsed(doc).iter("{http://www.w3.org/2000/svg}g")
+              if g.get("class", "").startswith("topo-edges")}
+    assert len(groups["topo-edges"].findall("s:path", NS)) == 2
+    assert len(groups["topo-edges-over"].findall("s:path", NS)) == 1  # mc -> ups passes the router's layer
