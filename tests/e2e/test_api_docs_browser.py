@@ -7,18 +7,16 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 import uvicorn
+from conftest import BROWSER_ARGS as CHROMIUM_ARGS
+from conftest import SCREENSHOTS
 
 from rackcard.app import create_app
 from rackcard.settings import Settings
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
 @pytest.fixture(scope="module")

@@ -146,3 +146,26 @@ async def test_every_page_form_refuses_a_missing_csrf_token(app, session_as, rol
     for method, path in forms:
         response = await user.request(method, _concrete(path), data={"body": "x"})
         assert response.status_code == 403, (method, path)
+
+
+#: Staff pages for administrators only (users, tokens, CSV import; SLA plans and webhooks are written by admins).
+ADMIN_PAGES = ("/admin/", "/import")
+ADMIN_FORMS = ("/admin/", "/import", "/webhooks/", "/sla-plans/")
+
+
+@pytest.mark.parametrize("role", ["noc", "engineer"])
+async def test_admin_pages_and_forms_refuse_other_staff(app, session_as, role):
+    from conftest import page_csrf
+
+    staff, _ = await session_as(role)
+    token = await page_csrf(staff)
+    checked = 0
+    for method, path in _page_routes(app):
+        if method == "GET" and path.startswith(ADMIN_PAGES):
+            assert (await staff.get(_concrete(path))).status_code == 403, (method, path)
+            checked += 1
+        elif method == "POST" and path.startswith(ADMIN_FORMS):
+            response = await staff.post(_concrete(path), data={"csrf_token": token, "name": "x"})
+            assert response.status_code in (403, 404), (method, path)  # 404: the id 1 in the path does not exist
+            checked += 1
+    assert checked >= 8
