@@ -118,6 +118,9 @@ class History:
     entries: tuple[Entry, ...] = ()
     self_healed: bool = False
     plan: sla.SlaPlan | None = None
+    #: A client call's links: the auto-opened incidents it is linked to
+    #: (DEFINITIONS["proactive_pct"]; storage finds them).
+    linked_to: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -149,6 +152,7 @@ class Facts:
     escalated_from: str = ""  # comma-separated lines that escalated it onwards
     response_breached: bool | None = None
     resolution_breached: bool | None = None
+    linked_to: str = ""  # comma-separated ids of the auto-opened incidents this call is linked to
 
     @property
     def auto(self) -> bool:
@@ -221,6 +225,7 @@ def facts(h: History, now: dt.datetime) -> Facts:
         aht=aht, aht_bus=aht_bus, fcr=fcr, resolutions=len(resolutions), reopens=reopens,
         escalated_from=",".join(e.frm for e in escalations if e.frm),
         response_breached=response_breached, resolution_breached=resolution_breached,
+        linked_to=",".join(str(i) for i in sorted(set(h.linked_to))) if h.source not in AUTO_SOURCES else "",
     )
 
 
@@ -249,15 +254,27 @@ def pct(part: int, whole: int) -> float | None:
 
 @dataclass(frozen=True)
 class Links:
-    """Client calls linked to auto-opened incidents (see DEFINITIONS["proactive_pct"]):
+    """Client calls linked to auto-opened incidents (DEFINITIONS["proactive_pct"]):
     auto incident id -> opening times of its linked calls; the ids of linked calls."""
 
     calls: Mapping[int, Sequence[dt.datetime]] = field(default_factory=dict)
     linked_calls: frozenset[int] = frozenset()
 
+    @classmethod
+    def of(cls, items: Iterable[Facts]) -> "Links":
+        calls: dict[int, list[dt.datetime]] = {}
+        linked = set()
+        for f in items:
+            if f.linked_to:
+                linked.add(f.id)
+                for auto_id in f.linked_to.split(","):
+                    calls.setdefault(int(auto_id), []).append(f.opened_at)
+        return cls(calls, frozenset(linked))
 
-def metrics(items: Sequence[Facts], links: Links = Links()) -> dict[str, Any]:
-    """Every cohort metric over `items` (see DEFINITIONS)."""
+
+def metrics(items: Sequence[Facts], links: Links | None = None) -> dict[str, Any]:
+    """Every cohort metric over `items` (see DEFINITIONS). Links default to those among `items`."""
+    links = Links.of(items) if links is None else links
     n = len(items)
     resolved = [f for f in items if f.resolved_at is not None]
     eligible = [f for f in resolved if f.fcr is not None]
@@ -379,7 +396,6 @@ def report(
     end: dt.datetime,
     now: dt.datetime,
     resolved_times: Iterable[dt.datetime] = (),
-    links: Links = Links(),
     group_by: str | None = None,
     groups_of: Callable[[Facts], Iterable[Any]] | None = None,
     labels: Mapping[Any, str] | None = None,
@@ -389,6 +405,7 @@ def report(
 
     groups_of(f) gives the group keys of an incident (several for client/site);
     without it group_by reads the attribute of that name from Facts."""
+    links = Links.of(cohort)  # a group's calls still count against the auto incident in another group
     if group_by is not None and groups_of is None:
         groups_of = lambda f: (getattr(f, group_by),)  # noqa: E731
     out: dict[str, Any] = {

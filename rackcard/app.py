@@ -31,6 +31,7 @@ API_MODULES = (
     "incidents.api",
     "incidents.probe_api",
     "rackcard.composed",
+    "incidents.desk_api",
 )
 
 #: Each exposes `background(app_state, settings) -> async context manager`, started by serve.

@@ -1,0 +1,151 @@
+"""GET /api/v1/reports/kpi and its CSV on a small real history (both engines):
+the loader feeds incidents.kpi the right histories, links a client call to
+the probe incident on the same asset, keeps facts fresh after a change, and
+the CSV carries the same numbers as the JSON."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+
+import pytest
+
+from accounts.viewer import SYSTEM
+from incidents import services
+from tests.integration import incident_data as data
+
+T0 = data.T0
+DAY = "from=2026-11-23&to=2026-11-23"
+
+
+def at(minutes: float) -> dt.datetime:
+    return T0 + dt.timedelta(minutes=minutes)
+
+
+async def _history() -> dict:
+    gold = await data.plan("Gold", response=30, resolution=240)  # P3: respond in 90, resolve in 720
+    acme = await data.client("Acme", plan_id=gold)
+    globex = await data.client("Globex")
+    site = await data.site("remote", name="Khimki")
+    mc = await data.asset(site, "mc-khimki-1", client_id=acme)
+    ups = await data.asset(site, "ups-khimki", kind="ups")
+
+    # The probe saw the fiber go down at 09:50; Acme called at 10:00 about the same converter.
+    auto = await services.store_incident(fingerprint="link:mc", title="fiber down on mc-khimki-1", category="fiber",
+                                         priority="P3", source="probe", at=at(-10))
+    await services.store_assets(auto, {mc: "root"}, at(-10))
+    await services.store_clients(auto, [acme], at(-10))
+    call = await services.create_manual(SYSTEM, services.ManualIncident(
+        title="no internet", category="fiber", client_id=acme, source="phone", asset_ids=(mc,), priority="P3"),
+        now=at(0))
+    call = call["id"]
+    await services.transition(SYSTEM, call, "acknowledged", now=at(5))
+    await services.transition(SYSTEM, call, "in_progress", now=at(5))
+    await services.comment(SYSTEM, call, "Rebooting the converter now", "public", now=at(20))
+    await services.transition(SYSTEM, call, "resolved", now=at(60))
+    await services.set_status(auto, "new", "resolved", at(55), author="engine", fields={"resolved_at": at(55)})
+
+    # Globex: a power call escalated to L2 and still open; a UPS trap incident that healed by itself.
+    power = await services.create_manual(SYSTEM, services.ManualIncident(
+        title="site dark", category="power", client_id=globex, source="email", priority="P2"), now=at(30))
+    await services.escalate(SYSTEM, power["id"], now=at(45))
+    healed = await services.store_incident(fingerprint="power:ups", title="UPS on battery", category="power",
+                                           priority="P3", source="trap", at=at(120))
+    await services.store_assets(healed, {ups: "root"}, at(120))
+    await services.set_status(healed, "new", "resolved", at(130), author="engine",
+                              fields={"resolved_at": at(130), "self_healed": True})
+    return {"acme": acme, "globex": globex, "auto": auto, "call": call, "power": power["id"], "healed": healed,
+            "site": site}
+
+
+async def test_kpi_report_over_a_real_history(db, api):
+    ids = await _history()
+    response = await api.get(f"/api/v1/reports/kpi?{DAY}&group_by=client")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    totals = body["totals"]
+    assert totals["incidents"] == 4 and totals["resolved"] == 3
+    # the call: acknowledged at 5, resolved at 60 at L1 with one public reply
+    # eligible: the call and the probe incident (resolved with no reply); the self-healed one is not
+    assert totals["fcr_eligible"] == 2 and totals["first_contact_resolution_pct"] == 100.0
+    assert totals["time_to_acknowledge"]["calendar"]["n"] == 1
+    assert totals["time_to_acknowledge"]["calendar"]["mean"] == 5.0
+    assert totals["escalation_rate_pct"] == 25.0
+    # problems: the probe incident, the power call, the healed trap (the call is the probe incident's problem)
+    assert totals["problems"] == 3 and totals["proactive"] == 2 and totals["proactive_pct"] == 66.7
+    assert totals["detection_to_first_call"]["incidents"] == [{"incident_id": ids["auto"], "minutes": 10.0}]
+    assert totals["self_healed_pct"] == 50.0
+    assert body["backlog"]["open"] == 1
+    assert {r["age"]: r["incidents"] for r in body["backlog"]["ageing"]}[">3d"] == 1
+    groups = {g["label"]: g for g in body["groups"]}
+    assert groups["Acme"]["incidents"] == 2 and groups["Globex"]["incidents"] == 1
+    assert groups["(none)"]["incidents"] == 1  # the UPS trap touched no client
+    assert body["series"] == [{"period": "2026-11-23", "incoming": 4, "resolved": 3}]
+    assert "first_contact_resolution_pct" in body["definitions"]
+
+
+async def test_facts_follow_a_change_of_the_history(db, api):
+    ids = await _history()
+    first = (await api.get(f"/api/v1/reports/kpi?{DAY}")).json()["totals"]
+    assert first["closed"] == 0 and first["reopened"] == 0
+    await services.transition(SYSTEM, ids["call"], "in_progress", now=at(200))  # reopened
+    second = (await api.get(f"/api/v1/reports/kpi?{DAY}")).json()["totals"]
+    assert second["reopened"] == 1 and second["resolved"] == 2
+    await services.transition(SYSTEM, ids["call"], "resolved", now=at(210))
+    await services.transition(SYSTEM, ids["call"], "closed", now=at(220))
+    third = (await api.get(f"/api/v1/reports/kpi?{DAY}")).json()["totals"]
+    assert third["closed"] == 1 and third["time_to_resolve"]["calendar"]["n"] == 3
+
+
+async def test_filters_by_client_and_category(db, api):
+    ids = await _history()
+    acme = (await api.get(f"/api/v1/reports/kpi?{DAY}&client_id={ids['acme']}")).json()
+    assert acme["totals"]["incidents"] == 2 and acme["backlog"]["open"] == 0
+    power = (await api.get(f"/api/v1/reports/kpi?{DAY}&category=power&group_by=site")).json()
+    assert power["totals"]["incidents"] == 2
+    assert {g["label"]: g["incidents"] for g in power["groups"]} == {"Khimki": 1, "(none)": 1}
+
+
+def _csv(text: str) -> list[dict]:
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def _num(value: str):
+    return None if value == "" else float(value)
+
+
+@pytest.mark.parametrize("group_by", ["category", "priority", "source", "line"])
+async def test_csv_carries_the_same_numbers_as_the_api(db, api, group_by):
+    await _history()
+    query = f"{DAY}&group_by={group_by}"
+    body = (await api.get(f"/api/v1/reports/kpi?{query}")).json()
+    response = await api.get(f"/api/v1/reports/kpi/csv?{query}&table=groups")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
+    rows = _csv(response.text)
+    total = rows[-1]
+    assert total["group"] == "TOTAL"
+    for key in ("incidents", "resolved", "first_contact_resolution_pct", "proactive_pct", "escalation_rate_pct"):
+        assert _num(total[key]) == body["totals"][key], key
+    assert _num(total["time_to_resolve_calendar_mean"]) == body["totals"]["time_to_resolve"]["calendar"]["mean"]
+    assert _num(total["handling_time_business_p90"]) == body["totals"]["handling_time"]["business"]["p90"]
+    assert [r["group"] for r in rows[:-1]] == [str(g["key"]) for g in body["groups"]]
+    assert sum(int(r["incidents"]) for r in rows[:-1]) == body["totals"]["incidents"]
+    for table, key in (("series", "incoming"), ("call_mix", "incidents")):
+        rows = _csv((await api.get(f"/api/v1/reports/kpi/csv?{query}&table={table}")).text)
+        assert sum(int(r[key]) for r in rows) == body["totals"]["incidents"]
+    backlog = _csv((await api.get(f"/api/v1/reports/kpi/csv?{query}&table=backlog")).text)
+    assert sum(int(r["incidents"]) for r in backlog[:5]) == body["backlog"]["open"]
+
+
+@pytest.mark.parametrize("query, field", [
+    ("from=yesterday", "from"), ("from=2026-11-23T10:00", "from"), ("from=2026-11-24&to=2026-11-20", "from"),
+    ("group_by=colour", "group_by"), ("category=tea", "category"), ("bucket=hour", "bucket"),
+    ("client_id=0", "client_id"),
+])
+async def test_bad_report_parameters_are_422_naming_the_field(db, api, query, field):
+    response = await api.get(f"/api/v1/reports/kpi?{query}")
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == field
+    csv_bad = await api.get("/api/v1/reports/kpi/csv?table=nope")
+    assert csv_bad.status_code == 422 and csv_bad.json()["errors"][0]["field"] == "table"
