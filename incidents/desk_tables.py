@@ -40,6 +40,7 @@ class KpiFact(Table, tablename="inc_kpi_fact"):
     response_breached = Boolean(null=True, default=None)
     resolution_breached = Boolean(null=True, default=None)
     linked_to = Varchar(length=200, default="")  # a client call: the auto-opened incidents it is linked to
+    first_call_min = DoublePrecision(null=True, default=None)  # auto-opened: detection -> first linked call
 
 
 class KbArticle(Table, tablename="inc_kb_article"):

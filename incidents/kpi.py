@@ -22,8 +22,8 @@ from __future__ import annotations
 import datetime as dt
 import math
 import statistics
-from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping, NamedTuple, Sequence
 
 from incidents import sla, workflow
 
@@ -34,6 +34,8 @@ MACHINE_AUTHORS = frozenset({"system", "engine"})
 #: Backlog ageing buckets: (label, upper bound in minutes, exclusive); the last is open-ended.
 AGE_BUCKETS: tuple[tuple[str, float], ...] = (
     ("<1h", 60), ("1-4h", 240), ("4-24h", 1440), ("1-3d", 4320), (">3d", math.inf))
+#: How many incidents the JSON report lists under detection_to_first_call (longest first).
+DELAY_LIST = 100
 GROUP_BYS = ("category", "client", "site", "line", "source", "priority")
 BUCKETS = ("day", "week")
 DURATIONS = ("time_to_first_response", "time_to_acknowledge", "time_to_resolve", "handling_time")
@@ -118,15 +120,17 @@ class History:
     entries: tuple[Entry, ...] = ()
     self_healed: bool = False
     plan: sla.SlaPlan | None = None
-    #: A client call's links: the auto-opened incidents it is linked to
-    #: (DEFINITIONS["proactive_pct"]; storage finds them).
+    #: Links between client calls and auto-opened incidents (DEFINITIONS["proactive_pct"];
+    #: storage finds them): for a call, the auto-opened incidents it is linked to;
+    #: for an auto-opened incident, when its linked calls were opened.
     linked_to: tuple[int, ...] = ()
+    calls: tuple[dt.datetime, ...] = ()
 
 
-@dataclass(frozen=True)
-class Facts:
+class Facts(NamedTuple):
     """One incident measured. Durations in minutes (None = did not happen);
-    *_bus in the SLA plan's business time. Breach flags None without a plan."""
+    *_bus in the SLA plan's business time. Breach flags None without a plan.
+    (A named tuple: a report over 100,000 incidents builds 100,000 of them.)"""
 
     id: int
     opened_at: dt.datetime
@@ -153,17 +157,11 @@ class Facts:
     response_breached: bool | None = None
     resolution_breached: bool | None = None
     linked_to: str = ""  # comma-separated ids of the auto-opened incidents this call is linked to
+    first_call_min: float | None = None  # auto-opened: minutes from detection to its first linked call (< 0: called first)
 
     @property
     def auto(self) -> bool:
         return self.source in AUTO_SOURCES
-
-    @property
-    def is_open(self) -> bool:
-        return self.resolved_at is None
-
-    def as_row(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 # ---------------------------------------------------------------- one incident
@@ -226,6 +224,7 @@ def facts(h: History, now: dt.datetime) -> Facts:
         escalated_from=",".join(e.frm for e in escalations if e.frm),
         response_breached=response_breached, resolution_breached=resolution_breached,
         linked_to=",".join(str(i) for i in sorted(set(h.linked_to))) if h.source not in AUTO_SOURCES else "",
+        first_call_min=_minutes(h.opened_at, min(h.calls)) if h.calls and h.source in AUTO_SOURCES else None,
     )
 
 
@@ -252,83 +251,92 @@ def pct(part: int, whole: int) -> float | None:
 # ---------------------------------------------------------------- the report
 
 
-@dataclass(frozen=True)
-class Links:
-    """Client calls linked to auto-opened incidents (DEFINITIONS["proactive_pct"]):
-    auto incident id -> opening times of its linked calls; the ids of linked calls."""
-
-    calls: Mapping[int, Sequence[dt.datetime]] = field(default_factory=dict)
-    linked_calls: frozenset[int] = frozenset()
-
-    @classmethod
-    def of(cls, items: Iterable[Facts]) -> "Links":
-        calls: dict[int, list[dt.datetime]] = {}
-        linked = set()
-        for f in items:
-            if f.linked_to:
-                linked.add(f.id)
-                for auto_id in f.linked_to.split(","):
-                    calls.setdefault(int(auto_id), []).append(f.opened_at)
-        return cls(calls, frozenset(linked))
+_DURATION_ATTRS = (("time_to_first_response", "ttfr"), ("time_to_acknowledge", "tta"),
+                   ("time_to_resolve", "ttr"), ("handling_time", "aht"))
 
 
-def metrics(items: Sequence[Facts], links: Links | None = None) -> dict[str, Any]:
-    """Every cohort metric over `items` (see DEFINITIONS). Links default to those among `items`."""
-    links = Links.of(items) if links is None else links
+def metrics(items: Sequence[Facts]) -> dict[str, Any]:
+    """Every cohort metric over `items` (see DEFINITIONS), in one pass.
+
+    This is the reference: storage computes the same numbers in SQL over kept
+    facts when a cohort is large (incidents.kpi_store), and a test holds the
+    two equal."""
     n = len(items)
-    resolved = [f for f in items if f.resolved_at is not None]
-    eligible = [f for f in resolved if f.fcr is not None]
-    planned = [f for f in items if f.response_breached is not None]
-    resolved_once = [f for f in items if f.resolutions > 0]
+    resolved = closed = eligible = fcr_yes = planned = response_b = resolution_b = 0
+    resolved_once = reopened = escalated = 0
+    values: dict[str, list[float]] = {a + s: [] for _, a in _DURATION_ATTRS for s in ("", "_bus")}
+    ttfr, ttfr_bus, tta, tta_bus = values["ttfr"], values["ttfr_bus"], values["tta"], values["tta_bus"]
+    ttr, ttr_bus, aht, aht_bus = values["ttr"], values["ttr_bus"], values["aht"], values["aht_bus"]
+    for f in items:
+        if f.resolved_at is not None:
+            resolved += 1
+            ttr.append(f.ttr)
+            ttr_bus.append(f.ttr_bus)
+            aht.append(f.aht)
+            aht_bus.append(f.aht_bus)
+        if f.status == workflow.CLOSED:
+            closed += 1
+        if f.fcr is not None:
+            eligible += 1
+            fcr_yes += bool(f.fcr)
+        if f.response_breached is not None:
+            planned += 1
+            response_b += bool(f.response_breached)
+            resolution_b += bool(f.resolution_breached)
+        if f.resolutions:
+            resolved_once += 1
+            reopened += f.reopens > 0
+        if f.escalated_from:
+            escalated += 1
+        if f.ttfr is not None:
+            ttfr.append(f.ttfr)
+            ttfr_bus.append(f.ttfr_bus)
+        if f.tta is not None:
+            tta.append(f.tta)
+            tta_bus.append(f.tta_bus)
     out: dict[str, Any] = {
         "incidents": n,
-        "resolved": len(resolved),
-        "resolved_pct": pct(len(resolved), n),
-        "closed": sum(1 for f in items if f.status == workflow.CLOSED),
-        "first_contact_resolution_pct": pct(sum(1 for f in eligible if f.fcr), len(eligible)),
-        "fcr_eligible": len(eligible),
-        "under_sla": len(planned),
-        "response_breached": sum(1 for f in planned if f.response_breached),
-        "resolution_breached": sum(1 for f in planned if f.resolution_breached),
-        "reopened": sum(1 for f in resolved_once if f.reopens),
-        "reopen_rate_pct": pct(sum(1 for f in resolved_once if f.reopens), len(resolved_once)),
-        "escalated": sum(1 for f in items if f.escalated_from),
-        "escalation_rate_pct": pct(sum(1 for f in items if f.escalated_from), n),
+        "resolved": resolved,
+        "resolved_pct": pct(resolved, n),
+        "closed": closed,
+        "closed_pct": pct(closed, n),
+        "first_contact_resolution_pct": pct(fcr_yes, eligible),
+        "fcr_eligible": eligible,
+        "under_sla": planned,
+        "response_breached": response_b,
+        "response_breach_pct": pct(response_b, planned),
+        "resolution_breached": resolution_b,
+        "resolution_breach_pct": pct(resolution_b, planned),
+        "reopened": reopened,
+        "reopen_rate_pct": pct(reopened, resolved_once),
+        "escalated": escalated,
+        "escalation_rate_pct": pct(escalated, n),
     }
-    out["closed_pct"] = pct(out["closed"], n)
-    out["response_breach_pct"] = pct(out["response_breached"], len(planned))
-    out["resolution_breach_pct"] = pct(out["resolution_breached"], len(planned))
-    for name, attr in (("time_to_first_response", "ttfr"), ("time_to_acknowledge", "tta"),
-                       ("time_to_resolve", "ttr"), ("handling_time", "aht")):
-        out[name] = {
-            "calendar": summary(getattr(f, attr) for f in items if getattr(f, attr) is not None),
-            "business": summary(getattr(f, attr + "_bus") for f in items if getattr(f, attr + "_bus") is not None),
-        }
-    out.update(proactive(items, links))
+    for name, attr in _DURATION_ATTRS:
+        out[name] = {"calendar": summary(values[attr]), "business": summary(values[attr + "_bus"])}
+    out.update(proactive(items))
     return out
 
 
-def proactive(items: Sequence[Facts], links: Links) -> dict[str, Any]:
+def proactive(items: Sequence[Facts]) -> dict[str, Any]:
     auto = [f for f in items if f.auto]
-    problems = [f for f in items if f.auto or f.id not in links.linked_calls]
-    proactive_ids = []
-    delays = []
-    for f in auto:
-        calls = sorted(links.calls.get(f.id, ()))
-        if calls and calls[0] < f.opened_at:
-            continue  # a client called first
-        proactive_ids.append(f.id)
-        if calls:
-            delays.append((f.id, round(_minutes(f.opened_at, calls[0]), 1)))
+    problems = sum(1 for f in items if f.auto or not f.linked_to)
+    proactive_n = sum(1 for f in auto if f.first_call_min is None or f.first_call_min >= 0)
+    delays = sorted(((f.first_call_min, f.id) for f in auto if f.first_call_min is not None and f.first_call_min >= 0),
+                    reverse=True)
+    healed = sum(1 for f in auto if f.self_healed)
     return {
         "auto_opened": len(auto),
-        "problems": len(problems),
-        "proactive": len(proactive_ids),
-        "proactive_pct": pct(len(proactive_ids), len(problems)),
-        "self_healed": sum(1 for f in auto if f.self_healed),
-        "self_healed_pct": pct(sum(1 for f in auto if f.self_healed), len(auto)),
-        "detection_to_first_call": {**summary(d for _, d in delays),
-                                    "incidents": [{"incident_id": i, "minutes": d} for i, d in delays]},
+        "problems": problems,
+        "proactive": proactive_n,
+        "proactive_pct": pct(proactive_n, problems),
+        "self_healed": healed,
+        "self_healed_pct": pct(healed, len(auto)),
+        "detection_to_first_call": {
+            **summary(d for d, _ in delays),
+            # the longest waits first (the CSV table lists them all)
+            "incidents": [{"incident_id": i, "minutes": round(d, 1)} for d, i in delays[:DELAY_LIST]],
+        },
     }
 
 
@@ -405,12 +413,11 @@ def report(
 
     groups_of(f) gives the group keys of an incident (several for client/site);
     without it group_by reads the attribute of that name from Facts."""
-    links = Links.of(cohort)  # a group's calls still count against the auto incident in another group
     if group_by is not None and groups_of is None:
         groups_of = lambda f: (getattr(f, group_by),)  # noqa: E731
     out: dict[str, Any] = {
         "from": start, "to": end, "as_of": now, "group_by": group_by, "bucket": bucket,
-        "totals": metrics(cohort, links),
+        "totals": metrics(cohort),
         "series": series(cohort, resolved_times, start, end, bucket),
         "backlog": backlog(open_now, now),
         "call_mix": call_mix(cohort),
@@ -427,7 +434,7 @@ def report(
             for key in groups_of(f):
                 open_members.setdefault(key, []).append(f)
         for key in sorted(set(members) | set(open_members), key=lambda k: (k is None, str(k))):
-            row = metrics(members.get(key, []), links)
+            row = metrics(members.get(key, []))
             snap = backlog(open_members.get(key, []), now)
             row.update(open_now=snap["open"], overdue_now=snap["overdue_now"])
             out["groups"].append({"key": key, "label": (labels or {}).get(key, "" if key is None else str(key)),

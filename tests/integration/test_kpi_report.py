@@ -149,3 +149,62 @@ async def test_bad_report_parameters_are_422_naming_the_field(db, api, query, fi
     assert response.json()["errors"][0]["field"] == field
     csv_bad = await api.get("/api/v1/reports/kpi/csv?table=nope")
     assert csv_bad.status_code == 422 and csv_bad.json()["errors"][0]["field"] == "table"
+
+
+def _kind(values) -> str:
+    sample = next((v for v in values if v is not None), "")
+    if isinstance(sample, bool):
+        return "bool"
+    if isinstance(sample, int):
+        return "int"
+    if isinstance(sample, float):
+        return "float"
+    if isinstance(sample, dt.datetime):
+        return "time"
+    return "text"
+
+
+@pytest.mark.parametrize("group_by", [None, "category", "priority", "source", "line", "client"])
+async def test_sql_aggregation_equals_the_pure_reference(db, api, group_by):
+    """A generated history (bench/kpi_report.py's generator, 400 incidents): the
+    report aggregated in SQL gives exactly kpi.report over the same facts."""
+    import sys
+    from pathlib import Path
+
+    from accounts.dbutil import atomic
+    from incidents import kpi, kpi_store, rawsql
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+    import kpi_report as generator
+
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    tables = generator.generate(400, now, seed=3)
+    async with atomic():
+        for name, rows in tables.items():
+            columns = generator.COLUMNS[name]
+            kinds = ["json" if c == "data" else _kind([r[i] for r in rows]) for i, c in enumerate(columns)]
+            await rawsql.insert(name, columns, kinds, rows)
+    query = kpi_store.Query(now - dt.timedelta(days=366), now + dt.timedelta(seconds=1), group_by=group_by)
+    from accounts.viewer import SYSTEM
+
+    got = await kpi_store.report(SYSTEM, query, now=now, delay_list=None)
+    q = rawsql.Sql()
+    cols = ", ".join(f'"{c}"' for c in ("incident", *kpi_store.FACT_COLUMNS[1:]))
+    facts = [kpi.Facts._make(tuple(r) if q.sqlite else r.values())
+             for r in await q.fetch(f"SELECT {cols} FROM inc_kpi_fact")]
+    assert len(facts) == 400
+    members: dict[int, list] = {}
+    for r in await rawsql.fetch("SELECT incident, client_id FROM inc_affected_client"):
+        members.setdefault(r["incident"], []).append(r["client_id"])
+    want = kpi.report(facts, [f for f in facts if f.resolved_at is None], start=query.start, end=query.end, now=now,
+                      resolved_times=[f.resolved_at for f in facts if f.resolved_at is not None],
+                      group_by=group_by, groups_of=(lambda f: members[f.id]) if group_by == "client" else None)
+    assert want["totals"]["incidents"] == 400 and want["totals"]["auto_opened"] > 50
+    want_delays = want["totals"]["detection_to_first_call"].pop("incidents")
+    got_delays = got["totals"]["detection_to_first_call"].pop("incidents")
+    assert sorted(d["incident_id"] for d in got_delays) == sorted(d["incident_id"] for d in want_delays)
+    assert got["totals"] == want["totals"]
+    for key in ("series", "call_mix", "escalation_by_line", "backlog"):
+        assert got[key] == want[key], key
+    strip = lambda g: {k: v for k, v in g.items() if k not in ("label", "detection_to_first_call")}  # noqa: E731
+    assert [strip(g) for g in got["groups"]] == [strip(g) for g in want["groups"]]

@@ -37,9 +37,10 @@ BERLIN = sla.SlaPlan("office", {p: 60 for p in sla.PRIORITIES}, {p: 600 for p in
 
 
 def hist(entries, *, id=1, status="resolved", line="L1", source="phone", category="fiber", plan=PLAN,
-         self_healed=False, opened=T0, priority="P3", linked_to=()) -> History:
+         self_healed=False, opened=T0, priority="P3", linked_to=(), calls=()) -> History:
     return History(id=id, opened_at=opened, category=category, priority=priority, source=source, status=status,
-                   line=line, entries=tuple(entries), self_healed=self_healed, plan=plan, linked_to=linked_to)
+                   line=line, entries=tuple(entries), self_healed=self_healed, plan=plan, linked_to=linked_to,
+                   calls=calls)
 
 
 def simple(id=1, **kw) -> History:
@@ -165,13 +166,14 @@ def test_summary_mean_median_p90_nearest_rank():
 
 
 def test_proactive_share_and_minutes_to_the_first_call():
-    a = kpi.facts(simple(id=1, source="probe"), NOW)  # detected at T0; the client called 12 minutes later
-    b = kpi.facts(simple(id=2, source="trap", opened=m(30)), NOW)  # a client called 10 minutes before the trap
+    a = kpi.facts(simple(id=1, source="probe", calls=(m(30), m(12))), NOW)  # detected at T0; first call 12 min later
+    b = kpi.facts(simple(id=2, source="trap", opened=m(30), calls=(m(20),)), NOW)  # called 10 minutes before the trap
     c = kpi.facts(simple(id=3, source="phone", opened=m(12), linked_to=(1,)), NOW)  # the call about a
     d = kpi.facts(simple(id=4, source="phone"), NOW)  # an unrelated call
     e = kpi.facts(simple(id=5, source="probe", self_healed=True), NOW)  # nobody ever called
     call_b = kpi.facts(simple(id=6, source="email", opened=m(20), linked_to=(2,)), NOW)
     assert kpi.facts(simple(id=7, source="probe", linked_to=(1,)), NOW).linked_to == ""  # only calls link
+    assert (a.first_call_min, b.first_call_min) == (12, -10)
     out = kpi.metrics([a, b, c, d, e, call_b])
     assert out["auto_opened"] == 3
     assert out["problems"] == 4  # a, b, d, e: the linked calls c and 6 are the same problems

@@ -2,7 +2,7 @@ from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.engine import engine_finder
 from piccolo.engine.sqlite import SQLiteEngine
 
-ID = "2026-11-29T22:48:15:951282"
+ID = "2026-11-29T22:54:56:817871"
 VERSION = "1.38.0"
 DESCRIPTION = "support desk: kb full-text search (FTS5 on SQLite, tsvector on PostgreSQL), unique uses, fact lookups"
 
