@@ -2,7 +2,7 @@
 incidents.kpi.facts for incidents whose history no longer changes), the
 knowledge base and canned replies."""
 
-from piccolo.columns import Boolean, DoublePrecision, ForeignKey, Integer, Text, Timestamptz, Varchar
+from piccolo.columns import Boolean, ForeignKey, Integer, Text, Timestamptz, Varchar
 from piccolo.columns.base import OnDelete
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
@@ -11,8 +11,10 @@ from incidents.tables import Incident
 
 
 class KpiFact(Table, tablename="inc_kpi_fact"):
-    """incidents.kpi.Facts of a resolved or closed incident, valid while the
-    incident's updated_at equals `stamp` (and its plan is `plan_id`)."""
+    """incidents.kpi.Facts per incident (durations in whole seconds, which is
+    what kpi.facts measures to): kept for resolved and closed incidents
+    until a trigger marks them dirty (inc_kpi_dirty); rewritten on every report
+    for open ones (they depend on now)."""
 
     incident = Integer(unique=True)  # inc_incident.id (no FK: rebuilt freely)
     stamp = Timestamptz()
@@ -25,14 +27,14 @@ class KpiFact(Table, tablename="inc_kpi_fact"):
     line = Varchar(length=8)
     plan_id = Integer(null=True, default=None)
     self_healed = Boolean(default=False)
-    ttfr = DoublePrecision(null=True, default=None)
-    ttfr_bus = DoublePrecision(null=True, default=None)
-    tta = DoublePrecision(null=True, default=None)
-    tta_bus = DoublePrecision(null=True, default=None)
-    ttr = DoublePrecision(null=True, default=None)
-    ttr_bus = DoublePrecision(null=True, default=None)
-    aht = DoublePrecision(null=True, default=None)
-    aht_bus = DoublePrecision(null=True, default=None)
+    ttfr = Integer(null=True, default=None)  # seconds
+    ttfr_bus = Integer(null=True, default=None)  # seconds
+    tta = Integer(null=True, default=None)  # seconds
+    tta_bus = Integer(null=True, default=None)  # seconds
+    ttr = Integer(null=True, default=None)  # seconds
+    ttr_bus = Integer(null=True, default=None)  # seconds
+    aht = Integer(null=True, default=None)  # seconds
+    aht_bus = Integer(null=True, default=None)  # seconds
     fcr = Boolean(null=True, default=None)
     resolutions = Integer(default=0)
     reopens = Integer(default=0)
@@ -40,7 +42,15 @@ class KpiFact(Table, tablename="inc_kpi_fact"):
     response_breached = Boolean(null=True, default=None)
     resolution_breached = Boolean(null=True, default=None)
     linked_to = Varchar(length=200, default="")  # a client call: the auto-opened incidents it is linked to
-    first_call_min = DoublePrecision(null=True, default=None)  # auto-opened: detection -> first linked call
+    first_call = Integer(null=True, default=None)  # seconds: detection -> the first linked call
+
+
+class KpiDirty(Table, tablename="inc_kpi_dirty"):
+    """Incidents whose kept KPI facts must be measured again: written by database
+    triggers (migration) whenever a resolved or closed incident changes, is
+    resolved, or is reopened — whoever writes it — and consumed by the report."""
+
+    incident = Integer()
 
 
 class KbArticle(Table, tablename="inc_kb_article"):

@@ -128,7 +128,7 @@ class History:
 
 
 class Facts(NamedTuple):
-    """One incident measured. Durations in minutes (None = did not happen);
+    """One incident measured. Durations in minutes, to the second (None = did not happen);
     *_bus in the SLA plan's business time. Breach flags None without a plan.
     (A named tuple: a report over 100,000 incidents builds 100,000 of them.)"""
 
@@ -157,7 +157,7 @@ class Facts(NamedTuple):
     response_breached: bool | None = None
     resolution_breached: bool | None = None
     linked_to: str = ""  # comma-separated ids of the auto-opened incidents this call is linked to
-    first_call_min: float | None = None  # auto-opened: minutes from detection to its first linked call (< 0: called first)
+    first_call: float | None = None  # auto-opened: minutes from detection to its first linked call (< 0: called first)
 
     @property
     def auto(self) -> bool:
@@ -169,6 +169,11 @@ class Facts(NamedTuple):
 
 def _minutes(a: dt.datetime, b: dt.datetime) -> float:
     return (b - a).total_seconds() / 60
+
+
+def to_second(minutes: float) -> float:
+    """Durations are measured to the whole second (storage keeps seconds)."""
+    return round(minutes * 60) / 60
 
 
 def facts(h: History, now: dt.datetime) -> Facts:
@@ -193,8 +198,8 @@ def facts(h: History, now: dt.datetime) -> Facts:
         if end is None:
             return None, None
         spans = pauses if paused else ()
-        return (sla.working_minutes(None, h.opened_at, end, spans),
-                sla.working_minutes(plan.hours if plan else None, h.opened_at, end, spans))
+        return (to_second(sla.working_minutes(None, h.opened_at, end, spans)),
+                to_second(sla.working_minutes(plan.hours if plan else None, h.opened_at, end, spans)))
 
     ttfr, ttfr_bus = both(first_response)
     tta, tta_bus = both(acknowledged)
@@ -224,7 +229,7 @@ def facts(h: History, now: dt.datetime) -> Facts:
         escalated_from=",".join(e.frm for e in escalations if e.frm),
         response_breached=response_breached, resolution_breached=resolution_breached,
         linked_to=",".join(str(i) for i in sorted(set(h.linked_to))) if h.source not in AUTO_SOURCES else "",
-        first_call_min=_minutes(h.opened_at, min(h.calls)) if h.calls and h.source in AUTO_SOURCES else None,
+        first_call=to_second(_minutes(h.opened_at, min(h.calls))) if h.calls and h.source in AUTO_SOURCES else None,
     )
 
 
@@ -321,8 +326,8 @@ def metrics(items: Sequence[Facts]) -> dict[str, Any]:
 def proactive(items: Sequence[Facts]) -> dict[str, Any]:
     auto = [f for f in items if f.auto]
     problems = sum(1 for f in items if f.auto or not f.linked_to)
-    proactive_n = sum(1 for f in auto if f.first_call_min is None or f.first_call_min >= 0)
-    delays = sorted(((f.first_call_min, f.id) for f in auto if f.first_call_min is not None and f.first_call_min >= 0),
+    proactive_n = sum(1 for f in auto if f.first_call is None or f.first_call >= 0)
+    delays = sorted(((f.first_call, f.id) for f in auto if f.first_call is not None and f.first_call >= 0),
                     reverse=True)
     healed = sum(1 for f in auto if f.self_healed)
     return {

@@ -1,11 +1,15 @@
 """KPI reports from storage: loads incident histories set-based (a handful of
 statements per few thousand incidents, never one per incident), measures them
-with the pure incidents.kpi, and keeps the facts of resolved and closed
-incidents in inc_kpi_fact so a report over 100,000 incidents re-reads facts
-instead of re-measuring histories. A fact is valid while its incident's
-`updated_at` and SLA plan are unchanged (every status move, comment,
-escalation and priority change bumps `updated_at`). Open incidents are always
-measured live (their breach and age depend on now).
+with the pure incidents.kpi, and keeps each incident's facts in inc_kpi_fact,
+so a report over 100,000 incidents aggregates kept facts in one scan instead
+of re-measuring histories.
+
+Freshness: database triggers (see the migration) queue a resolved or closed
+incident in inc_kpi_dirty whenever its row changes (every status move,
+comment, escalation and priority change updates the row), and the next report
+measures the queued ones again; open incidents are measured on every report
+(their breach and age depend on now). A resolved incident keeps the SLA plan
+it was measured with.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import csv
 import datetime as dt
 import io
 import json
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -27,12 +32,30 @@ UTC = dt.timezone.utc
 CHUNK = 4000
 #: Incidents of a cohort measured per chunk when their facts are missing or stale.
 FACT_COLUMNS = kpi.Facts._fields
+#: Durations: minutes in kpi.Facts, whole seconds in the table.
+SECONDS = ("ttfr", "ttfr_bus", "tta", "tta_bus", "ttr", "ttr_bus", "aht", "aht_bus", "first_call")
 _FACT_KINDS = {
     "id": "int", "opened_at": "time", "resolved_at": "time", "plan_id": "int", "self_healed": "bool",
     "fcr": "bool", "resolutions": "int", "reopens": "int", "response_breached": "bool",
-    "resolution_breached": "bool", **{n: "float" for n in ("ttfr", "ttfr_bus", "tta", "tta_bus", "ttr", "ttr_bus",
-                                                            "aht", "aht_bus", "first_call_min")},
+    "resolution_breached": "bool", **{n: "int" for n in SECONDS},
 }
+_SECOND_AT = tuple(kpi.Facts._fields.index(n) for n in SECONDS)
+
+
+def _row_of(f: kpi.Facts) -> list:
+    row = list(f)
+    for i in _SECOND_AT:
+        if row[i] is not None:
+            row[i] = round(row[i] * 60)
+    return row
+
+
+def _fact_of(values: Iterable[Any]) -> kpi.Facts:
+    row = list(values)
+    for i in _SECOND_AT:
+        if row[i] is not None:
+            row[i] = row[i] / 60
+    return kpi.Facts._make(row)
 _CLOSED = (workflow.RESOLVED, workflow.CLOSED)
 _FAR = dt.datetime(9999, 1, 1, tzinfo=UTC)
 
@@ -171,34 +194,34 @@ async def _links(ids: Sequence[int], side: str) -> dict[int, list[tuple[int, dt.
 # ---------------------------------------------------------------- facts
 
 
-async def refresh_facts(query: Query, now: dt.datetime) -> int:
-    """Measure and keep the facts of the period's resolved/closed incidents
-    whose facts are missing or stale, and of every open incident (measured
-    as of now on each report). Returns how many were measured."""
+async def refresh_facts(now: dt.datetime) -> int:
+    """Measure again what changed: the incidents the triggers marked dirty
+    (a resolved/closed incident changed, was resolved or reopened) and every
+    open incident (its breach and age depend on now). No scan of all incidents.
+    Returns how many were measured."""
     q = Sql()
-    stale = [r["id"] for r in await q.fetch(
-        "SELECT i.id FROM inc_incident i LEFT JOIN inc_kpi_fact f ON f.incident = i.id "
-        f"WHERE i.opened_at >= {q(query.start)} AND i.opened_at < {q(query.end)} "
-        f"AND i.status IN ('resolved', 'closed') "
-        "AND (f.incident IS NULL OR f.stamp <> i.updated_at OR COALESCE(f.plan_id, 0) <> COALESCE(i.sla_plan_id, 0))"
-        + _filters(q, query))]
-    stale += [r["id"] for r in await rawsql.fetch(
-        "SELECT id FROM inc_incident WHERE status NOT IN ('resolved', 'closed')")]
-    if not stale:
-        return 0
-    plans, client_users = await _plans(), await _client_users()
-    columns = ("incident", "stamp", *FACT_COLUMNS[1:])
-    kinds = ("int", "time", *(_FACT_KINDS.get(c, "text") for c in FACT_COLUMNS[1:]))
-    for i in range(0, len(stale), CHUNK):
-        chunk = stale[i:i + CHUNK]
-        measured = [(kpi.facts(h, now), stamp) for h, stamp in await load_histories(chunk, plans, client_users)]
-        async with atomic():
-            q = Sql()
-            await q.fetch(f"DELETE FROM inc_kpi_fact WHERE incident IN {q.ints(chunk)}")
-            await rawsql.insert("inc_kpi_fact", columns, kinds,
-                                [(f.id, stamp, *f[1:]) for f, stamp in measured],
-                                "ON CONFLICT (incident) DO NOTHING")  # a concurrent report measured it too
-    return len(stale)
+    dirty = await q.fetch("SELECT id, incident FROM inc_kpi_dirty")
+    top = max((r["id"] for r in dirty), default=None)
+    ids = sorted({r["incident"] for r in dirty}
+                 | {r["id"] for r in await rawsql.fetch(
+                     "SELECT id FROM inc_incident WHERE status NOT IN ('resolved', 'closed')")})
+    if ids:
+        plans, client_users = await _plans(), await _client_users()
+        columns = ("incident", "stamp", *FACT_COLUMNS[1:])
+        kinds = ("int", "time", *(_FACT_KINDS.get(c, "text") for c in FACT_COLUMNS[1:]))
+        for i in range(0, len(ids), CHUNK):
+            chunk = ids[i:i + CHUNK]
+            measured = [(kpi.facts(h, now), stamp) for h, stamp in await load_histories(chunk, plans, client_users)]
+            async with atomic():
+                q = Sql()
+                await q.fetch(f"DELETE FROM inc_kpi_fact WHERE incident IN {q.ints(chunk)}")
+                await rawsql.insert("inc_kpi_fact", columns, kinds,
+                                    [(f.id, stamp, *_row_of(f)[1:]) for f, stamp in measured],
+                                    "ON CONFLICT (incident) DO NOTHING")  # a concurrent report measured it too
+    if top is not None:
+        q = Sql()
+        await q.fetch(f"DELETE FROM inc_kpi_dirty WHERE id <= {q(top)}")
+    return len(ids)
 
 
 # ---------------------------------------------------------------- aggregation in SQL
@@ -220,7 +243,7 @@ _COUNTS = (
     ("escalated", "f.escalated_from <> ''"),
     ("auto_opened", _AUTO),
     ("problems", f"{_AUTO} OR f.linked_to = ''"),
-    ("proactive", f"{_AUTO} AND (f.first_call_min IS NULL OR f.first_call_min >= 0)"),
+    ("proactive", f"{_AUTO} AND (f.first_call IS NULL OR f.first_call >= 0)"),
     ("self_healed", f"{_AUTO} AND f.self_healed = TRUE"),
     ("reached_L1", "1 = 1"),
     ("escalated_L1", "f.escalated_from LIKE '%L1%'"),
@@ -229,13 +252,19 @@ _COUNTS = (
     ("reached_L3", "f.escalated_from LIKE '%L2%' OR f.line IN ('L3', 'vendor')"),
     ("escalated_L3", "f.escalated_from LIKE '%L3%'"),
 )
-#: (metric, column, extra condition) whose mean, median and p90 are reported.
+#: (metric, column, extra condition) whose mean, median and p90 are reported (_spreads).
 _SPREADS = tuple((name, attr + clock, "") for name, attr in kpi._DURATION_ATTRS for clock in ("", "_bus")) + (
-    ("detection_to_first_call", "first_call_min", f" AND {_AUTO} AND f.first_call_min >= 0"),)
+    ("detection_to_first_call", "first_call", f" AND {_AUTO} AND f.first_call >= 0"),)
 
 
-def _cohort(q: Sql, query: Query) -> str:
-    where = f"f.opened_at >= {q(query.start)} AND f.opened_at < {q(query.end)}"
+#: Longer periods read the whole facts table in order rather than through the
+#: opened_at index (on SQLite a range over most rows is slower by index).
+SCAN_AFTER = dt.timedelta(days=62)
+
+
+def _cohort(q: Sql, query: Query, *, scan: bool = True) -> str:
+    column = "+f.opened_at" if scan and q.sqlite and query.end - query.start > SCAN_AFTER else "f.opened_at"
+    where = f"{column} >= {q(query.start)} AND {column} < {q(query.end)}"
     if query.category:
         where += f" AND f.category = {q(query.category)}"
     if query.client_id is not None:
@@ -255,45 +284,70 @@ def _grouping(group_by: str | None) -> tuple[str, str | None]:
     return "", None
 
 
+def _numbers(q: Sql, expr: str) -> str:
+    """An aggregate bringing a column's non-null integers back as one value per
+    group: a JSON array on SQLite, an array on PostgreSQL (far cheaper than a
+    row per incident, and integers print and parse much faster than floats)."""
+    return (f"json_group_array({expr}) FILTER (WHERE {expr} IS NOT NULL)" if q.sqlite
+            else f"array_remove(array_agg({expr}), NULL)")
+
+
+def _texts(q: Sql, expr: str) -> str:
+    return f"group_concat({expr})" if q.sqlite else f"string_agg({expr}, ',')"
+
+
+def _unpack(value: Any, cast=str) -> list:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [cast(v) for v in value.split(",")] if value else []
+    return [cast(v) for v in value]
+
+
+def _minutes(value: Any) -> list[float]:
+    """The seconds of _numbers as minutes."""
+    if value is None:
+        return []
+    return [v / 60 for v in (json.loads(value) if isinstance(value, str) else value)]
+
+
 async def _aggregate(query: Query, group_by: str | None) -> dict[Any, dict[str, Any]]:
-    """group key (None for the totals) -> kpi.metrics-shaped dict, computed in SQL."""
+    """group key (None for the totals) -> kpi.metrics-shaped dict: ONE scan of
+    the cohort's facts. Counts are summed in SQL; each duration's values come
+    back aggregated into one value per group and kpi.summary takes their
+    mean, median and p90, exactly as the pure reference does."""
     joins, expr = _grouping(group_by)
     select_key = f"{expr} AS grp" if expr else "NULL AS grp"
     group = f" GROUP BY {expr}" if expr else ""
     q = Sql()
     sums = ", ".join(f"SUM(CASE WHEN {cond} THEN 1 ELSE 0 END) AS \"{name}\"" for name, cond in _COUNTS)
-    means = ", ".join(f"AVG(CASE WHEN f.{col} IS NOT NULL{extra} THEN f.{col} END) AS mean_{col}, "
-                      f"COUNT(CASE WHEN f.{col} IS NOT NULL{extra} THEN 1 END) AS n_{col}"
-                      for _, col, extra in _SPREADS)
-    rows = await q.fetch(f"SELECT {select_key}, {sums}, {means} FROM inc_kpi_fact f{joins} "
+    spreads = ", ".join(f"{_numbers(q, f'CASE WHEN f.{col} IS NOT NULL{extra} THEN f.{col} END')} AS \"v_{col}\""
+                        for _, col, extra in _SPREADS)
+    extra = ""
+    if expr is None:  # the totals also bring the days, the categories and the delays to the first call
+        day = "substr(f.opened_at, 1, 10)" if q.sqlite else "to_char(f.opened_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+        delay = (f"CASE WHEN {_AUTO} AND f.first_call >= 0 THEN "
+                 + ("f.incident || ':' || f.first_call" if q.sqlite
+                    else "f.incident::text || ':' || f.first_call::text") + " END")
+        extra = f", {_texts(q, day)} AS days, {_texts(q, 'f.category')} AS categories, {_texts(q, delay)} AS delays"
+    rows = await q.fetch(f"SELECT {select_key}, {sums}, {spreads}{extra} FROM inc_kpi_fact f{joins} "
                          f"WHERE {_cohort(q, query)}{group}")
-    raw: dict[Any, dict[str, Any]] = {r["grp"]: dict(r) for r in rows if r["incidents"]}
-    ranks: dict[tuple[Any, str], dict[int, float]] = {}
-    for _, col, extra in _SPREADS:
-        q = Sql()
-        partition = f"PARTITION BY {expr} " if expr else ""
-        for r in await q.fetch(
-                f"SELECT grp, rn, cnt, v FROM (SELECT {select_key}, f.{col} AS v, "
-                f"ROW_NUMBER() OVER ({partition}ORDER BY f.{col}) AS rn, COUNT(*) OVER ({partition.strip()}) AS cnt "
-                f"FROM inc_kpi_fact f{joins} WHERE {_cohort(q, query)} AND f.{col} IS NOT NULL{extra}) t "
-                "WHERE rn = (cnt + 1) / 2 OR rn = cnt / 2 + 1 OR rn = (9 * cnt + 9) / 10"):
-            ranks.setdefault((r["grp"], col), {})[r["rn"]] = float(r["v"])
     out = {}
-    for key, r in raw.items():
+    for r in rows:
+        if not r["incidents"]:
+            continue
         m = _shape(r)
         for name, col, _ in _SPREADS:
-            n = int(r[f"n_{col}"])
-            picked = ranks.get((key, col), {})
-            stat = {"n": n, "mean": None, "median": None, "p90": None}
-            if n:
-                stat = {"n": n, "mean": round(float(r[f"mean_{col}"]), 1),
-                        "median": round((picked[(n + 1) // 2] + picked[n // 2 + 1]) / 2, 1),
-                        "p90": round(picked[(9 * n + 9) // 10], 1)}
+            stat = kpi.summary(_minutes(r[f"v_{col}"]))
             if name == "detection_to_first_call":
                 m[name] = stat
             else:
                 m.setdefault(name, {})["business" if col.endswith("_bus") else "calendar"] = stat
-        out[key] = m
+        if expr is None:
+            m["_days"] = _unpack(r["days"])
+            m["_categories"] = _unpack(r["categories"])
+            m["_delays"] = [(int(d) / 60, int(i)) for i, d in (x.split(":") for x in _unpack(r["delays"]))]
+        out[r["grp"]] = m
     return out
 
 
@@ -319,28 +373,22 @@ def _shape(r: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-async def _delays(query: Query, limit: int | None) -> list[dict[str, Any]]:
-    q = Sql()
-    rows = await q.fetch(
-        f"SELECT f.incident, f.first_call_min FROM inc_kpi_fact f WHERE {_cohort(q, query)} AND {_AUTO} "
-        "AND f.first_call_min >= 0 ORDER BY f.first_call_min DESC, f.incident DESC"
-        + (f" LIMIT {int(limit)}" if limit else ""))
-    return [{"incident_id": r["incident"], "minutes": round(float(r["first_call_min"]), 1)} for r in rows]
+def _delay_rows(delays: list[tuple[float, int]], limit: int | None) -> list[dict[str, Any]]:
+    ordered = sorted(delays, reverse=True)
+    return [{"incident_id": i, "minutes": round(d, 1)} for d, i in (ordered[:limit] if limit else ordered)]
 
 
-async def _series(query: Query) -> list[dict[str, Any]]:
-    q = Sql()
-    day_f = "substr(f.opened_at, 1, 10)" if q.sqlite else "to_char(f.opened_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
-    incoming = {r["d"]: r["n"] for r in await q.fetch(
-        f"SELECT {day_f} AS d, COUNT(*) AS n FROM inc_kpi_fact f WHERE {_cohort(q, query)} GROUP BY {day_f}")}
+async def _series(query: Query, days: list[str]) -> list[dict[str, Any]]:
+    """Incoming per period from the cohort's days; resolved from one scan of the incidents."""
     q = Sql()
     day_i = "substr(i.resolved_at, 1, 10)" if q.sqlite else "to_char(i.resolved_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+    status = "+i.status" if q.sqlite else "i.status"
     resolved = {r["d"]: r["n"] for r in await q.fetch(
-        f"SELECT {day_i} AS d, COUNT(*) AS n FROM inc_incident i WHERE i.resolved_at >= {q(query.start)} "
-        f"AND i.resolved_at < {q(query.end)} AND i.status IN ('resolved', 'closed'){_filters(q, query)} GROUP BY {day_i}")}
+        f"SELECT {day_i} AS d, COUNT(*) AS n FROM inc_incident i WHERE {_range(q, query, 'i.resolved_at')} "
+        f"AND {status} IN ('resolved', 'closed'){_filters(q, query)} GROUP BY {day_i}")}
     rows = kpi.series([], [], query.start, query.end, query.bucket)
     by_period = {r["period"]: r for r in rows}
-    for counts, key in ((incoming, "incoming"), (resolved, "resolved")):
+    for counts, key in ((Counter(days), "incoming"), (resolved, "resolved")):
         for day, n in counts.items():
             period = kpi.bucket_start(dt.datetime.fromisoformat(day).replace(tzinfo=UTC), query.bucket).isoformat()
             if period in by_period:
@@ -348,10 +396,13 @@ async def _series(query: Query) -> list[dict[str, Any]]:
     return rows
 
 
-async def _call_mix(query: Query, total: int) -> list[dict[str, Any]]:
-    q = Sql()
-    counts = {r["category"]: int(r["n"]) for r in await q.fetch(
-        f"SELECT f.category AS category, COUNT(*) AS n FROM inc_kpi_fact f WHERE {_cohort(q, query)} GROUP BY f.category")}
+def _range(q: Sql, query: Query, column: str) -> str:
+    scan = "+" if q.sqlite and query.end - query.start > SCAN_AFTER else ""
+    return f"{scan}{column} >= {q(query.start)} AND {scan}{column} < {q(query.end)}"
+
+
+def _call_mix(categories: list[str], total: int) -> list[dict[str, Any]]:
+    counts = Counter(categories)
     return [{"category": c, "incidents": counts.get(c, 0), "share_pct": kpi.pct(counts.get(c, 0), total)}
             for c in dict.fromkeys([*kpi.workflow.CATEGORIES, *counts])]
 
@@ -362,7 +413,7 @@ async def _open_facts(query: Query) -> list[kpi.Facts]:
     where = "i.status NOT IN ('resolved', 'closed')" + _filters(q, query)
     cols = ", ".join(f'f."{c}"' for c in ("incident", *FACT_COLUMNS[1:]))
     rows = await q.fetch(f"SELECT {cols} FROM inc_kpi_fact f JOIN inc_incident i ON i.id = f.incident WHERE {where}")
-    return [kpi.Facts._make(tuple(r) if q.sqlite else r.values()) for r in rows]
+    return [_fact_of(tuple(r) if q.sqlite else r.values()) for r in rows]
 
 
 async def _labels(group_by: str | None, keys: Iterable[Any]) -> dict[Any, str]:
@@ -399,20 +450,20 @@ async def report(viewer: Viewer, query: Query, *, now: dt.datetime | None = None
     if not viewer.is_staff:
         raise Forbidden("reports are for staff")
     now = now or dt.datetime.now(UTC)
-    await refresh_facts(query, now)
+    await refresh_facts(now)
     totals_by = await _aggregate(query, None)
     empty = kpi.metrics([])
-    totals = totals_by.get(None) or {**empty, "_lines": kpi.escalation_by_line([])}
-    lines = totals.pop("_lines")
-    totals.setdefault("detection_to_first_call", empty["detection_to_first_call"])
-    totals["detection_to_first_call"]["incidents"] = await _delays(query, delay_list)
+    totals = totals_by.get(None) or {**empty, "_lines": kpi.escalation_by_line([]), "_days": [], "_categories": [],
+                                     "_delays": []}
+    lines, days, categories = totals.pop("_lines"), totals.pop("_days"), totals.pop("_categories")
+    totals["detection_to_first_call"]["incidents"] = _delay_rows(totals.pop("_delays"), delay_list)
     open_now = await _open_facts(query)
     out: dict[str, Any] = {
         "from": query.start, "to": query.end, "as_of": now, "group_by": query.group_by, "bucket": query.bucket,
         "totals": totals,
-        "series": await _series(query),
+        "series": await _series(query, days),
         "backlog": kpi.backlog(open_now, now),
-        "call_mix": await _call_mix(query, totals["incidents"]),
+        "call_mix": _call_mix(categories, totals["incidents"]),
         "escalation_by_line": lines,
         "groups": [],
         "filters": {"client_id": query.client_id, "category": query.category},

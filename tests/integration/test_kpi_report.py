@@ -190,7 +190,7 @@ async def test_sql_aggregation_equals_the_pure_reference(db, api, group_by):
     got = await kpi_store.report(SYSTEM, query, now=now, delay_list=None)
     q = rawsql.Sql()
     cols = ", ".join(f'"{c}"' for c in ("incident", *kpi_store.FACT_COLUMNS[1:]))
-    facts = [kpi.Facts._make(tuple(r) if q.sqlite else r.values())
+    facts = [kpi_store._fact_of(tuple(r) if q.sqlite else r.values())
              for r in await q.fetch(f"SELECT {cols} FROM inc_kpi_fact")]
     assert len(facts) == 400
     members: dict[int, list] = {}

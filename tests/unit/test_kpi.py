@@ -173,7 +173,7 @@ def test_proactive_share_and_minutes_to_the_first_call():
     e = kpi.facts(simple(id=5, source="probe", self_healed=True), NOW)  # nobody ever called
     call_b = kpi.facts(simple(id=6, source="email", opened=m(20), linked_to=(2,)), NOW)
     assert kpi.facts(simple(id=7, source="probe", linked_to=(1,)), NOW).linked_to == ""  # only calls link
-    assert (a.first_call_min, b.first_call_min) == (12, -10)
+    assert (a.first_call, b.first_call) == (12, -10)
     out = kpi.metrics([a, b, c, d, e, call_b])
     assert out["auto_opened"] == 3
     assert out["problems"] == 4  # a, b, d, e: the linked calls c and 6 are the same problems

@@ -2,7 +2,6 @@ from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.columns.base import OnDelete
 from piccolo.columns.base import OnUpdate
 from piccolo.columns.column_types import Boolean
-from piccolo.columns.column_types import DoublePrecision
 from piccolo.columns.column_types import ForeignKey
 from piccolo.columns.column_types import Integer
 from piccolo.columns.column_types import Serial
@@ -40,7 +39,7 @@ class KbArticle(Table, tablename="inc_kb_article", schema=None):
     )
 
 
-ID = "2026-11-29T22:54:55:817871"
+ID = "2026-11-29T23:16:56:875279"
 VERSION = "1.38.0"
 DESCRIPTION = "support desk: kpi facts, knowledge base, canned replies"
 
@@ -51,8 +50,8 @@ async def forwards():
     )
 
     manager.add_table(
-        class_name="KbArticle",
-        tablename="inc_kb_article",
+        class_name="CannedReply",
+        tablename="inc_canned_reply",
         schema=None,
         columns=None,
     )
@@ -62,8 +61,15 @@ async def forwards():
     )
 
     manager.add_table(
-        class_name="CannedReply",
-        tablename="inc_canned_reply",
+        class_name="KpiDirty",
+        tablename="inc_kpi_dirty",
+        schema=None,
+        columns=None,
+    )
+
+    manager.add_table(
+        class_name="KbArticle",
+        tablename="inc_kb_article",
         schema=None,
         columns=None,
     )
@@ -73,53 +79,10 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="KbArticle",
-        tablename="inc_kb_article",
-        column_name="title",
-        db_column_name="title",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 300,
-            "default": "",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="KbArticle",
-        tablename="inc_kb_article",
-        column_name="body",
-        db_column_name="body",
-        column_class_name="Text",
-        column_class=Text,
-        params={
-            "default": "",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="KbArticle",
-        tablename="inc_kb_article",
-        column_name="categories",
-        db_column_name="categories",
+        table_class_name="CannedReply",
+        tablename="inc_canned_reply",
+        column_name="name",
+        db_column_name="name",
         column_class_name="Varchar",
         column_class=Varchar,
         params={
@@ -138,14 +101,14 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="KbArticle",
-        tablename="inc_kb_article",
-        column_name="asset_kinds",
-        db_column_name="asset_kinds",
+        table_class_name="CannedReply",
+        tablename="inc_canned_reply",
+        column_name="category",
+        db_column_name="category",
         column_class_name="Varchar",
         column_class=Varchar,
         params={
-            "length": 200,
+            "length": 16,
             "default": "",
             "null": False,
             "primary_key": False,
@@ -160,52 +123,8 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="KbArticle",
-        tablename="inc_kb_article",
-        column_name="asset_models",
-        db_column_name="asset_models",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 500,
-            "default": "",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="KbArticle",
-        tablename="inc_kb_article",
-        column_name="visibility",
-        db_column_name="visibility",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 8,
-            "default": "internal",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="KbArticle",
-        tablename="inc_kb_article",
+        table_class_name="CannedReply",
+        tablename="inc_canned_reply",
         column_name="language",
         db_column_name="language",
         column_class_name="Varchar",
@@ -226,8 +145,72 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="KbArticle",
-        tablename="inc_kb_article",
+        table_class_name="CannedReply",
+        tablename="inc_canned_reply",
+        column_name="body",
+        db_column_name="body",
+        column_class_name="Text",
+        column_class=Text,
+        params={
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="CannedReply",
+        tablename="inc_canned_reply",
+        column_name="visibility",
+        db_column_name="visibility",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 8,
+            "default": "public",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="CannedReply",
+        tablename="inc_canned_reply",
+        column_name="uses",
+        db_column_name="uses",
+        column_class_name="Integer",
+        column_class=Integer,
+        params={
+            "default": 0,
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="CannedReply",
+        tablename="inc_canned_reply",
         column_name="created_by",
         db_column_name="created_by",
         column_class_name="Varchar",
@@ -248,8 +231,8 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="KbArticle",
-        tablename="inc_kb_article",
+        table_class_name="CannedReply",
+        tablename="inc_canned_reply",
         column_name="created_at",
         db_column_name="created_at",
         column_class_name="Timestamptz",
@@ -269,8 +252,8 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="KbArticle",
-        tablename="inc_kb_article",
+        table_class_name="CannedReply",
+        tablename="inc_canned_reply",
         column_name="updated_at",
         db_column_name="updated_at",
         column_class_name="Timestamptz",
@@ -530,8 +513,8 @@ async def forwards():
         tablename="inc_kpi_fact",
         column_name="ttfr",
         db_column_name="ttfr",
-        column_class_name="DoublePrecision",
-        column_class=DoublePrecision,
+        column_class_name="Integer",
+        column_class=Integer,
         params={
             "default": None,
             "null": True,
@@ -551,8 +534,8 @@ async def forwards():
         tablename="inc_kpi_fact",
         column_name="ttfr_bus",
         db_column_name="ttfr_bus",
-        column_class_name="DoublePrecision",
-        column_class=DoublePrecision,
+        column_class_name="Integer",
+        column_class=Integer,
         params={
             "default": None,
             "null": True,
@@ -572,8 +555,8 @@ async def forwards():
         tablename="inc_kpi_fact",
         column_name="tta",
         db_column_name="tta",
-        column_class_name="DoublePrecision",
-        column_class=DoublePrecision,
+        column_class_name="Integer",
+        column_class=Integer,
         params={
             "default": None,
             "null": True,
@@ -593,8 +576,8 @@ async def forwards():
         tablename="inc_kpi_fact",
         column_name="tta_bus",
         db_column_name="tta_bus",
-        column_class_name="DoublePrecision",
-        column_class=DoublePrecision,
+        column_class_name="Integer",
+        column_class=Integer,
         params={
             "default": None,
             "null": True,
@@ -614,8 +597,8 @@ async def forwards():
         tablename="inc_kpi_fact",
         column_name="ttr",
         db_column_name="ttr",
-        column_class_name="DoublePrecision",
-        column_class=DoublePrecision,
+        column_class_name="Integer",
+        column_class=Integer,
         params={
             "default": None,
             "null": True,
@@ -635,8 +618,8 @@ async def forwards():
         tablename="inc_kpi_fact",
         column_name="ttr_bus",
         db_column_name="ttr_bus",
-        column_class_name="DoublePrecision",
-        column_class=DoublePrecision,
+        column_class_name="Integer",
+        column_class=Integer,
         params={
             "default": None,
             "null": True,
@@ -656,8 +639,8 @@ async def forwards():
         tablename="inc_kpi_fact",
         column_name="aht",
         db_column_name="aht",
-        column_class_name="DoublePrecision",
-        column_class=DoublePrecision,
+        column_class_name="Integer",
+        column_class=Integer,
         params={
             "default": None,
             "null": True,
@@ -677,8 +660,8 @@ async def forwards():
         tablename="inc_kpi_fact",
         column_name="aht_bus",
         db_column_name="aht_bus",
-        column_class_name="DoublePrecision",
-        column_class=DoublePrecision,
+        column_class_name="Integer",
+        column_class=Integer,
         params={
             "default": None,
             "null": True,
@@ -845,10 +828,10 @@ async def forwards():
     manager.add_column(
         table_class_name="KpiFact",
         tablename="inc_kpi_fact",
-        column_name="first_call_min",
-        db_column_name="first_call_min",
-        column_class_name="DoublePrecision",
-        column_class=DoublePrecision,
+        column_name="first_call",
+        db_column_name="first_call",
+        column_class_name="Integer",
+        column_class=Integer,
         params={
             "default": None,
             "null": True,
@@ -864,10 +847,74 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="CannedReply",
-        tablename="inc_canned_reply",
-        column_name="name",
-        db_column_name="name",
+        table_class_name="KpiDirty",
+        tablename="inc_kpi_dirty",
+        column_name="incident",
+        db_column_name="incident",
+        column_class_name="Integer",
+        column_class=Integer,
+        params={
+            "default": 0,
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="KbArticle",
+        tablename="inc_kb_article",
+        column_name="title",
+        db_column_name="title",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 300,
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="KbArticle",
+        tablename="inc_kb_article",
+        column_name="body",
+        db_column_name="body",
+        column_class_name="Text",
+        column_class=Text,
+        params={
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="KbArticle",
+        tablename="inc_kb_article",
+        column_name="categories",
+        db_column_name="categories",
         column_class_name="Varchar",
         column_class=Varchar,
         params={
@@ -886,14 +933,14 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="CannedReply",
-        tablename="inc_canned_reply",
-        column_name="category",
-        db_column_name="category",
+        table_class_name="KbArticle",
+        tablename="inc_kb_article",
+        column_name="asset_kinds",
+        db_column_name="asset_kinds",
         column_class_name="Varchar",
         column_class=Varchar,
         params={
-            "length": 16,
+            "length": 200,
             "default": "",
             "null": False,
             "primary_key": False,
@@ -908,8 +955,52 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="CannedReply",
-        tablename="inc_canned_reply",
+        table_class_name="KbArticle",
+        tablename="inc_kb_article",
+        column_name="asset_models",
+        db_column_name="asset_models",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 500,
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="KbArticle",
+        tablename="inc_kb_article",
+        column_name="visibility",
+        db_column_name="visibility",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 8,
+            "default": "internal",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="KbArticle",
+        tablename="inc_kb_article",
         column_name="language",
         db_column_name="language",
         column_class_name="Varchar",
@@ -930,72 +1021,8 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="CannedReply",
-        tablename="inc_canned_reply",
-        column_name="body",
-        db_column_name="body",
-        column_class_name="Text",
-        column_class=Text,
-        params={
-            "default": "",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="CannedReply",
-        tablename="inc_canned_reply",
-        column_name="visibility",
-        db_column_name="visibility",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 8,
-            "default": "public",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="CannedReply",
-        tablename="inc_canned_reply",
-        column_name="uses",
-        db_column_name="uses",
-        column_class_name="Integer",
-        column_class=Integer,
-        params={
-            "default": 0,
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="CannedReply",
-        tablename="inc_canned_reply",
+        table_class_name="KbArticle",
+        tablename="inc_kb_article",
         column_name="created_by",
         db_column_name="created_by",
         column_class_name="Varchar",
@@ -1016,8 +1043,8 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="CannedReply",
-        tablename="inc_canned_reply",
+        table_class_name="KbArticle",
+        tablename="inc_kb_article",
         column_name="created_at",
         db_column_name="created_at",
         column_class_name="Timestamptz",
@@ -1037,8 +1064,8 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="CannedReply",
-        tablename="inc_canned_reply",
+        table_class_name="KbArticle",
+        tablename="inc_kb_article",
         column_name="updated_at",
         db_column_name="updated_at",
         column_class_name="Timestamptz",
