@@ -28,11 +28,12 @@ _PARAMS_TEXT = (
     "`bucket` (day | week) for the incoming/resolved series.\n\nDefinitions:\n" + _DEFINITIONS_TEXT)
 
 
-async def _report(viewer, from_, to, group_by, client_id, category, bucket) -> dict[str, Any]:
+async def _report(viewer, from_, to, group_by, client_id, category, bucket,
+                  delay_list: int | None = kpi.DELAY_LIST) -> dict[str, Any]:
     now = dt.datetime.now(UTC)
     query = kpi_store.parse_query(from_=from_, to=to, group_by=group_by, client_id=client_id, category=category,
                                   bucket=bucket, now=now)
-    return await kpi_store.report(viewer, query, now=now)
+    return await kpi_store.report(viewer, query, now=now, delay_list=delay_list)
 
 
 From = Annotated[str | None, QueryParameter(name="from", required=False)]
@@ -57,7 +58,7 @@ async def kpi_report_csv(
 ) -> Response:
     if table not in kpi_store.TABLES:
         kpi_store.csv_table({}, table)  # raises the 422 naming the table
-    data = await _report(viewer, from_, to, group_by, client_id, category, bucket)
+    data = await _report(viewer, from_, to, group_by, client_id, category, bucket, delay_list=None)
     stamp = f"{data['from']:%Y%m%d}-{data['to']:%Y%m%d}"
     return Response(
         content=kpi_store.csv_table(data, table), media_type="text/csv; charset=utf-8",

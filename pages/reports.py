@@ -1,0 +1,94 @@
+"""The reports page (/reports): the KPI report of incidents.kpi_store with
+server-made SVG charts, a period picker, CSV links for every table, printable.
+The numbers are the API's (same service function); /reports/csv serves the
+same CSV as the API to a logged-in staff session."""
+
+from __future__ import annotations
+
+import datetime as dt
+from urllib.parse import urlencode
+
+from litestar import Response, get
+from litestar.params import FromQuery, QueryParameter
+from litestar.response import Template
+from typing import Annotated
+
+from accounts.http import CurrentViewer
+from incidents import kpi, kpi_store, workflow
+from pages import charts
+
+UTC = dt.timezone.utc
+From = Annotated[str | None, QueryParameter(name="from", required=False)]
+PRESETS = (7, 30, 90, 365)
+
+
+def _query(from_, to, group_by, client_id, category, bucket) -> kpi_store.Query:
+    return kpi_store.parse_query(from_=from_, to=to, group_by=group_by, client_id=client_id, category=category,
+                                 bucket=bucket, now=dt.datetime.now(UTC))
+
+
+def chart_set(data: dict, _) -> dict[str, str]:
+    """The page's charts from a report; `_` translates their titles."""
+    totals = data["totals"]
+    series = data["series"]
+    planned = totals["under_sla"]
+    return {
+        "flow": charts.lines([r["period"][5:] for r in series],
+                             {_("incoming"): [r["incoming"] for r in series],
+                              _("resolved"): [r["resolved"] for r in series]},
+                             title=_("Incoming vs resolved")),
+        "mix": charts.bars([(_(r["category"]), r["share_pct"] or 0) for r in data["call_mix"]],
+                           title=_("Call mix by category"), unit=" %"),
+        "sla": charts.bars([(_("response met"), 100 - totals["response_breach_pct"] if planned else None),
+                            (_("resolution met"), 100 - totals["resolution_breach_pct"] if planned else None)],
+                           title=_("SLA compliance"), unit=" %"),
+        "backlog": charts.bars([(r["age"], r["incidents"]) for r in data["backlog"]["ageing"]],
+                               title=_("Backlog by age")),
+        "proactive": charts.share([(_("found by probes first"), totals["proactive"]),
+                                   (_("reported by clients"), totals["problems"] - totals["proactive"])],
+                                  title=_("Proactive share")),
+    }
+
+
+@get("/reports", name="reports")
+async def reports_page(
+    request_viewer: CurrentViewer, from_: From = None, to: FromQuery[str | None] = None,
+    group_by: FromQuery[str | None] = None, client_id: FromQuery[int | None] = None,
+    category: FromQuery[str | None] = None, bucket: FromQuery[str | None] = None,
+) -> Template:
+    query = _query(from_, to, group_by or None, client_id, category or None, bucket or None)
+    data = await kpi_store.report(request_viewer, query)
+    params = {"from": query.start.date().isoformat(),
+              "to": (query.end - dt.timedelta(microseconds=1)).date().isoformat()}
+    for name, value in (("group_by", query.group_by), ("client_id", query.client_id), ("category", query.category),
+                        ("bucket", query.bucket if query.bucket != "day" else None)):
+        if value:
+            params[name] = value
+    today = dt.datetime.now(UTC).date()
+    presets = [(days, urlencode({**params, "from": (today - dt.timedelta(days=days - 1)).isoformat(),
+                                 "to": today.isoformat()})) for days in PRESETS]
+    return Template("pages/reports.html", context={
+        "nav": "reports", "data": data, "params": params, "presets": presets,
+        "csv": {t: "/reports/csv?" + urlencode({**params, "table": t}) for t in kpi_store.TABLES},
+        "group_bys": kpi.GROUP_BYS, "categories": workflow.CATEGORIES, "durations": kpi.DURATIONS,
+        "definitions": kpi.DEFINITIONS,
+    })
+
+
+@get("/reports/csv", name="reports-csv")
+async def reports_csv(
+    request_viewer: CurrentViewer, table: FromQuery[str] = "groups", from_: From = None,
+    to: FromQuery[str | None] = None, group_by: FromQuery[str | None] = None,
+    client_id: FromQuery[int | None] = None, category: FromQuery[str | None] = None,
+    bucket: FromQuery[str | None] = None,
+) -> Response:
+    if table not in kpi_store.TABLES:
+        kpi_store.csv_table({}, table)  # the 422 naming the table
+    query = _query(from_, to, group_by or None, client_id, category or None, bucket or None)
+    data = await kpi_store.report(request_viewer, query, delay_list=None)
+    return Response(kpi_store.csv_table(data, table), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="kpi-{table}-{query.start:%Y%m%d}-'
+                                                    f'{query.end:%Y%m%d}.csv"'})
+
+
+page_routes: list = [reports_page, reports_csv]
