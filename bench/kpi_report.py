@@ -43,6 +43,7 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 
 from _results import RESULTS, append_run, machine  # noqa: E402
+from cmdb_card_search import _pg_admin, percentile  # noqa: E402  (the same helpers)
 from rackcard import db as rdb  # noqa: E402
 
 TARGET_P95_S = 1.0
@@ -174,11 +175,6 @@ async def seed_pg(url: str, data: dict) -> None:
         await conn.close()
 
 
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1))))]
-
-
 async def measure(url: str, n: int, samples: int, now: dt.datetime) -> dict:
     from accounts.services import create_token, create_user
     from rackcard.app import create_app
@@ -231,16 +227,6 @@ async def run_engine(engine: str, url: str, data: dict, n: int, samples: int, no
         await seed_pg(url, data)
     print(f"{engine}: seeded in {time.perf_counter() - t0:.1f} s", flush=True)
     return await measure(url, n, samples, now)
-
-
-async def _pg_admin(url: str, sql: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
 
 
 async def main_async(args) -> int:

@@ -61,11 +61,7 @@ def fill(body: str, values: Mapping[str, str | None]) -> str:
 
 
 def _clean(data: Mapping[str, Any], *, partial: bool) -> dict[str, Any]:
-    if not isinstance(data, Mapping):
-        raise Invalid("the body must be a JSON object", field="body")
-    extra = sorted(set(data) - set(_FIELDS))
-    if extra:
-        raise Invalid(f"unknown field {extra[0]!r}; fields: {', '.join(_FIELDS)}", field=extra[0])
+    kb.check_fields(data, _FIELDS)
     out: dict[str, Any] = {}
     if "name" in data or not partial:
         name = data.get("name")

@@ -110,12 +110,18 @@ def _csv_list(value: Any, field: str, allowed: Iterable[str] | None = None, *, l
 _FIELDS = ("title", "body", "categories", "asset_kinds", "asset_models", "visibility", "language")
 
 
-def _clean(data: Mapping[str, Any], *, partial: bool) -> dict[str, Any]:
+def check_fields(data: Any, allowed: Iterable[str]) -> None:
+    """A JSON object naming only `allowed` fields (422 naming the first stranger)."""
     if not isinstance(data, Mapping):
         raise Invalid("the body must be a JSON object", field="body")
-    extra = sorted(set(data) - set(_FIELDS))
+    allowed = tuple(allowed)
+    extra = sorted(set(data) - set(allowed))
     if extra:
-        raise Invalid(f"unknown field {extra[0]!r}; fields: {', '.join(_FIELDS)}", field=extra[0])
+        raise Invalid(f"unknown field {extra[0]!r}; fields: {', '.join(allowed)}", field=extra[0])
+
+
+def _clean(data: Mapping[str, Any], *, partial: bool) -> dict[str, Any]:
+    check_fields(data, _FIELDS)
     out: dict[str, Any] = {}
     if "title" in data or not partial:
         title = data.get("title")
