@@ -66,6 +66,18 @@ async def kpi_report_csv(
     )
 
 
+@get("/reports/sla", guards=STAFF, summary="One client's SLA report: service availability and incidents vs plan",
+     description="Parameters: `client_id` (required), `from`, `to` as for /reports/kpi. Services: availability and "
+                 "downtime from the check history; incidents: response and resolution against the client's plan.\n\n"
+                 + "\n".join(f"- **{k}**: {v}" for k, v in kpi.DEFINITIONS_SLA.items()))
+async def sla_report(viewer: CurrentViewer, client_id: FromQuery[int], from_: From = None,
+                     to: FromQuery[str | None] = None) -> dict:
+    now = dt.datetime.now(UTC)
+    query = kpi_store.parse_query(from_=from_, to=to, group_by=None, client_id=client_id, category=None, bucket=None,
+                                  now=now)
+    return await kpi_store.sla_report(viewer, client_id, query, now=now)
+
+
 # ---------------------------------------------------------------- knowledge base
 
 _KB_FIELDS = ("Fields: `title`, `body` (Markdown; raw HTML is shown as text, script links are dropped), "
@@ -194,7 +206,7 @@ async def send_reply(viewer: CurrentViewer, incident_id: FromPath[int], reply_id
 
 
 api_routes = [
-    kpi_report, kpi_report_csv,
+    kpi_report, kpi_report_csv, sla_report,
     list_articles, get_article, create_article, update_article, delete_article, incident_suggestions, use_article,
     list_replies, get_reply, create_reply, update_reply, delete_reply, render_reply, send_reply,
 ]

@@ -445,3 +445,60 @@ def report(
             out["groups"].append({"key": key, "label": (labels or {}).get(key, "" if key is None else str(key)),
                                   **row})
     return out
+
+
+# ---------------------------------------------------------------- service availability (per-client SLA report)
+
+DOWN_STATE = "critical"
+DEFINITIONS_SLA: dict[str, str] = {
+    "availability_pct": "Per service: the share of the period it was up. A service is down while any check that "
+                        "carries it is critical: the reachability of each asset delivering it and the link of each "
+                        "interface assigned to it (from the check history; a check never seen counts as up).",
+    "downtime_minutes": "Minutes in the period during which at least one of those checks was critical "
+                        "(overlapping outages count once).",
+}
+
+
+def down_spans(changes: Iterable[tuple[dt.datetime, str]], start: dt.datetime, end: dt.datetime,
+               state_before: str | None = None) -> list[tuple[dt.datetime, dt.datetime]]:
+    """When one check was critical within [start, end), from its state changes
+    [(at, new state)] (any order); `state_before` is its state at `start`."""
+    spans: list[tuple[dt.datetime, dt.datetime]] = []
+    down_since = start if state_before == DOWN_STATE else None
+    for at, state in sorted(changes):
+        if at >= end:
+            break
+        at = max(at, start)
+        if state == DOWN_STATE and down_since is None:
+            down_since = at
+        elif state != DOWN_STATE and down_since is not None:
+            if at > down_since:
+                spans.append((down_since, at))
+            down_since = None
+    if down_since is not None and end > down_since:
+        spans.append((down_since, end))
+    return spans
+
+
+def union_minutes(spans: Iterable[tuple[dt.datetime, dt.datetime]]) -> float:
+    """Total minutes covered by the spans, overlaps counted once."""
+    total = dt.timedelta()
+    current: tuple[dt.datetime, dt.datetime] | None = None
+    for begin, finish in sorted(spans):
+        if current is None or begin > current[1]:
+            if current is not None:
+                total += current[1] - current[0]
+            current = (begin, finish)
+        else:
+            current = (current[0], max(current[1], finish))
+    if current is not None:
+        total += current[1] - current[0]
+    return total.total_seconds() / 60
+
+
+def availability(spans: Iterable[tuple[dt.datetime, dt.datetime]], start: dt.datetime,
+                 end: dt.datetime) -> dict[str, float]:
+    down = union_minutes(spans)
+    period = _minutes(start, end)
+    return {"downtime_minutes": round(down, 1),
+            "availability_pct": round(100 * (1 - down / period), 3) if period > 0 else None}

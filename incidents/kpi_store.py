@@ -538,3 +538,77 @@ def csv_table(data: Mapping[str, Any], table: str) -> str:
     for row in rows:
         writer.writerow({k: "" if row.get(k) is None else row.get(k) for k in header})
     return out.getvalue()
+
+
+# ---------------------------------------------------------------- per-client SLA report
+
+
+async def sla_report(viewer: Viewer, client_id: int, query: Query, *, now: dt.datetime | None = None) -> dict:
+    """One client's SLA report for the period: the availability of each of its
+    services from the check history (kpi.DEFINITIONS_SLA), and its incidents'
+    response and resolution against its plan (the KPI report filtered to it)."""
+    from accounts.errors import NotFound
+
+    if not (viewer.is_staff or (viewer.is_client and viewer.client_id == client_id)):
+        raise NotFound(f"no client {client_id}", field="client_id")
+    now = now or dt.datetime.now(UTC)
+    end = min(query.end, now)
+    client = await rawsql.fetch("SELECT c.id, c.name, c.sla_plan_id, p.name AS plan_name FROM cmdb_client c "
+                                "LEFT JOIN inc_sla_plan p ON p.id = c.sla_plan_id WHERE c.id = {}", client_id)
+    if not client:
+        raise NotFound(f"no client {client_id}", field="client_id")
+    plan = None
+    if client[0]["sla_plan_id"] is not None:
+        plan = sla.SlaPlan.from_record(dict((await rawsql.fetch("SELECT * FROM inc_sla_plan WHERE id = {}",
+                                                                 client[0]["sla_plan_id"]))[0]))
+    services = [dict(r) for r in await rawsql.fetch(
+        "SELECT s.id, s.kind, s.description, s.bandwidth_mbps, s.status, st.name AS site FROM cmdb_service s "
+        "JOIN cmdb_site st ON st.id = s.site WHERE s.client = {} ORDER BY s.id", client_id)]
+    checks: dict[int, set[tuple[int, str]]] = {s["id"]: set() for s in services}
+    if services:
+        q = Sql()
+        for r in await q.fetch(f"SELECT service, asset FROM cmdb_service_asset WHERE service IN "
+                               f"{q.ints(checks)}"):
+            checks[r["service"]].add((r["asset"], "reachability"))
+        q = Sql()
+        for r in await q.fetch(f"SELECT service, asset, if_index FROM cmdb_interface WHERE service IN "
+                               f"{q.ints(checks)}"):
+            checks[r["service"]].add((r["asset"], f"link:{r['if_index']}"))
+    history: dict[tuple[int, str], list[tuple[dt.datetime, str]]] = {}
+    before: dict[tuple[int, str], str] = {}
+    assets = {a for keys in checks.values() for a, _ in keys}
+    if assets:
+        q = Sql()
+        for r in await q.fetch(f'SELECT asset, "key", to_state, at FROM inc_check_event WHERE asset IN '
+                               f"{q.ints(assets)} AND at < {q(end)} ORDER BY at, id"):
+            key, at = (r["asset"], r["key"]), as_time(r["at"])
+            if at < query.start:
+                before[key] = r["to_state"]
+            else:
+                history.setdefault(key, []).append((at, r["to_state"]))
+    out_services = []
+    for s in services:
+        spans = [span for key in checks[s["id"]]
+                 for span in kpi.down_spans(history.get(key, ()), query.start, end, before.get(key))]
+        out_services.append({**s, "checks": sorted(f"{a}:{k}" for a, k in checks[s["id"]]),
+                             **kpi.availability(spans, query.start, end)})
+    incidents = await report(viewer if viewer.is_staff else _STAFF_READER, Query(query.start, query.end,
+                                                                                 client_id=client_id), now=now)
+    return {
+        "client": {"id": client_id, "name": client[0]["name"]},
+        "plan": None if plan is None else {
+            "id": plan.id, "name": plan.name, "hours": "24x7" if plan.is_24x7 else "business",
+            "response_minutes": dict(plan.response_minutes), "resolution_minutes": dict(plan.resolution_minutes)},
+        "from": query.start, "to": query.end, "as_of": now,
+        "services": out_services,
+        "incidents": {k: incidents["totals"][k] for k in (
+            "incidents", "resolved", "under_sla", "response_breached", "response_breach_pct", "resolution_breached",
+            "resolution_breach_pct", "time_to_first_response", "time_to_resolve")},
+        "open_now": incidents["backlog"]["open"],
+        "definitions": {**kpi.DEFINITIONS_SLA, **{k: kpi.DEFINITIONS[k] for k in (
+            "response_breach_pct", "resolution_breach_pct", "time_to_first_response", "time_to_resolve")}},
+    }
+
+
+#: The client's own numbers are read with staff rights after the scope check above (the report is about them only).
+_STAFF_READER = Viewer(user_id=None, email="system", role="admin")

@@ -208,3 +208,35 @@ async def test_sql_aggregation_equals_the_pure_reference(db, api, group_by):
         assert got[key] == want[key], key
     strip = lambda g: {k: v for k, v in g.items() if k not in ("label", "detection_to_first_call")}  # noqa: E731
     assert [strip(g) for g in got["groups"]] == [strip(g) for g in want["groups"]]
+
+
+async def test_per_client_sla_report_availability_and_incidents(db, api, client_as):
+    from cmdb.tables import Interface
+    from incidents.tables import CheckEvent
+
+    ids = await _history()
+    mc = (await data.asset(ids["site"], "mc-extra", client_id=ids["acme"]))
+    service = await data.service(ids["acme"], ids["site"], mc)
+    await Interface(asset=mc, if_index=2, name="fx", role="fiber", client=ids["acme"], service=service).save()
+    events = [(mc, "reachability", "critical", at(-600 - 60)),  # 23:00 the day before: down when the day begins
+              (mc, "reachability", "ok", at(-540)),  # 01:00
+              (mc, "reachability", "critical", at(-120)),  # 08:00 (saved out of order: ordering is by time)
+              (mc, "reachability", "ok", at(30)),  # back at 10:30
+              (mc, "link:2", "critical", at(600)), (mc, "link:2", "ok", at(660)),  # 20:00-21:00
+              (mc, "reachability", "warning", at(700))]  # not down
+    for asset, key, state, when in events:
+        await CheckEvent(asset=asset, key=key, to_state=state, at=when).save()
+    response = await api.get(f"/api/v1/reports/sla?client_id={ids['acme']}&{DAY}")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["client"]["name"] == "Acme" and body["plan"]["name"] == "Gold"
+    by_id = {s["id"]: s for s in body["services"]}
+    # 00:00-01:00 (60) + 08:00-10:30 (150) + 20:00-21:00 (60) of 1440 minutes
+    assert by_id[service]["downtime_minutes"] == 270.0
+    assert by_id[service]["availability_pct"] == round(100 * (1 - 270 / 1440), 3)
+    assert body["incidents"]["incidents"] == 2 and body["incidents"]["response_breach_pct"] == 0.0
+    assert "availability_pct" in body["definitions"]
+    client = await client_as("client", ids["acme"])
+    assert (await client.get(f"/api/v1/reports/sla?client_id={ids['acme']}")).status_code == 403
+    missing = await api.get("/api/v1/reports/sla?client_id=999999")
+    assert missing.status_code == 404

@@ -221,3 +221,18 @@ def test_closed_share_and_groups_count_an_incident_in_each_of_its_groups():
 @pytest.mark.parametrize("name", list(kpi.DEFINITIONS))
 def test_every_definition_is_in_the_module_docstring(name):
     assert f"{name}:" in kpi.__doc__
+
+
+def test_down_spans_and_availability_count_overlaps_once():
+    start, end = T0, T0 + dt.timedelta(days=1)
+    # reachability: down 10:30-11:00 and from 23:00 to past the end; it was down before start too
+    reach = kpi.down_spans([(m(30), "critical"), (m(60), "ok"), (m(13 * 60), "critical")], start, end)
+    assert reach == [(m(30), m(60)), (m(13 * 60), end)]
+    link = kpi.down_spans([(m(50), "ok"), (m(-100), "critical")], start, end, state_before="critical")
+    assert link == [(start, m(50))]
+    warn = kpi.down_spans([(m(5), "warning"), (m(9), "ok")], start, end)  # a warning is not down
+    assert warn == []
+    got = kpi.availability(reach + link, start, end)
+    # union: 10:00-11:00 (60) + 23:00-10:00 next day (11 h = 660) = 720 of 1440 minutes
+    assert got == {"downtime_minutes": 720.0, "availability_pct": 50.0}
+    assert kpi.availability([], start, end) == {"downtime_minutes": 0.0, "availability_pct": 100.0}
