@@ -20,6 +20,20 @@ from pages import charts
 UTC = dt.timezone.utc
 From = Annotated[str | None, QueryParameter(name="from", required=False)]
 PRESETS = (7, 30, 90, 365)
+#: What the page calls each metric (kpi.DEFINITIONS keys); translated in the template.
+LABELS = {
+    "cohort": "Cohort", "incidents": "Incidents", "resolved": "Resolved", "closed_pct": "Closed share",
+    "first_contact_resolution_pct": "First-contact resolution", "time_to_first_response": "Time to first response",
+    "time_to_acknowledge": "Time to acknowledge (MTTA)", "time_to_resolve": "Time to resolve (MTTR)",
+    "handling_time": "Handling time", "calendar_vs_business": "Calendar and business time",
+    "response_breach_pct": "Response SLA breaches", "resolution_breach_pct": "Resolution SLA breaches",
+    "overdue_now": "Overdue now", "backlog": "Backlog and ageing", "series": "Incoming and resolved over time",
+    "reopen_rate_pct": "Reopen rate", "escalation_rate_pct": "Escalation rate",
+    "escalation_by_line": "Escalation by line", "proactive_pct": "Proactive share of problems",
+    "self_healed_pct": "Self-healed share", "detection_to_first_call": "Detection to the first client call",
+    "call_mix": "Call mix", "groups": "Groups", "availability_pct": "Availability",
+    "downtime_minutes": "Downtime, minutes",
+}
 
 
 def _query(from_, to, group_by, client_id, category, bucket) -> kpi_store.Query:
@@ -71,7 +85,7 @@ async def reports_page(
         "nav": "reports", "data": data, "params": params, "presets": presets,
         "csv": {t: "/reports/csv?" + urlencode({**params, "table": t}) for t in kpi_store.TABLES},
         "group_bys": kpi.GROUP_BYS, "categories": workflow.CATEGORIES, "durations": kpi.DURATIONS,
-        "definitions": kpi.DEFINITIONS,
+        "definitions": kpi.DEFINITIONS, "labels": LABELS,
     })
 
 
