@@ -194,17 +194,30 @@ async def _links(ids: Sequence[int], side: str) -> dict[int, list[tuple[int, dt.
 # ---------------------------------------------------------------- facts
 
 
+#: Open incidents' facts carry breach flags as of when they were measured: all
+#: of them are measured again once this much (report) time has passed; in
+#: between, only those whose row changed (or that have no facts yet).
+OPEN_FRESH = dt.timedelta(seconds=30)
+_open_measured: dict[int, dt.datetime] = {}  # id(engine) -> the `now` all open incidents were last measured at
+
+
 async def refresh_facts(now: dt.datetime) -> int:
     """Measure again what changed: the incidents the triggers marked dirty
-    (a resolved/closed incident changed, was resolved or reopened) and every
-    open incident (its breach and age depend on now). No scan of all incidents.
+    (a resolved/closed incident changed, was resolved or reopened), the open
+    incidents that changed or have no facts, and every open incident once
+    their breach flags are OPEN_FRESH old. No scan of all incidents.
     Returns how many were measured."""
     q = Sql()
     dirty = await q.fetch("SELECT id, incident FROM inc_kpi_dirty")
     top = max((r["id"] for r in dirty), default=None)
-    ids = sorted({r["incident"] for r in dirty}
-                 | {r["id"] for r in await rawsql.fetch(
-                     "SELECT id FROM inc_incident WHERE status NOT IN ('resolved', 'closed')")})
+    engine_key = id(q.engine)
+    last = _open_measured.get(engine_key)
+    every_open = last is None or not (last <= now < last + OPEN_FRESH)
+    open_ids = {r["id"] for r in await rawsql.fetch(
+        "SELECT i.id FROM inc_incident i LEFT JOIN inc_kpi_fact f ON f.incident = i.id "
+        "WHERE i.status NOT IN ('resolved', 'closed')"
+        + ("" if every_open else " AND (f.incident IS NULL OR f.stamp <> i.updated_at)"))}
+    ids = sorted({r["incident"] for r in dirty} | open_ids)
     if ids:
         plans, client_users = await _plans(), await _client_users()
         columns = ("incident", "stamp", *FACT_COLUMNS[1:])
@@ -218,6 +231,8 @@ async def refresh_facts(now: dt.datetime) -> int:
                 await rawsql.insert("inc_kpi_fact", columns, kinds,
                                     [(f.id, stamp, *_row_of(f)[1:]) for f, stamp in measured],
                                     "ON CONFLICT (incident) DO NOTHING")  # a concurrent report measured it too
+    if every_open:
+        _open_measured[engine_key] = now
     if top is not None:
         q = Sql()
         await q.fetch(f"DELETE FROM inc_kpi_dirty WHERE id <= {q(top)}")
