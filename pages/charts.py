@@ -93,9 +93,9 @@ def share(parts: Iterable[tuple[str, float]], *, title: str, width: int = 480) -
         colour = PALETTE[k % len(PALETTE)]
         body.append(f'<rect x="{x:.1f}" y="0" width="{w:.1f}" height="24" fill="{colour}" class="series-{k}">'
                     f"<title>{escape(label)}: {value / total * 100:.1f} %</title></rect>")
-        body.append(f'<rect x="{(k % 3) * (width / 3):.1f}" y="{34 + (k // 3) * 18}" width="10" height="10" '
-                    f'fill="{colour}" class="series-{k}"/><text x="{(k % 3) * (width / 3) + 14:.1f}" '
-                    f'y="{43 + (k // 3) * 18}" class="chart-label">{escape(label)} {value / total * 100:.1f} %</text>')
+        body.append(f'<rect x="0" y="{34 + k * 18}" width="10" height="10" fill="{colour}" class="series-{k}"/>'
+                    f'<text x="14" y="{43 + k * 18}" class="chart-label">{escape(label)} '
+                    f"{value / total * 100:.1f} %</text>")
         x += w
-    height = 40 + ((len(items) + 2) // 3) * 18
+    height = 40 + len(items) * 18
     return _svg(width, height, title, "".join(body))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from urllib.parse import urlencode
 
-from litestar import Response, get
+from litestar import Request, Response, get
 from litestar.params import FromQuery, QueryParameter
 from litestar.response import Template
 from typing import Annotated
@@ -16,6 +16,7 @@ from typing import Annotated
 from accounts.http import CurrentViewer
 from incidents import kpi, kpi_store, workflow
 from pages import charts
+from rackcard.i18n import language_of, translations
 
 UTC = dt.timezone.utc
 From = Annotated[str | None, QueryParameter(name="from", required=False)]
@@ -66,12 +67,12 @@ def chart_set(data: dict, _) -> dict[str, str]:
 
 @get("/reports", name="reports")
 async def reports_page(
-    request_viewer: CurrentViewer, from_: From = None, to: FromQuery[str | None] = None,
+    request: Request, viewer: CurrentViewer, from_: From = None, to: FromQuery[str | None] = None,
     group_by: FromQuery[str | None] = None, client_id: FromQuery[int | None] = None,
     category: FromQuery[str | None] = None, bucket: FromQuery[str | None] = None,
 ) -> Template:
     query = _query(from_, to, group_by or None, client_id, category or None, bucket or None)
-    data = await kpi_store.report(request_viewer, query)
+    data = await kpi_store.report(viewer, query)
     params = {"from": query.start.date().isoformat(),
               "to": (query.end - dt.timedelta(microseconds=1)).date().isoformat()}
     for name, value in (("group_by", query.group_by), ("client_id", query.client_id), ("category", query.category),
@@ -86,12 +87,13 @@ async def reports_page(
         "csv": {t: "/reports/csv?" + urlencode({**params, "table": t}) for t in kpi_store.TABLES},
         "group_bys": kpi.GROUP_BYS, "categories": workflow.CATEGORIES, "durations": kpi.DURATIONS,
         "definitions": kpi.DEFINITIONS, "labels": LABELS,
+        "charts": chart_set(data, translations(language_of(request)).gettext),
     })
 
 
 @get("/reports/csv", name="reports-csv")
 async def reports_csv(
-    request_viewer: CurrentViewer, table: FromQuery[str] = "groups", from_: From = None,
+    viewer: CurrentViewer, table: FromQuery[str] = "groups", from_: From = None,
     to: FromQuery[str | None] = None, group_by: FromQuery[str | None] = None,
     client_id: FromQuery[int | None] = None, category: FromQuery[str | None] = None,
     bucket: FromQuery[str | None] = None,
@@ -99,7 +101,7 @@ async def reports_csv(
     if table not in kpi_store.TABLES:
         kpi_store.csv_table({}, table)  # the 422 naming the table
     query = _query(from_, to, group_by or None, client_id, category or None, bucket or None)
-    data = await kpi_store.report(request_viewer, query, delay_list=None)
+    data = await kpi_store.report(viewer, query, delay_list=None)
     return Response(kpi_store.csv_table(data, table), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="kpi-{table}-{query.start:%Y%m%d}-'
                                                     f'{query.end:%Y%m%d}.csv"'})
