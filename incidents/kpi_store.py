@@ -327,10 +327,10 @@ def _minutes(value: Any) -> list[float]:
 
 
 async def _aggregate(query: Query, group_by: str | None) -> dict[Any, dict[str, Any]]:
-    """group key (None for the totals) -> kpi.metrics-shaped dict: ONE scan of
-    the cohort's facts. Counts are summed in SQL; each duration's values come
-    back aggregated into one value per group and kpi.summary takes their
-    mean, median and p90, exactly as the pure reference does."""
+    """group key (None for the totals) -> raw aggregates of ONE scan of the
+    cohort's facts: counts summed in SQL, each duration's values brought back
+    in one value per group, and the days, categories and delays to the first
+    call. _metrics turns one into kpi.metrics' shape; _merge adds groups up."""
     joins, expr = _grouping(group_by)
     select_key = f"{expr} AS grp" if expr else "NULL AS grp"
     group = f" GROUP BY {expr}" if expr else ""
@@ -338,36 +338,47 @@ async def _aggregate(query: Query, group_by: str | None) -> dict[Any, dict[str, 
     sums = ", ".join(f"SUM(CASE WHEN {cond} THEN 1 ELSE 0 END) AS \"{name}\"" for name, cond in _COUNTS)
     spreads = ", ".join(f"{_numbers(q, f'CASE WHEN f.{col} IS NOT NULL{extra} THEN f.{col} END')} AS \"v_{col}\""
                         for _, col, extra in _SPREADS)
-    extra = ""
-    if expr is None:  # the totals also bring the days, the categories and the delays to the first call
-        day = "substr(f.opened_at, 1, 10)" if q.sqlite else "to_char(f.opened_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
-        delay = (f"CASE WHEN {_AUTO} AND f.first_call >= 0 THEN "
-                 + ("f.incident || ':' || f.first_call" if q.sqlite
-                    else "f.incident::text || ':' || f.first_call::text") + " END")
-        extra = f", {_texts(q, day)} AS days, {_texts(q, 'f.category')} AS categories, {_texts(q, delay)} AS delays"
+    day = "substr(f.opened_at, 1, 10)" if q.sqlite else "to_char(f.opened_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+    delay = (f"CASE WHEN {_AUTO} AND f.first_call >= 0 THEN "
+             + ("f.incident || ':' || f.first_call" if q.sqlite
+                else "f.incident::text || ':' || f.first_call::text") + " END")
+    extra = f", {_texts(q, day)} AS days, {_texts(q, 'f.category')} AS categories, {_texts(q, delay)} AS delays"
     rows = await q.fetch(f"SELECT {select_key}, {sums}, {spreads}{extra} FROM inc_kpi_fact f{joins} "
                          f"WHERE {_cohort(q, query)}{group}")
-    out = {}
-    for r in rows:
-        if not r["incidents"]:
-            continue
-        m = _shape(r)
-        for name, col, _ in _SPREADS:
-            stat = kpi.summary(_minutes(r[f"v_{col}"]))
-            if name == "detection_to_first_call":
-                m[name] = stat
-            else:
-                m.setdefault(name, {})["business" if col.endswith("_bus") else "calendar"] = stat
-        if expr is None:
-            m["_days"] = _unpack(r["days"])
-            m["_categories"] = _unpack(r["categories"])
-            m["_delays"] = [(int(d) / 60, int(i)) for i, d in (x.split(":") for x in _unpack(r["delays"]))]
-        out[r["grp"]] = m
-    return out
+    return {r["grp"]: {
+        "counts": {name: int(r[name] or 0) for name, _ in _COUNTS},
+        "values": {col: _minutes(r[f"v_{col}"]) for _, col, _ in _SPREADS},
+        "days": _unpack(r["days"]),
+        "categories": _unpack(r["categories"]),
+        "delays": [(int(d) / 60, int(i)) for i, d in (x.split(":") for x in _unpack(r["delays"]))],
+    } for r in rows if r["incidents"]}
 
 
-def _shape(r: Mapping[str, Any]) -> dict[str, Any]:
-    c = {name: int(r[name] or 0) for name, _ in _COUNTS}
+def _merge(raws: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
+    """The raw aggregates of disjoint groups added up (the totals of a grouping
+    where each incident is in one group: category, line, source, priority)."""
+    raws = list(raws)
+    if not raws:
+        return None
+    return {
+        "counts": {name: sum(r["counts"][name] for r in raws) for name, _ in _COUNTS},
+        "values": {col: [v for r in raws for v in r["values"][col]] for _, col, _ in _SPREADS},
+        **{key: [v for r in raws for v in r[key]] for key in ("days", "categories", "delays")},
+    }
+
+
+def _metrics(raw: dict[str, Any]) -> dict[str, Any]:
+    m = _shape(raw["counts"])
+    for name, col, _ in _SPREADS:
+        stat = kpi.summary(raw["values"][col])
+        if name == "detection_to_first_call":
+            m[name] = stat
+        else:
+            m.setdefault(name, {})["business" if col.endswith("_bus") else "calendar"] = stat
+    return m
+
+
+def _shape(c: Mapping[str, int]) -> dict[str, Any]:
     pct = kpi.pct
     return {
         "incidents": c["incidents"], "resolved": c["resolved"], "resolved_pct": pct(c["resolved"], c["incidents"]),
@@ -466,12 +477,21 @@ async def report(viewer: Viewer, query: Query, *, now: dt.datetime | None = None
         raise Forbidden("reports are for staff")
     now = now or dt.datetime.now(UTC)
     await refresh_facts(now)
-    totals_by = await _aggregate(query, None)
+    if query.group_by in ("category", "line", "source", "priority"):  # one group each: one scan for both
+        raws = await _aggregate(query, query.group_by)
+        total_raw = _merge(raws.values())
+    else:
+        total_raw = (await _aggregate(query, None)).get(None)
+        raws = await _aggregate(query, query.group_by) if query.group_by else {}
     empty = kpi.metrics([])
-    totals = totals_by.get(None) or {**empty, "_lines": kpi.escalation_by_line([]), "_days": [], "_categories": [],
-                                     "_delays": []}
-    lines, days, categories = totals.pop("_lines"), totals.pop("_days"), totals.pop("_categories")
-    totals["detection_to_first_call"]["incidents"] = _delay_rows(totals.pop("_delays"), delay_list)
+    if total_raw is None:
+        totals = {**empty, "_lines": kpi.escalation_by_line([])}
+        days, categories, delays = [], [], []
+    else:
+        totals = _metrics(total_raw)
+        days, categories, delays = total_raw["days"], total_raw["categories"], total_raw["delays"]
+    lines = totals.pop("_lines")
+    totals["detection_to_first_call"]["incidents"] = _delay_rows(delays, delay_list)
     open_now = await _open_facts(query)
     out: dict[str, Any] = {
         "from": query.start, "to": query.end, "as_of": now, "group_by": query.group_by, "bucket": query.bucket,
@@ -485,7 +505,7 @@ async def report(viewer: Viewer, query: Query, *, now: dt.datetime | None = None
         "definitions": kpi.DEFINITIONS,
     }
     if query.group_by:
-        groups = await _aggregate(query, query.group_by)
+        groups = {key: _metrics(raw) for key, raw in raws.items()}
         if query.group_by in ("client", "site"):
             members = await _open_groups(query, open_now)
             key_of = lambda f: members.get(f.id) or [None]  # noqa: E731
