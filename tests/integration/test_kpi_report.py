@@ -240,3 +240,19 @@ async def test_per_client_sla_report_availability_and_incidents(db, api, client_
     assert (await client.get(f"/api/v1/reports/sla?client_id={ids['acme']}")).status_code == 403
     missing = await api.get("/api/v1/reports/sla?client_id=999999")
     assert missing.status_code == 404
+
+
+async def test_the_server_timers_measure_queued_incidents_before_any_report(db, settings):
+    import asyncio
+
+    from incidents import background
+    from incidents.desk_tables import KpiDirty, KpiFact
+
+    await _history()
+    assert await KpiDirty.count() > 0 and await KpiFact.count() == 0
+    async with background.background(None, settings):
+        for _ in range(100):
+            if await KpiFact.count() >= 4:
+                break
+            await asyncio.sleep(0.1)
+    assert await KpiFact.count() == 4 and await KpiDirty.count() == 0  # the three resolved and the open one
