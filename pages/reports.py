@@ -107,4 +107,19 @@ async def reports_csv(
                                                     f'{query.end:%Y%m%d}.csv"'})
 
 
-page_routes: list = [reports_page, reports_csv]
+@get("/reports/clients/{client_id:int}", name="client-sla-report")
+async def client_sla_page(viewer: CurrentViewer, client_id: int, from_: From = None,
+                          to: FromQuery[str | None] = None) -> Template:
+    """One client's SLA report: service availability and incidents against the plan (printable)."""
+    query = _query(from_, to, None, client_id, None, None)
+    data = await kpi_store.sla_report(viewer, client_id, query)
+    params = {"from": query.start.date().isoformat(),
+              "to": (query.end - dt.timedelta(microseconds=1)).date().isoformat()}
+    return Template("pages/client_sla.html", context={
+        "nav": "reports", "data": data, "params": params, "labels": LABELS,
+        "definitions": {**kpi.DEFINITIONS_SLA, **{k: kpi.DEFINITIONS[k] for k in (
+            "response_breach_pct", "resolution_breach_pct", "time_to_first_response", "time_to_resolve")}},
+    })
+
+
+page_routes: list = [reports_page, reports_csv, client_sla_page]

@@ -148,3 +148,14 @@ async def test_reports_and_knowledge_base_in_a_real_browser(db, api, browser_log
     assert await page.locator(".markdown strong").inner_text() == "патч-корды"
     assert await page.locator(".markdown script").count() == 0
     await screenshot(page, "kb-article-ru")
+
+
+async def test_client_sla_page(db, session_as):
+    from tests.integration.test_kpi_report import _history as history
+
+    ids = await history()
+    page, _ = await session_as("noc")
+    html = (await page.get(f"/reports/clients/{ids['acme']}?{DAY}")).text
+    assert "SLA report" in html and "Acme" in html and "Gold" in html
+    assert _metric(html, "incidents") == "2"
+    assert (await page.get(f"/reports/clients/999999?{DAY}")).status_code == 404
