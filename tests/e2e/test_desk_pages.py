@@ -10,8 +10,6 @@ import re
 import pytest
 from conftest import page_csrf, screenshot
 
-from accounts.viewer import SYSTEM
-from incidents import services
 from tests.integration import incident_data as data
 from tests.integration.test_kpi_report import DAY, _history
 

@@ -236,3 +236,15 @@ def test_down_spans_and_availability_count_overlaps_once():
     # union: 10:00-11:00 (60) + 23:00-10:00 next day (11 h = 660) = 720 of 1440 minutes
     assert got == {"downtime_minutes": 720.0, "availability_pct": 50.0}
     assert kpi.availability([], start, end) == {"downtime_minutes": 0.0, "availability_pct": 100.0}
+
+
+def test_the_kpi_core_and_the_charts_are_pure():
+    import subprocess
+    import sys
+
+    code = ("import sys, incidents.kpi, pages.charts; "
+            "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
+            "{'piccolo', 'litestar', 'asyncpg', 'aiosqlite', 'httpx', 'pysnmp', 'jinja2', 'sqlite3'}); "
+            "print(bad); sys.exit(1 if bad else 0)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
