@@ -14,8 +14,13 @@ import re
 
 import pytest
 
-#: Routes a client user may call (scoped to their own client by the service layer).
-CLIENT_ROUTES = {"/api/v1/me"}
+#: Routes a client user may call (scoped to their own client by the service layer):
+#: a path (every method), or (method, path) when the other methods stay staff-only.
+CLIENT_ROUTES = {
+    "/api/v1/me",
+    ("GET", "/api/v1/kb"),  # public knowledge-base articles only (test below)
+    ("GET", "/api/v1/kb/{article_id:int}"),
+}
 #: Routes for probe workers only.
 PROBE_PREFIX = "/api/v1/probe/"
 #: Routes every authenticated viewer may call.
@@ -59,9 +64,27 @@ async def test_client_users_reach_only_their_routes(app, client_as):
     await client_row.save()
     client_user = await client_as("client", client_row.id)
     for method, path in _api_routes(app):
-        if path in CLIENT_ROUTES:
+        if path in CLIENT_ROUTES or (method, path) in CLIENT_ROUTES:
             continue
         assert await _status(client_user, method, path) == 403, (method, path)
+
+
+async def test_internal_knowledge_base_articles_never_reach_a_client_token(app, api, client_as):
+    from cmdb.tables import Client
+
+    client_row = Client(code="acme", name="Acme", name_norm="acme")
+    await client_row.save()
+    client_user = await client_as("client", client_row.id)
+    public = (await api.post("/api/v1/kb", json={"title": "How to report an outage", "body": "Call the NOC",
+                                                 "visibility": "public"})).json()
+    internal = (await api.post("/api/v1/kb", json={"title": "Vendor escalation contacts", "body": "Call the NOC",
+                                                   "visibility": "internal"})).json()
+    for query in ("", "?q=noc", "?visibility=internal", "?q=vendor"):
+        listed = (await client_user.get(f"/api/v1/kb{query}")).json()
+        assert internal["id"] not in [r["id"] for r in listed["results"]], query
+    assert [r["id"] for r in (await client_user.get("/api/v1/kb?q=noc")).json()["results"]] == [public["id"]]
+    assert (await client_user.get(f"/api/v1/kb/{internal['id']}")).status_code == 404
+    assert (await client_user.get(f"/api/v1/kb/{public['id']}")).status_code == 200
 
 
 async def test_probe_tokens_reach_only_the_probe_protocol(app):
