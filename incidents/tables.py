@@ -181,6 +181,18 @@ class WebhookEndpoint(Table, tablename="inc_webhook"):
     created_at = Timestamptz(default=TimestamptzNow())
 
 
+class MailMessage(Table, tablename="inc_mail_message"):
+    """The Message-IDs of an incident's mail, incoming and outgoing: a reply is
+    threaded by its In-Reply-To / References through this table, and outgoing
+    mail names the thread's earlier messages so mail clients thread it too."""
+
+    message_id = Varchar(length=300, unique=True, index=True)  # without the angle brackets
+    incident = ForeignKey(references=Incident, on_delete=OnDelete.cascade, index=True)
+    direction = Varchar(length=3)  # in | out
+    address = Varchar(length=254, default="")  # the sender (in) or the recipient (out)
+    at = Timestamptz()
+
+
 class Notification(Table, tablename="inc_notification"):
     """Outbox: one row per incident event, written in the incident's transaction,
     fanned out into deliveries after commit by incidents.notify."""

@@ -30,6 +30,7 @@ API_MODULES = (
     "cmdb.import_api",
     "incidents.api",
     "incidents.probe_api",
+    "integrations.api",
     "rackcard.composed",
 )
 
