@@ -33,7 +33,7 @@ import httpx
 from accounts.dbutil import atomic
 from cmdb.tables import Contact
 from incidents.services import add_entry
-from incidents.tables import AffectedClient, Delivery, DeliveryAttempt, Notification, WebhookEndpoint
+from incidents.tables import AffectedClient, Delivery, DeliveryAttempt, MailMessage, Notification, WebhookEndpoint
 
 log = logging.getLogger("rackcard.incidents.notify")
 UTC = dt.timezone.utc
@@ -171,7 +171,8 @@ async def _attempt(config: NotifyConfig, delivery_id: int, now: dt.datetime, htt
             if not 200 <= status_code < 300:
                 error = f"HTTP {status_code}"
         else:
-            await _send_mail(config, row["target"], row["notification.event"], payload)
+            await _send_mail(config, row["target"], row["notification.event"], payload,
+                             incident_id=row["notification.incident"], delivery_id=row["id"], now=now)
     except Exception as exc:  # noqa: BLE001 - any failure is logged and retried, never raised
         error = f"{type(exc).__name__}: {exc}" or type(exc).__name__
     ok = not error
@@ -229,9 +230,13 @@ async def _post_webhook(http: httpx.AsyncClient, webhook_id: int, delivery_id: i
     return response.status_code
 
 
-def _mail(config: NotifyConfig, target: str, event: str, payload: dict) -> EmailMessage:
+def _mail(config: NotifyConfig, target: str, event: str, payload: dict,
+          thread: "MailThread | None" = None) -> EmailMessage:
     """NOC mail carries the whole summary; a client contact's only public facts
-    (never internal notes, nor other clients' names)."""
+    (never internal notes, nor other clients' names). The subject carries the
+    incident number (the e-mail intake threads replies by it, for the
+    incident's own clients only) and `thread` the headers that make mail
+    clients show every message of an incident as one conversation."""
     incident = payload.get("incident", {})
     audience, address = _recipient(target)
     subject = f"[rackcard] {event}: #{incident.get('id')} {incident.get('title', '')} ({incident.get('priority', '')})"
@@ -258,15 +263,55 @@ def _mail(config: NotifyConfig, target: str, event: str, payload: dict) -> Email
     message["From"] = config.mail_from
     message["To"] = address
     message["Subject"] = subject
+    if thread is not None:
+        message["Message-ID"] = f"<{thread.message_id}>"
+        message["In-Reply-To"] = f"<{thread.root}>"
+        message["References"] = " ".join(f"<{m}>" for m in thread.references)
+    if event != "comment":
+        # Written by the machine, not by a person (RFC 3834): auto-responders must not answer it.
+        message["Auto-Submitted"] = "auto-generated"
+        message["X-Auto-Response-Suppress"] = "All"
     message.set_content("\n".join(lines) + "\n")
     return message
 
 
-async def _send_mail(config: NotifyConfig, target: str, event: str, payload: dict) -> None:
+@dataclass(frozen=True)
+class MailThread:
+    """Threading headers of one outgoing mail of an incident."""
+
+    message_id: str  # this mail's id (no angle brackets)
+    root: str  # the incident's first mail: the client's own, or a fixed id per incident
+    references: tuple[str, ...]  # root first, then the latest messages of the thread
+
+
+def _mail_domain(config: NotifyConfig) -> str:
+    return config.mail_from.rsplit("@", 1)[-1].strip(" >") or "localhost"
+
+
+async def _thread(config: NotifyConfig, incident_id: int, delivery_id: int) -> MailThread:
+    """Every mail of an incident refers to the same root: the first mail that came
+    in for it (so the client's own mail client threads our answers under their
+    message), or `<rackcard.incident.N@domain>` when it did not start by mail."""
+    domain = _mail_domain(config)
+    known = await MailMessage.select(MailMessage.message_id, MailMessage.direction).where(
+        MailMessage.incident == incident_id).order_by(MailMessage.at).order_by(MailMessage.id)
+    incoming = [r["message_id"] for r in known if r["direction"] == "in"]
+    root = incoming[0] if incoming else f"rackcard.incident.{incident_id}@{domain}"
+    latest = [r["message_id"] for r in known[-5:] if r["message_id"] != root]
+    return MailThread(message_id=f"rackcard.{incident_id}.{delivery_id}@{domain}", root=root,
+                      references=(root, *latest))
+
+
+async def _send_mail(config: NotifyConfig, target: str, event: str, payload: dict, *, incident_id: int,
+                     delivery_id: int, now: dt.datetime) -> None:
     if not config.smtp_host:
         raise RuntimeError("RACKCARD_SMTP_HOST is not set")
-    await aiosmtplib.send(_mail(config, target, event, payload), hostname=config.smtp_host, port=config.smtp_port,
-                          timeout=config.timeout_s, start_tls=False, use_tls=False)
+    thread = await _thread(config, incident_id, delivery_id)
+    await aiosmtplib.send(_mail(config, target, event, payload, thread), hostname=config.smtp_host,
+                          port=config.smtp_port, timeout=config.timeout_s, start_tls=False, use_tls=False)
+    # Remembered: a reply naming this Message-ID threads to the incident (mail intake).
+    await MailMessage.insert(MailMessage(message_id=thread.message_id, incident=incident_id, direction="out",
+                                         address=_recipient(target)[1][:254], at=now)).on_conflict(action="DO NOTHING")
 
 
 async def run_once(config: NotifyConfig, now: dt.datetime | None = None,

@@ -31,11 +31,12 @@ API_MODULES = (
     "incidents.api",
     "incidents.probe_api",
     "integrations.api",
+    "integrations.mail_api",
     "rackcard.composed",
 )
 
 #: Each exposes `background(app_state, settings) -> async context manager`, started by serve.
-BACKGROUND_MODULES: tuple[str, ...] = ("incidents.embedded_probe", "incidents.background")
+BACKGROUND_MODULES: tuple[str, ...] = ("incidents.embedded_probe", "incidents.background", "integrations.background")
 
 
 def _collect(modules: tuple[str, ...], attribute: str) -> list:
