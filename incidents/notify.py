@@ -1,6 +1,8 @@
-"""Notifications: webhooks (JSON, HMAC-SHA256 signature) and e-mail (SMTP via
-aiosmtplib) to the NOC and, for public updates, to the affected clients'
-contacts.
+"""Notifications: webhooks (JSON, HMAC-SHA256 signature), chat targets
+(Telegram bot, Slack/Mattermost incoming webhook; text from incidents.chat in
+the target's language) and e-mail (SMTP via aiosmtplib) to the NOC and, for
+public updates, to the affected clients' contacts — threaded per incident by
+Message-ID (MailMessage), with the incident number in the subject.
 
 The incident's transaction only writes an outbox row (`Notification`, see
 services.enqueue). After commit, `run_once` — called by the background loop —
@@ -32,12 +34,22 @@ import httpx
 
 from accounts.dbutil import atomic
 from cmdb.tables import Contact
+from incidents import chat
 from incidents.services import add_entry
-from incidents.tables import AffectedClient, Delivery, DeliveryAttempt, MailMessage, Notification, WebhookEndpoint
+from incidents.tables import (
+    AffectedClient,
+    CheckState,
+    Delivery,
+    DeliveryAttempt,
+    MailMessage,
+    Notification,
+    WebhookEndpoint,
+)
 
 log = logging.getLogger("rackcard.incidents.notify")
 UTC = dt.timezone.utc
 SIGNATURE_HEADER = "X-Rackcard-Signature"
+BATTERY_MINUTES_KEY = "power:minutes_remaining"
 
 
 @dataclass(frozen=True)
@@ -167,7 +179,8 @@ async def _attempt(config: NotifyConfig, delivery_id: int, now: dt.datetime, htt
     try:
         payload = json.loads(row["notification.payload"] or "{}")
         if row["channel"] == "webhook":
-            status_code = await _post_webhook(http, int(row["target"]), row["id"], row["notification.event"], payload)
+            status_code = await _post_webhook(http, int(row["target"]), row["id"], row["notification.event"], payload,
+                                              config)
             if not 200 <= status_code < 300:
                 error = f"HTTP {status_code}"
         else:
@@ -215,11 +228,29 @@ def _describe(channel: str, target: str) -> str:
     return f"e-mail {address} ({audience})"
 
 
-async def _post_webhook(http: httpx.AsyncClient, webhook_id: int, delivery_id: int, event: str, payload: dict) -> int:
-    hook = await WebhookEndpoint.select(WebhookEndpoint.url, WebhookEndpoint.secret, WebhookEndpoint.active).where(
-        WebhookEndpoint.id == webhook_id).first()
+async def _post_webhook(http: httpx.AsyncClient, webhook_id: int, delivery_id: int, event: str, payload: dict,
+                        config: NotifyConfig | None = None) -> int:
+    """Post to one target; returns the HTTP status (2xx = delivered).
+
+    webhook: the signed JSON payload · slack: `{"text": ...}` to a Slack or
+    Mattermost incoming webhook · telegram: Bot API sendMessage to the chat
+    (a 200 with `"ok": false` counts as a failure)."""
+    hook = await WebhookEndpoint.select(
+        WebhookEndpoint.url, WebhookEndpoint.secret, WebhookEndpoint.active, WebhookEndpoint.kind,
+        WebhookEndpoint.chat_id, WebhookEndpoint.language,
+    ).where(WebhookEndpoint.id == webhook_id).first()
     if hook is None or not hook["active"]:
         raise RuntimeError("webhook endpoint deleted or disabled")
+    if hook["kind"] in ("slack", "telegram"):
+        text = await _chat_text(config or NotifyConfig(), event, payload, hook["language"])
+        if hook["kind"] == "slack":
+            response = await http.post(hook["url"], json={"text": text})
+            return response.status_code
+        response = await http.post(f"{hook['url'].rstrip('/')}/bot{hook['secret']}/sendMessage", json={
+            "chat_id": hook["chat_id"], "text": text, "disable_web_page_preview": True})
+        if response.status_code == 200 and not _telegram_ok(response):
+            return 502
+        return response.status_code
     body = json.dumps(payload, default=str, separators=(",", ":")).encode()
     response = await http.post(hook["url"], content=body, headers={
         "Content-Type": "application/json",
@@ -228,6 +259,38 @@ async def _post_webhook(http: httpx.AsyncClient, webhook_id: int, delivery_id: i
         SIGNATURE_HEADER: sign(hook["secret"], body),
     })
     return response.status_code
+
+
+def _telegram_ok(response: httpx.Response) -> bool:
+    try:
+        return bool(response.json().get("ok"))
+    except ValueError:
+        return False
+
+
+async def _chat_text(config: NotifyConfig, event: str, payload: dict, language: str) -> str:
+    incident = payload.get("incident") or {}
+    link = f"{config.public_url.rstrip('/')}/incidents/{incident.get('id')}" if config.public_url else ""
+    minutes = await _battery_minutes(incident) if incident.get("category") == "power" else None
+    return chat.message(event, payload, language, link=link, battery_minutes=minutes)
+
+
+async def _battery_minutes(incident: dict) -> float | None:
+    """The least battery time any UPS of the incident reports now (UPS-MIB
+    upsEstimatedMinutesRemaining, check power:minutes_remaining); None if none says."""
+    asset_ids = [a["asset_id"] for a in incident.get("affected_assets", []) if a.get("role") == "root"]
+    if not asset_ids:
+        return None
+    values = []
+    for r in await CheckState.select(CheckState.value).where(
+            CheckState.asset.is_in(asset_ids) & (CheckState.key == BATTERY_MINUTES_KEY)):
+        try:
+            minutes = float(r["value"])
+        except (TypeError, ValueError):
+            continue
+        if 0 < minutes < 65535:  # 65535 / 2^32-1 = "no estimate" on many agents
+            values.append(minutes)
+    return min(values) if values else None
 
 
 def _mail(config: NotifyConfig, target: str, event: str, payload: dict,
