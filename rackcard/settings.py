@@ -119,6 +119,8 @@ class Settings:
             assert len(ola_minutes) == 3
         except (ValueError, AssertionError):
             raise SettingsError(f"RACKCARD_OLA_MINUTES must be three integers L1,L2,L3, got {ola!r}") from None
+        if env.get("RACKCARD_MAIL_INTAKE", "").strip().lower() == "imap" and not env.get("RACKCARD_IMAP_HOST"):
+            raise SettingsError("RACKCARD_MAIL_INTAKE=imap needs RACKCARD_IMAP_HOST (and RACKCARD_IMAP_USER/PASSWORD)")
         return cls(
             database_url=database_url,
             secret_key=_secret(env, var_dir),

@@ -243,3 +243,23 @@ async def test_the_imap_poller_files_unseen_mail_once(db):
         await server.wait_closed()
     (incident,) = await Incident.select(Incident.title, Incident.source)
     assert incident == {"title": "Router down", "source": "email"}
+
+
+async def test_serve_starts_the_intake_the_settings_choose(db, settings):
+    import dataclasses
+
+    from integrations import background
+    from rackcard.settings import Settings, SettingsError
+
+    await data.client("Acme", email="ops@acme.example")
+    port = _free_port()
+    chosen = dataclasses.replace(settings, mail_intake="smtp", mail_listen_port=port, mail_from=OURS)
+    async with background.background(None, chosen):
+        await aiosmtplib.send(message("ops@acme.example", "Rack door broken", "Please fix.", message_id="b1@acme.example"),
+                              hostname="127.0.0.1", port=port, start_tls=False)
+    (incident,) = await Incident.select(Incident.title, Incident.source)
+    assert incident == {"title": "Rack door broken", "source": "email"}
+    with pytest.raises(SettingsError, match="RACKCARD_MAIL_INTAKE"):
+        Settings.from_env({"RACKCARD_SECRET_KEY": "k" * 40, "RACKCARD_MAIL_INTAKE": "pop3"})
+    with pytest.raises(SettingsError, match="RACKCARD_IMAP_HOST"):
+        Settings.from_env({"RACKCARD_SECRET_KEY": "k" * 40, "RACKCARD_MAIL_INTAKE": "imap"})
