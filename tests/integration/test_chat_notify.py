@@ -4,6 +4,7 @@ per-event filters — against loopback HTTP servers speaking their APIs."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import incident_data as data
@@ -45,6 +46,12 @@ async def test_telegram_and_slack_targets_in_their_language_and_a_failing_target
     slack = Receiver(200, b"ok")
     broken_bot = Receiver(200, b'{"ok":false,"error_code":400,"description":"Bad Request: chat not found"}')
     ports = [await r.start() for r in (telegram, slack, broken_bot)]
+
+    async def never_answers(reader, writer):
+        await asyncio.sleep(3600)
+
+    silent = await asyncio.start_server(never_answers, "127.0.0.1", 0)
+    silent_port = silent.sockets[0].getsockname()[1]
     try:
         targets = [
             {"name": "noc-telegram", "kind": "telegram", "url": f"http://127.0.0.1:{ports[0]}", "secret": TOKEN,
@@ -53,6 +60,8 @@ async def test_telegram_and_slack_targets_in_their_language_and_a_failing_target
             {"name": "wrong-chat", "kind": "telegram", "url": f"http://127.0.0.1:{ports[2]}", "secret": TOKEN,
              "chat_id": "@nowhere"},
             {"name": "mattermost-down", "kind": "slack", "url": f"http://127.0.0.1:{_free_port()}/hooks/abc"},
+            {"name": "bot-api-hangs", "kind": "telegram", "url": f"http://127.0.0.1:{silent_port}", "secret": TOKEN,
+             "chat_id": "42"},
             {"name": "only-resolved", "kind": "slack", "url": f"http://127.0.0.1:{ports[1]}/hooks/resolved",
              "events": ["resolved"]},
         ]
@@ -61,12 +70,14 @@ async def test_telegram_and_slack_targets_in_their_language_and_a_failing_target
             assert created.status_code == 201, created.text
         _, names = await _ups_on_battery()
         assert await Incident.count() == 1
-        config = notify.NotifyConfig(public_url="https://rackcard.example")
+        # A target that accepts and never answers costs its own timeout, nothing more.
+        config = notify.NotifyConfig(public_url="https://rackcard.example", timeout_s=0.5)
         result = await notify.run_once(config, now=T0)
     finally:
         for r in (telegram, slack, broken_bot):
             await r.stop()
-    assert result == {"deliveries_created": 4, "attempted": 4}  # only-resolved filtered out
+        silent.close()
+    assert result == {"deliveries_created": 5, "attempted": 5}  # only-resolved filtered out
 
     (incident,) = await Incident.select(Incident.id)
     (path,), ((_, body),) = telegram.paths, telegram.requests
@@ -88,8 +99,8 @@ async def test_telegram_and_slack_targets_in_their_language_and_a_failing_target
     for d in await Delivery.select(Delivery.status, Delivery.attempts, Delivery.last_error):
         by_status.setdefault(d["status"], []).append(d)
     assert len(by_status["delivered"]) == 2
-    # The two failing targets wait for their retry; nothing else waited for them.
-    assert len(by_status["pending"]) == 2 and all(d["attempts"] == 1 for d in by_status["pending"])
+    # The three failing targets wait for their retry; the others were delivered all the same.
+    assert len(by_status["pending"]) == 3 and all(d["attempts"] == 1 for d in by_status["pending"])
 
 
 async def test_chat_targets_are_validated(api):
