@@ -16,6 +16,8 @@ The order of the rules, and why:
    notes the mismatch (one client's mail never lands on another's incident).
 5. The new text (quoted history stripped) becomes a public timeline entry;
    attachments within the size and type limits are kept, the others noted.
+   A reply on an incident waiting for the client, or resolved, puts it back
+   in work (in_progress).
 """
 
 from __future__ import annotations
@@ -128,6 +130,7 @@ async def _file(mail: ParsedMail, clients: list[int], config: MailConfig, now: d
         await services.add_entry(incident_id, "comment", text, at=now, visibility="public", author=mail.sender,
                                  data={"channel": "email", "message_id": mail.message_id, "subject": mail.subject})
         await Incident.update({Incident.updated_at: now}).where(Incident.id == incident_id)
+        await _client_answered(incident_id, mail.sender, now)
         # The NOC hears of it; the client is not sent back their own words.
         await services.enqueue(incident_id, "comment", now, public=False,
                                extra={"comment": f"e-mail from {mail.sender}: {text[:2000]}"})
@@ -153,6 +156,19 @@ async def _file(mail: ParsedMail, clients: list[int], config: MailConfig, now: d
     log.info("mail from %s %s incident #%s", mail.sender, outcome, incident_id)
     return {"outcome": outcome, "incident_id": incident_id, "attachments": kept, "refused": refused,
             "note": note}
+
+
+async def _client_answered(incident_id: int, sender: str, now: dt.datetime) -> None:
+    """A client's mail on an incident waiting for them, or resolved, puts it back in work
+    (pending_client -> in_progress restarts the SLA clock; resolved -> in_progress reopens)."""
+    status = (await Incident.select(Incident.status).where(Incident.id == incident_id).first())["status"]
+    if status not in (workflow.PENDING_CLIENT, workflow.RESOLVED):
+        return
+    try:
+        await services.transition(_intake_viewer(sender), incident_id, workflow.IN_PROGRESS, now=now,
+                                  reason=f"{sender} replied by e-mail")
+    except Conflict:
+        pass  # the same fault is open in another incident: the reply stays on this one's record
 
 
 async def _attachments(incident_id: int, mail: ParsedMail, config: MailConfig, now: dt.datetime

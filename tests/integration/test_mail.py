@@ -132,7 +132,18 @@ async def test_mail_opens_threads_and_replies_in_one_thread(intake, mailbox):
     assert "<m2@acme.example>" in comment_mail["References"] and comment_mail["Auto-Submitted"] is None
     assert comment_mail["Message-ID"] != opened["Message-ID"]
 
-    # 5. Another client's contact naming this incident (number in the subject, even a
+    # 5. The client answering an incident that waits for them, or is resolved, puts it back in work.
+    for to in ("acknowledged", "in_progress", "pending_client"):
+        await services.transition(NOC, incident_id, to, now=T0)
+    await send(intake, message("ops@acme.example", "Re: " + opened["Subject"], "Here is the photo you asked for.",
+                               message_id="m3@acme.example", in_reply_to=comment_mail["Message-ID"]))
+    assert (await services.get_incident(NOC, incident_id))["status"] == "in_progress"
+    await services.transition(NOC, incident_id, "resolved", now=T0)
+    await send(intake, message("ops@acme.example", "Re: " + opened["Subject"], "It broke again.",
+                               message_id="m4@acme.example", in_reply_to="<m3@acme.example>"))
+    assert (await services.get_incident(NOC, incident_id))["status"] == "in_progress"
+
+    # 6. Another client's contact naming this incident (number in the subject, even a
     #    reply to our Message-ID) never touches it: a new incident for their own client.
     before = len(await _timeline(incident_id))
     foreign = await send(intake, message("it@other.example", f"Re: [rackcard] opened: #{incident_id} No internet",
