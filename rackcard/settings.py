@@ -86,6 +86,7 @@ class Settings:
     port: int = 8000
     var_dir: Path = Path("var")
     log_level: str = "INFO"
+    log_format: str = "text"
     trap_host: str = "0.0.0.0"
     trap_port: int = 1162
     embedded_probe: bool = True
@@ -106,6 +107,7 @@ class Settings:
     imap_poll_s: int = 60
     mail_max_attachment_bytes: int = 10_000_000
     mail_attachment_types: tuple[str, ...] = ("image/*", "application/pdf", "text/plain", "text/csv")
+    sample_raw_hours: int = 48
     engine: EngineSettings = field(default_factory=EngineSettings)
 
     @classmethod
@@ -128,6 +130,7 @@ class Settings:
             port=_int(env, "RACKCARD_PORT", 8000),
             var_dir=var_dir,
             log_level=env.get("RACKCARD_LOG_LEVEL", "INFO").upper(),
+            log_format=env.get("RACKCARD_LOG_FORMAT", "text"),
             trap_host=env.get("RACKCARD_TRAP_HOST", "0.0.0.0"),
             trap_port=_int(env, "RACKCARD_TRAP_PORT", 1162),
             embedded_probe=_bool(env, "RACKCARD_EMBEDDED_PROBE", True),
@@ -149,6 +152,7 @@ class Settings:
             mail_max_attachment_bytes=_int(env, "RACKCARD_MAIL_MAX_ATTACHMENT_BYTES", 10_000_000),
             mail_attachment_types=tuple(t.strip().lower() for t in env.get(
                 "RACKCARD_MAIL_ATTACHMENT_TYPES", "image/*,application/pdf,text/plain,text/csv").split(",") if t.strip()),
+            sample_raw_hours=_int(env, "RACKCARD_SAMPLE_RAW_HOURS", 48),
             engine=EngineSettings(
                 hold_down_polls=_int(env, "RACKCARD_HOLD_DOWN_POLLS", 3),
                 flap_changes=_int(env, "RACKCARD_FLAP_CHANGES", 5),
