@@ -32,6 +32,10 @@ from incidents.tables import (
 UTC = dt.timezone.utc
 SYSTEM_AUTHOR = "system"
 ENGINE_AUTHOR = "engine"
+#: A client's impact on an incident: its equipment is hit, or only at risk (fed by a source in trouble).
+DOWN, AT_RISK = "down", "at_risk"
+#: Roles of affected assets, weakest first: a link is only ever strengthened.
+ROLES = ("at_risk", "impacted", "root")
 
 
 def utcnow() -> dt.datetime:
@@ -139,7 +143,7 @@ async def store_incident(
 
 async def store_assets(incident_id: int, roles: dict[int, str], at: dt.datetime,
                        known: dict[int, tuple[str, int | None]] | None = None) -> list[int]:
-    """Link assets with their role (root wins over impacted). `known` maps
+    """Link assets with their role (root > impacted > at_risk: never weakened). `known` maps
     asset_id -> (name, site_id) when the caller has them; else they are read
     from the CMDB. Returns the asset ids newly linked."""
     if not roles:
@@ -164,11 +168,13 @@ async def store_assets(incident_id: int, roles: dict[int, str], at: dt.datetime,
         [(incident_id, a, info.get(a, (f"asset {a}", None))[0], info.get(a, ("", None))[1], roles[a], at)
          for a in missing],
         "ON CONFLICT (incident, asset_id) DO UPDATE SET role = excluded.role WHERE excluded.role = 'root'")
-    upgrade = [a for a, role in existing.items() if roles[a] == "root" and role != "root"]
-    if upgrade:
-        q = Sql()
-        await q.fetch(f"UPDATE inc_affected_asset SET role = 'root' WHERE incident = {q(incident_id)} "
-                      f"AND asset_id IN {q.ints(upgrade)}")
+    strength = {r: n for n, r in enumerate(ROLES)}
+    for role in ROLES[1:]:
+        upgrade = [a for a, was in existing.items() if roles[a] == role and strength.get(was, 1) < strength[role]]
+        if upgrade:
+            q = Sql()
+            await q.fetch(f"UPDATE inc_affected_asset SET role = {q(role)} WHERE incident = {q(incident_id)} "
+                          f"AND asset_id IN {q.ints(upgrade)}")
     return missing
 
 
@@ -178,23 +184,33 @@ async def store_checks(incident_id: int, checks: Iterable[tuple[int, str]]) -> N
                         'ON CONFLICT (incident, asset_id, "key") DO NOTHING')
 
 
-async def store_clients(incident_id: int, client_ids: Iterable[int], at: dt.datetime) -> list[int]:
-    """Link clients (a snapshot of their names); returns the ones newly linked."""
+async def store_clients(incident_id: int, client_ids: Iterable[int], at: dt.datetime, *, impact: str = DOWN
+                        ) -> list[int]:
+    """Link clients (a snapshot of their names) as `down` or `at_risk`; a client at
+    risk whose equipment is now hit becomes `down` (never the other way).
+    Returns the ones newly linked or newly down."""
     wanted = {c for c in client_ids if c is not None}
     if not wanted:
         return []
     q = Sql()
-    have = {r["client_id"] for r in await q.fetch(
-        f"SELECT client_id FROM inc_affected_client WHERE incident = {q(incident_id)} AND client_id IN {q.ints(wanted)}")}
-    new = sorted(wanted - have)
+    have = {r["client_id"]: r["impact"] for r in await q.fetch(
+        f"SELECT client_id, impact FROM inc_affected_client WHERE incident = {q(incident_id)} "
+        f"AND client_id IN {q.ints(wanted)}")}
+    new = sorted(wanted - set(have))
     if new:
         q = Sql()
         names = {r["id"]: r["name"] for r in await q.fetch(f"SELECT id, name FROM cmdb_client WHERE id IN {q.ints(new)}")}
         await rawsql.insert(
-            "inc_affected_client", ("incident", "client_id", "name", "added_at"), ("int", "int", "text", "time"),
-            [(incident_id, c, names.get(c, f"client {c}"), at) for c in new],
+            "inc_affected_client", ("incident", "client_id", "name", "added_at", "impact"),
+            ("int", "int", "text", "time", "text"),
+            [(incident_id, c, names.get(c, f"client {c}"), at, impact) for c in new],
             "ON CONFLICT (incident, client_id) DO NOTHING")
-    return new
+    hit = sorted(c for c, was in have.items() if impact == DOWN and was == AT_RISK)
+    if hit:
+        q = Sql()
+        await q.fetch(f"UPDATE inc_affected_client SET impact = {q(DOWN)} WHERE incident = {q(incident_id)} "
+                      f"AND client_id IN {q.ints(hit)}")
+    return new + hit
 
 
 async def set_status(incident_id: int, from_status: str, to_status: str, at: dt.datetime, *,
@@ -308,6 +324,7 @@ def _serialise(row: dict, assets: list[dict], clients: list[dict]) -> dict:
         "resolution_due_at": aware(row["resolution_due_at"]),
         "response_breached": row["response_breached"],
         "resolution_breached": row["resolution_breached"],
+        "battery_exhausted_at": aware(row["battery_exhausted_at"]),
         "affected_assets": assets,
         "affected_clients": clients,
     }
@@ -324,10 +341,11 @@ async def _links(ids: list[int]) -> tuple[dict[int, list[dict]], dict[int, list[
         assets[r["incident"]].append(
             {"asset_id": r["asset_id"], "name": r["name"], "role": r["role"], "site_id": r["site_id"]}
         )
-    for r in await AffectedClient.select(AffectedClient.incident, AffectedClient.client_id, AffectedClient.name).where(
+    for r in await AffectedClient.select(AffectedClient.incident, AffectedClient.client_id, AffectedClient.name,
+                                         AffectedClient.impact).where(
         AffectedClient.incident.is_in(ids)
     ).order_by(AffectedClient.id):
-        clients[r["incident"]].append({"client_id": r["client_id"], "name": r["name"]})
+        clients[r["incident"]].append({"client_id": r["client_id"], "name": r["name"], "impact": r["impact"]})
     return assets, clients
 
 

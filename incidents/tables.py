@@ -131,6 +131,9 @@ class Incident(Table, tablename="inc_incident"):
     self_healed = Boolean(default=False)
     acted = Boolean(default=False)  # a person acknowledged, commented or moved it
     parent_id = Integer(null=True, default=None)
+    # a UPS on battery: when it runs out (from its runtime samples) and the minutes the title shows
+    battery_exhausted_at = Timestamptz(null=True, default=None)
+    battery_minutes_left = Integer(null=True, default=None)
     created_by = Varchar(length=254, default="")
     updated_at = Timestamptz(default=TimestamptzNow())
 
@@ -140,7 +143,7 @@ class AffectedAsset(Table, tablename="inc_affected_asset"):
     asset_id = Integer(index=True)  # UNIQUE(incident, asset_id) in migration
     name = Varchar(length=200, default="")  # snapshot
     site_id = Integer(null=True, default=None, index=True)  # snapshot
-    role = Varchar(length=10, default="impacted")  # root | impacted
+    role = Varchar(length=10, default="impacted")  # root | impacted | at_risk (fed by a source in trouble)
     added_at = Timestamptz()
 
 
@@ -157,6 +160,7 @@ class AffectedClient(Table, tablename="inc_affected_client"):
     client_id = Integer(index=True)  # UNIQUE(incident, client_id) in migration
     name = Varchar(length=200, default="")  # snapshot
     added_at = Timestamptz()
+    impact = Varchar(length=8, default="down")  # down | at_risk (only equipment at risk so far)
 
 
 class TimelineEntry(Table, tablename="inc_timeline"):
