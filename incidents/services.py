@@ -18,7 +18,8 @@ from typing import Any, Iterable, Sequence
 from accounts.dbutil import atomic
 from accounts.errors import Conflict, Forbidden, Invalid, NotFound
 from accounts.viewer import Viewer
-from cmdb.tables import Asset, Client, ServiceAsset
+from cmdb.impact import impact_of
+from cmdb.tables import Asset, Client
 from incidents import rawsql, sla_store, workflow
 from incidents.rawsql import Sql
 from incidents.tables import (
@@ -617,7 +618,7 @@ async def escalate_due(now: dt.datetime, ola_minutes: Sequence[int]) -> int:
 class ManualIncident:
     title: str
     category: str
-    client_id: int
+    client_id: int | None
     source: str
     description: str = ""
     asset_ids: tuple[int, ...] = ()
@@ -637,19 +638,25 @@ async def create_manual(viewer: Viewer, data: ManualIncident, *, now: dt.datetim
         raise Invalid(f"source must be one of {', '.join(workflow.MANUAL_SOURCES)}", field="source")
     if data.priority is not None and data.priority not in workflow.PRIORITIES:
         raise Invalid(f"priority must be one of {', '.join(workflow.PRIORITIES)}", field="priority")
-    client = await Client.select(Client.id, Client.status).where(Client.id == data.client_id).first()
-    if client is None:
+    if data.client_id is not None and not await Client.exists().where(Client.id == data.client_id):
         raise Invalid(f"no client {data.client_id}", field="client_id")
     asset_ids = list(dict.fromkeys(data.asset_ids))
+    if data.client_id is None and not asset_ids:
+        raise Invalid("name the client (client_id) or the equipment (asset_ids)", field="client_id")
     assets = {r["id"]: r for r in await Asset.select(Asset.id, Asset.name, Asset.site, Asset.client).where(
         Asset.id.is_in(asset_ids))} if asset_ids else {}
     unknown = [a for a in asset_ids if a not in assets]
     if unknown:
         raise Invalid(f"no asset(s) {', '.join(map(str, unknown))}", field="asset_ids")
-    client_ids = {data.client_id} | {r["client"] for r in assets.values() if r["client"] is not None}
-    service_ids = {r["service"] for r in await ServiceAsset.select(ServiceAsset.service).where(
-        ServiceAsset.asset.is_in(asset_ids))} if asset_ids else set()
-    priority = data.priority or await sla_store.manual_priority(data.category, client_ids, service_ids)
+    # The clients behind the assets: theirs, and those of everything downstream (power, uplink).
+    hit = await impact_of(asset_ids)
+    impact = {c["client_id"]: c["impact"] for c in hit["clients"]}
+    if data.client_id is not None:
+        impact[data.client_id] = DOWN
+    client_ids = set(impact)
+    at_risk = {c for c, level in impact.items() if level == AT_RISK}
+    service_ids = {s["service_id"] for s in hit["services"] if s["impact"] == DOWN}
+    priority = data.priority or await sla_store.manual_priority(data.category, client_ids - at_risk, service_ids)
     async with atomic():
         incident_id = await store_incident(
             fingerprint=f"manual:{uuid.uuid4().hex}",
@@ -663,7 +670,8 @@ async def create_manual(viewer: Viewer, data: ManualIncident, *, now: dt.datetim
         )
         await store_assets(incident_id, {a: "root" for a in asset_ids}, now,
                            {a: (r["name"], r["site"]) for a, r in assets.items()})
-        await store_clients(incident_id, client_ids, now)
+        await store_clients(incident_id, client_ids - at_risk, now)
+        await store_clients(incident_id, at_risk, now, impact=AT_RISK)
         await add_entry(incident_id, "event",
                         f"opened by {viewer.email} from {data.source}" + (f": {data.description}" if data.description else ""),
                         at=now, visibility="public", author=viewer.email, author_user_id=viewer.user_id,
