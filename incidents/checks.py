@@ -87,13 +87,30 @@ def _as_int(value: Any) -> int | None:
         return None
 
 
-def _rebooted(old_value: str | None, new_value: str | None) -> tuple[int, int] | None:
-    """(old, new) ticks when sysUpTime went backwards (and did not just wrap at 2^32)."""
+#: How far sysUpTime may lag the wall clock between two polls before it counts as
+#: a restart: a fixed margin plus a share of the time elapsed (device clocks drift).
+REBOOT_SLACK_S = 120
+REBOOT_SLACK_SHARE = 0.01
+
+
+def _rebooted(old_value: str | None, new_value: str | None, old_at: dt.datetime | None = None,
+              new_at: dt.datetime | None = None) -> tuple[int, int] | None:
+    """(old, new) ticks when the device restarted between two observations: its
+    sysUpTime is behind the last stored uptime plus the wall-clock time since (a
+    restart between polls, even one longer ago than the last poll), beyond a
+    slack for clock drift — and not a 497-day counter wrap. Evidence only: no
+    stored uptime, no reboot (a device first polled just after its boot is not
+    one, nor is the poller's own restart)."""
     old, new = _as_int(old_value), _as_int(new_value)
-    if old is None or new is None or new >= old:
+    if old is None or new is None:
         return None
-    if old > TIMETICKS_WRAP * 0.99 and new < TIMETICKS_WRAP * 0.01:
-        return None  # a 497-day counter wrap, not a restart
+    elapsed = max(0.0, (new_at - old_at).total_seconds()) if old_at and new_at else 0.0
+    slack = (REBOOT_SLACK_S + REBOOT_SLACK_SHARE * elapsed) * 100
+    expected = old + elapsed * 100
+    if new >= old and new >= expected - slack:
+        return None
+    if expected >= TIMETICKS_WRAP * 0.99 and abs(new - (expected - TIMETICKS_WRAP)) <= slack + TIMETICKS_WRAP * 0.01:
+        return None  # the counter wrapped at 2^32, not a restart
     return old, new
 
 
@@ -256,7 +273,7 @@ async def _apply(batch: ObservationBatch, times: list[dt.datetime], viewer: View
             continue
         state, message = o.state, o.message
         if o.key == "uptime" and row is not None and o.source == "poll":
-            went_back = _rebooted(row.value, o.value)
+            went_back = _rebooted(row.value, o.value, row.last_observed_at, at)
             if went_back:
                 message = f"sysUpTime went back from {went_back[0]} to {went_back[1]} ticks: the device restarted"
                 state = WARNING

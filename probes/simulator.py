@@ -32,9 +32,14 @@ SYS_UPTIME = "1.3.6.1.2.1.1.3.0"
 SYS_NAME = "1.3.6.1.2.1.1.5.0"
 
 
+#: When the simulated devices "booted" (Unix time): their sysUpTime counts from it on
+#: the wall clock, so restarting the simulator (or the demo) is not a device restart.
+SIM_BOOTED_AT = 1_780_000_000
+
+
 def _uptime_line(uptime_ticks: int | None) -> str:
-    if uptime_ticks is None:  # a live, growing counter (snmpsim's numeric variation)
-        return f"{SYS_UPTIME}|67:numeric|rate=100,initial=8640000"
+    if uptime_ticks is None:  # a live counter on the wall clock (snmpsim's numeric variation, absolute time)
+        return f"{SYS_UPTIME}|67:numeric|rate=100,atime=1,wrap=1,initial={-100 * SIM_BOOTED_AT}"
     return f"{SYS_UPTIME}|67|{uptime_ticks}"
 
 
