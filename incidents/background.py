@@ -2,6 +2,7 @@
 
 - every TICK_S: engine.tick — the rules with no updates (recovery hold,
   maintenance ends, site-silence grouping), OLA escalation, SLA breaches;
+- every TICK_S: probe_health.check — a probe worker silent on its sites is `probe stale`;
 - every NOTIFY_S: notify.run_once — outbox fan-out and due deliveries/retries.
 
 A failing round is logged and the loop goes on. Several web replicas may run
@@ -17,7 +18,7 @@ import logging
 from contextlib import asynccontextmanager, suppress
 from typing import AsyncIterator, Awaitable, Callable
 
-from incidents import engine, notify
+from incidents import engine, notify, probe_health
 
 log = logging.getLogger("rackcard.incidents")
 
@@ -43,9 +44,11 @@ async def _every(name: str, seconds: float, step: Callable[[], Awaitable[object]
 @asynccontextmanager
 async def background(app_state, settings) -> AsyncIterator[None]:
     engine.configure(settings.engine)
+    probe_health.configure(settings.probe_stale_intervals)
     config = notify.NotifyConfig.from_settings(settings)
     tasks = [
         asyncio.create_task(_every("incident timers", TICK_S, lambda: engine.tick(_now()))),
+        asyncio.create_task(_every("probe health", TICK_S, lambda: probe_health.check(_now()))),
         asyncio.create_task(_every("notifications", NOTIFY_S, lambda: notify.run_once(config))),
     ]
     try:

@@ -29,7 +29,7 @@ from accounts.dbutil import INTEGRITY_ERRORS, atomic, current_engine, is_unique_
 from accounts.errors import Forbidden, Invalid, NotFound
 from accounts.viewer import Viewer
 from cmdb.tables import Asset, Interface, Site
-from incidents import engine, rawsql
+from incidents import engine, probe_health, rawsql
 from incidents.rawsql import Sql, as_time
 from incidents.rules import CheckUpdate
 from incidents.services import aware
@@ -190,21 +190,22 @@ class _State:
 
 
 async def _load_states(asset_ids: set[int], keys: set[str], viewer: Viewer
-                       ) -> tuple[set[int], dict[tuple[int, str], _State]]:
+                       ) -> tuple[dict[int, int], dict[tuple[int, str], _State]]:
     """In one statement: the batch's assets that exist (and, for a site-limited
-    probe token, are at its site), and the stored state of the batch's checks."""
+    probe token, are at its site) with their sites, and the stored state of the batch's checks."""
     if not asset_ids:
-        return set(), {}
+        return {}, {}
     q = Sql()
     sql = ('SELECT \'s\' AS t, asset, "key", state, value, message, since, last_observed_at, source, streak '
            f'FROM inc_check_state WHERE asset IN {q.ints(asset_ids)} AND "key" IN {q.texts(keys)} UNION ALL ')
     if viewer.site_code:
-        sql += ("SELECT 'a', a.id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM cmdb_asset a "
+        sql += ("SELECT 'a', a.id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, a.site FROM cmdb_asset a "
                 f"JOIN cmdb_site s ON s.id = a.site WHERE a.id IN {q.ints(asset_ids)} AND s.code = {q(viewer.site_code)}")
     else:
-        sql += f"SELECT 'a', id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM cmdb_asset WHERE id IN {q.ints(asset_ids)}"
+        sql += ("SELECT 'a', id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, site FROM cmdb_asset "
+                f"WHERE id IN {q.ints(asset_ids)}")
     rows = await q.fetch(sql)
-    allowed = {r[1] for r in rows if r[0] == "a"}
+    allowed = {r[1]: r[9] for r in rows if r[0] == "a"}  # asset -> its site
     states = {
         (asset, key): _State(state=state, since=as_time(since), streak=streak or 0, value=value, message=message or "",
                              last_observed_at=as_time(last), source=source)
@@ -315,6 +316,8 @@ async def _apply(batch: ObservationBatch, times: list[dt.datetime], viewer: View
         q = Sql()
         await q.fetch(f"DELETE FROM inc_sample WHERE asset IN {q.ints(s[0] for s in samples)} "
                       f"AND at < {q(now - SAMPLE_RETENTION)}")
+    if viewer.probe_name and mine:
+        await probe_health.note_batch(viewer.probe_name, {allowed[o.asset_id] for _, o in mine}, now)
     if updates:
         await engine.process(updates, now)
     return {"applied": applied, "stale": stale, "rejected": rejected}

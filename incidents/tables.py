@@ -55,6 +55,16 @@ class ProbeBatch(Table, tablename="inc_probe_batch"):
     received_at = Timestamptz(default=TimestamptzNow())
 
 
+class ProbeSite(Table, tablename="inc_probe_site"):
+    """When each probe worker last posted observations of each site: a worker that
+    polled a site and went quiet (its token refused, its host down) is a `probe
+    stale` incident. UNIQUE(probe, site_id) in migration."""
+
+    probe = Varchar(length=100)
+    site_id = Integer(index=True)
+    last_at = Timestamptz()
+
+
 # ---------------------------------------------------------------- incidents
 # Below: the incident engine's own tables. Affected assets and clients are plain
 # ids plus a snapshot of their names (no foreign keys): an incident's history

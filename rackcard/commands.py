@@ -6,9 +6,35 @@ import argparse
 import dataclasses
 import getpass
 import logging
+import socket
 import sys
 
 log = logging.getLogger("rackcard")
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """Bind the web port now, before anything shared is touched (probe tokens,
+    the demo's simulator data): a second server on a busy port stops here."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _udp_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def _serve(args: argparse.Namespace, demo: bool = False) -> int:
@@ -22,9 +48,25 @@ def _serve(args: argparse.Namespace, demo: bool = False) -> int:
     # the embedded probe worker posts to and the demo's printed URLs.
     settings = dataclasses.replace(settings, host=args.host or settings.host, port=args.port or settings.port)
     host, port = settings.host, settings.port
+    try:
+        sock = _listen(host, port)
+    except OSError as exc:
+        print(f"error: cannot listen on {host}:{port}: {exc.strerror or exc} — is another rackcard running there? "
+              "Nothing was changed (probe tokens, demo data); choose another --port or RACKCARD_PORT.",
+              file=sys.stderr)
+        return 3
+    if demo:
+        from cmdb.demo import demo_snmp_port
+
+        if not _udp_free("127.0.0.1", demo_snmp_port()):
+            sock.close()
+            print(f"error: the demo's simulated SNMP port udp 127.0.0.1:{demo_snmp_port()} is in use — is another "
+                  "rackcard demo running? Nothing was changed; set RACKCARD_DEMO_SNMP_PORT.", file=sys.stderr)
+            return 3
     app = create_app(settings, demo=demo)
     log.info("rackcard listening on http://%s:%s (API /api/v1, OpenAPI /schema/openapi.json)", host, port)
-    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower())
+    config = uvicorn.Config(app, log_level=settings.log_level.lower())
+    uvicorn.Server(config).run(sockets=[sock])
     return 0
 
 

@@ -87,6 +87,7 @@ class Settings:
     smtp_port: int = 25
     mail_from: str = "rackcard@localhost"
     noc_email: str = ""
+    probe_stale_intervals: int = 3  # a probe worker silent on a site this many poll intervals = `probe stale`
     engine: EngineSettings = field(default_factory=EngineSettings)
 
     @classmethod
@@ -115,6 +116,7 @@ class Settings:
             smtp_port=_int(env, "RACKCARD_SMTP_PORT", 25),
             mail_from=env.get("RACKCARD_MAIL_FROM", "rackcard@localhost"),
             noc_email=env.get("RACKCARD_NOC_EMAIL", ""),
+            probe_stale_intervals=_int(env, "RACKCARD_PROBE_STALE_INTERVALS", 3),
             engine=EngineSettings(
                 hold_down_polls=_int(env, "RACKCARD_HOLD_DOWN_POLLS", 3),
                 flap_changes=_int(env, "RACKCARD_FLAP_CHANGES", 5),

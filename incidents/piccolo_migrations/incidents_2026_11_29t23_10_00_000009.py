@@ -2,9 +2,12 @@ from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.columns.column_types import Integer, Timestamptz, Varchar
 from piccolo.columns.indexes import IndexMethod
 
+from accounts.migration_sql import run_sql
+
 ID = "2026-11-29T23:10:00:000009"
 VERSION = "1.38.0"
-DESCRIPTION = "impact before outage: affected clients' impact (down | at_risk), the battery estimate on incidents"
+DESCRIPTION = ("impact before outage: affected clients' impact (down | at_risk), the battery estimate on incidents; "
+               "one row per probe and site")
 
 
 def _params(**extra):
@@ -14,6 +17,8 @@ def _params(**extra):
 
 async def forwards():
     manager = MigrationManager(migration_id=ID, app_name="incidents", description=DESCRIPTION)
+    # (inc_probe_site is created by the migration before this one; raw SQL runs first)
+    manager.add_raw(run_sql("CREATE UNIQUE INDEX inc_probe_site_uq ON inc_probe_site (probe, site_id)"))
     manager.add_column(
         table_class_name="AffectedClient", tablename="inc_affected_client", column_name="impact",
         db_column_name="impact", column_class_name="Varchar", column_class=Varchar,
