@@ -169,7 +169,7 @@ _last_unknowns: dict[str, dict] = {}
 
 def _log_stats(probe: str, stats: dict) -> None:
     """Log a worker's counters when its count of unknown traps/senders moves."""
-    unknowns = {k: v for k, v in (stats or {}).items() if "unknown" in k}
+    unknowns = {k: v for k, v in (stats or {}).items() if "unknown" in k or "ambiguous" in k}
     if unknowns and unknowns != _last_unknowns.get(probe):
         log.info("probe %s: %s", probe, ", ".join(f"{k}={v}" for k, v in sorted(unknowns.items())))
     _last_unknowns[probe] = unknowns

@@ -126,7 +126,7 @@ class SimAgent:
     """One snmpsim-command-responder process on a loopback port."""
 
     def __init__(self, root: str | Path | None = None, host: str = "127.0.0.1", port: int | None = None,
-                 v3: V3User | None = None):
+                 v3: V3User | None = None, extra_hosts: Sequence[str] = ()):
         self._own_root = root is None
         self.root = Path(root or tempfile.mkdtemp(prefix="rackcard-snmpsim-"))
         self.data_dir = self.root / "data"
@@ -135,6 +135,8 @@ class SimAgent:
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         self.host = host
         self.port = port or free_udp_port(host)
+        # more loopback addresses served on the same port (a device per address; data still by community)
+        self.extra_hosts = tuple(h for h in dict.fromkeys(extra_hosts) if h != host)
         self.v3 = v3
         self.process: subprocess.Popen | None = None
         self.log_path = self.root / "snmpsim.log"
@@ -161,6 +163,7 @@ class SimAgent:
                 f"--v3-priv-proto={self.v3.priv_protocol}",
             ]
         cmd.append(f"--agent-udpv4-endpoint={self.host}:{self.port}")
+        cmd += [f"--agent-udpv4-endpoint={h}:{self.port}" for h in self.extra_hosts]
         return cmd
 
     def start(self, ready_timeout: float = 20.0) -> "SimAgent":
@@ -223,12 +226,13 @@ def recording_for(device: SimDevice) -> str:
 
 @asynccontextmanager
 async def demo_agents(devices: Sequence[SimDevice], port: int, host: str = "127.0.0.1",
-                      root: str | Path | None = None) -> AsyncIterator[SimAgent | None]:
-    """Serve one recording per device (community = the device's) from one snmpsim process."""
+                      root: str | Path | None = None, hosts: Sequence[str] = ()) -> AsyncIterator[SimAgent | None]:
+    """Serve one recording per device (community = the device's) from one snmpsim
+    process, listening on `host` and every address of `hosts` (a device each)."""
     if not devices:
         yield None
         return
-    agent = SimAgent(root=root, host=host, port=port)
+    agent = SimAgent(root=root, host=host, port=port, extra_hosts=hosts)
     for device in devices:
         agent.write(device.community, recording_for(device))
     try:

@@ -56,9 +56,9 @@ def _serve(args: argparse.Namespace, demo: bool = False) -> int:
               file=sys.stderr)
         return 3
     if demo:
-        from cmdb.demo import demo_snmp_port
+        from cmdb.demo import demo_address, demo_snmp_port
 
-        if not _udp_free("127.0.0.1", demo_snmp_port()):
+        if not all(_udp_free(h, demo_snmp_port()) for h in ("127.0.0.1", demo_address(1))):
             sock.close()
             print(f"error: the demo's simulated SNMP port udp 127.0.0.1:{demo_snmp_port()} is in use — is another "
                   "rackcard demo running? Nothing was changed; set RACKCARD_DEMO_SNMP_PORT.", file=sys.stderr)
