@@ -116,7 +116,8 @@ SELECT 'w', id, asset_id, site_id, client_id, NULL, NULL, NULL, NULL, starts_at,
 
 async def _walk(seed: set[int]) -> set[int]:
     """The seed and the live assets of its sites, everything they depend on
-    (transitively), and everything that depends on any of those (transitively)."""
+    (transitively), everything that depends on any of those (transitively), and
+    the direct feeds of all of them."""
     if not seed:
         return set()
     q = Sql()
@@ -136,11 +137,14 @@ async def _walk(seed: set[int]) -> set[int]:
                 f"SELECT {other} AS x FROM cmdb_dependency WHERE {column} IN {q.ints(frontier)}")}
             frontier = found - ids
             ids |= frontier
+    q = Sql()  # ... and the other feeds of all of them (a second UPS decides lost vs at risk)
+    ids |= {r["x"] for r in await q.fetch(f"SELECT depends_on AS x FROM cmdb_dependency WHERE asset IN {q.ints(ids)}")}
     return ids
 
 
 # base = the seed and the live assets of its sites; up = base and everything it
-# depends on; down = up and everything that depends on any of it.
+# depends on; down = up and everything that depends on any of it; plus the direct
+# feeds of all of those (an asset's other power/uplink source decides lost vs at risk).
 _WALK = """
 WITH RECURSIVE
   seed(id) AS (SELECT * FROM {seed} AS s),
@@ -150,7 +154,8 @@ WITH RECURSIVE
       AND a.site IN (SELECT site FROM cmdb_asset WHERE id IN (SELECT id FROM seed))),
   up(id) AS (SELECT id FROM base UNION SELECT d.depends_on FROM cmdb_dependency d JOIN up ON d.asset = up.id),
   down(id) AS (SELECT id FROM up UNION SELECT d.asset FROM cmdb_dependency d JOIN down ON d.depends_on = down.id)
-SELECT id FROM down"""
+SELECT id FROM down
+UNION SELECT d.depends_on FROM cmdb_dependency d WHERE d.asset IN (SELECT id FROM down)"""
 
 
 def _number(sql: str, q: Sql, values: dict[str, object]) -> str:

@@ -125,3 +125,24 @@ async def test_manual_incident_on_a_core_switch_without_client_lists_the_clients
     bad = await api.post("/api/v1/incidents", json={"title": "?", "category": "other", "source": "phone"})
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "client_id"
     assert await Incident.count() == 1
+
+
+async def test_a_second_feed_elsewhere_keeps_a_dual_powered_asset_at_risk(db):
+    """The other UPS is at another site and depends on nothing: the engine still
+    loads it, so losing one feed leaves the asset at risk, not impacted."""
+    site = await data.site("datacenter", "DC-1")
+    far = await data.site("datacenter", "DC-2")
+    acme = await data.client("Acme")
+    ups_a = await data.asset(site, "ups-a", kind="ups")
+    ups_b = await data.asset(far, "ups-b", kind="ups")
+    srv = await data.asset(far, "srv-dual", kind="server", client_id=acme)
+    await data.depends(srv, ups_a, "power")
+    await data.depends(srv, ups_b, "power")
+    t = data.T0
+    u = _upd(ups_a, "power:output", "critical", t)
+    await data.store_state(u)
+    await engine.process([u], t)
+    (inc,) = await Incident.select()
+    role = await AffectedAsset.select(AffectedAsset.role).where(
+        (AffectedAsset.incident == inc["id"]) & (AffectedAsset.asset_id == srv)).first()
+    assert role["role"] == "at_risk"
