@@ -173,13 +173,27 @@ class SimAgent:
                 self.command(), stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
             )
         deadline = time.monotonic() + ready_timeout
-        marker = f"Listening at UDP/IPv4 endpoint {self.host}:{self.port}"
+        # every endpoint, not only the first: they open one after the other
+        markers = [f"Listening at UDP/IPv4 endpoint {h}:{self.port}" for h in (self.host, *self.extra_hosts)]
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"snmpsim exited: {self.log_path.read_text()[-2000:]}")
-            if marker in self.log_path.read_text(errors="replace"):
-                return self
+            text = self.log_path.read_text(errors="replace")
+            if all(m in text for m in markers):
+                break
             time.sleep(0.05)
+        else:
+            self.stop()
+            raise RuntimeError(f"snmpsim did not start in {ready_timeout} s: {self.log_path.read_text()[-2000:]}")
+        # snmpsim drops what arrives in its first moments after "Listening": wait until each endpoint answers
+        communities = sorted(p.stem for p in self.data_dir.glob("*.snmprec"))
+        pending = [h for h in (self.host, *self.extra_hosts)] if communities else []
+        while pending and time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"snmpsim exited: {self.log_path.read_text()[-2000:]}")
+            pending = [h for h in pending if not _answers(h, self.port, communities[0])]
+        if not pending:
+            return self
         self.stop()
         raise RuntimeError(f"snmpsim did not start in {ready_timeout} s: {self.log_path.read_text()[-2000:]}")
 
@@ -201,6 +215,25 @@ class SimAgent:
     @property
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
+
+
+def _answers(host: str, port: int, community: str, timeout: float = 0.2) -> bool:
+    """Does an SNMPv2c GET of sysUpTime.0 get any answer? (hand-encoded: no pysnmp here)."""
+
+    def tlv(tag: int, body: bytes) -> bytes:
+        return bytes([tag, len(body)]) + body
+
+    varbind = tlv(0x30, tlv(0x06, bytes([0x2B, 6, 1, 2, 1, 1, 3, 0])) + b"\x05\x00")
+    pdu = tlv(0xA0, tlv(0x02, b"\x01") + tlv(0x02, b"\x00") + tlv(0x02, b"\x00") + tlv(0x30, varbind))
+    packet = tlv(0x30, tlv(0x02, b"\x01") + tlv(0x04, community.encode()[:60]) + pdu)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(timeout)
+        try:
+            sock.sendto(packet, (host, port))
+            sock.recvfrom(4096)
+            return True
+        except OSError:
+            return False
 
 
 @dataclass(frozen=True)
