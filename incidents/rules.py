@@ -644,6 +644,9 @@ class _Run:
                 self.batch_changes[ck].append(u.observed_at)
                 self.check_changes[ck].add(u.observed_at)
                 self.changed_order.append(u)
+        # did this call confirm or clear a problem (a change, a trap, a hold-down completed)?
+        self.shifted = any(u.previous_state != u.state or u.source == "trap" or u.streak == params.hold_down_polls
+                           for u in updates)
         self.problem_keys: dict[int, set[str]] = defaultdict(set)
         self.in_trouble: list[tuple[int, str]] = []
         for ck, c in self.view.items():
@@ -1084,12 +1087,17 @@ class _Run:
         (on battery, battery low, a degraded trunk port, a silent UPS/PDU that may
         still feed), 2 lost (output off, a PDU's inlet lost, the device down, a
         trunk port down). Reboots and client ports threaten nothing downstream."""
-        if a in self._own:
-            return self._own[a]
+        level = self._own.get(a)
+        if level is not None:
+            return level
+        keys = self.problem_keys.get(a)
+        if not keys:
+            self._own[a] = 0
+            return 0
         asset = self.assets.get(a)
         kind = asset.kind if asset is not None else "other"
         level = 0
-        for k in sorted(self.problem_keys.get(a, ())):
+        for k in keys:
             if not self.confirmed((a, k)):
                 continue
             c = self.view[(a, k)]
@@ -1110,20 +1118,25 @@ class _Run:
         uplink) lost -> lost (2); any feed lost or at risk -> at risk (1). So an
         asset with two power or uplink edges is at risk while one is down, and lost
         only when both are."""
-        if a in self._level:
-            return self._level[a]
+        level = self._level.get(a)
+        if level is not None:
+            return level
         self._level[a] = 0  # a cycle contributes nothing
         level = self.own_level(a)
-        if level < 2:
-            feeds: dict[str, list[int]] = defaultdict(list)
-            for e in self.graph.up.get(a, ()):
-                feeds[e.kind].append(self.level(e.depends_on))
-            for levels in feeds.values():
-                if all(x == 2 for x in levels):
-                    level = 2
-                    break
-                if any(levels):
-                    level = 1
+        edges = self.graph.up.get(a)
+        if level < 2 and edges:
+            if len(edges) == 1:  # one feed: its level passes on as it is
+                level = max(level, self.level(edges[0].depends_on))
+            else:
+                feeds: dict[str, list[int]] = defaultdict(list)
+                for e in edges:
+                    feeds[e.kind].append(self.level(e.depends_on))
+                for levels in feeds.values():
+                    if all(x == 2 for x in levels):
+                        level = 2
+                        break
+                    if any(levels):
+                        level = 1
         self._level[a] = level
         return level
 
@@ -1132,6 +1145,8 @@ class _Run:
         joins it before anything fails: `at_risk` while a feed is in trouble,
         `impacted` once every feed of one kind is lost. Their clients and services
         count for the priority and the title."""
+        if not (self.shifted or any(i.new for i in self.all)):
+            return  # no problem confirmed or cleared, no new incident: the last call's answer stands
         for inc in [i for i in self.all if i.open and _automatic(i.fp)]:
             sources = sorted({a for a, _ in inc.root_checks if self.own_level(a) >= 1})
             if not sources:
