@@ -79,6 +79,7 @@ class Settings:
     port: int = 8000
     var_dir: Path = Path("var")
     log_level: str = "INFO"
+    log_format: str = "text"
     trap_host: str = "0.0.0.0"
     trap_port: int = 1162
     embedded_probe: bool = True
@@ -88,6 +89,7 @@ class Settings:
     mail_from: str = "rackcard@localhost"
     noc_email: str = ""
     probe_stale_intervals: int = 3  # a probe worker silent on a site this many poll intervals = `probe stale`
+    sample_raw_hours: int = 48
     engine: EngineSettings = field(default_factory=EngineSettings)
 
     @classmethod
@@ -108,6 +110,7 @@ class Settings:
             port=_int(env, "RACKCARD_PORT", 8000),
             var_dir=var_dir,
             log_level=env.get("RACKCARD_LOG_LEVEL", "INFO").upper(),
+            log_format=env.get("RACKCARD_LOG_FORMAT", "text"),
             trap_host=env.get("RACKCARD_TRAP_HOST", "0.0.0.0"),
             trap_port=_int(env, "RACKCARD_TRAP_PORT", 1162),
             embedded_probe=_bool(env, "RACKCARD_EMBEDDED_PROBE", True),
@@ -117,6 +120,7 @@ class Settings:
             mail_from=env.get("RACKCARD_MAIL_FROM", "rackcard@localhost"),
             noc_email=env.get("RACKCARD_NOC_EMAIL", ""),
             probe_stale_intervals=_int(env, "RACKCARD_PROBE_STALE_INTERVALS", 3),
+            sample_raw_hours=_int(env, "RACKCARD_SAMPLE_RAW_HOURS", 48),
             engine=EngineSettings(
                 hold_down_polls=_int(env, "RACKCARD_HOLD_DOWN_POLLS", 3),
                 flap_changes=_int(env, "RACKCARD_FLAP_CHANGES", 5),
