@@ -71,6 +71,24 @@ original contract changed.
 * ``Resolve`` of a flapping incident is preceded by ``SetFlapping(False)``.
 * ``priority_for``, ``clients_of_asset``, ``services_of_asset`` are public so
   manual incidents (no priority given) are classified the same way.
+* **Impact before outage** (role ``at_risk``): after the problems, every open
+  automatic incident whose root assets are in trouble (``own_level``: on
+  battery, a trunk port in warning = at risk; output off, a PDU inlet lost,
+  the device down, a trunk port down = lost) attaches what they feed
+  downstream over power/uplink edges: ``at_risk`` while a feed is in trouble,
+  ``impacted`` once every feed of one kind is lost. An ``AttachAsset`` with
+  role ``at_risk`` carries the clients newly at risk; any other role carries
+  the clients newly affected *or* moving from at risk to down. Roles only
+  strengthen (root > impacted > at_risk). ``IncidentView.at_risk_client_ids``
+  and ``OpenIncident.at_risk_client_ids`` say which clients are only at risk.
+  Run only when a problem was confirmed or cleared, or an incident opened.
+* **Titles** say what happened in words, with what it hits; ``Retitle`` keeps
+  an automatic incident's title (and its battery estimate, from the UPS's
+  ``power:minutes_remaining`` value: ``CheckStatus.value``) current, with a
+  one-time ``note`` when the battery falls under BATTERY_WARN_MINUTES. Only
+  for views that carry their stored ``title``.
+* A fault on an asset whose only open incident is a reboot one opens its own
+  incident (never filed under "… rebooted").
 
 The rules, in the order an observation meets them (Alerta: blackout → dedup →
 correlate): dedup by fingerprint / covering incident → maintenance (asset,
