@@ -4,10 +4,11 @@ needs both the CMDB (assets, racks, dependencies, ports) and what incidents
 know (check states, open incidents); cmdb never reaches up for it.
 
 An asset's state is the worst of its checks (critical > warning > unknown >
-ok); an asset nobody polls is `unknown`. Marks on a drawing: `root` and
-`impacted` come from open incidents; `at-risk` is everything downstream of a
-root or of an asset in critical state that is not itself in an incident yet
-(its power or uplink is in trouble, it may fall next).
+ok); an asset nobody polls is `unknown`. Marks on a drawing: `root`,
+`impacted` and `at-risk` come from open incidents; `at-risk` is also
+everything downstream of a root or of an asset in critical state that is not
+in an incident yet (its power or uplink is in trouble, it may fall next).
+"If it failed" is the impact service's answer (cmdb.impact).
 
 Every function takes the Viewer: staff only (client users have the portal).
 """
@@ -22,7 +23,8 @@ from accounts.viewer import Viewer
 from cmdb import rackspace
 from cmdb import services as cmdb
 from cmdb.resources import read_all, reading, require_staff
-from cmdb.tables import Asset, Client, Dependency, Interface, Rack, Site
+from cmdb.tables import Asset, Dependency, Interface, Rack, Site
+from cmdb.impact import impact_of
 from cmdb.topology import Edge, Graph
 from incidents import checks, timeseries, workflow
 from incidents.services import IncidentFilter, aware, list_incidents
@@ -66,7 +68,7 @@ async def incident_roles(asset_ids: Iterable[int], site_id: int | None = None) -
         AffectedAsset.incident.is_in(Incident.select(Incident.id).where(Incident.status.is_in(list(workflow.OPEN_STATUSES)))),
     )
     for r in rows:
-        out.setdefault(r["asset_id"], set()).add(r["role"])
+        out.setdefault(r["asset_id"], set()).add("at-risk" if r["role"] == "at_risk" else r["role"])
     return out
 
 
@@ -262,7 +264,7 @@ async def asset_view(viewer: Viewer, asset_id: int, *, now: dt.datetime | None =
         info, states, roles, series = await read_all(
             _named(related), check_states(related), incident_roles(related), sample_series(asset_id, now - SAMPLE_WINDOW))
         _, incidents = await list_incidents(viewer, IncidentFilter(asset_id=asset_id), limit=20, offset=0)
-        impacted_clients = await _clients_hit(sorted(down), asset_id)
+        hit = await impact_of([asset_id])
     worst_of = {a: worst(c["state"] for c in cs.values()) for a, cs in states.items()}
     own = states.get(asset_id, {})
 
@@ -297,22 +299,9 @@ async def asset_view(viewer: Viewer, asset_id: int, *, now: dt.datetime | None =
         "checks": [{"key": k, **v} for k, v in sorted(own.items())],
         "upstream": chain(up, up_edges, "up"),
         "downstream": downstream,
-        "impact": {"assets": len(downstream), "clients": impacted_clients},
+        "impact": {"assets": len(hit["downstream"]), "services": len(hit["services"]),
+                   "clients": [{"client_id": c["client_id"], "name": c["name"], "impact": c["impact"]}
+                               for c in hit["clients"]]},
         "incidents": incidents,
         "samples": {k: [{"at": at, "value": v} for at, v in pts] for k, pts in series.items()},
     }
-
-
-async def _clients_hit(downstream: list[int], asset_id: int) -> list[dict]:
-    """Clients that would lose something if the asset failed: owners of it and
-    of every asset downstream, and clients on their ports."""
-    ids = [asset_id, *downstream]
-    owners, on_ports = await read_all(
-        Asset.select(Asset.client).where(Asset.id.is_in(ids), Asset.client.is_not_null()),
-        Interface.select(Interface.client).where(Interface.asset.is_in(ids), Interface.client.is_not_null()),
-    )
-    client_ids = sorted({r["client"] for r in [*owners, *on_ports]})
-    if not client_ids:
-        return []
-    rows = await Client.select(Client.id, Client.name, Client.code).where(Client.id.is_in(client_ids)).order_by(Client.name_norm)
-    return [{"client_id": r["id"], "name": r["name"], "code": r["code"]} for r in rows]

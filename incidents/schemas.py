@@ -14,13 +14,14 @@ from probes.wire import Observation
 class AffectedAssetOut(TypedDict):
     asset_id: int
     name: str
-    role: str  # root | impacted
+    role: str  # root | impacted | at_risk
     site_id: Optional[int]
 
 
 class AffectedClientOut(TypedDict):
     client_id: int
     name: str
+    impact: str  # down | at_risk
 
 
 class TimelineItem(TypedDict):
@@ -61,6 +62,7 @@ class IncidentOut(TypedDict):
     resolution_due_at: Optional[dt.datetime]
     response_breached: bool
     resolution_breached: bool
+    battery_exhausted_at: Optional[dt.datetime]  # a UPS on battery: when its estimate runs out
     affected_assets: list[AffectedAssetOut]
     affected_clients: list[AffectedClientOut]
 
@@ -288,11 +290,12 @@ class AssetCheck(TypedDict):
 class ImpactedClient(TypedDict):
     client_id: int
     name: str
-    code: str
+    impact: str  # down | at_risk (another feed stays up)
 
 
 class AssetImpact(TypedDict):
-    assets: int
+    assets: int  # downstream assets hit
+    services: int
     clients: list[ImpactedClient]
 
 
