@@ -22,6 +22,13 @@ async def probe_targets(viewer: CurrentViewer, site: FromQuery[str | None] = Non
     return [t.to_dict() for t in await checks.probe_targets(viewer, site)]
 
 
+@get("/probe/targets/version", guards=[require_probe],
+     summary="Targets version; with since=V waits up to wait seconds (max 30) for it to move")
+async def probe_targets_version(viewer: CurrentViewer, since: FromQuery[str | None] = None,
+                                wait: FromQuery[float] = 0.0) -> dict:
+    return {"version": await checks.targets_version(viewer, since, wait)}
+
+
 @post("/probe/observations", guards=[require_probe], status_code=200,
       summary="Apply an observation batch (idempotent per batch_id)")
 async def probe_observations(viewer: CurrentViewer, data: JSONBody[dict]) -> dict:
@@ -60,4 +67,4 @@ async def asset_poll(viewer: CurrentViewer, asset_id: FromPath[int]) -> dict:
     return await checks.poll_asset_now(asset_id, viewer)
 
 
-api_routes = [probe_targets, probe_observations, asset_checks, asset_check_events, asset_samples, asset_poll]
+api_routes = [probe_targets, probe_targets_version, probe_observations, asset_checks, asset_check_events, asset_samples, asset_poll]

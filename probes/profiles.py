@@ -454,6 +454,33 @@ def profiles_from_env(env: Mapping[str, str] | None = None) -> dict[str, Profile
     return builtin_profiles(env.get("RACKCARD_PROFILES") or None)
 
 
+_installed: dict[str, dict[str, Profile]] = {}
+
+
+def installed_profiles() -> dict[str, Profile]:
+    """profiles_from_env(), loaded once per process (per RACKCARD_PROFILES value)."""
+    import os
+
+    source = os.environ.get("RACKCARD_PROFILES", "")
+    if source not in _installed:
+        _installed[source] = profiles_from_env()
+    return _installed[source]
+
+
+def check_overrides(text: str) -> dict:
+    """An asset's probe overrides: JSON object of check key -> parameters
+    (e.g. {"power:input_voltage": {"scale": 0.1}}). Raises ValueError saying what is wrong."""
+    if not text or not text.strip():
+        return {}
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise ValueError(f"not JSON: {exc}") from None
+    if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, dict) for k, v in data.items()):
+        raise ValueError('must be a JSON object of check key -> parameters, e.g. {"power:input_voltage": {"scale": 0.1}}')
+    return data
+
+
 def profile_names(profiles: Mapping[str, Profile]) -> list[str]:
     """What an asset's `profile` may say: `auto` or a known profile."""
     return [AUTO, *sorted(profiles)]
