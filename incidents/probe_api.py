@@ -13,7 +13,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 
 from accounts.errors import Invalid
 from accounts.http import CurrentViewer, require_probe, require_staff
-from incidents import checks
+from incidents import checks, discover
 from probes.wire import parse_time
 
 
@@ -67,4 +67,12 @@ async def asset_poll(viewer: CurrentViewer, asset_id: FromPath[int]) -> dict:
     return await checks.poll_asset_now(asset_id, viewer)
 
 
-api_routes = [probe_targets, probe_targets_version, probe_observations, asset_checks, asset_check_events, asset_samples, asset_poll]
+@post("/assets/{asset_id:int}/discover", guards=[require_staff], status_code=200,
+      summary="Walk the asset's IF-MIB/ENTITY-MIB and propose its ports; body {picks: [{name, role, client_id}]} "
+              "stores the picked ports (by name) as interfaces")
+async def asset_discover(viewer: CurrentViewer, asset_id: FromPath[int], data: JSONBody[dict | None] = None) -> dict:
+    picks = (data or {}).get("picks") if isinstance(data, dict) else None
+    return await discover.discover_asset(asset_id, viewer, picks)
+
+
+api_routes = [probe_targets, probe_targets_version, probe_observations, asset_discover, asset_checks, asset_check_events, asset_samples, asset_poll]
