@@ -426,6 +426,19 @@ async def targets_version(viewer: Viewer, since: str | None = None, wait: float 
         await asyncio.sleep(TARGETS_VERSION_STEP_S)
 
 
+async def _memory(asset_id: int):
+    """A poll from this process continues the asset's count of unreadable polls
+    (from its stored `profile` check), as the worker that polls it would."""
+    from probes.interpret import PROFILE_CHECK, UNREADABLE_POLLS
+    from probes.worker import AssetMemory
+
+    row = await CheckState.select(CheckState.state, CheckState.streak).where(
+        (CheckState.asset == asset_id) & (CheckState.key == PROFILE_CHECK)).first()
+    if row is None or row["state"] == OK:
+        return AssetMemory()
+    return AssetMemory(unreadable=UNREADABLE_POLLS if row["state"] == WARNING else int(row["streak"] or 0))
+
+
 async def poll_asset_now(asset_id: int, viewer: Viewer) -> dict:
     """An engineer's "check it now": poll from this process, record, return what was seen."""
     if not viewer.is_staff:
@@ -438,7 +451,7 @@ async def poll_asset_now(asset_id: int, viewer: Viewer) -> dict:
     if not targets:
         raise Invalid("this asset is not polled: it needs a management IP, SNMP settings and status active",
                       field="snmp_version")
-    observations = await poll_once(targets[0], profiles=installed_profiles())
+    observations = await poll_once(targets[0], profiles=installed_profiles(), memory=await _memory(asset_id))
     batch = ObservationBatch.new(observations, probe=f"manual:{viewer.email}")
     await record_observations(batch, viewer)
     return {"asset_id": asset_id, "observations": [o.to_dict() for o in observations]}

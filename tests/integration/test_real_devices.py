@@ -14,7 +14,7 @@ from probes.snmp import SnmpPoller
 from probes.wire import ObservationBatch, Target, TargetInterface, utcnow
 from probes.worker import AssetMemory, poll_once
 
-from ._probe_support import make_site
+from _probe_support import make_site
 
 RECORDINGS = Path(__file__).resolve().parents[1] / "data" / "snmprec"
 ROMASHKA = "Romashka LLC"
