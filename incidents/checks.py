@@ -300,9 +300,32 @@ async def _apply(batch: ObservationBatch, times: list[dt.datetime], viewer: View
         q = Sql()
         await q.fetch(f"DELETE FROM inc_sample WHERE asset IN {q.ints(s[0] for s in samples)} "
                       f"AND at < {q(now - SAMPLE_RETENTION)}")
+    await _retire(mine)
     if updates:
         await engine.process(updates, now)
     return {"applied": applied, "stale": stale, "rejected": rejected}
+
+
+#: Sent by the worker as the last observation of every answered poll (probes.interpret.readability).
+PROFILE_CHECK = "profile"
+
+
+async def _retire(mine: list[tuple[dt.datetime, Any]]) -> None:
+    """Retire the checks a profile no longer produces: a complete poll (it ends
+    with the `profile` check) leaves out a polled check the asset had before —
+    the profile changed, a port was removed — so its stored state goes, rather
+    than standing stale forever. Trap-made states and the same poll's rows stay."""
+    polls: dict[int, tuple[dt.datetime, set[str]]] = {}
+    for at, o in mine:
+        if o.source == "poll":
+            polls.setdefault(o.asset_id, (at, set()))[1].add(o.key)
+    for asset_id, (at, keys) in polls.items():
+        complete = [t for t, o in mine if o.asset_id == asset_id and o.key == PROFILE_CHECK and o.source == "poll"]
+        if not complete:
+            continue
+        q = Sql()
+        await q.fetch(f"DELETE FROM inc_check_state WHERE asset = {q(asset_id)} AND source = 'poll' "
+                      f'AND "key" NOT IN {q.texts(keys)} AND last_observed_at < {q(max(complete))}')
 
 
 # ------------------------------------------------------------------ reading

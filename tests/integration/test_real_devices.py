@@ -244,3 +244,17 @@ async def test_unreadable_device_opens_one_equipment_incident_and_the_right_prof
     # power:* checks the old profile reported as unreadable are now read; the incident resolves after the hold
     await engine.tick(utcnow() + engine.params().recovery_hold + dt.timedelta(seconds=5))
     assert await Incident.count().where(Incident.status != "resolved") == 0
+
+
+async def test_checks_a_profile_no_longer_produces_are_retired(db, api, agent):
+    from incidents.tables import CheckState
+
+    site = await make_site()
+    asset = await _asset(api, site.id, "ups-retire", "apc-smartups", agent, kind="ups", profile="apc_ups")
+    await _poll_and_record(api, asset["id"])
+    assert await CheckState.exists().where((CheckState.asset == asset["id"]) & (CheckState.key == "power:load"))
+    r = await api.patch(f"/api/v1/assets/{asset['id']}", json={"profile": "generic"})
+    assert r.status_code == 200
+    await _poll_and_record(api, asset["id"])
+    keys = {r["key"] for r in await CheckState.select(CheckState.key).where(CheckState.asset == asset["id"])}
+    assert keys == {"reachability", "uptime", "profile"}
