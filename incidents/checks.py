@@ -308,6 +308,8 @@ async def _apply(batch: ObservationBatch, times: list[dt.datetime], viewer: View
 
 #: Sent by the worker as the last observation of every answered poll (probes.interpret.readability).
 PROFILE_CHECK = "profile"
+#: Checks reported once, not on every poll: never retired.
+KEPT_CHECKS = {"discovery"}
 
 
 async def _retire(mine: list[tuple[dt.datetime, Any]]) -> None:
@@ -325,7 +327,7 @@ async def _retire(mine: list[tuple[dt.datetime, Any]]) -> None:
             continue
         q = Sql()
         await q.fetch(f"DELETE FROM inc_check_state WHERE asset = {q(asset_id)} AND source = 'poll' "
-                      f'AND "key" NOT IN {q.texts(keys)} AND last_observed_at < {q(max(complete))}')
+                      f'AND "key" NOT IN {q.texts(keys | KEPT_CHECKS)} AND last_observed_at < {q(max(complete))}')
 
 
 # ------------------------------------------------------------------ reading

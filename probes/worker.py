@@ -20,7 +20,7 @@ from probes.interpret import PollResult, interpret, oids_of, plan, readability, 
 from probes.profiles import (
     AUTO, SYS_OBJECT_ID, Profile, auto_profile, builtin_profiles, installed_profiles, profile_for, profiles_from_env,
 )
-from probes.wire import Observation, Target, utcnow
+from probes.wire import OK, UNKNOWN, Observation, Target, utcnow
 
 log = logging.getLogger("rackcard.probes.worker")
 
@@ -37,6 +37,7 @@ class AssetMemory:
 
     sys_object_id: str | None = None  # read once for `auto`; "" = the agent has none
     unreadable: int = 0  # polls in a row with unreadable checks
+    discover: bool = False  # a newly created asset: report its interfaces after the first poll
 
 
 async def choose_profile(target: Target, poller, profiles: Mapping[str, Profile], memory: AssetMemory
@@ -79,6 +80,23 @@ async def poll_once(target: Target, poller=None, profiles: Mapping[str, Profile]
     if summary is not None:
         observations.append(summary)
     return observations
+
+
+async def discovery_observation(target: Target, poller) -> Observation:
+    """What a new asset's agent says its interfaces are, as the asset's `discovery`
+    check: the engineer sees the ports by name (and picks them with --discover)."""
+    from probes.discovery import discover
+
+    result, ports = await discover(target, poller)
+    if result.status != "ok":
+        state, message = UNKNOWN, f"interface discovery failed: {result.message}"
+    else:
+        listed = ", ".join(f"{p.name} ({p.if_index}, {p.role})" for p in ports[:60])
+        more = f" and {len(ports) - 60} more" if len(ports) > 60 else ""
+        state, message = OK, (f"{len(ports)} interfaces: {listed}{more}. Pick ports by name: "
+                              f"POST /api/v1/assets/{target.asset_id}/discover")
+    return Observation(asset_id=target.asset_id, key="discovery", state=state, observed_at=utcnow().isoformat(),
+                       source="poll", value=str(len(ports)), message=message)
 
 
 class Outbox:
@@ -175,6 +193,8 @@ class Scheduler:
             elif before != target:
                 # a created or edited asset: poll it now (an engineer is watching)
                 self._schedule(asset_id, now + random.uniform(0, 0.2))
+                if before is None:
+                    self.memory.setdefault(asset_id, AssetMemory()).discover = True
                 if before is not None and (before.profile, before.host, before.port) != (target.profile, target.host, target.port):
                     self.memory.pop(asset_id, None)
         for gone in set(self.memory) - set(fresh):
@@ -194,6 +214,9 @@ class Scheduler:
         try:
             memory = self.memory.setdefault(target.asset_id, AssetMemory())
             observations = await poll_once(target, self.poller, self.profiles, memory)
+            if memory.discover and observations and observations[0].state == "ok":
+                memory.discover = False
+                observations.append(await discovery_observation(target, self.poller))
             self.counters["polls"] += 1
             if observations and observations[0].key == "reachability" and observations[0].state != "ok":
                 self.counters["unanswered"] += 1

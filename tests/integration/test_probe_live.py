@@ -35,6 +35,7 @@ def agent(tmp_path_factory):
     agent = SimAgent(root=tmp_path_factory.mktemp("snmpsim"), host="127.0.4.9")
     shutil.copy(RECORDINGS / "apc-smartups.snmprec", agent.data_dir / "apc.snmprec")
     shutil.copy(RECORDINGS / "rfc1628-tenths.snmprec", agent.data_dir / "tenths.snmprec")
+    shutil.copy(RECORDINGS / "planet-mc1610mr.snmprec", agent.data_dir / "chassis.snmprec")
     agent.start()
     yield agent
     agent.close()
@@ -74,6 +75,20 @@ async def test_a_new_asset_is_polled_within_5_s_of_its_creation(db, live, api, a
             return row and row["value"] == "ups"
 
         await wait_until(reprofiled, attempts=100, delay=0.05)
+
+        # A new chassis: the worker reports what its agent says its ports are, by name.
+        r = await api.post("/api/v1/assets", json={
+            "name": "mc-new", "kind": "media_converter", "site_id": site.id, "mgmt_ip": agent.host,
+            "snmp_port": agent.port, "snmp_version": "2c", "snmp_community": "chassis"})
+        chassis_id = r.json()["id"]
+
+        async def discovered():
+            return await CheckState.select().where(
+                (CheckState.asset == chassis_id) & (CheckState.key == "discovery")).first()
+
+        row = await wait_until(discovered, attempts=100, delay=0.05)
+        assert row["message"].startswith("18 interfaces: lo (1, other), eth0 (2, other), slot_1_tp (1001, copper), "
+                                         "slot_1_fx (1002, fiber)"), row["message"]
     finally:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
