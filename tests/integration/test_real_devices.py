@@ -28,6 +28,7 @@ def agent(tmp_path_factory):
     # A renumbered chassis ("replaced" with other firmware): fx and tp of every slot swapped.
     text = (RECORDINGS / "planet-mc1610mr.snmprec").read_text()
     agent.write("planet-renumbered", text.replace("slot_1_tp", "@").replace("slot_1_fx", "slot_1_tp").replace("@", "slot_1_fx"))
+    agent.write("switch-port-down", text.replace("1.3.6.1.2.1.2.2.1.8.1003|2|1", "1.3.6.1.2.1.2.2.1.8.1003|2|2"))
     agent.write("ups-on-battery", (RECORDINGS / "rfc1628-tenths.snmprec").read_text()
                 .replace("1.3.6.1.2.1.33.1.4.1.0|2|3", "1.3.6.1.2.1.33.1.4.1.0|2|5")
                 .replace("1.3.6.1.2.1.33.1.3.3.1.3.1|2|2301", "1.3.6.1.2.1.33.1.3.3.1.3.1|2|0"))
@@ -258,3 +259,40 @@ async def test_checks_a_profile_no_longer_produces_are_retired(db, api, agent):
     await _poll_and_record(api, asset["id"])
     keys = {r["key"] for r in await CheckState.select(CheckState.key).where(CheckState.asset == asset["id"])}
     assert keys == {"reachability", "uptime", "profile"}
+
+
+async def test_a_client_port_on_a_switch_is_watched_and_its_incident_names_the_client(db, api, agent):
+    from incidents.tables import Incident
+
+    site = await make_site()
+    client = await _client()
+    asset = await _asset(api, site.id, "sw-khimki", "switch-port-down", agent, kind="switch", profile="generic")
+    r = await api.post("/api/v1/interfaces", json={"asset_id": asset["id"], "if_index": 1003, "name": "slot_2_tp",
+                                                   "role": "other", "client_id": client.id})
+    assert r.status_code == 201, r.text
+    for _ in range(8):
+        seen = await _poll_and_record(api, asset["id"])
+        if await Incident.count().where(Incident.status != "resolved"):
+            break
+    assert seen.get("link:1003", {}).get("state") == "critical", seen
+    [incident] = await Incident.select().where(Incident.status != "resolved")
+    assert incident["title"] == f"sw-khimki slot_2_tp ({ROMASHKA}) down"
+
+
+async def test_discovery_over_snmpv3(tmp_path):
+    from probes.discovery import discover
+    from probes.simulator import V3User
+
+    v3 = V3User(user="rcuser", auth_key="authpass123", priv_key="privpass123")
+    agent = SimAgent(root=tmp_path / "v3", v3=v3)
+    shutil.copy(RECORDINGS / "planet-mc1610mr.snmprec", agent.data_dir / "chassis.snmprec")
+    agent.start()
+    try:
+        t = Target(asset_id=1, name="mc", kind="media_converter", host=agent.host, port=agent.port, version="3",
+                   v3_user=v3.user, v3_auth_protocol="SHA", v3_auth_key=v3.auth_key, v3_priv_protocol="AES",
+                   v3_priv_key=v3.priv_key, v3_context="chassis")
+        result, ports = await discover(t, SnmpPoller(1.0, 1))
+        assert result.status == "ok", result.message
+        assert [p.name for p in ports][:4] == ["lo", "eth0", "slot_1_tp", "slot_1_fx"] and len(ports) == 18
+    finally:
+        agent.close()
