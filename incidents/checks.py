@@ -426,6 +426,14 @@ def _overrides(row: dict) -> dict:
         return {}
 
 
+def served_profiles() -> dict:
+    """What RACKCARD_PROFILES adds (validated: this server loads the same set)."""
+    from probes.profiles import extra_profile_data
+
+    installed_profiles()
+    return extra_profile_data()
+
+
 MAX_TARGETS_WAIT_S = 30.0
 TARGETS_VERSION_STEP_S = 0.25
 

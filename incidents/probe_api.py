@@ -29,6 +29,12 @@ async def probe_targets_version(viewer: CurrentViewer, since: FromQuery[str | No
     return {"version": await checks.targets_version(viewer, since, wait)}
 
 
+@get("/probe/profiles", guards=[require_probe],
+     summary="The profile entries this server adds to the built-ins (RACKCARD_PROFILES): one set for every poller")
+async def probe_profiles(viewer: CurrentViewer) -> dict:
+    return {"profiles": checks.served_profiles()}
+
+
 @post("/probe/observations", guards=[require_probe], status_code=200,
       summary="Apply an observation batch (idempotent per batch_id)")
 async def probe_observations(viewer: CurrentViewer, data: JSONBody[dict]) -> dict:
@@ -75,4 +81,4 @@ async def asset_discover(viewer: CurrentViewer, asset_id: FromPath[int], data: J
     return await discover.discover_asset(asset_id, viewer, picks)
 
 
-api_routes = [probe_targets, probe_targets_version, probe_observations, asset_discover, asset_checks, asset_check_events, asset_samples, asset_poll]
+api_routes = [probe_targets, probe_targets_version, probe_profiles, probe_observations, asset_discover, asset_checks, asset_check_events, asset_samples, asset_poll]

@@ -71,6 +71,12 @@ class ServerClient:
         response = await self._request("GET", "/probe/targets", params=params)
         return [Target.from_dict(t) for t in response.json()]
 
+    async def profile_data(self) -> dict:
+        """The profile entries the server adds to the built-ins (its RACKCARD_PROFILES)."""
+        response = await self._request("GET", "/probe/profiles")
+        data = response.json().get("profiles")
+        return data if isinstance(data, dict) else {}
+
     async def targets_version(self, since: str | None = None, wait: float = 0.0) -> str:
         """The server's targets version; with `since`, waits up to `wait` s for it to move
         (a long poll: a created or edited asset reaches the worker at once)."""

@@ -61,10 +61,23 @@ async def _target(args: argparse.Namespace, token: str, wanted: str):
     return target
 
 
-def _profiles(args: argparse.Namespace):
+async def _profiles(args: argparse.Namespace, token: str):
+    """--profiles, else RACKCARD_PROFILES, else the set the server serves."""
+    from probes.client import ServerClient
     from probes.profiles import builtin_profiles, installed_profiles
 
-    return builtin_profiles(args.profiles) if args.profiles else installed_profiles()
+    if args.profiles:
+        return builtin_profiles(args.profiles)
+    if os.environ.get("RACKCARD_PROFILES"):
+        return installed_profiles()
+    client = ServerClient(args.server, token, _spool_dir(args), probe=args.name)
+    try:
+        return builtin_profiles(await client.profile_data())
+    except Exception as exc:  # an older or unreachable server: the built-ins
+        log.warning("cannot load the server's profiles: %s", exc)
+        return builtin_profiles()
+    finally:
+        await client.aclose()
 
 
 async def _discover(args: argparse.Namespace, token: str) -> int:
@@ -104,7 +117,7 @@ async def _once(args: argparse.Namespace, token: str) -> int:
     if target is None:
         return 2
     poller = SnmpPoller(args.timeout, args.retries)
-    observations = await poll_once(target, poller, _profiles(args))
+    observations = await poll_once(target, poller, await _profiles(args, token))
     if args.json:
         print(json.dumps([o.to_dict() for o in observations], indent=2))
     else:

@@ -436,13 +436,24 @@ def _read_extra(path: Path) -> dict:
     return data
 
 
-def builtin_profiles(extra: str | Path | None = None) -> dict[str, Profile]:
+def builtin_profiles(extra: str | Path | Mapping[str, dict] | None = None) -> dict[str, Profile]:
     """The built-in profiles, plus (overriding by name) those of a JSON file or
-    of every *.json file of a directory (RACKCARD_PROFILES)."""
+    of every *.json file of a directory (RACKCARD_PROFILES), or of a mapping
+    (the set a server serves its workers)."""
     data = dict(PROFILE_DATA)
-    if extra:
+    if isinstance(extra, Mapping):
+        data.update(extra)
+    elif extra:
         data.update(_read_extra(Path(extra)))
     return load_profiles(data)
+
+
+def extra_profile_data(env: Mapping[str, str] | None = None) -> dict:
+    """The profile entries RACKCARD_PROFILES adds: what a server serves its workers."""
+    import os
+
+    env = os.environ if env is None else env
+    return _read_extra(Path(env["RACKCARD_PROFILES"])) if env.get("RACKCARD_PROFILES") else {}
 
 
 def profiles_from_env(env: Mapping[str, str] | None = None) -> dict[str, Profile]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import logging
+import os
 import random
 import time
 from collections import Counter
@@ -285,6 +286,8 @@ class Worker:
         from probes.traps import TrapHandler, TrapReceiver
 
         self.config = config
+        # A set given here (--profiles / RACKCARD_PROFILES) wins; else the server's (fetched with the targets).
+        self.local_profiles = bool(config.profiles_file or os.environ.get("RACKCARD_PROFILES"))
         self.profiles = builtin_profiles(config.profiles_file) if config.profiles_file else profiles_from_env()
         self.client = ServerClient(config.server, config.token, config.spool_dir, probe=config.probe)
         self.outbox = Outbox(self.client, flush_s=config.flush_s, stats=self.stats)
@@ -312,12 +315,26 @@ class Worker:
         except Exception:  # a malformed answer: keep the old targets
             log.exception("cannot read the targets")
             return False
+        if not self.local_profiles:
+            await self._server_profiles()
         self.scheduler.set_targets(targets)
         self.traps.set_targets(targets)
         if not self.targets_loaded.is_set():
             log.info("polling %d assets%s", len(targets), f" of site {self.config.site}" if self.config.site else "")
         self.targets_loaded.set()
         return True
+
+    async def _server_profiles(self) -> None:
+        """Poll with the server's profile set (its RACKCARD_PROFILES), so every poller reads alike."""
+        try:
+            data = await self.client.profile_data()
+            profiles = builtin_profiles(data) if data else builtin_profiles()
+        except ServerRefused:  # an older server: the built-ins
+            return
+        except Exception as exc:  # unreachable or a bad set: keep the current one
+            log.warning("cannot load the server's profiles: %s", exc)
+            return
+        self.profiles = self.scheduler.profiles = self.traps.profiles = profiles
 
     def _trap_observations(self, observations: list[Observation]) -> None:
         """A trap's observations go out at once, in their own request (not on the batch timer)."""

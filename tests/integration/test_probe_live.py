@@ -124,7 +124,7 @@ async def test_poll_now_worker_and_remote_probe_read_the_same_with_one_profile_s
 
     r = await api.post(f"/api/v1/assets/{asset_id}/poll")
     by_server = shape(r.json()["observations"])
-    assert by_server["power:input_voltage"][1] == "230.1"
+    assert by_server["power:input_voltage"][1] == "230.1" and by_server["profile"][1] == "site_ups"
 
     token = await _token("remote")
     worker = Worker(WorkerConfig(server=live.url, token=token, spool_dir=tmp_path / "w", trap_host=None))
@@ -132,7 +132,8 @@ async def test_poll_now_worker_and_remote_probe_read_the_same_with_one_profile_s
     by_worker = shape([o.to_dict() for o in await poll_once(target, None, worker.profiles)])
     await worker.client.aclose()
 
-    env = dict(os.environ, RACKCARD_PROBE_TOKEN=token, RACKCARD_PROFILES=str(extra))
+    # the remote worker is not given the set: it polls with the one the server serves
+    env = {k: v for k, v in os.environ.items() if k != "RACKCARD_PROFILES"} | {"RACKCARD_PROBE_TOKEN": token}
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "rackcard.cli", "probe", "--server", live.url, "--once", str(asset_id), "--json",
         "--spool-dir", str(tmp_path / "once"), env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
