@@ -296,3 +296,17 @@ async def test_discovery_over_snmpv3(tmp_path):
         assert [p.name for p in ports][:4] == ["lo", "eth0", "slot_1_tp", "slot_1_fx"] and len(ports) == 18
     finally:
         agent.close()
+
+
+async def test_probe_overrides_are_validated_and_reach_the_poll(db, api, agent):
+    site = await make_site()
+    asset = await _asset(api, site.id, "inverter-1", "ups-on-battery", agent, kind="ups")
+    r = await api.patch(f"/api/v1/assets/{asset['id']}", json={"probe_overrides": "{not json"})
+    assert r.status_code == 422 and "probe_overrides" in r.text
+    r = await api.patch(f"/api/v1/assets/{asset['id']}", json={"probe_overrides": '["power:source"]'})
+    assert r.status_code == 422
+    overrides = '{"power:source": {"states": {"5": ["ok", "inverter (DC-fed)"]}}}'
+    r = await api.patch(f"/api/v1/assets/{asset['id']}", json={"probe_overrides": overrides})
+    assert r.status_code == 200, r.text
+    seen = await _poll_and_record(api, asset["id"])
+    assert (seen["power:source"]["state"], seen["power:source"]["value"]) == ("ok", "inverter (DC-fed)")
