@@ -39,6 +39,7 @@ class AssetMemory:
     sys_object_id: str | None = None  # read once for `auto`; "" = the agent has none
     unreadable: int = 0  # polls in a row with unreadable checks
     discover: bool = False  # a newly created asset: report its interfaces after the first poll
+    uptime: int | None = None  # last sysUpTime ticks: going back (a restart, a replaced device) re-reads sysObjectID
 
 
 async def choose_profile(target: Target, poller, profiles: Mapping[str, Profile], memory: AssetMemory
@@ -59,6 +60,15 @@ async def choose_profile(target: Target, poller, profiles: Mapping[str, Profile]
     return default, f"default for {target.kind}" + (" (unknown profile name)" if target.profile not in (None, "", AUTO) else "")
 
 
+def _note_uptime(memory: AssetMemory, observations: list[Observation]) -> None:
+    for o in observations:
+        if o.key == "uptime" and o.value is not None and o.value.isdigit():
+            ticks = int(o.value)
+            if memory.uptime is not None and ticks < memory.uptime:
+                memory.sys_object_id = None  # maybe another device now: choose its profile again
+            memory.uptime = ticks
+
+
 async def poll_once(target: Target, poller=None, profiles: Mapping[str, Profile] | None = None,
                     memory: AssetMemory | None = None) -> list[Observation]:
     """Poll one asset now and interpret what came back. Never raises for device trouble.
@@ -77,6 +87,7 @@ async def poll_once(target: Target, poller=None, profiles: Mapping[str, Profile]
         profile, chosen, planned = profile_for(target.kind, None, profiles), "", []
         result = PollResult("error", message=f"poll failed: {exc}")
     observations = interpret(target, planned, result, utcnow().isoformat())
+    _note_uptime(memory, observations)
     summary, memory.unreadable = readability(target, profile, chosen, observations, memory.unreadable)
     if summary is not None:
         observations.append(summary)

@@ -310,3 +310,16 @@ async def test_probe_overrides_are_validated_and_reach_the_poll(db, api, agent):
     assert r.status_code == 200, r.text
     seen = await _poll_and_record(api, asset["id"])
     assert (seen["power:source"]["state"], seen["power:source"]["value"]) == ("ok", "inverter (DC-fed)")
+
+
+async def test_a_restart_makes_auto_read_sysobjectid_again(agent):
+    """A device replaced at the same address restarts: `auto` chooses its profile again."""
+    memory = AssetMemory()
+    t = target(agent, "apc-smartups", "ups")
+    await poll_once(t, SnmpPoller(0.5, 1), memory=memory)
+    assert memory.sys_object_id == "1.3.6.1.4.1.318.1.3.27"
+    memory.sys_object_id, memory.uptime = "1.3.6.1.4.1.935.10.1", 10**9  # as if another device answered before
+    seen = {o.key: o for o in await poll_once(t, SnmpPoller(0.5, 1), memory=memory)}
+    assert memory.sys_object_id is None  # uptime went back: re-read on the next poll
+    seen = {o.key: o for o in await poll_once(t, SnmpPoller(0.5, 1), memory=memory)}
+    assert seen["profile"].value == "apc_ups"
