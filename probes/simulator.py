@@ -170,10 +170,26 @@ class SimAgent:
             if self.process.poll() is not None:
                 raise RuntimeError(f"snmpsim exited: {self.log_path.read_text()[-2000:]}")
             if marker in self.log_path.read_text(errors="replace"):
+                self._warm_up(deadline)
                 return self
             time.sleep(0.05)
         self.stop()
         raise RuntimeError(f"snmpsim did not start in {ready_timeout} s: {self.log_path.read_text()[-2000:]}")
+
+    def _warm_up(self, deadline: float) -> None:
+        """snmpsim indexes a recording on its first request (seconds on a loaded
+        machine): ask each one for sysUpTime once, so the first real poll is fast."""
+        for path in sorted(self.data_dir.glob("*.snmprec")):
+            packet = _v2c_get(path.stem, SYS_UPTIME)
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+                while time.monotonic() < deadline:
+                    sock.sendto(packet, (self.host, self.port))
+                    sock.settimeout(1.0)
+                    try:
+                        sock.recv(4096)
+                        break
+                    except OSError:
+                        continue
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
@@ -193,6 +209,28 @@ class SimAgent:
     @property
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
+
+
+def _ber(tag: int, body: bytes) -> bytes:
+    size = len(body)
+    length = bytes([size]) if size < 128 else bytes([0x80 | ((size.bit_length() + 7) // 8)]) + size.to_bytes((size.bit_length() + 7) // 8, "big")
+    return bytes([tag]) + length + body
+
+
+def _v2c_get(community: str, oid: str) -> bytes:
+    """A minimal SNMPv2c GET request (BER by hand: this module does not use pysnmp)."""
+    arcs = [int(a) for a in oid.split(".")]
+    encoded = bytes([40 * arcs[0] + arcs[1]])
+    for arc in arcs[2:]:
+        chunk = [arc & 0x7F]
+        arc >>= 7
+        while arc:
+            chunk.insert(0, 0x80 | (arc & 0x7F))
+            arc >>= 7
+        encoded += bytes(chunk)
+    varbind = _ber(0x30, _ber(0x06, encoded) + b"\x05\x00")
+    pdu = _ber(0xA0, _ber(0x02, b"\x01") + _ber(0x02, b"\x00") + _ber(0x02, b"\x00") + _ber(0x30, varbind))
+    return _ber(0x30, _ber(0x02, b"\x01") + _ber(0x04, community.encode()) + pdu)
 
 
 @dataclass(frozen=True)
