@@ -134,7 +134,7 @@ def _spool_dir(args: argparse.Namespace) -> Path:
 
 
 async def _run(args: argparse.Namespace, token: str) -> int:
-    from probes.worker import Worker, WorkerConfig
+    from probes.worker import EXIT_TOKEN_REFUSED, TokenRefusedExit, Worker, WorkerConfig
 
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per batch is noise
 
@@ -143,7 +143,7 @@ async def _run(args: argparse.Namespace, token: str) -> int:
         trap_host=None if args.no_traps else args.trap_host, trap_port=args.trap_port,
         trap_communities=tuple(args.trap_community or ["public"]),
         timeout_s=args.timeout, retries=args.retries, max_in_flight=args.max_in_flight,
-        profiles_file=args.profiles,
+        profiles_file=args.profiles, exit_on_refused=args.exit_on_refused,
     ))
     task = asyncio.create_task(worker.run())
     loop = asyncio.get_running_loop()
@@ -153,6 +153,9 @@ async def _run(args: argparse.Namespace, token: str) -> int:
         await task
     except asyncio.CancelledError:
         log.info("probe worker stopped")
+    except TokenRefusedExit:
+        log.error("probe worker stopped: the server refused its token")
+        return EXIT_TOKEN_REFUSED
     return 0
 
 
@@ -202,4 +205,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--profiles", metavar="PATH", default=None,
                    help="JSON file (or directory of *.json) of extra or overriding probe profiles "
                    "(default RACKCARD_PROFILES: give the server and every worker the same set)")
+    p.add_argument("--exit-on-refused", action="store_true",
+                   help="exit with code 3 when the server refuses the token (whoever started the worker renews "
+                   "it); without it the worker reports itself stale and keeps spooling")
     p.set_defaults(func=_probe)

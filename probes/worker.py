@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
-from probes.client import ServerClient, ServerRefused, ServerUnavailable
+from probes.client import ServerClient, ServerRefused, ServerUnavailable, TokenRefused
 from probes.interpret import PollResult, interpret, oids_of, plan, readability, walks_of
 from probes.profiles import (
     AUTO, SYS_OBJECT_ID, Profile, auto_profile, builtin_profiles, installed_profiles, profile_for, profiles_from_env,
@@ -111,6 +111,14 @@ async def discovery_observation(target: Target, poller) -> Observation:
                        source="poll", value=str(len(ports)), message=message)
 
 
+#: The exit code of a worker that stopped because the server refused its token.
+EXIT_TOKEN_REFUSED = 3
+
+
+class TokenRefusedExit(Exception):
+    """Raised inside the worker to stop it when its token is refused (exit_on_refused)."""
+
+
 class Outbox:
     """Collects observations and hands them to the client as batches, via the spool."""
 
@@ -126,6 +134,7 @@ class Outbox:
         self._backoff = 0.0
         self._retry_at = 0.0
         self.server_up = True
+        self.token_refused = asyncio.Event()  # set while the server refuses our token: we are stale
 
     def add(self, observations: Iterable[Observation]) -> None:
         self._pending.extend(observations)
@@ -150,7 +159,9 @@ class Outbox:
         except ServerUnavailable as exc:
             self._backoff = min(self.max_backoff_s, max(self.flush_s, self._backoff * 2 or self.flush_s))
             self._retry_at = time.monotonic() + self._backoff
-            if self.server_up:
+            if isinstance(exc, TokenRefused):
+                self.refused(str(exc))
+            elif self.server_up:
                 log.warning("server unavailable (%s); spooling to %s", exc, self.client.spool_dir)
             self.server_up = False
             return
@@ -158,6 +169,18 @@ class Outbox:
             log.info("server back; spool replayed")
         self.server_up = True
         self._backoff = 0.0
+        if self.token_refused.is_set():
+            self.token_refused.clear()
+            self.client.report_status("ok", "the server takes our batches again")
+
+    def refused(self, why: str) -> None:
+        """Our token is refused: say so loudly, once, and report ourselves stale
+        (status file in the spool dir); batches keep spooling, nothing is lost."""
+        if not self.token_refused.is_set():
+            log.error("STALE: %s — this worker's observations are spooled but no one sees them; "
+                      "the server raises a 'probe stale' incident. Give the worker a new token.", why)
+            self.client.report_status("stale", why)
+        self.token_refused.set()
 
     async def run(self) -> None:
         try:
@@ -289,6 +312,7 @@ class WorkerConfig:
     max_in_flight: int = 64
     profiles_file: str | None = None  # default RACKCARD_PROFILES
     long_poll_s: float = 25.0
+    exit_on_refused: bool = False  # embedded: stop when the token is refused (the server renews it)
 
 
 class Worker:
@@ -321,7 +345,10 @@ class Worker:
         try:
             targets = await self.client.targets(self.config.site)
         except (ServerUnavailable, ServerRefused) as exc:
-            log.warning("cannot fetch targets: %s", exc)
+            if isinstance(exc, ServerRefused) and exc.status == 401:
+                self.outbox.refused(f"the server refused the probe token: {exc}")
+            else:
+                log.warning("cannot fetch targets: %s", exc)
             return False
         except Exception:  # a malformed answer: keep the old targets
             log.exception("cannot read the targets")
@@ -363,6 +390,12 @@ class Worker:
             await asyncio.sleep(min(5.0, wait))
         return None
 
+    async def _exit_when_refused(self) -> None:
+        """An embedded worker whose token is refused stops (exit code EXIT_TOKEN_REFUSED),
+        so the server that started it hands it a fresh token."""
+        await self.outbox.token_refused.wait()
+        raise TokenRefusedExit()
+
     async def _refresh_loop(self) -> None:
         """Targets at start, then whenever the server's targets version moves (long poll),
         and every refresh_s anyway."""
@@ -387,11 +420,16 @@ class Worker:
             except Exception as exc:  # e.g. the port is taken: keep polling without traps
                 log.error("trap receiver not started on %s:%s: %s", self.config.trap_host, self.config.trap_port, exc)
                 self.receiver = None
+        refused = False
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._refresh_loop())
                 group.create_task(self.scheduler.run())
                 group.create_task(self.outbox.run())
+                if self.config.exit_on_refused:
+                    group.create_task(self._exit_when_refused())
+        except* TokenRefusedExit:
+            refused = True
         finally:
             if self.receiver is not None:
                 self.receiver.close()
@@ -399,3 +437,5 @@ class Worker:
                 await asyncio.wait([task], timeout=5)
             await self.outbox.flush()
             await self.client.aclose()
+        if refused:
+            raise TokenRefusedExit()
