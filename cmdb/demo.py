@@ -116,22 +116,25 @@ ASSETS = (
 
 # asset, if_index, name, role, client (service: the client's first service delivered by this asset)
 INTERFACES = (
-    ("mc-chassis-dc1", 1, "slot_1_tp", "copper", "ROMASHKA"),
-    ("mc-chassis-dc1", 2, "slot_1_fx", "fiber", "ROMASHKA"),
-    ("mc-chassis-dc1", 3, "slot_2_tp", "copper", "VOLGATRANS"),
-    ("mc-chassis-dc1", 4, "slot_2_fx", "fiber", "VOLGATRANS"),
-    ("mc-chassis-dc1", 5, "slot_3_tp", "copper", "LOGIX"),
-    ("mc-chassis-dc1", 6, "slot_3_fx", "fiber", "LOGIX"),
-    ("mc-dc2-1", 1, "tp1", "copper", "EDUNET"),
-    ("mc-dc2-1", 2, "fx1", "fiber", "EDUNET"),
-    ("mc-khimki-1", 1, "copper", "copper", "SEVERSTROY"),
-    ("mc-khimki-1", 2, "fiber", "fiber", "SEVERSTROY"),
-    ("mc-khimki-2", 1, "copper", "copper", "AGROYUG"),
-    ("mc-khimki-2", 2, "fiber", "fiber", "AGROYUG"),
-    ("mc-khimki-3", 1, "copper", "copper", "NORDMEDIA"),
-    ("mc-khimki-3", 2, "fiber", "fiber", "NORDMEDIA"),
-    ("sw-khimki", 25, "uplink-to-dc1", "uplink", None),
-    ("sw-core-dc1", 49, "uplink-to-border", "uplink", None),
+    # A Planet MC-1610MR chassis numbers ports as its agent does: lo at ifIndex 1,
+    # eth0 at 2, slot N at 1000+2N-1 (tp) / 1000+2N (fx). Never by guess: discover.
+    ("mc-chassis-dc1", 1001, "slot_1_tp", "copper", "ROMASHKA"),
+    ("mc-chassis-dc1", 1002, "slot_1_fx", "fiber", "ROMASHKA"),
+    ("mc-chassis-dc1", 1003, "slot_2_tp", "copper", "VOLGATRANS"),
+    ("mc-chassis-dc1", 1004, "slot_2_fx", "fiber", "VOLGATRANS"),
+    ("mc-chassis-dc1", 1005, "slot_3_tp", "copper", "LOGIX"),
+    ("mc-chassis-dc1", 1006, "slot_3_fx", "fiber", "LOGIX"),
+    # Standalone converters: loopback at 1, then the vendor's port order.
+    ("mc-dc2-1", 2, "tp1", "copper", "EDUNET"),
+    ("mc-dc2-1", 3, "fx1", "fiber", "EDUNET"),
+    ("mc-khimki-1", 2, "fx1", "fiber", "SEVERSTROY"),
+    ("mc-khimki-1", 3, "tp1", "copper", "SEVERSTROY"),
+    ("mc-khimki-2", 2, "fx1", "fiber", "AGROYUG"),
+    ("mc-khimki-2", 3, "tp1", "copper", "AGROYUG"),
+    ("mc-khimki-3", 2, "fx1", "fiber", "NORDMEDIA"),
+    ("mc-khimki-3", 3, "tp1", "copper", "NORDMEDIA"),
+    ("sw-khimki", 25, "gi1/0/25", "uplink", None),
+    ("sw-core-dc1", 49, "te1/0/1", "uplink", None),
 )
 
 # asset, depends_on, kind
@@ -364,7 +367,7 @@ async def _seed_inventory(viewer: Viewer) -> None:
 
     for asset, if_index, name, role, client in INTERFACES:
         await services.interfaces.create(viewer, {
-            "asset_id": assets[asset], "if_index": if_index, "name": name, "role": role,
+            "asset_id": assets[asset], "if_index": if_index, "name": name, "role": role, "if_name": name,
             "client_id": clients[client] if client else None,
             "service_id": first_service.get((client, asset)) if client else None,
         })

@@ -39,6 +39,7 @@ from cmdb.tables import (
 )
 from cmdb.topology import KINDS as DEPENDENCY_KINDS
 from cmdb.topology import Edge, Graph
+from probes.profiles import check_overrides, installed_profiles, profile_names
 
 CLIENT_STATUSES = ("active", "suspended", "terminated")
 SITE_KINDS = ("datacenter", "remote", "client_premises")
@@ -80,6 +81,19 @@ def _email(value: str) -> str:
 
 def _host_address(value: str) -> str:
     return addressing.parse_address(value).address
+
+
+def _known_profile(value: str) -> str:
+    """An asset's probe profile: `auto` or a name of this installation's profile set."""
+    names = profile_names(installed_profiles())
+    if value not in names:
+        raise ValueError(f"unknown profile {value!r}; choose one of: {', '.join(names)}")
+    return value
+
+
+def _overrides(value: str) -> str:
+    check_overrides(value)
+    return value
 
 
 def _valid_address(value: str) -> str:
@@ -383,7 +397,8 @@ ASSET = Resource(
         Field("snmp_v3_priv_key", **_SECRET),
         Field("snmp_v3_context", nullable=True, max_length=100),
         Field("poll_interval_s", type="int", min=5, max=86400, default=60),
-        Field("profile", nullable=True, max_length=50, filter=True),
+        Field("profile", nullable=True, max_length=50, filter=True, clean=_known_profile),
+        Field("probe_overrides", default="", clean=_overrides),
         Field("notes", internal=True),
     ],
     unique=[Unique(("serial_norm",), "serial", "serial", when=lambda v: v["serial_norm"] is not None)],
@@ -401,6 +416,8 @@ INTERFACE = Resource(
         Field("if_index", type="int", required=True, min=0),
         Field("name", max_length=100),
         Choice("role", INTERFACE_ROLES, default="other"),
+        Field("if_name", max_length=100, default=""),
+        Field("if_descr", max_length=255, default=""),
         Ref("client_id", Client, nullable=True),
         Ref("service_id", Service, nullable=True),
     ],

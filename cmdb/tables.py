@@ -80,7 +80,8 @@ class Asset(Table, tablename="cmdb_asset"):
     snmp_v3_priv_key = Varchar(length=200, null=True, default=None)
     snmp_v3_context = Varchar(length=100, null=True, default=None)  # v3 context name, when the agent wants one
     poll_interval_s = Integer(default=60)
-    profile = Varchar(length=50, null=True, default=None)  # probe profile; default by kind
+    profile = Varchar(length=50, null=True, default=None)  # probe profile; None/"auto": by sysObjectID, else by kind
+    probe_overrides = Text(default="")  # JSON: check key -> rule parameters replacing the profile's
     notes = Text(default="")
     created_at = Timestamptz(default=TimestamptzNow())
     updated_at = Timestamptz(default=TimestamptzNow())
@@ -115,6 +116,8 @@ class Interface(Table, tablename="cmdb_interface"):
     if_index = Integer()  # unique per asset (index in migration)
     name = Varchar(length=100, default="")
     role = Varchar(length=16, default="other")  # fiber | copper | uplink | client | other
+    if_name = Varchar(length=100, default="")  # ifName read at discovery: polls verify the ifIndex still has it
+    if_descr = Varchar(length=255, default="")  # ifDescr read at discovery
     client = ForeignKey(references=Client, null=True, on_delete=OnDelete.set_null, index=True)
     service = ForeignKey(references=Service, null=True, on_delete=OnDelete.set_null, index=True)
 

@@ -20,6 +20,7 @@ so only probe tokens (and admins) get it.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from incidents.rawsql import Sql, as_time
 from incidents.rules import CheckUpdate
 from incidents.services import aware
 from incidents.tables import CheckEvent, CheckState, ProbeBatch
+from probes.profiles import check_overrides, installed_profiles
 from probes.wire import OK, SOURCES, STATES, WARNING, ObservationBatch, Target, TargetInterface, parse_time, utcnow
 
 log = logging.getLogger("rackcard.incidents.checks")
@@ -313,11 +315,36 @@ async def _apply(batch: ObservationBatch, times: list[dt.datetime], viewer: View
     if samples:
         # Retention and roll-ups run on the server's timer (incidents.timeseries), off this hot path.
         await rawsql.insert("inc_sample", ("asset", "key", "value", "at"), ("int", "text", "float", "time"), samples)
+    await _retire(mine)
     if viewer.probe_name and mine:
         await probe_health.note_batch(viewer.probe_name, {allowed[o.asset_id] for _, o in mine}, now)
     if updates:
         await engine.process(updates, now)
     return {"applied": applied, "stale": stale, "rejected": rejected}
+
+
+#: Sent by the worker as the last observation of every answered poll (probes.interpret.readability).
+PROFILE_CHECK = "profile"
+#: Checks reported once, not on every poll: never retired.
+KEPT_CHECKS = {"discovery"}
+
+
+async def _retire(mine: list[tuple[dt.datetime, Any]]) -> None:
+    """Retire the checks a profile no longer produces: a complete poll (it ends
+    with the `profile` check) leaves out a polled check the asset had before —
+    the profile changed, a port was removed — so its stored state goes, rather
+    than standing stale forever. Trap-made states and the same poll's rows stay."""
+    polls: dict[int, tuple[dt.datetime, set[str]]] = {}
+    for at, o in mine:
+        if o.source == "poll":
+            polls.setdefault(o.asset_id, (at, set()))[1].add(o.key)
+    for asset_id, (at, keys) in polls.items():
+        complete = [t for t, o in mine if o.asset_id == asset_id and o.key == PROFILE_CHECK and o.source == "poll"]
+        if not complete:
+            continue
+        q = Sql()
+        await q.fetch(f"DELETE FROM inc_check_state WHERE asset = {q(asset_id)} AND source = 'poll' "
+                      f'AND "key" NOT IN {q.texts(keys | KEPT_CHECKS)} AND last_observed_at < {q(max(complete))}')
 
 
 # ------------------------------------------------------------------ reading
@@ -385,8 +412,12 @@ async def probe_targets(viewer: Viewer, site_code: str | None = None, asset_id: 
     rows = await query.order_by(Asset.id)
     interfaces: dict[int, list[TargetInterface]] = {}
     if rows:
-        for i in await Interface.select().where(Interface.asset.is_in([r["id"] for r in rows])).order_by(Interface.if_index):
-            interfaces.setdefault(i["asset"], []).append(TargetInterface(i["if_index"], i["role"], i["name"]))
+        for i in await Interface.select(
+            Interface.all_columns(), Interface.client.name.as_alias("client_name")
+        ).where(Interface.asset.is_in([r["id"] for r in rows])).order_by(Interface.if_index):
+            interfaces.setdefault(i["asset"], []).append(TargetInterface(
+                i["if_index"], i["role"], i["name"], if_name=i["if_name"] or "", if_descr=i["if_descr"] or "",
+                client=i["client_name"] or ""))
     return [
         Target(
             asset_id=r["id"], name=r["name"], kind=r["kind"], host=r["mgmt_ip"], port=r["snmp_port"] or 161,
@@ -395,10 +426,63 @@ async def probe_targets(viewer: Viewer, site_code: str | None = None, asset_id: 
             v3_priv_protocol=r["snmp_v3_priv_protocol"], v3_priv_key=r["snmp_v3_priv_key"],
             v3_context=(r["snmp_v3_context"] or "") if r["snmp_version"] == "3" else "",
             interval_s=max(5, r["poll_interval_s"] or 60), profile=r["profile"], site_code=r["site_code"],
-            interfaces=tuple(interfaces.get(r["id"], ())),
+            interfaces=tuple(interfaces.get(r["id"], ())), overrides=_overrides(r),
         )
         for r in rows
     ]
+
+
+def _overrides(row: dict) -> dict:
+    try:
+        return check_overrides(row.get("probe_overrides") or "")
+    except ValueError:  # stored before validation: ignore rather than stop polling
+        return {}
+
+
+def served_profiles() -> dict:
+    """What RACKCARD_PROFILES adds (validated: this server loads the same set)."""
+    from probes.profiles import extra_profile_data
+
+    installed_profiles()
+    return extra_profile_data()
+
+
+MAX_TARGETS_WAIT_S = 30.0
+TARGETS_VERSION_STEP_S = 0.25
+
+
+async def _targets_version() -> str:
+    """Moves with every audited inventory change (assets, interfaces, clients, imports ...)."""
+    rows = await Sql().fetch("SELECT MAX(id) AS v FROM rc_audit_log")
+    return str(rows[0][0] or 0) if rows else "0"
+
+
+async def targets_version(viewer: Viewer, since: str | None = None, wait: float = 0.0) -> str:
+    """The targets version; with `since`, the first version other than it within `wait` s
+    (a worker's long poll: the change reaches it at once, not at its next refresh)."""
+    if not viewer.sees_secrets:
+        raise Forbidden("targets are for probe tokens and admins")
+    if not 0 <= wait <= MAX_TARGETS_WAIT_S:
+        raise Invalid(f"wait must be 0 to {MAX_TARGETS_WAIT_S:g} seconds", field="wait")
+    deadline = asyncio.get_running_loop().time() + wait
+    while True:
+        version = await _targets_version()
+        if since is None or version != since or asyncio.get_running_loop().time() >= deadline:
+            return version
+        await asyncio.sleep(TARGETS_VERSION_STEP_S)
+
+
+async def _memory(asset_id: int):
+    """A poll from this process continues the asset's count of unreadable polls
+    (from its stored `profile` check), as the worker that polls it would."""
+    from probes.interpret import PROFILE_CHECK, UNREADABLE_POLLS
+    from probes.worker import AssetMemory
+
+    row = await CheckState.select(CheckState.state, CheckState.streak).where(
+        (CheckState.asset == asset_id) & (CheckState.key == PROFILE_CHECK)).first()
+    if row is None or row["state"] == OK:
+        return AssetMemory()
+    return AssetMemory(unreadable=UNREADABLE_POLLS if row["state"] == WARNING else int(row["streak"] or 0))
 
 
 async def poll_asset_now(asset_id: int, viewer: Viewer) -> dict:
@@ -413,7 +497,7 @@ async def poll_asset_now(asset_id: int, viewer: Viewer) -> dict:
     if not targets:
         raise Invalid("this asset is not polled: it needs a management IP, SNMP settings and status active",
                       field="snmp_version")
-    observations = await poll_once(targets[0])
+    observations = await poll_once(targets[0], profiles=installed_profiles(), memory=await _memory(asset_id))
     batch = ObservationBatch.new(observations, probe=f"manual:{viewer.email}")
     await record_observations(batch, viewer)
     return {"asset_id": asset_id, "observations": [o.to_dict() for o in observations]}

@@ -98,8 +98,8 @@ SELECT 'a' AS t, a.id AS a, a.site AS b, a.client AS c, CAST(NULL AS INTEGER) AS
   FROM cmdb_asset a LEFT JOIN cmdb_site s ON s.id = a.site WHERE a.id IN (SELECT id FROM ids)
 UNION ALL SELECT 'e', d.asset, d.depends_on, NULL, NULL, d.kind, NULL, NULL, NULL, NULL, NULL FROM cmdb_dependency d
   WHERE d.asset IN (SELECT id FROM down)
-UNION ALL SELECT 'i', i.asset, i.if_index, i.client, i.service, i.role, NULL, NULL, NULL, NULL, NULL
-  FROM cmdb_interface i WHERE i.asset IN (SELECT id FROM ids)
+UNION ALL SELECT 'i', i.asset, i.if_index, i.client, i.service, i.role, i.name, cl.name, NULL, NULL, NULL
+  FROM cmdb_interface i LEFT JOIN cmdb_client cl ON cl.id = i.client WHERE i.asset IN (SELECT id FROM ids)
 UNION ALL SELECT 's', sa.asset, sa.service, s.client, NULL, NULL, NULL, NULL, NULL, NULL, NULL
   FROM cmdb_service_asset sa JOIN cmdb_service s ON s.id = sa.service
   WHERE sa.asset IN (SELECT id FROM ids) AND s.status <> 'terminated'
@@ -230,7 +230,8 @@ async def _load(seed: set[int], extra: set[int], *, checks: bool = False, now: d
             if b in down:  # both ends: in SQL, SQLite would probe every pair on the unique index
                 edges.add((a, b, s1))
         elif t == "i":
-            interfaces.setdefault(a, []).append((b, InterfaceInfo(if_index=b, role=s1, client_id=c, service_id=d)))
+            interfaces.setdefault(a, []).append((b, InterfaceInfo(if_index=b, role=s1, client_id=c, service_id=d,
+                                                                   name=s2 or "", client_name=s3 or "")))
         elif t == "s":
             services_of.setdefault(a, set()).add(b)
             service_clients[b] = c

@@ -13,7 +13,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 
 from accounts.errors import Invalid
 from accounts.http import CurrentViewer, require_probe, require_staff
-from incidents import checks
+from incidents import checks, discover
 from incidents.schemas import BatchResult, CheckEventOut, CheckOut, PollOut, SampleOut
 from probes.wire import Target, parse_time
 
@@ -21,6 +21,19 @@ from probes.wire import Target, parse_time
 @get("/probe/targets", guards=[require_probe], summary="Assets this probe worker polls (SNMP secrets included)")
 async def probe_targets(viewer: CurrentViewer, site: FromQuery[str | None] = None) -> list[Target]:
     return [t.to_dict() for t in await checks.probe_targets(viewer, site)]
+
+
+@get("/probe/targets/version", guards=[require_probe],
+     summary="Targets version; with since=V waits up to wait seconds (max 30) for it to move")
+async def probe_targets_version(viewer: CurrentViewer, since: FromQuery[str | None] = None,
+                                wait: FromQuery[float] = 0.0) -> dict:
+    return {"version": await checks.targets_version(viewer, since, wait)}
+
+
+@get("/probe/profiles", guards=[require_probe],
+     summary="The profile entries this server adds to the built-ins (RACKCARD_PROFILES): one set for every poller")
+async def probe_profiles(viewer: CurrentViewer) -> dict:
+    return {"profiles": checks.served_profiles()}
 
 
 @post("/probe/observations", guards=[require_probe], status_code=200,
@@ -61,4 +74,12 @@ async def asset_poll(viewer: CurrentViewer, asset_id: FromPath[int]) -> PollOut:
     return await checks.poll_asset_now(asset_id, viewer)
 
 
-api_routes = [probe_targets, probe_observations, asset_checks, asset_check_events, asset_samples, asset_poll]
+@post("/assets/{asset_id:int}/discover", guards=[require_staff], status_code=200,
+      summary="Walk the asset's IF-MIB/ENTITY-MIB and propose its ports; body {picks: [{name, role, client_id}]} "
+              "stores the picked ports (by name) as interfaces")
+async def asset_discover(viewer: CurrentViewer, asset_id: FromPath[int], data: JSONBody[dict | None] = None) -> dict:
+    picks = (data or {}).get("picks") if isinstance(data, dict) else None
+    return await discover.discover_asset(asset_id, viewer, picks)
+
+
+api_routes = [probe_targets, probe_targets_version, probe_profiles, probe_observations, asset_discover, asset_checks, asset_check_events, asset_samples, asset_poll]

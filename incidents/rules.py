@@ -116,6 +116,7 @@ PROBLEM_STATES = frozenset({WARNING, CRITICAL})
 
 REACHABILITY = "reachability"
 UPTIME = "uptime"
+PROFILE = "profile"  # "not readable: wrong profile?" (probes.interpret.readability)
 POWER_PREFIX = "power:"
 MINUTES_REMAINING = "power:minutes_remaining"
 
@@ -171,6 +172,13 @@ class InterfaceInfo:
     role: str  # fiber | copper | uplink | client | other
     client_id: int | None = None
     service_id: int | None = None
+    name: str = ""  # how titles name the port ("slot_1_fx"); "" = "port <ifIndex>"
+    client_name: str = ""  # the client it serves, named in titles
+
+    @property
+    def label(self) -> str:
+        base = self.name or f"port {self.if_index}"
+        return f"{base} ({self.client_name})" if self.client_name else base
 
 
 @dataclass(frozen=True)
@@ -499,6 +507,8 @@ def categorize(
                 cat = "fiber" if fiber_down and not copper_down else "equipment"
             elif key == UPTIME:
                 cat = "reboot"
+            elif key == PROFILE:
+                cat = "equipment"  # a device nobody can read: an unmonitored device
             else:
                 cat = "other"
             if _CATEGORY_ORDER[cat] < _CATEGORY_ORDER[found]:
@@ -1373,14 +1383,18 @@ class _Run:
         a, k = roots[0]
         name = self.name(a)
         idx = if_index_of(k)
+        iface = _interface(self.assets.get(a), idx)
+        port = iface.label if iface is not None else (f"port {idx}" if idx is not None else "")
         if category == "fiber":
-            return f"Fiber down on {name}" + (f" (port {idx})" if idx is not None else "")
+            return f"Fiber down on {name}" + (f" {port}" if port else "")
         if category == "reboot":
             return f"{name} rebooted"
         if k == REACHABILITY:
             return f"{name} unreachable"
         if idx is not None and k.startswith("link:"):
-            return f"{name} port {idx} down"
+            return f"{name} {port} down"
+        if k == PROFILE:
+            return f"{name} not readable: wrong profile?"
         c = self.view.get((a, k))
         return f"{name}: {k} {c.state if c else ''}".strip()
 

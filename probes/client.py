@@ -75,6 +75,33 @@ class ServerClient:
         response = await self._request("GET", "/probe/targets", params=params)
         return [Target.from_dict(t) for t in response.json()]
 
+    async def profile_data(self) -> dict:
+        """The profile entries the server adds to the built-ins (its RACKCARD_PROFILES)."""
+        response = await self._request("GET", "/probe/profiles")
+        data = response.json().get("profiles")
+        return data if isinstance(data, dict) else {}
+
+    async def targets_version(self, since: str | None = None, wait: float = 0.0) -> str:
+        """The server's targets version; with `since`, waits up to `wait` s for it to move
+        (a long poll: a created or edited asset reaches the worker at once)."""
+        params = {"wait": f"{wait:g}"}
+        if since is not None:
+            params["since"] = since
+        response = await self._request("GET", "/probe/targets/version", params=params, timeout=wait + 10.0)
+        return str(response.json()["version"])
+
+    async def send_now(self, observations: list[Observation], stats: dict | None = None) -> bool:
+        """Post a batch at once, beside the spool queue (traps: never behind a slow
+        poll batch). Spooled when the post fails, so nothing is lost; True when sent."""
+        batch = ObservationBatch.new(observations, probe=self.probe, stats=stats)
+        try:
+            await self._request("POST", "/probe/observations", json=batch.to_dict())
+            return True
+        except (ServerUnavailable, ServerRefused) as exc:
+            log.warning("posting a trap batch failed (%s); spooled", exc)
+            self.spool(list(batch.observations), stats)
+            return False
+
     # -- status
     STATUS_FILE = "worker.status"  # JSON; not *.json, which the spool reads as batches
 

@@ -43,27 +43,81 @@ def _find(targets, wanted: str):
     return matches[0] if len(matches) == 1 else None
 
 
-async def _once(args: argparse.Namespace, token: str) -> int:
+async def _target(args: argparse.Namespace, token: str, wanted: str):
     from probes.client import ServerClient, ServerRefused, ServerUnavailable
-    from probes.worker import poll_once
-    from probes.snmp import SnmpPoller
-    from probes.profiles import builtin_profiles
 
     client = ServerClient(args.server, token, _spool_dir(args), probe=args.name)
     try:
         targets = await client.targets(args.site)
     except (ServerUnavailable, ServerRefused) as exc:
         print(f"error: cannot fetch targets from {args.server}: {exc}", file=sys.stderr)
-        return 2
+        return None
     finally:
         await client.aclose()
-    target = _find(targets, args.once)
+    target = _find(targets, wanted)
     if target is None:
-        print(f"error (asset): no polled asset named or numbered {args.once!r} among {len(targets)} targets",
+        print(f"error (asset): no polled asset named or numbered {wanted!r} among {len(targets)} targets",
               file=sys.stderr)
+    return target
+
+
+async def _profiles(args: argparse.Namespace, token: str):
+    """--profiles, else RACKCARD_PROFILES, else the set the server serves."""
+    from probes.client import ServerClient
+    from probes.profiles import builtin_profiles, installed_profiles
+
+    if args.profiles:
+        return builtin_profiles(args.profiles)
+    if os.environ.get("RACKCARD_PROFILES"):
+        return installed_profiles()
+    client = ServerClient(args.server, token, _spool_dir(args), probe=args.name)
+    try:
+        return builtin_profiles(await client.profile_data())
+    except Exception as exc:  # an older or unreachable server: the built-ins
+        log.warning("cannot load the server's profiles: %s", exc)
+        return builtin_profiles()
+    finally:
+        await client.aclose()
+
+
+async def _discover(args: argparse.Namespace, token: str) -> int:
+    """Walk one asset's IF-MIB/ENTITY-MIB and print its ports by name, with a proposed role."""
+    from probes.discovery import discover
+    from probes.snmp import SnmpPoller
+
+    target = await _target(args, token, args.discover)
+    if target is None:
+        return 2
+    result, ports = await discover(target, SnmpPoller(args.timeout, args.retries))
+    if result.status != "ok":
+        print(f"error: discovery of {target.name} failed: {result.message}", file=sys.stderr)
+        return 1
+    stored = {i.if_index: i for i in target.interfaces}
+    if args.json:
+        print(json.dumps([p.to_dict() for p in ports], indent=2))
+        return 0
+    print(f"{target.name} (asset {target.asset_id}) at {target.host}:{target.port}: {len(ports)} interfaces")
+    print(f"  {'ifIndex':>7}  {'name':<20} {'proposed':<8} {'admin/oper':<12} {'type':<16} stored")
+    for p in ports:
+        have = stored.get(p.if_index)
+        note = ""
+        if have is not None:
+            expected = have.if_name or have.if_descr or have.name
+            note = f"{have.role} {have.name}" + ("" if expected in (p.if_name, p.if_descr) else f"  MISMATCH: stored {expected!r}")
+        print(f"  {p.if_index:>7}  {p.name:<20} {p.role:<8} {p.admin + '/' + p.oper:<12} {p.if_type:<16} {note}")
+    print("Pick ports by name: POST /api/v1/assets/{id}/discover {\"picks\": [{\"name\": ..., \"role\": ..., \"client_id\": ...}]}")
+    return 0
+
+
+async def _once(args: argparse.Namespace, token: str) -> int:
+    from probes.worker import poll_once
+    from probes.snmp import SnmpPoller
+
+    target = await _target(args, token, args.once)
+    if target is None:
         return 2
     poller = SnmpPoller(args.timeout, args.retries)
-    observations = await poll_once(target, poller, builtin_profiles(args.profiles))
+    observations = await poll_once(target, poller, await _profiles(args, token))
     if args.json:
         print(json.dumps([o.to_dict() for o in observations], indent=2))
     else:
@@ -111,6 +165,8 @@ def _probe(args: argparse.Namespace) -> int:
         print("error (token): give --token or set RACKCARD_PROBE_TOKEN (rackcard token create --probe NAME)",
               file=sys.stderr)
         return 2
+    if args.discover:
+        return asyncio.run(_discover(args, token))
     if args.once:
         return asyncio.run(_once(args, token))
     return asyncio.run(_run(args, token))
@@ -130,7 +186,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "arguments are visible to other local users)")
     p.add_argument("--site", metavar="CODE", help="poll only this site's assets (a site-limited token implies it)")
     p.add_argument("--once", metavar="ASSET", help="poll one asset (name or id) now, print the result and exit")
-    p.add_argument("--json", action="store_true", help="with --once: print JSON")
+    p.add_argument("--discover", metavar="ASSET", help="walk one asset's interfaces (IF-MIB, ENTITY-MIB) and print "
+                   "them by name with a proposed role, and whether the stored interfaces still match; then exit")
+    p.add_argument("--json", action="store_true", help="with --once or --discover: print JSON")
     p.add_argument("--name", default=os.environ.get("RACKCARD_PROBE_NAME", "probe"),
                    help="this worker's name (spool folder, logs); default RACKCARD_PROBE_NAME or 'probe'")
     p.add_argument("--spool-dir", help="where unsent batches wait (default RACKCARD_VAR_DIR/probe-spool/NAME)")
@@ -144,7 +202,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--timeout", type=float, default=1.0, help="SNMP timeout per try in seconds (default 1)")
     p.add_argument("--retries", type=int, default=1, help="SNMP retries after the first try (default 1)")
     p.add_argument("--max-in-flight", type=int, default=64, help="SNMP requests in flight at most (default 64)")
-    p.add_argument("--profiles", metavar="FILE", help="JSON file of extra or overriding probe profiles")
+    p.add_argument("--profiles", metavar="PATH", default=None,
+                   help="JSON file (or directory of *.json) of extra or overriding probe profiles "
+                   "(default RACKCARD_PROFILES: give the server and every worker the same set)")
     p.add_argument("--exit-on-refused", action="store_true",
                    help="exit with code 3 when the server refuses the token (whoever started the worker renews "
                    "it); without it the worker reports itself stale and keeps spooling")

@@ -44,8 +44,8 @@ def _uptime_line(uptime_ticks: int | None) -> str:
 
 
 def interfaces_lines(ports: dict[int, tuple[str, int, int]]) -> list[str]:
-    """ports: ifIndex -> (ifDescr, ifAdminStatus, ifOperStatus)."""
-    lines = []
+    """ports: ifIndex -> (ifDescr = ifName, ifAdminStatus, ifOperStatus); "lo" is a softwareLoopback."""
+    lines = [f"1.3.6.1.2.1.31.1.1.1.1.{i}|4|{port[0]}" for i, port in sorted(ports.items())]
     for column, pick in ((1, None), (2, 0), (3, "type"), (7, 1), (8, 2)):
         for if_index, port in sorted(ports.items()):
             oid = f"1.3.6.1.2.1.2.2.1.{column}.{if_index}"
@@ -54,7 +54,7 @@ def interfaces_lines(ports: dict[int, tuple[str, int, int]]) -> list[str]:
             elif column == 2:
                 lines.append(f"{oid}|4|{port[0]}")
             elif column == 3:
-                lines.append(f"{oid}|2|6")
+                lines.append(f"{oid}|2|{24 if port[0] == 'lo' else 6}")
             else:
                 lines.append(f"{oid}|2|{port[pick]}")
     return lines
@@ -193,9 +193,29 @@ class SimAgent:
                 raise RuntimeError(f"snmpsim exited: {self.log_path.read_text()[-2000:]}")
             pending = [h for h in pending if not _answers(h, self.port, communities[0])]
         if not pending:
+            # snmpsim indexes a recording on its first request (seconds on a loaded machine):
+            # ask each one once, so a test's first poll with a short timeout is answered
+            for community in communities[1:]:
+                while time.monotonic() < deadline and not _answers(self.host, self.port, community, timeout=1.0):
+                    pass
             return self
         self.stop()
         raise RuntimeError(f"snmpsim did not start in {ready_timeout} s: {self.log_path.read_text()[-2000:]}")
+
+    def _warm_up(self, deadline: float) -> None:
+        """snmpsim indexes a recording on its first request (seconds on a loaded
+        machine): ask each one for sysUpTime once, so the first real poll is fast."""
+        for path in sorted(self.data_dir.glob("*.snmprec")):
+            packet = _v2c_get(path.stem, SYS_UPTIME)
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+                while time.monotonic() < deadline:
+                    sock.sendto(packet, (self.host, self.port))
+                    sock.settimeout(1.0)
+                    try:
+                        sock.recv(4096)
+                        break
+                    except OSError:
+                        continue
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
@@ -246,7 +266,11 @@ class SimDevice:
 
 
 def recording_for(device: SimDevice) -> str:
-    ports = {}
+    """A device numbered as real agents do: a loopback at ifIndex 1 (and eth0 at 2
+    on a chassis) before the ports, which carry the vendor's names."""
+    ports = {1: ("lo", 1, 1)} if all(i != 1 for i, _, _ in device.interfaces) else {}
+    if any(i > 1000 for i, _, _ in device.interfaces) and all(i != 2 for i, _, _ in device.interfaces):
+        ports[2] = ("eth0", 1, 1)
     for if_index, role, name in device.interfaces:
         label = name or (f"slot_1_fx" if role == "fiber" else f"slot_1_tp" if role == "copper" else f"port{if_index}")
         ports[if_index] = (label, 1, 1)

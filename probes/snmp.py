@@ -38,6 +38,7 @@ from pysnmp.hlapi.v3arch.asyncio import (
     SnmpEngine,
     UdpTransportTarget,
     UsmUserData,
+    bulk_cmd,
     get_cmd,
     usm3DESEDEPrivProtocol,
     usmAesCfb128Protocol,
@@ -56,6 +57,7 @@ from pysnmp.hlapi.v3arch.asyncio import (
 from pysnmp.hlapi.v1arch.asyncio import CommunityData as V1CommunityData
 from pysnmp.hlapi.v1arch.asyncio import SnmpDispatcher
 from pysnmp.hlapi.v1arch.asyncio import UdpTransportTarget as V1UdpTransportTarget
+from pysnmp.hlapi.v1arch.asyncio import bulk_cmd as v1_bulk_cmd
 from pysnmp.hlapi.v1arch.asyncio import get_cmd as v1_get_cmd
 from pysnmp.proto import errind, rfc1902, rfc1905
 
@@ -198,63 +200,114 @@ class SnmpPoller:
             log.debug("could not raise SO_RCVBUF", exc_info=True)
             self._buffers_raised.add(id(owner))
 
-    async def get(self, target: Target, oids: Sequence[str]) -> PollResult:
-        """GET `oids` (in requests of at most max_oids_per_request) from one asset."""
-        tries = self.retries + 1
+    async def get(self, target: Target, oids: Sequence[str], walks: Sequence[str] = ()) -> PollResult:
+        """GET `oids` (in requests of at most max_oids_per_request) from one asset,
+        then walk the table columns `walks` with GETBULK (every row of each)."""
         v3 = target.version == "3"
         try:
             auth = _auth(target)
             transport = await self._transport(v3, target.host, target.port)
         except Exception as exc:  # bad settings: report, don't stop the loop
             return PollResult("error", message=f"cannot poll: {exc}")
-        owner = engine_for_loop() if v3 else dispatcher_for_loop()
-        context = ContextData(contextName=(target.v3_context or "").encode()) if v3 else None
+        session = (target, v3, auth, transport)
         values: dict[str, Any] = {}
         started = time.perf_counter()
-        chunks = [list(oids[i:i + self.max_oids]) for i in range(0, len(oids), self.max_oids)] or [[SYS_UPTIME]]
+        chunks = [list(oids[i:i + self.max_oids]) for i in range(0, len(oids), self.max_oids)]
+        if not chunks and not walks:
+            chunks = [[SYS_UPTIME]]
         for chunk in chunks:
-            async with self._slots:
-                try:
-                    if v3:
-                        error_indication, error_status, error_index, var_binds = await get_cmd(
-                            owner, auth, transport, context,
-                            *(ObjectType(ObjectIdentity(oid)) for oid in chunk),
-                            lookupMib=False,
-                        )
-                    else:
-                        error_indication, error_status, error_index, var_binds = await v1_get_cmd(
-                            owner, auth, transport, *((rfc1902.ObjectName(oid), univ.Null("")) for oid in chunk),
-                            lookupMib=False,
-                        )
-                except Exception as exc:
-                    return PollResult("error", message=f"SNMP error: {exc}", elapsed_ms=_ms(started))
-                finally:
-                    self._raise_rcvbuf(owner)
-            if error_indication:
-                if isinstance(error_indication, errind.RequestTimedOut):
-                    return PollResult(
-                        "timeout",
-                        message=f"no SNMP answer from {target.host}:{target.port} after {tries} "
-                        f"tr{'y' if tries == 1 else 'ies'} of {self.timeout:g} s"
-                        + (" (or wrong community)" if target.version != "3" else ""),
-                        elapsed_ms=_ms(started), tries=tries,
-                    )
-                if isinstance(error_indication, AUTH_ERRORS):
-                    return PollResult(
-                        "auth",
-                        message=f"SNMPv3 authentication failed for user {target.v3_user!r}: {error_indication} "
-                        "(check the user, auth and privacy keys and protocols)",
-                        elapsed_ms=_ms(started),
-                    )
-                return PollResult("error", message=f"SNMP error: {error_indication}", elapsed_ms=_ms(started))
-            if error_status:
-                at = ""
-                if error_index and int(error_index) <= len(chunk):
-                    at = f" at {chunk[int(error_index) - 1]}"
-                return PollResult("error", message=f"agent error: {error_status.prettyPrint()}{at}", elapsed_ms=_ms(started))
-            for oid, value in var_binds:
+            answer = await self._request(session, chunk, started)
+            if isinstance(answer, PollResult):
+                return answer
+            for oid, value in answer:
                 values[str(oid)] = plain(value)
+        if walks:
+            walked = await self._walk(session, list(walks), started)
+            if isinstance(walked, PollResult):
+                return walked
+            values.update(walked)
         return PollResult("ok", values=values, elapsed_ms=_ms(started))
+
+    async def walk(self, target: Target, columns: Sequence[str]) -> PollResult:
+        """Every row of each table column (GETBULK; SNMPv2c and v3)."""
+        return await self.get(target, (), columns)
+
+    async def _walk(self, session, columns: list[str], started: float, repetitions: int = 25):
+        found: dict[str, Any] = {}
+        cursor = {column: column for column in columns}  # column -> last OID read
+        while cursor:
+            pending = list(cursor)
+            answer = await self._request(session, [cursor[c] for c in pending], started, bulk=repetitions)
+            if isinstance(answer, PollResult):
+                return answer
+            answer = list(answer)
+            done = set()
+            for i, column in enumerate(pending):
+                prefix = column + "."
+                rows = answer[i::len(pending)]
+                if not rows:
+                    done.add(column)
+                for oid, value in rows:
+                    oid = str(oid)
+                    if isinstance(value, rfc1905.EndOfMibView) or not oid.startswith(prefix) or oid in found:
+                        done.add(column)
+                        break
+                    found[oid] = plain(value)
+                    cursor[column] = oid
+            for column in done:
+                cursor.pop(column, None)
+            if len(found) > 100_000:  # a looping agent: stop rather than walk forever
+                break
+        return found
+
+    async def _request(self, session, oids: list[str], started: float, bulk: int = 0):
+        """One GET (or GETBULK with `bulk` repetitions): the var-binds, or a PollResult saying why not."""
+        target, v3, auth, transport = session
+        tries = self.retries + 1
+        owner = engine_for_loop() if v3 else dispatcher_for_loop()
+        async with self._slots:
+            try:
+                if v3:
+                    context = ContextData(contextName=(target.v3_context or "").encode())
+                    binds = [ObjectType(ObjectIdentity(oid)) for oid in oids]
+                    if bulk:
+                        reply = await bulk_cmd(owner, auth, transport, context, 0, bulk, *binds, lookupMib=False)
+                    else:
+                        reply = await get_cmd(owner, auth, transport, context, *binds, lookupMib=False)
+                else:
+                    binds = [(rfc1902.ObjectName(oid), univ.Null("")) for oid in oids]
+                    if bulk:
+                        reply = await v1_bulk_cmd(owner, auth, transport, 0, bulk, *binds, lookupMib=False)
+                    else:
+                        reply = await v1_get_cmd(owner, auth, transport, *binds, lookupMib=False)
+            except Exception as exc:
+                return PollResult("error", message=f"SNMP error: {exc}", elapsed_ms=_ms(started))
+            finally:
+                self._raise_rcvbuf(owner)
+        error_indication, error_status, error_index, var_binds = reply
+        if error_indication:
+            if isinstance(error_indication, errind.RequestTimedOut):
+                return PollResult(
+                    "timeout",
+                    message=f"no SNMP answer from {target.host}:{target.port} after {tries} "
+                    f"tr{'y' if tries == 1 else 'ies'} of {self.timeout:g} s"
+                    + (" (or wrong community)" if target.version != "3" else ""),
+                    elapsed_ms=_ms(started), tries=tries,
+                )
+            if isinstance(error_indication, AUTH_ERRORS):
+                return PollResult(
+                    "auth",
+                    message=f"SNMPv3 authentication failed for user {target.v3_user!r}: {error_indication} "
+                    "(check the user, auth and privacy keys and protocols)",
+                    elapsed_ms=_ms(started),
+                )
+            return PollResult("error", message=f"SNMP error: {error_indication}", elapsed_ms=_ms(started))
+        if error_status:
+            at = ""
+            if error_index and int(error_index) <= len(oids):
+                at = f" at {oids[int(error_index) - 1]}"
+            return PollResult("error", message=f"agent error: {error_status.prettyPrint()}{at}", elapsed_ms=_ms(started))
+        return var_binds
 
 
 def _ms(started: float) -> float:

@@ -14,7 +14,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 
 from probes.interpret import _if_index as trap_if_index
 from probes.interpret import interpret_trap
-from probes.profiles import SNMP_TRAP_OID, SYS_NAME, Profile, builtin_profiles, profile_for
+from probes.profiles import SNMP_TRAP_OID, SYS_NAME, Profile, installed_profiles, profile_for
 from probes.wire import Observation, Target, utcnow
 
 log = logging.getLogger("rackcard.probes.traps")
@@ -28,7 +28,7 @@ class TrapHandler:
 
     def __init__(self, emit: Callable[[list[Observation]], None], profiles: Mapping[str, Profile] | None = None):
         self.emit = emit
-        self.profiles = profiles or builtin_profiles()
+        self.profiles = profiles or installed_profiles()
         self.by_host: dict[str, list[Target]] = {}
         self.counters: Counter = Counter()
 

@@ -42,7 +42,16 @@ def _known(cls, data: dict) -> dict:
 class TargetInterface:
     if_index: int
     role: str  # fiber | copper | uplink | client | other
-    name: str = ""
+    name: str = ""  # the engineer's label (often the ifName)
+    if_name: str = ""  # ifName stored at discovery: verified against the device on polls
+    if_descr: str = ""  # ifDescr stored at discovery (agents without ifXTable)
+    client: str = ""  # the client this port serves: named in messages; a client port always gets a link check
+
+    @property
+    def label(self) -> str:
+        """How messages name the port: "slot_1_fx (Romashka LLC)"."""
+        base = self.name or self.if_name or self.if_descr or f"port {self.if_index}"
+        return f"{base} ({self.client})" if self.client else base
 
 
 @dataclass(frozen=True)
@@ -66,6 +75,8 @@ class Target:
     profile: str | None = None  # None: the default profile of `kind`
     site_code: str | None = None
     interfaces: tuple[TargetInterface, ...] = ()
+    #: check key -> parameters overriding the profile's (a DC-fed inverter's state map, voltage ×0.1 ...)
+    overrides: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -74,6 +85,7 @@ class Target:
     def from_dict(cls, data: dict) -> "Target":
         data = _known(cls, data)
         data["interfaces"] = tuple(TargetInterface(**_known(TargetInterface, i)) for i in data.get("interfaces") or ())
+        data["overrides"] = dict(data.get("overrides") or {})
         return cls(**data)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import logging
+import os
 import random
 import time
 from collections import Counter
@@ -16,9 +17,11 @@ from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
 from probes.client import ServerClient, ServerRefused, ServerUnavailable, TokenRefused
-from probes.interpret import PollResult, interpret, oids_of, plan
-from probes.profiles import Profile, builtin_profiles, profile_for
-from probes.wire import Observation, Target, utcnow
+from probes.interpret import PollResult, interpret, oids_of, plan, readability, walks_of
+from probes.profiles import (
+    AUTO, SYS_OBJECT_ID, Profile, auto_profile, builtin_profiles, installed_profiles, profile_for, profiles_from_env,
+)
+from probes.wire import OK, UNKNOWN, Observation, Target, utcnow
 
 log = logging.getLogger("rackcard.probes.worker")
 
@@ -29,17 +32,83 @@ def default_poller():
     return per_loop()
 
 
-async def poll_once(target: Target, poller=None, profiles: Mapping[str, Profile] | None = None) -> list[Observation]:
-    """Poll one asset now and interpret what came back. Never raises for device trouble."""
+@dataclass
+class AssetMemory:
+    """What a poller remembers of one asset between polls."""
+
+    sys_object_id: str | None = None  # read once for `auto`; "" = the agent has none
+    unreadable: int = 0  # polls in a row with unreadable checks
+    discover: bool = False  # a newly created asset: report its interfaces after the first poll
+    uptime: int | None = None  # last sysUpTime ticks: going back (a restart, a replaced device) re-reads sysObjectID
+
+
+async def choose_profile(target: Target, poller, profiles: Mapping[str, Profile], memory: AssetMemory
+                         ) -> tuple[Profile, str]:
+    """The asset's profile and how it was chosen. `auto` (or no profile) reads
+    sysObjectID once (one extra GET on the first poll) and picks by it."""
+    if target.profile and target.profile != AUTO and target.profile in profiles:
+        return profiles[target.profile], "set on the asset"
+    if memory.sys_object_id is None:
+        result = await poller.get(target, [SYS_OBJECT_ID])
+        if result.status == "ok":
+            raw = result.values.get(SYS_OBJECT_ID)
+            memory.sys_object_id = raw if isinstance(raw, str) else ""
+    found = auto_profile(memory.sys_object_id, profiles)
+    if found is not None:
+        return found, f"auto: sysObjectID {memory.sys_object_id}"
+    default = profile_for(target.kind, None, profiles)
+    return default, f"default for {target.kind}" + (" (unknown profile name)" if target.profile not in (None, "", AUTO) else "")
+
+
+def _note_uptime(memory: AssetMemory, observations: list[Observation]) -> None:
+    for o in observations:
+        if o.key == "uptime" and o.value is not None and o.value.isdigit():
+            ticks = int(o.value)
+            if memory.uptime is not None and ticks < memory.uptime:
+                memory.sys_object_id = None  # maybe another device now: choose its profile again
+            memory.uptime = ticks
+
+
+async def poll_once(target: Target, poller=None, profiles: Mapping[str, Profile] | None = None,
+                    memory: AssetMemory | None = None) -> list[Observation]:
+    """Poll one asset now and interpret what came back. Never raises for device trouble.
+
+    The last observation is the `profile` check: which profile was used (and
+    why), or "not readable: wrong profile?" after unreadable polls in a row."""
     poller = poller or default_poller()
-    profiles = profiles or builtin_profiles()
-    planned = plan(target, profile_for(target.kind, target.profile, profiles))
+    profiles = profiles or installed_profiles()
+    memory = memory if memory is not None else AssetMemory()
     try:
-        result = await poller.get(target, oids_of(planned))
+        profile, chosen = await choose_profile(target, poller, profiles, memory)
+        planned = plan(target, profile)
+        result = await poller.get(target, oids_of(planned), walks_of(planned))
     except Exception as exc:  # a bug in one poll must not stop the loop
         log.exception("poll of %s failed", target.name)
+        profile, chosen, planned = profile_for(target.kind, None, profiles), "", []
         result = PollResult("error", message=f"poll failed: {exc}")
-    return interpret(target, planned, result, utcnow().isoformat())
+    observations = interpret(target, planned, result, utcnow().isoformat())
+    _note_uptime(memory, observations)
+    summary, memory.unreadable = readability(target, profile, chosen, observations, memory.unreadable)
+    if summary is not None:
+        observations.append(summary)
+    return observations
+
+
+async def discovery_observation(target: Target, poller) -> Observation:
+    """What a new asset's agent says its interfaces are, as the asset's `discovery`
+    check: the engineer sees the ports by name (and picks them with --discover)."""
+    from probes.discovery import discover
+
+    result, ports = await discover(target, poller)
+    if result.status != "ok":
+        state, message = UNKNOWN, f"interface discovery failed: {result.message}"
+    else:
+        listed = ", ".join(f"{p.name} ({p.if_index}, {p.role})" for p in ports[:60])
+        more = f" and {len(ports) - 60} more" if len(ports) > 60 else ""
+        state, message = OK, (f"{len(ports)} interfaces: {listed}{more}. Pick ports by name: "
+                              f"POST /api/v1/assets/{target.asset_id}/discover")
+    return Observation(asset_id=target.asset_id, key="discovery", state=state, observed_at=utcnow().isoformat(),
+                       source="poll", value=str(len(ports)), message=message)
 
 
 #: The exit code of a worker that stopped because the server refused its token.
@@ -136,10 +205,12 @@ class Scheduler:
                  profiles: Mapping[str, Profile] | None = None, jitter: float = 0.1, max_tasks: int = 256):
         self.emit = emit
         self.poller = poller
-        self.profiles = profiles or builtin_profiles()
+        self.profiles = profiles or installed_profiles()
         self.jitter = jitter
         self.targets: dict[int, Target] = {}
-        self._heap: list[tuple[float, int]] = []
+        self.memory: dict[int, AssetMemory] = {}
+        self._heap: list[tuple[float, int, int]] = []  # (due, asset id, generation)
+        self._generation: dict[int, int] = {}  # an asset's live heap entry; older ones are dropped
         self._changed = asyncio.Event()
         self._tasks = asyncio.Semaphore(max_tasks)
         self._running: set[asyncio.Task] = set()
@@ -148,19 +219,39 @@ class Scheduler:
     def set_targets(self, targets: Iterable[Target]) -> None:
         now = time.monotonic()
         fresh = {t.asset_id: t for t in targets}
+        many = sum(1 for a in fresh if a not in self.targets) > 20
         for asset_id, target in fresh.items():
-            if asset_id not in self.targets:
+            before = self.targets.get(asset_id)
+            if before is None and many:
                 # the first poll soon, spread over a few seconds so a big list does not burst
-                heapq.heappush(self._heap, (now + random.uniform(0, min(target.interval_s, 5.0)), asset_id))
+                self._schedule(asset_id, now + random.uniform(0, min(target.interval_s, 5.0)))
+            elif before != target:
+                # a created or edited asset: poll it now (an engineer is watching)
+                self._schedule(asset_id, now + random.uniform(0, 0.2))
+                if before is None:
+                    self.memory.setdefault(asset_id, AssetMemory()).discover = True
+                if before is not None and (before.profile, before.host, before.port) != (target.profile, target.host, target.port):
+                    self.memory.pop(asset_id, None)
+        for gone in set(self.memory) - set(fresh):
+            del self.memory[gone]
         self.targets = fresh
         self._changed.set()
+
+    def _schedule(self, asset_id: int, due: float) -> None:
+        generation = self._generation.get(asset_id, 0) + 1
+        self._generation[asset_id] = generation
+        heapq.heappush(self._heap, (due, asset_id, generation))
 
     def _next_delay(self, target: Target) -> float:
         return target.interval_s * random.uniform(1 - self.jitter, 1 + self.jitter)
 
     async def _poll(self, target: Target) -> None:
         try:
-            observations = await poll_once(target, self.poller, self.profiles)
+            memory = self.memory.setdefault(target.asset_id, AssetMemory())
+            observations = await poll_once(target, self.poller, self.profiles, memory)
+            if memory.discover and observations and observations[0].state == "ok":
+                memory.discover = False
+                observations.append(await discovery_observation(target, self.poller))
             self.counters["polls"] += 1
             if observations and observations[0].key == "reachability" and observations[0].state != "ok":
                 self.counters["unanswered"] += 1
@@ -177,7 +268,7 @@ class Scheduler:
                     self._changed.clear()
                     await self._changed.wait()
                     continue
-                due, asset_id = self._heap[0]
+                due, asset_id, generation = self._heap[0]
                 delay = due - time.monotonic()
                 if delay > 0:
                     self._changed.clear()
@@ -188,12 +279,13 @@ class Scheduler:
                     continue
                 heapq.heappop(self._heap)
                 target = self.targets.get(asset_id)
-                if target is None:
-                    continue  # removed from the target list
+                if target is None or generation != self._generation.get(asset_id):
+                    continue  # removed from the target list, or rescheduled
+
                 next_due = due + self._next_delay(target)
                 if next_due < time.monotonic():  # we fell behind: do not burst to catch up
                     next_due = time.monotonic() + random.uniform(0, target.interval_s * self.jitter)
-                heapq.heappush(self._heap, (next_due, asset_id))
+                self._schedule(asset_id, next_due)
                 await self._tasks.acquire()
                 task = asyncio.create_task(self._poll(target))
                 self._running.add(task)
@@ -218,7 +310,8 @@ class WorkerConfig:
     timeout_s: float = 1.0
     retries: int = 1
     max_in_flight: int = 64
-    profiles_file: str | None = None
+    profiles_file: str | None = None  # default RACKCARD_PROFILES
+    long_poll_s: float = 25.0
     exit_on_refused: bool = False  # embedded: stop when the token is refused (the server renews it)
 
 
@@ -228,13 +321,16 @@ class Worker:
         from probes.traps import TrapHandler, TrapReceiver
 
         self.config = config
-        self.profiles = builtin_profiles(config.profiles_file)
+        # A set given here (--profiles / RACKCARD_PROFILES) wins; else the server's (fetched with the targets).
+        self.local_profiles = bool(config.profiles_file or os.environ.get("RACKCARD_PROFILES"))
+        self.profiles = builtin_profiles(config.profiles_file) if config.profiles_file else profiles_from_env()
         self.client = ServerClient(config.server, config.token, config.spool_dir, probe=config.probe)
         self.outbox = Outbox(self.client, flush_s=config.flush_s, stats=self.stats)
         self.poller = None
         self._poller_factory = lambda: SnmpPoller(config.timeout_s, config.retries, config.max_in_flight)
         self.scheduler = Scheduler(self.outbox.add, None, self.profiles)
-        self.traps = TrapHandler(self.outbox.add, self.profiles)
+        self.traps = TrapHandler(self._trap_observations, self.profiles)
+        self._trap_posts: set[asyncio.Task] = set()
         self.receiver = (
             TrapReceiver(self.traps, config.trap_host, config.trap_port, config.trap_communities)
             if config.trap_host is not None else None
@@ -257,12 +353,42 @@ class Worker:
         except Exception:  # a malformed answer: keep the old targets
             log.exception("cannot read the targets")
             return False
+        if not self.local_profiles:
+            await self._server_profiles()
         self.scheduler.set_targets(targets)
         self.traps.set_targets(targets)
         if not self.targets_loaded.is_set():
             log.info("polling %d assets%s", len(targets), f" of site {self.config.site}" if self.config.site else "")
         self.targets_loaded.set()
         return True
+
+    async def _server_profiles(self) -> None:
+        """Poll with the server's profile set (its RACKCARD_PROFILES), so every poller reads alike."""
+        try:
+            data = await self.client.profile_data()
+            profiles = builtin_profiles(data) if data else builtin_profiles()
+        except ServerRefused:  # an older server: the built-ins
+            return
+        except Exception as exc:  # unreachable or a bad set: keep the current one
+            log.warning("cannot load the server's profiles: %s", exc)
+            return
+        self.profiles = self.scheduler.profiles = self.traps.profiles = profiles
+
+    def _trap_observations(self, observations: list[Observation]) -> None:
+        """A trap's observations go out at once, in their own request (not on the batch timer)."""
+        task = asyncio.get_running_loop().create_task(self.client.send_now(list(observations), self.stats()))
+        self._trap_posts.add(task)
+        task.add_done_callback(self._trap_posts.discard)
+
+    async def _version(self, since: str | None, wait: float) -> str | None:
+        try:
+            return await self.client.targets_version(since, wait)
+        except ServerRefused:  # a server without the long poll: plain refreshes
+            await asyncio.sleep(wait)
+        except (ServerUnavailable, ValueError, KeyError) as exc:
+            log.debug("targets version: %s", exc)
+            await asyncio.sleep(min(5.0, wait))
+        return None
 
     async def _exit_when_refused(self) -> None:
         """An embedded worker whose token is refused stops (exit code EXIT_TOKEN_REFUSED),
@@ -271,9 +397,19 @@ class Worker:
         raise TokenRefusedExit()
 
     async def _refresh_loop(self) -> None:
+        """Targets at start, then whenever the server's targets version moves (long poll),
+        and every refresh_s anyway."""
         while True:
+            version = await self._version(None, 0.0)
             ok = await self.refresh_targets()
-            await asyncio.sleep(self.config.refresh_s if ok else min(5.0, self.config.refresh_s))
+            if not ok:
+                await asyncio.sleep(min(5.0, self.config.refresh_s))
+                continue
+            deadline = time.monotonic() + self.config.refresh_s
+            while (left := deadline - time.monotonic()) > 0:
+                seen = await self._version(version, min(self.config.long_poll_s, left))
+                if seen is None or seen != version:
+                    break
 
     async def run(self) -> None:
         self.poller = self._poller_factory()
@@ -297,6 +433,8 @@ class Worker:
         finally:
             if self.receiver is not None:
                 self.receiver.close()
+            for task in list(self._trap_posts):
+                await asyncio.wait([task], timeout=5)
             await self.outbox.flush()
             await self.client.aclose()
         if refused:

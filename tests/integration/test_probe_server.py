@@ -147,7 +147,7 @@ async def test_manual_poll_reboot_event_and_samples(db, api, agent):
     r = await api.post(f"/api/v1/assets/{asset.id}/poll")
     assert r.status_code == 200, r.text
     seen = {o["key"]: o["state"] for o in r.json()["observations"]}
-    assert seen == {"reachability": "ok", "uptime": "ok", "link:1": "ok", "link:2": "ok"}
+    assert seen == {"reachability": "ok", "uptime": "ok", "link:1": "ok", "link:2": "ok", "profile": "ok"}
 
     agent.write("mc3", media_converter_rec("mc3", {1: ("slot_1_tp", 1, 1), 2: ("slot_1_fx", 1, 2)}, uptime_ticks=1000))
     await poll_until(fast_poller(), _target(agent, "mc3"), "link:2", "critical")

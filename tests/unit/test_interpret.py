@@ -42,7 +42,7 @@ def test_media_converter_plan_watches_fiber_and_copper_ports_in_one_get():
 def test_default_profiles_by_kind():
     assert profile_for("ups", None, PROFILES).name == "ups"
     assert profile_for("router", None, PROFILES).name == "generic"
-    assert profile_for("ups", "no-such-profile", PROFILES).name == "generic"
+    assert profile_for("ups", "no-such-profile", PROFILES).name == "ups"  # the CMDB refuses unknown names; a stale one falls back to the kind's default
 
 
 @pytest.mark.parametrize(("oper", "admin", "state"), [
@@ -61,13 +61,12 @@ def test_ups_output_source(source, state):
 
 
 def test_ups_battery_minutes_and_voltage_samples():
-    seen = run(UPS, ups_values(battery=3, minutes=4, volts=0))
+    seen = run(UPS, ups_values(source=5, battery=3, minutes=4, volts=0))
     assert seen["power:battery"].state == "critical" and "low" in seen["power:battery"].message
-    assert "minutes remaining 4" in seen["power:battery"].message
     assert (seen["power:minutes_remaining"].state, seen["power:minutes_remaining"].number) == ("critical", 4.0)
     assert seen["power:input_voltage"].number == 0.0
     assert seen["power:source"].number is None  # not a sample
-    assert run(UPS, ups_values(minutes=12))["power:minutes_remaining"].state == "warning"
+    assert run(UPS, ups_values(source=5, minutes=12))["power:minutes_remaining"].state == "warning"
 
 
 def test_short_uptime_alone_is_no_reboot():
@@ -112,7 +111,7 @@ def test_a_new_vendor_profile_is_a_data_entry():
     values = {**mc_values(), "1.3.6.1.4.1.99999.1.2.2": -2650}
     seen = run(target, values, profiles=profiles)
     assert (seen["rx_power:2"].state, seen["rx_power:2"].number) == ("warning", -26.5)
-    assert seen["rx_power:2"].message == "-26.5 dBm (below -24)"
+    assert seen["rx_power:2"].message == "port 2: -26.5 dBm (below -24)"
 
 
 def test_bad_profile_data_is_refused_with_its_name():
@@ -174,6 +173,95 @@ def test_times_parse_with_an_unescaped_plus_and_without_a_zone():
     assert parse_time("2026-01-05T12:00:00Z") == expected
     assert parse_time("2026-01-05T15:00:00+03:00") == expected
     assert parse_time("2026-01-05 12:00:00") == expected  # no zone = UTC
+
+
+# ------------------------------------------------------------------ issue 14: real devices
+
+
+def test_a_client_port_gets_a_link_check_whatever_the_profile():
+    switch = Target(asset_id=9, name="sw", kind="switch", host="10.0.0.9", interfaces=(
+        TargetInterface(5, "other", "gi1/0/5", client="Romashka LLC"), TargetInterface(6, "other", "gi1/0/6")))
+    planned = plan(switch, PROFILES["generic"])
+    assert [c.key for c in planned] == ["uptime", "link:5"]
+    seen = run(switch, {UPTIME: 500000, IF_OPER + "5": 2, IF_ADMIN + "5": 1})
+    assert (seen["link:5"].state, seen["link:5"].message) == ("critical", "gi1/0/5 (Romashka LLC): port down")
+
+
+def test_auto_profile_takes_the_longest_sysobjectid_prefix_and_falls_back_to_the_kind():
+    from probes.profiles import auto_profile
+
+    assert auto_profile("1.3.6.1.4.1.318.1.3.4.6", PROFILES).name == "apc_rpdu2"
+    assert auto_profile("1.3.6.1.4.1.318.1.3.4.5", PROFILES).name == "apc_rpdu"
+    assert auto_profile("1.3.6.1.4.1.318.1.3.27", PROFILES).name == "apc_ups"
+    assert auto_profile("1.3.6.1.4.1.3181", PROFILES) is None  # a prefix of digits is not a prefix of arcs
+    assert profile_for("pdu", "auto", PROFILES, "1.3.6.1.4.1.99999").name == "generic"
+    with pytest.raises(ProfileError, match="reserved"):
+        load_profiles({**PROFILE_DATA, "auto": PROFILE_DATA["generic"]})
+
+
+@pytest.mark.parametrize(("raw", "source", "state", "message"), [
+    (65535, 3, "ok", "runtime not reported by the UPS (sends 65535)"),
+    (4294967295, 5, "ok", "runtime not reported by the UPS (sends 4294967295)"),
+    (0, 3, "ok", "runtime not reported on mains (0)"),
+    (4, 3, "ok", "4 min (on mains: limits apply on battery)"),
+    (4, 5, "critical", "4 min left on battery (below 5)"),
+])
+def test_ups_runtime_as_agents_send_it(raw, source, state, message):
+    seen = run(UPS, ups_values(source=source, minutes=raw))["power:minutes_remaining"]
+    assert (seen.state, seen.message) == (state, message)
+
+
+@pytest.mark.parametrize(("volts", "source", "state", "message"), [
+    (2300, 3, "ok", "230 V"), (2185, 3, "ok", "218.5 V"), (0, 5, "critical", "0 V input: mains lost (output on battery)"),
+    (0, 4, "critical", "0 V input: mains lost (output on bypass)"),
+    (0, 3, "warning", "0 V input: mains lost? (output still on mains)"), (180, 3, "warning", "180 V (below 200)"),
+])
+def test_ups_input_voltage_tenths_and_zero(volts, source, state, message):
+    seen = run(UPS, ups_values(source=source, volts=volts))["power:input_voltage"]
+    assert (seen.state, seen.message) == (state, message)
+
+
+def test_numbers_are_never_in_scientific_notation():
+    from probes.interpret import fmt
+
+    assert [fmt(4294967295.0), fmt(0.001), fmt(-26.5), fmt(230.0)] == ["4294967295", "0", "-26.5", "230"]
+
+
+def test_a_renumbered_port_is_a_warning_not_a_reading():
+    mc = Target(asset_id=7, name="mc", kind="media_converter", host="10.0.0.7",
+                interfaces=(TargetInterface(3, "fiber", "slot_1_fx", if_name="slot_1_fx"),))
+    planned = plan(mc, PROFILES["media_converter"])
+    assert "1.3.6.1.2.1.31.1.1.1.1.3" in oids_of(planned)  # verified in the same GET
+    values = {UPTIME: 500000, IF_OPER + "3": 1, IF_ADMIN + "3": 1, "1.3.6.1.2.1.31.1.1.1.1.3": "slot_2_tp"}
+    seen = {o.key: o for o in interpret(mc, planned, PollResult("ok", values=values), AT)}
+    assert (seen["link:3"].state, seen["link:3"].message) == ("warning", "ifIndex 3 is now slot_2_tp, expected slot_1_fx")
+    values["1.3.6.1.2.1.31.1.1.1.1.3"] = Missing("noSuchInstance")
+    seen = {o.key: o for o in interpret(mc, planned, PollResult("ok", values=values), AT)}
+    assert seen["link:3"].message == "ifIndex 3 is gone (noSuchInstance), expected slot_1_fx"
+
+
+def test_readability_counts_polls_and_resets():
+    from probes.interpret import readability
+
+    bad = run(UPS, {UPTIME: 500000})  # every power OID missing
+    obs = list(bad.values())
+    streak, states = 0, []
+    for _ in range(4):
+        summary, streak = readability(UPS, PROFILES["ups"], "default for ups", obs, streak)
+        states.append(summary.state)
+    assert states == ["unknown", "unknown", "warning", "warning"]
+    summary, streak = readability(UPS, PROFILES["ups"], "", list(run(UPS, ups_values()).values()), streak)
+    assert (summary.state, streak) == ("ok", 0)
+    silent = list(run(UPS, {}, status="timeout").values())
+    assert readability(UPS, PROFILES["ups"], "", silent, 2) == (None, 2)  # unanswered polls do not count
+
+
+def test_discovery_proposes_roles_from_names():
+    from probes.discovery import propose_role
+
+    assert [propose_role(n) for n in ("slot_1_fx", "slot_1_tp", "SFP 1", "Gi1/0/1 copper", "lo", "eth0")] == [
+        "fiber", "copper", "fiber", "copper", "other", "other"]
+    assert propose_role("lo", "", 24) == "other"
 
 
 def _shared(host="127.0.0.1"):

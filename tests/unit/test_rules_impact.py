@@ -158,4 +158,4 @@ def test_a_fault_after_a_reboot_opens_its_own_incident():
     sim.advance(MIN)
     sim.observe([(5, "link:1", "critical")], source="trap")
     assert [i.category for i in sim.incidents.values()] == ["reboot", "fiber"]
-    assert sim.incidents[2].title == "Fiber down on mc-5 (port 1)"
+    assert sim.incidents[2].title == "Fiber down on mc-5 port 1"
