@@ -15,7 +15,10 @@ from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.static_files import create_static_files_router
 
 from accounts.http import page_viewer_dependency, require_staff_session, require_token, viewer_dependency
+from litestar.di import Provide
+
 from rackcard import csrf, db, web
+from rackcard.composed import build_card
 from rackcard.settings import Settings
 
 log = logging.getLogger("rackcard")
@@ -34,7 +37,7 @@ API_MODULES = (
 
 #: Each page module exposes `page_routes`: staff pages, mounted behind a session of a staff user
 #: (no session -> /login?next=..., a client user -> the portal); handlers take `viewer: Viewer`.
-PAGE_MODULES = ("pages.board",)
+PAGE_MODULES = ("pages.board", "pages.search", "pages.card", "pages.incident")
 
 #: Each exposes `background(app_state, settings) -> async context manager`, started by serve.
 BACKGROUND_MODULES: tuple[str, ...] = ("incidents.embedded_probe", "incidents.background")
@@ -48,11 +51,13 @@ def _collect(modules: tuple[str, ...], attribute: str) -> list:
 
 
 def create_app(
-    settings: Settings | None = None, *, manage_db: bool = True, background: bool = True, demo: bool = False
+    settings: Settings | None = None, *, manage_db: bool = True, background: bool = True, demo: bool = False,
+    demo_scenario: bool = True,
 ) -> Litestar:
     """Build the web app.
 
     demo: seed demo data (when the database is empty) and start simulated SNMP agents.
+    demo_scenario: with demo, play the fault scenario on the simulated agents (rackcard demo --quiet: off).
     manage_db: connect (and migrate) on startup; tests that manage the engine pass False.
     background: start the embedded probe worker, trap receiver and incident timers.
     """
@@ -67,7 +72,7 @@ def create_app(
             if demo:
                 from rackcard.demo import demo_context
 
-                await stack.enter_async_context(demo_context(settings))
+                await stack.enter_async_context(demo_context(settings, scenario=demo_scenario))
             if background:
                 for name in BACKGROUND_MODULES:
                     module = importlib.import_module(name)
@@ -84,7 +89,8 @@ def create_app(
         path="/",
         route_handlers=_collect(PAGE_MODULES, "page_routes"),
         guards=[require_staff_session],
-        dependencies=page_viewer_dependency,
+        # pages sit below the composition root: the composed client card is handed to them
+        dependencies={**page_viewer_dependency, "build_card": Provide(lambda: build_card, sync_to_thread=False)},
         include_in_schema=False,
     )
     app = Litestar(

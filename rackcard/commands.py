@@ -22,8 +22,9 @@ def _serve(args: argparse.Namespace, demo: bool = False) -> int:
     # the embedded probe worker posts to and the demo's printed URLs.
     settings = dataclasses.replace(settings, host=args.host or settings.host, port=args.port or settings.port)
     host, port = settings.host, settings.port
-    app = create_app(settings, demo=demo)
-    log.info("rackcard listening on http://%s:%s (API /api/v1, OpenAPI /schema/openapi.json)", host, port)
+    app = create_app(settings, demo=demo, demo_scenario=not getattr(args, "quiet", False))
+    log.info("rackcard listening on http://%s:%s (log in at /login; API /api/v1, OpenAPI /schema/openapi.json)",
+             host, port)
     uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower())
     return 0
 
@@ -89,8 +90,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_listen(p)
     p.set_defaults(func=_serve)
 
-    p = sub.add_parser("demo", help="like serve, plus demo data and simulated SNMP agents")
+    p = sub.add_parser("demo", help="like serve, plus demo data, simulated SNMP agents and a fault scenario")
     add_listen(p)
+    p.add_argument("--quiet", action="store_true",
+                   help="no fault scenario: the simulated agents stay healthy (see README: Demo data)")
     p.set_defaults(func=lambda a: _serve(a, demo=True))
 
     p = sub.add_parser("migrate", help="apply database migrations and exit")

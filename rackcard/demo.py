@@ -12,15 +12,21 @@ CREDENTIALS_FILE = "demo-credentials.txt"
 
 
 @asynccontextmanager
-async def demo_context(settings):
+async def demo_context(settings, scenario: bool = True):
     from cmdb.demo import seed_demo
 
     result = await seed_demo()
     announce(result, settings.var_dir, f"http://{settings.host}:{settings.port}")
     # Simulated SNMP agents for the demo assets (probes feature): one snmpsim
     # process, one recording per polled demo asset (community = its name).
-    async with _demo_snmp_agents(settings):
-        yield
+    async with _demo_snmp_agents(settings) as (agent, devices, remote):
+        if scenario and agent is not None:
+            from rackcard.scenario import running_scenario
+
+            async with running_scenario(agent, devices, remote):
+                yield
+        else:
+            yield
 
 
 @asynccontextmanager
@@ -30,7 +36,7 @@ async def _demo_snmp_agents(settings):
     from probes.simulator import SimDevice, demo_agents
 
     port = demo_snmp_port()
-    rows = await Asset.select(Asset.id, Asset.kind, Asset.snmp_community).where(
+    rows = await Asset.select(Asset.id, Asset.kind, Asset.snmp_community, Asset.site.kind.as_alias("site_kind")).where(
         (Asset.mgmt_ip == "127.0.0.1") & (Asset.snmp_port == port) & (Asset.snmp_version == "2c")
         & Asset.snmp_community.is_not_null()
     )
@@ -39,8 +45,9 @@ async def _demo_snmp_agents(settings):
         for i in await Interface.select().where(Interface.asset.is_in([r["id"] for r in rows])):
             ifaces.setdefault(i["asset"], []).append((i["if_index"], i["role"], i["name"]))
     devices = [SimDevice(r["snmp_community"], r["kind"], tuple(ifaces.get(r["id"], ()))) for r in rows]
-    async with demo_agents(devices, port, root=Path(settings.var_dir) / "demo-snmpsim"):
-        yield
+    remote = frozenset(r["snmp_community"] for r in rows if r.get("site_kind") == "remote")
+    async with demo_agents(devices, port, root=Path(settings.var_dir) / "demo-snmpsim") as agent:
+        yield agent, devices, remote
 
 
 def announce(result, var_dir: Path, base_url: str) -> None:
