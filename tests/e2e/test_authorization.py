@@ -88,8 +88,8 @@ async def test_staff_cannot_use_the_probe_protocol(app, client_as, role):
 
 # ---------------------------------------------------------------- pages (session cookie, CSRF)
 
-#: Pages anyone may open (the login form).
-PUBLIC_PAGES = {"/login"}
+#: Pages anyone may open (the login form) and the operations endpoints (probes of health, metrics).
+PUBLIC_PAGES = {"/login", "/healthz", "/readyz", "/metrics"}
 #: Page forms anyone may post (with a CSRF token): login, and the preferences (they work logged out too).
 PUBLIC_FORMS = {"/login", "/logout", "/preferences/language", "/preferences/theme"}
 #: Pages for client users (the portal; scoped to their client by the service layer).
