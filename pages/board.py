@@ -22,6 +22,9 @@ from incidents.services import IncidentFilter, list_incidents, utcnow
 BOARD_LIMIT = 500
 #: Seconds between two refreshes of the board's body.
 REFRESH_S = 5
+#: Incidents resolved this recently stay on the board, greyed, so the shift sees what just healed.
+RECENT = dt.timedelta(minutes=30)
+RECENT_LIMIT = 10
 
 
 def next_due(incident: dict) -> dt.datetime | None:
@@ -77,7 +80,13 @@ async def board_data(viewer: Viewer, f: BoardFilter, now: dt.datetime) -> dict:
         i["next_due_at"] = next_due(i)
         i["breached"] = i["response_breached"] or i["resolution_breached"]
     counts = {p: sum(1 for i in incidents if i["priority"] == p) for p in workflow.PRIORITIES}
-    return {"incidents": incidents, "sites": await site_health(viewer), "counts": counts, "now": now}
+    _, resolved = await list_incidents(
+        viewer, IncidentFilter(status=workflow.RESOLVED, category=f.category, site_id=f.site, client_id=f.client),
+        limit=RECENT_LIMIT * 3, offset=0)
+    recent = sorted((r for r in resolved if r["resolved_at"] and now - r["resolved_at"] <= RECENT
+                     and (not f.line or r["line"] == f.line)), key=lambda r: r["resolved_at"], reverse=True)
+    return {"incidents": incidents, "recent": recent[:RECENT_LIMIT], "sites": await site_health(viewer),
+            "counts": counts, "now": now}
 
 
 @get("/", name="board")

@@ -53,9 +53,9 @@ def _fiber_port(device: SimDevice) -> int | None:
 
 
 def pick_devices(devices: Sequence[SimDevice], remote: frozenset[str] = frozenset()) -> dict[str, SimDevice]:
-    """The scenario's cast: two media converters with a fiber client port and a UPS,
-    those at a remote site (`remote`: their communities) first: that is where fiber
-    and power fail."""
+    """The scenario's cast: a media converter with a fiber client port and a UPS, those
+    at a remote site (`remote`: their communities) first: that is where fiber and power
+    fail; and a converter elsewhere for the flapping port."""
     def remote_first(d: SimDevice) -> tuple:
         return (d.community not in remote, d.community)
 
@@ -64,7 +64,9 @@ def pick_devices(devices: Sequence[SimDevice], remote: frozenset[str] = frozense
     cast: dict[str, SimDevice] = {}
     if converters:
         cast["fiber"] = converters[0]
-        cast["flap"] = converters[1] if len(converters) > 1 else converters[0]
+        # the flapping port away from the remote UPS, so it is its own incident, not part of the power one
+        elsewhere = [d for d in converters[1:] if d.community not in remote]
+        cast["flap"] = (elsewhere or converters[1:] or converters)[0]
     if upses:
         cast["ups"] = upses[0]
     return cast

@@ -76,6 +76,8 @@ async def test_a_shift_watches_an_incident_arrive_acknowledges_comments_and_reso
     await page.wait_for_load_state()
     assert "Resolved" in await page.locator(".facts .status").inner_text()
     await screenshot(page, "incident-laptop")
+    await page.goto(live_app.url + "/")
+    assert await page.locator(f"[data-resolved='{incident_id}']").count() == 1
     assert outside == []
 
 

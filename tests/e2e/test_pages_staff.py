@@ -144,6 +144,8 @@ async def test_incident_page_actions_follow_the_workflow(data, session_as):
     page = (await noc.get(url)).text
     assert "entry-public" in page and "entry-internal" in page
     assert 'value="closed"' in page and 'action="/incidents/%d/resolve"' % incident_id not in page
+    board = (await noc.get("/")).text  # off the open list, into "resolved in the last 30 minutes"
+    assert f'data-incident="{incident_id}"' not in board and f'data-resolved="{incident_id}"' in board
 
 
 async def test_acknowledge_from_the_board_through_htmx(data, session_as):
