@@ -40,6 +40,8 @@ async def test_a_shift_watches_an_incident_arrive_acknowledges_comments_and_reso
     outside = _watch_requests(page, live_app.url)
     await page.goto(live_app.url + "/")
     assert await page.locator("tr[data-incident]").count() == 0
+    assert await page.title() == "Board · rackcard"
+    await page.evaluate("window.sameDocument = true")  # gone if the page reloads
     await screenshot(page, "board-light-empty")
 
     await fiber_cut(data)  # what a probe worker posts
@@ -47,7 +49,8 @@ async def test_a_shift_watches_an_incident_arrive_acknowledges_comments_and_reso
     await row.wait_for(timeout=15_000)  # htmx polling brings it in, no reload
     assert "Romashka LLC" in await row.inner_text()
     assert "Not acknowledged" in await row.inner_text()
-    await page.wait_for_function("document.title.indexOf('Board') >= 0")
+    await page.wait_for_function("/^\\(P[12]: 1\\) Board/.test(document.title)", timeout=15_000)  # P1/P2 count
+    assert await page.evaluate("window.sameDocument === true"), "the board reloaded instead of refreshing in place"
     await screenshot(page, "board-light")
 
     # keyboard: j selects, a acknowledges, Enter opens
