@@ -88,8 +88,10 @@ async def test_staff_cannot_use_the_probe_protocol(app, client_as, role):
 
 # ---------------------------------------------------------------- pages (session cookie, CSRF)
 
-#: Pages anyone may open (the login form) and the operations endpoints (probes of health, metrics).
-PUBLIC_PAGES = {"/login", "/healthz", "/readyz", "/metrics"}
+#: Pages anyone may open (the login form).
+PUBLIC_PAGES = {"/login"}
+#: Operations endpoints for load balancers and Prometheus: no session, no client data (test_ops_endpoints).
+OPERATIONS = {"/healthz", "/readyz", "/metrics"}
 #: Page forms anyone may post (with a CSRF token): login, and the preferences (they work logged out too).
 PUBLIC_FORMS = {"/login", "/logout", "/preferences/language", "/preferences/theme"}
 #: Pages for client users (the portal; scoped to their client by the service layer).
@@ -100,7 +102,7 @@ _NOT_PAGES = ("/api/", "/schema", "/static/")
 def _page_routes(app) -> list[tuple[str, str]]:
     found = []
     for route in app.routes:
-        if route.path.startswith(_NOT_PAGES):
+        if route.path.startswith(_NOT_PAGES) or route.path in OPERATIONS:
             continue
         for method in sorted(getattr(route, "methods", set()) - {"HEAD", "OPTIONS"}):
             found.append((method, route.path))
