@@ -17,6 +17,12 @@ async def demo_context(settings, scenario: bool = True):
 
     result = await seed_demo()
     announce(result, settings.var_dir, f"http://{settings.host}:{settings.port}")
+    from incidents.desk_demo import seed_desk_demo
+
+    desk = await seed_desk_demo()
+    if desk.seeded:
+        log.info("support desk demo: %d articles, %d canned replies, %d incidents over six weeks",
+                 desk.articles, desk.replies, desk.incidents)
     # Simulated SNMP agents for the demo assets (probes feature): one snmpsim
     # process, one recording per polled demo asset (community = its name).
     async with _demo_snmp_agents(settings) as (agent, devices, remote):
@@ -36,8 +42,9 @@ async def _demo_snmp_agents(settings):
     from probes.simulator import SimDevice, demo_agents
 
     port = demo_snmp_port()
-    rows = await Asset.select(Asset.id, Asset.kind, Asset.snmp_community, Asset.site.kind.as_alias("site_kind")).where(
-        (Asset.mgmt_ip == "127.0.0.1") & (Asset.snmp_port == port) & (Asset.snmp_version == "2c")
+    rows = await Asset.select(Asset.id, Asset.kind, Asset.snmp_community, Asset.mgmt_ip,
+                              Asset.site.kind.as_alias("site_kind")).where(
+        Asset.mgmt_ip.like("127.%") & (Asset.snmp_port == port) & (Asset.snmp_version == "2c")
         & Asset.snmp_community.is_not_null()
     )
     ifaces: dict[int, list] = {}
@@ -46,7 +53,9 @@ async def _demo_snmp_agents(settings):
             ifaces.setdefault(i["asset"], []).append((i["if_index"], i["role"], i["name"]))
     devices = [SimDevice(r["snmp_community"], r["kind"], tuple(ifaces.get(r["id"], ()))) for r in rows]
     remote = frozenset(r["snmp_community"] for r in rows if r.get("site_kind") == "remote")
-    async with demo_agents(devices, port, root=Path(settings.var_dir) / "demo-snmpsim") as agent:
+    hosts = sorted({r["mgmt_ip"] for r in rows})  # each demo device has its own loopback address
+    async with demo_agents(devices, port, root=Path(settings.var_dir) / "demo-snmpsim", host=hosts[0] if hosts else
+                           "127.0.0.1", hosts=hosts) as agent:
         yield agent, devices, remote
 
 
