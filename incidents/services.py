@@ -719,3 +719,23 @@ async def change_priority(incident_id: int, old: str, new: str, now: dt.datetime
     await add_entry(incident_id, "priority", f"priority {old} → {new}" + (f": {reason}" if reason else ""),
                     at=now, author=author, author_user_id=user_id, data={"from": old, "to": new})
     await refresh_sla(incident_id, now)
+
+
+async def assign(viewer: Viewer, incident_id: int, assignee: str | None = None, *,
+                 now: dt.datetime | None = None) -> dict:
+    """Give the incident to someone (by default the viewer: "assign to me"), with a timeline entry."""
+    _require_staff(viewer)
+    now = now or utcnow()
+    assignee = (assignee or viewer.email).strip().lower()
+    if not assignee or len(assignee) > 254:
+        raise Invalid("assignee must be an e-mail of at most 254 characters", field="assignee")
+    async with atomic():
+        row = await _load_for_update(incident_id)
+        if not workflow.is_open(row["status"]):
+            raise Conflict(f"incident {incident_id} is {row['status']}; only open incidents are assigned", field="id")
+        if row["assignee"] != assignee:
+            await Incident.update({Incident.assignee: assignee, Incident.acted: True, Incident.updated_at: now}) \
+                .where(Incident.id == incident_id)
+            await add_entry(incident_id, "assignment", f"assigned to {assignee}", at=now, author=viewer.email,
+                            author_user_id=viewer.user_id, data={"from": row["assignee"], "to": assignee})
+    return await get_incident(viewer, incident_id)

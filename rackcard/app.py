@@ -15,9 +15,12 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.static_files import create_static_files_router
 
+from litestar.di import Provide
+
 from accounts.http import page_viewer_dependency, require_staff_session, require_token, viewer_dependency
 from rackcard import csrf, db, logs, ops, web
 from rackcard.api_docs import VendoredSwagger
+from rackcard.composed import build_card
 from rackcard.settings import Settings
 
 log = logging.getLogger("rackcard")
@@ -40,8 +43,8 @@ API_MODULES = (
 
 #: Each page module exposes `page_routes`: staff pages, mounted behind a session of a staff user
 #: (no session -> /login?next=..., a client user -> the portal); handlers take `viewer: Viewer`.
-PAGE_MODULES = ("pages.board", "pages.reports", "pages.desk", "integrations.pages", "pages.live", "pages.inventory",
-                "pages.records", "pages.admin")
+PAGE_MODULES = ("pages.board", "pages.search", "pages.card", "pages.incident", "pages.reports", "pages.desk",
+                "integrations.pages", "pages.live", "pages.inventory", "pages.records", "pages.admin")
 
 #: Each exposes `background(app_state, settings) -> async context manager`, started by serve.
 BACKGROUND_MODULES: tuple[str, ...] = ("incidents.embedded_probe", "incidents.background", "integrations.background")
@@ -56,11 +59,12 @@ def _collect(modules: tuple[str, ...], attribute: str) -> list:
 
 def create_app(
     settings: Settings | None = None, *, manage_db: bool = True, background: bool | str = True, demo: bool = False,
-    migrate: bool = True,
+    migrate: bool = True, demo_scenario: bool = True,
 ) -> Litestar:
     """Build the web app.
 
     demo: seed demo data (when the database is empty) and start simulated SNMP agents.
+    demo_scenario: with demo, play the fault scenario on the simulated agents (rackcard demo --quiet: off).
     manage_db: connect (and, with `migrate`, migrate) on startup; tests that manage the engine pass False.
     background: start the embedded probe worker, trap receiver and incident timers; "leader": only
     in the one process of `serve --workers N` that holds the leader lock (see worker_app).
@@ -76,7 +80,7 @@ def create_app(
             if demo:
                 from rackcard.demo import demo_context
 
-                await stack.enter_async_context(demo_context(settings))
+                await stack.enter_async_context(demo_context(settings, scenario=demo_scenario))
             run_background = bool(background)
             if background == "leader":
                 run_background = stack.enter_context(_leader_lock(settings.var_dir))
@@ -96,7 +100,8 @@ def create_app(
         path="/",
         route_handlers=_collect(PAGE_MODULES, "page_routes"),
         guards=[require_staff_session],
-        dependencies=page_viewer_dependency,
+        # pages sit below the composition root: the composed client card is handed to them
+        dependencies={**page_viewer_dependency, "build_card": Provide(lambda: build_card, sync_to_thread=False)},
         include_in_schema=False,
     )
     app = Litestar(

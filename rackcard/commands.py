@@ -70,13 +70,15 @@ def _serve(args: argparse.Namespace, demo: bool = False) -> int:
             print(f"error: the demo's simulated SNMP port udp 127.0.0.1:{demo_snmp_port()} is in use — is another "
                   "rackcard demo running? Nothing was changed; set RACKCARD_DEMO_SNMP_PORT.", file=sys.stderr)
             return 3
-    log.info("rackcard listening on http://%s:%s (API /api/v1, OpenAPI /schema/openapi.json), %d process(es)",
+    log.info("rackcard listening on http://%s:%s (log in at /login; API /api/v1, OpenAPI /schema/openapi.json), "
+             "%d process(es)",
              host, port, workers)
     # log_config=None: uvicorn's own lines go through rackcard's handler (text or JSON, with request ids).
     common = dict(log_level=settings.log_level.lower(), log_config=None)
     if workers == 1:
         # serve on the socket bound above: the app's start-up (tokens, demo data) runs only once the port is ours
-        uvicorn.Server(uvicorn.Config(create_app(settings, demo=demo), **common)).run(sockets=[sock])
+        app = create_app(settings, demo=demo, demo_scenario=not getattr(args, "quiet", False))
+        uvicorn.Server(uvicorn.Config(app, **common)).run(sockets=[sock])
         return 0
     # Several processes: uvicorn binds in this process before starting them (their start-up runs after).
     sock.close()
@@ -191,8 +193,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_listen(p)
     p.set_defaults(func=_serve)
 
-    p = sub.add_parser("demo", help="like serve, plus demo data and simulated SNMP agents")
+    p = sub.add_parser("demo", help="like serve, plus demo data, simulated SNMP agents and a fault scenario")
     add_listen(p)
+    p.add_argument("--quiet", action="store_true",
+                   help="no fault scenario: the simulated agents stay healthy (see README: Demo data)")
     p.set_defaults(func=lambda a: _serve(a, demo=True))
 
     p = sub.add_parser("migrate", help="apply database migrations and exit")

@@ -26,7 +26,7 @@ FIELD = "csrf_token"
 HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 #: Paths that take no browser forms (bearer-token API, schema, static files).
-EXEMPT_PREFIXES = ("/api/", "/schema", "/static/")
+EXEMPT_PREFIXES = ("/api/", "/schema", "/static/", "/healthz", "/readyz", "/metrics")
 _NEW = "rc_csrf_new"
 
 

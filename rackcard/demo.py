@@ -12,7 +12,7 @@ CREDENTIALS_FILE = "demo-credentials.txt"
 
 
 @asynccontextmanager
-async def demo_context(settings):
+async def demo_context(settings, scenario: bool = True):
     from cmdb.demo import seed_demo
 
     result = await seed_demo()
@@ -25,8 +25,14 @@ async def demo_context(settings):
                  desk.articles, desk.replies, desk.incidents)
     # Simulated SNMP agents for the demo assets (probes feature): one snmpsim
     # process, one recording per polled demo asset (community = its name).
-    async with _demo_snmp_agents(settings):
-        yield
+    async with _demo_snmp_agents(settings) as (agent, devices, remote):
+        if scenario and agent is not None:
+            from rackcard.scenario import running_scenario
+
+            async with running_scenario(agent, devices, remote):
+                yield
+        else:
+            yield
 
 
 @asynccontextmanager
@@ -36,7 +42,8 @@ async def _demo_snmp_agents(settings):
     from probes.simulator import SimDevice, demo_agents
 
     port = demo_snmp_port()
-    rows = await Asset.select(Asset.id, Asset.kind, Asset.snmp_community, Asset.mgmt_ip).where(
+    rows = await Asset.select(Asset.id, Asset.kind, Asset.snmp_community, Asset.mgmt_ip,
+                              Asset.site.kind.as_alias("site_kind")).where(
         Asset.mgmt_ip.like("127.%") & (Asset.snmp_port == port) & (Asset.snmp_version == "2c")
         & Asset.snmp_community.is_not_null()
     )
@@ -45,10 +52,11 @@ async def _demo_snmp_agents(settings):
         for i in await Interface.select().where(Interface.asset.is_in([r["id"] for r in rows])):
             ifaces.setdefault(i["asset"], []).append((i["if_index"], i["role"], i["name"]))
     devices = [SimDevice(r["snmp_community"], r["kind"], tuple(ifaces.get(r["id"], ()))) for r in rows]
+    remote = frozenset(r["snmp_community"] for r in rows if r.get("site_kind") == "remote")
     hosts = sorted({r["mgmt_ip"] for r in rows})  # each demo device has its own loopback address
     async with demo_agents(devices, port, root=Path(settings.var_dir) / "demo-snmpsim", host=hosts[0] if hosts else
                            "127.0.0.1", hosts=hosts) as agent:
-        yield agent
+        yield agent, devices, remote
 
 
 def announce(result, var_dir: Path, base_url: str) -> None:

@@ -148,7 +148,7 @@ web_routes: list = [login_form, login_submit, logout, choose_language, choose_th
 
 def is_page_request(request: Request) -> bool:
     """A page (not the API, which keeps its JSON problems)."""
-    return not request.url.path.startswith(("/api/", "/schema", "/static/"))
+    return not request.url.path.startswith(("/api/", "/schema", "/static/", "/healthz", "/readyz", "/metrics"))
 
 
 def _current_page(request: Request) -> str:

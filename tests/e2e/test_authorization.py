@@ -187,6 +187,20 @@ async def test_every_page_form_refuses_a_missing_csrf_token(app, session_as, rol
         assert response.status_code == 403, (method, path)
 
 
+async def test_staff_open_every_page(app, session_as):
+    staff, _ = await session_as("admin")  # some pages are for administrators (the NetBox import)
+    for method, path in _page_routes(app):
+        if method != "GET" or path in PUBLIC_PAGES or path.startswith(CLIENT_PAGE_PREFIX):
+            continue
+        response = await staff.get(_concrete(path))
+        # 404: the concrete path names a row that does not exist; a redirect only to another
+        # page (a reloaded action URL goes back to its page); never to login, never a 403
+        if response.status_code in (302, 303):
+            assert not response.headers["location"].startswith("/login"), (path, response.headers["location"])
+            continue
+        assert response.status_code in (200, 404), (path, response.status_code)
+
+
 # ---------------------------------------------------------------- staff-only API routes named explicitly
 
 #: Staff-only reads that name clients (issue 9's impact views): listed so that a

@@ -1,0 +1,170 @@
+"""Staff pages over HTTP: the board, search straight to the client card, the
+card as a call sheet, the incident page and each of its actions (through the
+same services as the API, so a refused action changes nothing)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from conftest import page_csrf
+from pages_data import fiber_cut, observe, operator
+
+from incidents.tables import Incident, TimelineEntry
+
+
+@pytest.fixture
+async def data(api):
+    return await operator(api)
+
+
+async def _open_incident(data) -> int:
+    await fiber_cut(data)
+    row = await Incident.select(Incident.id).where(Incident.status == "new").first()
+    assert row, "the fiber cut opened no incident"
+    return row["id"]
+
+
+async def test_board_lists_open_incidents_most_urgent_first_with_clients_and_sites(data, session_as):
+    noc, _ = await session_as("noc")
+    incident_id = await _open_incident(data)
+    html = (await noc.get("/")).text
+    assert f"#{incident_id}" in html and "Romashka LLC" in html
+    assert "Not acknowledged" in html
+    assert re.search(r'class="site site-\w+[^"]*"[^>]*>\s*<span class="dot"', html)
+    # the remote node comes first in the site strip, and is red (a critical check)
+    strip = html[html.index('class="site-strip"'):]
+    assert strip.index("KHM") < strip.index("DC1")
+    assert "site-red" in strip[:strip.index("KHM") + 10] or 'site site-red' in strip
+    # title counts P1/P2 for the tab
+    assert "<title>" in html
+    fragment = await noc.get("/", headers={"hx-request": "true", "hx-target": "board-body"})
+    assert fragment.status_code == 200 and "<html" not in fragment.text
+    assert re.match(r"\s*<title>\(P[12]: 1\) Board · rackcard</title>\s*<div id=\"board-body\"", fragment.text)
+
+
+async def test_board_filters_are_kept_in_the_url(data, session_as):
+    noc, _ = await session_as("noc")
+    incident_id = await _open_incident(data)
+    assert f"#{incident_id}" in (await noc.get("/?category=fiber")).text
+    assert f"#{incident_id}" not in (await noc.get("/?category=power")).text
+    assert f"#{incident_id}" in (await noc.get(f"/?site={data['node']['id']}")).text
+    assert f"#{incident_id}" not in (await noc.get(f"/?site={data['dc']['id']}")).text
+    assert f"#{incident_id}" in (await noc.get(f"/?client={data['client']['id']}")).text
+    assert f"#{incident_id}" not in (await noc.get(f"/?client={data['other']['id']}")).text
+    assert f"#{incident_id}" in (await noc.get("/?line=L1")).text
+    assert f"#{incident_id}" not in (await noc.get("/?line=L2")).text
+    page = (await noc.get("/?category=fiber&line=L1")).text
+    assert 'hx-get="/?line=L1&amp;category=fiber"' in page  # the refresh keeps the filters
+    refused = await noc.get("/?line=L9")
+    assert refused.status_code == 422 and "line must be one of" in refused.text
+
+
+@pytest.mark.parametrize("typed", ["+74951234567", "8 (495) 123 45 67", "495-123-45-67"])
+async def test_a_phone_in_another_format_opens_the_client_card(data, session_as, typed):
+    noc, _ = await session_as("engineer")
+    response = await noc.get("/search", params={"q": typed})
+    assert response.status_code == 303 and response.headers["location"] == f"/clients/{data['client']['id']}"
+
+
+@pytest.mark.parametrize("typed", ["198.51.100.9", "RTR-1", "ivan@romashka.example", "romashka"])
+async def test_anything_of_a_client_opens_its_card(data, session_as, typed):
+    noc, _ = await session_as("noc")
+    response = await noc.get("/search", params={"q": typed})
+    assert response.headers.get("location") == f"/clients/{data['client']['id']}", (typed, response.text[:300])
+
+
+async def test_search_suggests_as_you_type_and_finds_incident_numbers(data, session_as):
+    noc, _ = await session_as("noc")
+    incident_id = await _open_incident(data)
+    suggest = await noc.get("/search/suggest", params={"q": "roma"})
+    assert suggest.status_code == 200 and "Romashka LLC" in suggest.text
+    assert f'href="/clients/{data["client"]["id"]}"' in suggest.text and "<html" not in suggest.text
+    response = await noc.get("/search", params={"q": f"#{incident_id}"})
+    assert response.headers["location"] == f"/incidents/{incident_id}"
+    nothing = await noc.get("/search", params={"q": "no such thing anywhere"})
+    assert nothing.status_code == 200 and "Nothing found" in nothing.text
+    everything = await noc.get("/search", params={"q": "roma", "all": "1"})
+    assert everything.status_code == 200 and "Romashka LLC" in everything.text
+
+
+async def test_the_card_is_a_call_sheet(data, session_as):
+    eng, _ = await session_as("engineer")
+    incident_id = await _open_incident(data)
+    page = await eng.get(f"/clients/{data['client']['id']}")
+    assert page.status_code == 200
+    html = page.text
+    for expected in ("Romashka LLC", "D-2041", "Gold", 'href="tel:', 'href="mailto:ivan@romashka.example"',
+                     "mc-khm-1", "sw-khm-1", "ups-khm-1", "slot_1_fx", "198.51.100.0/28", "198.51.100.5",
+                     "RTR-1", f"#{incident_id}", 'media="print"'):
+        assert expected in html, expected
+    # the fiber port's live state is shown critical, the copper one OK
+    fx = html[html.index("slot_1_fx"):]
+    assert "state-critical" in fx[:600]
+    # the upstream path of the media converter: its switch (uplink) and the UPS (power)
+    path = html[html.index('class="path"'):]
+    assert path.index("sw-khm-1") < path.index("ups-khm-1")
+    assert (await eng.get("/clients/999999")).status_code == 404
+
+
+async def test_incident_page_actions_follow_the_workflow(data, session_as):
+    noc, user = await session_as("noc")
+    incident_id = await _open_incident(data)
+    url = f"/incidents/{incident_id}"
+    page = (await noc.get(url)).text
+    assert "Romashka LLC" in page and 'href="tel:' in page and "Ivan Petrov" in page
+    assert 'action="/incidents/%d/acknowledge"' % incident_id in page
+    assert "Resolve" not in re.sub(r"<[^>]+>", "", page.split('class="actions')[1].split("</section>")[0]) \
+        or 'action="/incidents/%d/resolve"' % incident_id not in page
+
+    async def act(action: str, **form):
+        return await noc.post(f"{url}/{action}", data={**form, "csrf_token": await page_csrf(noc, url)})
+
+    assert (await act("acknowledge")).status_code == 303
+    row = await Incident.select().where(Incident.id == incident_id).first()
+    assert row["status"] == "acknowledged" and row["assignee"] == user.email
+    # an illegal move is refused, changes nothing and shows a page, not JSON
+    refused = await act("transition", to="closed")
+    assert refused.status_code == 409 and "text/html" in refused.headers["content-type"]
+    assert (await Incident.select(Incident.status).where(Incident.id == incident_id).first())["status"] == "acknowledged"
+    assert (await act("comment", body="Calling the client now", visibility="public")).status_code == 303
+    assert (await act("comment", body="", visibility="public")).status_code == 422
+    assert (await act("priority", priority="P1", reason="")).status_code == 422
+    assert (await act("priority", priority="P1", reason="hospital on this line")).status_code == 303
+    assert (await act("escalate", reason="needs a field engineer")).status_code == 303
+    assert (await act("transition", to="in_progress")).status_code == 303
+    assert (await act("maintenance", minutes="60", reason="splicing")).status_code == 303
+    assert (await act("resolve", note="")).status_code == 422
+    assert (await act("resolve", note="fiber spliced")).status_code == 303
+    row = await Incident.select().where(Incident.id == incident_id).first()
+    assert row["status"] == "resolved" and row["priority"] == "P1" and row["line"] == "L2"
+    entries = await TimelineEntry.select(TimelineEntry.kind, TimelineEntry.visibility, TimelineEntry.body) \
+        .where(TimelineEntry.incident == incident_id)
+    assert {"kind": "comment", "visibility": "public", "body": "Calling the client now"} in entries
+    page = (await noc.get(url)).text
+    assert "entry-public" in page and "entry-internal" in page
+    assert 'value="closed"' in page and 'action="/incidents/%d/resolve"' % incident_id not in page
+    board = (await noc.get("/")).text  # off the open list, into "resolved in the last 30 minutes"
+    assert f'data-incident="{incident_id}"' not in board and f'data-resolved="{incident_id}"' in board
+
+
+async def test_acknowledge_from_the_board_through_htmx(data, session_as):
+    noc, _ = await session_as("noc")
+    incident_id = await _open_incident(data)
+    response = await noc.post(f"/incidents/{incident_id}/acknowledge",
+                              headers={"hx-request": "true", "X-CSRF-Token": await page_csrf(noc)})
+    assert response.status_code == 204 and response.headers["hx-trigger"] == "board-refresh"
+
+
+async def test_pages_render_in_russian(data, session_as):
+    noc, _ = await session_as("noc")
+    await noc.post("/preferences/language", data={"language": "ru", "csrf_token": await page_csrf(noc)})
+    incident_id = await _open_incident(data)
+    board = (await noc.get("/")).text
+    assert "Табло" in board and "Не подтверждён" in board and "Оптика" in board  # labels from the macros too
+    card = (await noc.get(f"/clients/{data['client']['id']}")).text
+    assert "Контакты" in card and "Оборудование" in card and "Новый" in card and "Авария" in card
+    suggest = (await noc.get("/search/suggest", params={"q": "roma"})).text
+    assert "Клиент" in suggest
+    incident = (await noc.get(f"/incidents/{incident_id}")).text
+    assert "Подтвердить" in incident and "Хронология" in incident
