@@ -6,13 +6,16 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 
-from asyncpg.exceptions import IntegrityConstraintViolationError, UniqueViolationError
+from asyncpg.exceptions import DataError, IntegrityConstraintViolationError, UniqueViolationError
 from piccolo.engine import engine_finder
 from piccolo.engine.base import Engine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 
 #: Constraint failures surface as different exceptions per engine; catch them in one place.
 INTEGRITY_ERRORS: tuple[type[Exception], ...] = (sqlite3.IntegrityError, IntegrityConstraintViolationError)
+#: A value the database refuses (out of the column's range, NUL in text, too long):
+#: validation should have caught it; these keep a gap from becoming a 500.
+DATA_ERRORS: tuple[type[Exception], ...] = (DataError, OverflowError)
 
 
 def is_unique_violation(exc: BaseException) -> bool:

@@ -17,12 +17,13 @@ from typing import Annotated
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from accounts.http import CurrentViewer, require_staff
+from validation.params import Limit, Offset, PathId
 from cmdb import paging, services
 from cmdb.resources import Field, ResourceService
 from cmdb.search import DEFAULT_LIMIT as SEARCH_LIMIT
 from cmdb.search import MAX_LIMIT as SEARCH_MAX
 
-ItemId = FromPath[int]
+ItemId = PathId
 Body = JSONBody[dict[str, Any]]
 
 
@@ -116,8 +117,8 @@ def resource_controller(svc: ResourceService) -> type[Controller]:
             self,
             request: Request,
             viewer: CurrentViewer,
-            limit: Annotated[int, QueryParameter()] = paging.DEFAULT_LIMIT,
-            offset: Annotated[int, QueryParameter()] = 0,
+            limit: Limit = paging.DEFAULT_LIMIT,
+            offset: Offset = 0,
         ) -> dict:
             limit, offset = paging.check(limit, offset)
             found = await svc.list(viewer, filters_of(request), limit, offset)

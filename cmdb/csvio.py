@@ -32,11 +32,14 @@ import csv
 import functools
 import io
 from dataclasses import dataclass, field
-from typing import AsyncIterator, Callable, Iterable
+from typing import AsyncIterator, Callable, Iterable, Iterator
+
+import charset_normalizer
 
 from accounts.dbutil import INTEGRITY_ERRORS, atomic, current_engine
 from accounts.errors import DomainError, Forbidden, Invalid, NotFound
 from accounts.viewer import Viewer
+import validation
 from cmdb import normalise
 from cmdb.resources import MISSING
 from cmdb.tables import Asset, Client, Rack, Site
@@ -48,6 +51,8 @@ KINDS = (
 )
 #: Separates the items of a list cell (a service's assets).
 LIST_SEPARATOR = "|"
+#: The longest cell read: a Text column's bound (longer cells are row problems).
+MAX_CELL = validation.TEXT_MAX
 
 #: API reference field -> the natural-key column that may stand in for it.
 NATURAL_KEYS = {
@@ -207,14 +212,33 @@ class _Rollback(Exception):
 # --------------------------------------------------------------------------- reading
 
 
-def decode(data: bytes | str) -> str:
-    """UTF-8 (with or without BOM); Windows-1251, as spreadsheets here often save, as a fallback."""
+#: Encodings a person may name for an import (`--encoding`, `?encoding=`).
+ENCODINGS = ("utf-8", "cp1251", "latin-1", "cp1252", "koi8-r", "utf-16", "iso-8859-5", "mac-cyrillic")
+
+
+def decode(data: bytes | str, encoding: str | None = None) -> str:
+    """UTF-8 (with or without BOM); otherwise the encoding the user named, or
+    the one charset-normalizer finds most likely (Windows-1251 and Latin-1
+    spreadsheets are both common here, and bytes alone rarely prove which)."""
     if isinstance(data, str):
         return data.lstrip("\ufeff")
+    if encoding:
+        try:
+            return data.decode(encoding).lstrip("\ufeff")
+        except (UnicodeDecodeError, LookupError) as exc:
+            raise Invalid(f"the file is not valid {encoding}: {exc}", field="encoding") from None
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        return data.decode("cp1251")
+        pass
+    best = charset_normalizer.from_bytes(data[:200_000]).best()
+    if best is not None:
+        try:
+            return data.decode(best.encoding)
+        except (UnicodeDecodeError, LookupError):
+            pass
+    raise Invalid("the file's encoding could not be recognised: save it as UTF-8, or name the encoding "
+                  f"({', '.join(ENCODINGS)})", field="encoding")
 
 
 def _dialect(text: str) -> type[csv.Dialect] | csv.Dialect:
@@ -242,14 +266,43 @@ class Parsed:
     errors: list[RowError]
 
 
-def parse(spec: KindSpec, data: bytes | str) -> Parsed:
+def _cells(reader) -> Iterator[tuple[int, list[str] | None, str | None]]:
+    """(row number, cells, problem): a row the csv module cannot read (a cell
+    beyond MAX_CELL, a stray quote) is a problem of that row, not the end of the file."""
+    number = 0
+    while True:
+        number += 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield number, None, f"unreadable row: {exc}"
+            continue
+        yield number, cells, None
+
+
+def parse(spec: KindSpec, data: bytes | str, encoding: str | None = None) -> Parsed:
     """Read the CSV into {column: cell} per row; header problems are errors on row 1."""
-    text = decode(data)
+    text = decode(data, encoding)
+    csv.field_size_limit(MAX_CELL + 1)
     reader = csv.reader(io.StringIO(text, newline=""), _dialect(text))
     errors: list[RowError] = []
     header: list[str] | None = None
     rows: list[ParsedRow] = []
-    for number, cells in enumerate(reader, start=1):
+    for number, cells, problem in _cells(reader):
+        if problem is not None or cells is None:
+            errors.append(RowError(number, None, problem or "unreadable row"))
+            continue
+        bad = [(i, c) for i, c in enumerate(cells) if validation.control_character(c) is not None or len(c) > MAX_CELL]
+        if bad:
+            names = header or []
+            for i, c in bad:
+                errors.append(RowError(number, names[i] if i < len(names) else None,
+                                       "contains a control character" if len(c) <= MAX_CELL
+                                       else f"longer than {MAX_CELL} characters"))
+            if header is not None:
+                continue
         if header is None:
             header = [_header_name(c) for c in cells]
             seen: set[str] = set()
@@ -394,6 +447,20 @@ def _errors_of(exc: DomainError, number: int, columns: dict[str, str]) -> list[R
     return list(out.values())
 
 
+def _other_problems(spec: KindSpec, values: dict, columns: dict[str, str], errors: list[RowError],
+                    number: int) -> list[RowError]:
+    """The row's other bad cells, when a reference already failed: the service's
+    field checks (no database) name them too, so one pass lists every bad cell."""
+    failed = {spec.column(e.column).target for e in errors if e.column and spec.column(e.column)}
+    try:
+        spec.service.parse(values, partial=False)
+    except DomainError as exc:
+        seen = {e.column for e in errors}
+        return [e for e in _errors_of(exc, number, columns)
+                if e.column not in seen and e.column not in failed]
+    return []
+
+
 # --------------------------------------------------------------------------- import
 
 Progress = Callable[[int, int], None]
@@ -406,13 +473,14 @@ async def import_csv(
     *,
     dry_run: bool = False,
     progress: Progress | None = None,
+    encoding: str | None = None,
 ) -> ImportReport:
     """Import one file of `kind`, all or nothing. Returns the report; raises
     ImportRejected (422, listing every bad row) when any row is bad."""
     spec = spec_for(kind)
     if not viewer.is_admin:
         raise Forbidden("importing is for administrators")
-    parsed = parse(spec, data)
+    parsed = parse(spec, data, encoding)
     report = ImportReport(kind=kind, rows=len(parsed.rows), errors=list(parsed.errors), dry_run=dry_run)
     if any(e.row == 1 for e in parsed.errors):
         raise ImportRejected(report)  # the header is wrong: the cells mean nothing yet
@@ -428,6 +496,7 @@ async def import_csv(
                 values, columns, errors = await row_data(spec, row, refs)
                 if errors:
                     report.errors.extend(errors)
+                    report.errors.extend(_other_problems(spec, values, columns, errors, row.row))
                 else:
                     point = await transaction.savepoint()
                     try:

@@ -430,7 +430,7 @@ IP_ADDRESS = Resource(
         Field("description"),
     ],
     label="address",
-    unique=[Unique(("vrf", "ip_key"), "address", "address")],
+    unique=[Unique(("vrf", "family", "ip_key"), "address", "address")],
     q_columns=("address", "description"),
     **_IP_SPACE,
     summary="IP addresses, unique per VRF ('10.0.0.5' or '10.0.0.5/24')",

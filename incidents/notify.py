@@ -17,21 +17,26 @@ Webhook requests carry:
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import hmac
 import json
 import logging
+import socket
 import time
 from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Sequence
+from urllib.parse import urlparse
 
 import aiosmtplib
 import httpx
 
 from accounts.dbutil import atomic
+from cmdb import addressing
 from cmdb.tables import Contact
+from incidents import admin
 from incidents.services import add_entry
 from incidents.tables import AffectedClient, Delivery, DeliveryAttempt, Notification, WebhookEndpoint
 
@@ -219,6 +224,7 @@ async def _post_webhook(http: httpx.AsyncClient, webhook_id: int, delivery_id: i
         WebhookEndpoint.id == webhook_id).first()
     if hook is None or not hook["active"]:
         raise RuntimeError("webhook endpoint deleted or disabled")
+    await _refuse_internal(hook["url"])
     body = json.dumps(payload, default=str, separators=(",", ":")).encode()
     response = await http.post(hook["url"], content=body, headers={
         "Content-Type": "application/json",
@@ -227,6 +233,24 @@ async def _post_webhook(http: httpx.AsyncClient, webhook_id: int, delivery_id: i
         SIGNATURE_HEADER: sign(hook["secret"], body),
     })
     return response.status_code
+
+
+async def _refuse_internal(url: str) -> None:
+    """A webhook's host may have come to resolve to a loopback, link-local or
+    metadata address since it was registered: checked again at every send."""
+    if admin.ALLOW_PRIVATE_WEBHOOKS:
+        return
+    parsed = urlparse(url)
+    host = parsed.hostname or ""
+    reason = addressing.internal_host(host)
+    if reason is None:
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(host, parsed.port or 443, type=socket.SOCK_STREAM)
+        except OSError:
+            infos = []  # unresolvable: the send fails on its own
+        reason = next((r for r in (addressing.internal_host(i[4][0]) for i in infos) if r), None)
+    if reason:
+        raise RuntimeError(f"refused: {host} is {reason} (RACKCARD_ALLOW_PRIVATE_WEBHOOKS)")
 
 
 def _mail(config: NotifyConfig, target: str, event: str, payload: dict) -> EmailMessage:

@@ -13,6 +13,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 
 from accounts.errors import Invalid
 from accounts.http import CurrentViewer, require_probe, require_staff
+from validation.params import PathId
 from incidents import checks
 from probes.wire import parse_time
 
@@ -29,19 +30,19 @@ async def probe_observations(viewer: CurrentViewer, data: JSONBody[dict]) -> dic
 
 
 @get("/assets/{asset_id:int}/checks", guards=[require_staff], summary="Latest state of each check of an asset")
-async def asset_checks(viewer: CurrentViewer, asset_id: FromPath[int]) -> list[dict]:
+async def asset_checks(viewer: CurrentViewer, asset_id: PathId) -> list[dict]:
     return await checks.asset_checks(asset_id, viewer)
 
 
 @get("/assets/{asset_id:int}/check-events", guards=[require_staff], summary="State changes and reboots of an asset")
-async def asset_check_events(viewer: CurrentViewer, asset_id: FromPath[int]) -> list[dict]:
+async def asset_check_events(viewer: CurrentViewer, asset_id: PathId) -> list[dict]:
     return await checks.asset_events(asset_id, viewer)
 
 
 @get("/assets/{asset_id:int}/samples", guards=[require_staff], summary="Numeric history of an asset's checks")
 async def asset_samples(
     viewer: CurrentViewer,
-    asset_id: FromPath[int],
+    asset_id: PathId,
     key: FromQuery[str | None] = None,
     since: FromQuery[str | None] = None,
 ) -> list[dict]:
@@ -56,7 +57,7 @@ async def asset_samples(
 
 @post("/assets/{asset_id:int}/poll", guards=[require_staff], status_code=200,
       summary="Poll the asset now; returns what was seen (and records it)")
-async def asset_poll(viewer: CurrentViewer, asset_id: FromPath[int]) -> dict:
+async def asset_poll(viewer: CurrentViewer, asset_id: PathId) -> dict:
     return await checks.poll_asset_now(asset_id, viewer)
 
 

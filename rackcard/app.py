@@ -15,9 +15,12 @@ from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.static_files import create_static_files_router
 
 from accounts.http import require_token, viewer_dependency
+from incidents import admin, checks
 from rackcard import db
 from rackcard.problems import exception_handlers
 from rackcard.settings import Settings
+from validation import BODY_MAX_BYTES
+from validation.requests import RequestBounds
 
 log = logging.getLogger("rackcard")
 
@@ -54,6 +57,8 @@ def create_app(
     background: start the embedded probe worker, trap receiver and incident timers.
     """
     settings = settings or Settings.from_env()
+    checks.set_clock_tolerance(settings.clock_tolerance_s)
+    admin.ALLOW_PRIVATE_WEBHOOKS = settings.allow_private_webhooks
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -84,6 +89,8 @@ def create_app(
         ],
         lifespan=[lifespan],
         exception_handlers=exception_handlers,  # type: ignore[arg-type]
+        middleware=[RequestBounds()],
+        request_max_body_size=BODY_MAX_BYTES,
         openapi_config=OpenAPIConfig(
             title="rackcard",
             version="1",

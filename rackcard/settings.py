@@ -87,6 +87,9 @@ class Settings:
     smtp_port: int = 25
     mail_from: str = "rackcard@localhost"
     noc_email: str = ""
+    clock_tolerance_s: int = 300  # observations stamped further ahead of our clock are refused
+    auth_failures_per_minute: int = 20  # failed logins/tokens per source address (and per account) before 429
+    allow_private_webhooks: bool = False  # webhook targets on loopback/link-local/metadata addresses
     engine: EngineSettings = field(default_factory=EngineSettings)
 
     @classmethod
@@ -115,6 +118,9 @@ class Settings:
             smtp_port=_int(env, "RACKCARD_SMTP_PORT", 25),
             mail_from=env.get("RACKCARD_MAIL_FROM", "rackcard@localhost"),
             noc_email=env.get("RACKCARD_NOC_EMAIL", ""),
+            clock_tolerance_s=_int(env, "RACKCARD_CLOCK_TOLERANCE_S", 300),
+            auth_failures_per_minute=_int(env, "RACKCARD_AUTH_FAILURES_PER_MINUTE", 20),
+            allow_private_webhooks=_bool(env, "RACKCARD_ALLOW_PRIVATE_WEBHOOKS", False),
             engine=EngineSettings(
                 hold_down_polls=_int(env, "RACKCARD_HOLD_DOWN_POLLS", 3),
                 flap_changes=_int(env, "RACKCARD_FLAP_CHANGES", 5),
