@@ -138,8 +138,8 @@ def export_columns(kind: str, viewer: Viewer) -> list[str]:
     spec = spec_for(kind)
     out = ["id"]
     for f in spec.fields:
-        if f.secret and not viewer.sees_secrets:
-            continue
+        if f.secret and not viewer.is_admin:
+            continue  # administrators get them sealed (see export_rows), so an export imports back
         out.append(NATURAL_KEYS.get(f.name, f.name) if f.ref is not None else f.name)
     return out
 
@@ -325,7 +325,8 @@ def parse(spec: KindSpec, data: bytes | str, encoding: str | None = None) -> Par
             if any(c.strip() for c in extra):
                 errors.append(RowError(number, None, f"{len(cells)} cells but the header has {len(header)} columns"))
                 continue
-        row = {name: cells[i].strip() for i, name in enumerate(header) if i < len(cells) and name and name != "id"}
+        row = {name: _unquoted(cells[i].strip()) for i, name in enumerate(header)
+               if i < len(cells) and name and name != "id"}
         rows.append(ParsedRow(number, row))
     if header is None:
         errors.append(RowError(1, None, "the file is empty: the first row must name the columns"))
@@ -561,10 +562,22 @@ class _Labels:
         return "" if value is None else self.cache[NAMES[name]][value]
 
 
+#: A spreadsheet runs a cell starting with these as a formula (OWASP "CSV injection").
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _cell(value) -> str:
-    if value is None:
-        return ""
-    return str(value)
+    return "" if value is None else str(value)
+
+
+def _inert(text: str) -> str:
+    """A cell a spreadsheet will not run: a leading apostrophe, which import takes off again (round trip)."""
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def _unquoted(cell: str) -> str:
+    """A cell as exported by _cell, back to its value."""
+    return cell[1:] if cell.startswith("'") and cell[1:2] and cell[1] in "=+-@\t\r" else cell
 
 
 async def export_rows(kind: str, viewer: Viewer, batch: int = 1000) -> AsyncIterator[list[str]]:
@@ -616,7 +629,7 @@ class _Line:
         self.writer = csv.writer(self.buffer, lineterminator="\r\n")
 
     def __call__(self, cells: list[str]) -> str:
-        self.writer.writerow(cells)
+        self.writer.writerow([_inert(c) for c in cells])
         text = self.buffer.getvalue()
         self.buffer.seek(0)
         self.buffer.truncate()

@@ -28,6 +28,7 @@ from piccolo.table import Table
 
 from accounts.dbutil import INTEGRITY_ERRORS, atomic, current_engine, is_sqlite, is_unique_violation
 from accounts.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from accounts import secretbox
 from accounts.services import audit
 from accounts.tables import User
 from accounts.viewer import Viewer
@@ -59,13 +60,21 @@ class Field:
     max: int | None = None
     ref: type[Table] | None = None  # the value must be the id of a row of this table
     ref_label: str = ""  # "site" in "no site 99"
-    secret: bool = False  # returned to viewer.sees_secrets only; others get `<name>_set`
+    secret: bool = False  # write-only: sealed at rest (accounts.secretbox); the API shows `<name>_set` only
+    admin_only: bool = False  # only administrators may set or change it (403 naming the field)
     internal: bool = False  # staff only
     stored: bool = True  # False: kept out of the table (a hook stores it)
     column: str = ""  # defaults to the name (without `_id` for references)
     clean: Callable[[Any], Any] | None = None  # raise ValueError with a message to reject
     columns: Callable[[Any], dict] | None = None  # value -> {column: value}; default {column: value}
     filter: bool = False  # offer ?name= on lists (automatic for references and choices)
+
+    def default_value(self, table: type[Table]) -> Any:
+        """The value a new row gets when the field is left out."""
+        if self.default is not MISSING:
+            return self.default
+        column = {c._meta.name: c for c in table._meta.columns}.get(self.column)
+        return column.get_default_value() if column is not None else None
 
     def __post_init__(self) -> None:
         if not self.column:
@@ -78,6 +87,8 @@ class Field:
     def to_columns(self, value: Any) -> dict:
         if not self.stored:
             return {}
+        if self.secret:
+            value = secretbox.seal(value)
         return self.columns(value) if self.columns else {self.column: value}
 
     multiline: bool = False  # text that may hold line breaks (notes, addresses, descriptions)
@@ -103,6 +114,14 @@ class Field:
             problems = validation.Problems()
             value = sorted({v for v in (problems.take(validation.ident, v, self.name) for v in raw) if v is not None})
             problems.raise_if_any()
+        elif self.secret and secretbox.is_sealed(raw):
+            # An administrator's export carries secrets sealed; they import back as they are
+            # when this installation's key opens them.
+            try:
+                secretbox.open(raw)
+            except (secretbox.SecretError, ValueError):
+                raise Invalid(f"{self.name}: a sealed value this server's key does not open", field=self.name) from None
+            return raw
         else:
             value = validation.text(raw, self.name, max_length=self.max_length, multiline=self.multiline)
             if value == "" and self.nullable:
@@ -342,8 +361,7 @@ class ResourceService:
             value = row.get(f.column)
             if f.secret:
                 out[f"{f.name}_set"] = value not in (None, "")
-                if not viewer.sees_secrets:
-                    continue
+                continue
             out[f.name] = value
         for name in self.r.output:
             out[name] = row.get(name)
@@ -535,9 +553,24 @@ class ResourceService:
             raise explained from failed
         raise Conflict(f"the {self.r.name} conflicts with a concurrent change; try again ({failed})") from failed
 
+    def _admin_only(self, viewer: Viewer, parsed: dict, before: dict | None) -> None:
+        """Fields only administrators may set (SNMP settings: whoever sets the
+        management address and port decides where the stored credentials go)."""
+        if viewer.is_admin:
+            return
+        refused = [
+            f.name for f in self.r.fields
+            if f.admin_only and f.name in parsed
+            and parsed[f.name] != (before.get(f.column) if before is not None else f.default_value(self.table))
+        ]
+        if refused:
+            raise Forbidden(f"only administrators may set {', '.join(refused)}", field=refused[0],
+                            errors=[{"field": n, "message": "only administrators may set this field"} for n in refused])
+
     async def create(self, viewer: Viewer, data: dict) -> dict:
         require_staff(viewer)
         parsed = self.parse(data, partial=False)
+        self._admin_only(viewer, parsed, None)
         values = self._columns(parsed)
         after = {**self._defaults(), **values}
         if self.r.prepare:
@@ -559,6 +592,7 @@ class ResourceService:
         require_staff(viewer)
         parsed = self.parse(data, partial=True)
         before = await self._row(row_id, viewer)
+        self._admin_only(viewer, parsed, before)
         after = {**before, **self._columns(parsed)}
         if self.r.prepare:
             self.r.prepare(after, before)

@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from accounts import secretbox
 from accounts.dbutil import atomic
 from accounts.errors import Conflict, Forbidden, Invalid, NotFound
 from accounts.services import audit
@@ -296,16 +297,19 @@ WEBHOOK_FIELDS = ("name", "url", "secret", "events", "active")
 EVENTS = ("opened", "escalated", "breached", "resolved", "reopened", "comment")
 
 
-def _webhook_out(row: dict, *, with_secret: bool = False) -> dict:
+def _webhook_out(row: dict, *, secret: str | None = None) -> dict:
+    """A webhook as the API shows it: the signing secret is write-only
+    (`secret_set`), shown once in the answer that generated it."""
     out = {
         "id": row["id"],
         "name": row["name"],
         "url": row["url"],
         "events": [e for e in row["events"].split(",") if e],
         "active": row["active"],
+        "secret_set": bool(row["secret"]),
     }
-    if with_secret:
-        out["secret"] = row["secret"]
+    if secret is not None:
+        out["secret"] = secret
     return out
 
 
@@ -342,9 +346,10 @@ def _webhook_values(data: dict, current: dict | None) -> dict:
         problems.take(webhook_target, url)
     values["url"] = url
     secret = values.get("secret") or secrets.token_urlsafe(32)
-    secret = problems.take(validation.text, secret, "secret", max_length=MAX_WEBHOOK_SECRET, multiline=False)
-    if secret is not None and len(secret) < 16:
-        problems.add("secret", "secret must have at least 16 characters")
+    if not secretbox.is_sealed(secret):  # the stored one, kept as it is
+        secret = problems.take(validation.text, secret, "secret", max_length=MAX_WEBHOOK_SECRET, multiline=False)
+        if secret is not None and len(secret) < 16:
+            problems.add("secret", "secret must have at least 16 characters")
     values["secret"] = secret
     events = values.get("events") or []
     if isinstance(events, str):
@@ -368,20 +373,22 @@ async def list_webhooks(viewer: Viewer) -> list[dict]:
     return [_webhook_out(r) for r in await WebhookEndpoint.select().order_by(WebhookEndpoint.name)]
 
 
-async def get_webhook(viewer: Viewer, webhook_id: int, *, with_secret: bool = False) -> dict:
+async def get_webhook(viewer: Viewer, webhook_id: int, *, secret: str | None = None) -> dict:
     _admin(viewer)
-    return _webhook_out(await _row(WebhookEndpoint, webhook_id, "webhook"), with_secret=with_secret)
+    return _webhook_out(await _row(WebhookEndpoint, webhook_id, "webhook"), secret=secret)
 
 
 async def create_webhook(viewer: Viewer, data: dict) -> dict:
-    """Register an endpoint; the response shows the signing secret (once)."""
+    """Register an endpoint; a secret the server generated is shown in this answer, once."""
     _admin(viewer)
     values = _webhook_values(data, None)
+    generated = values["secret"] if not data.get("secret") else None
     async with atomic():
         await _name_free(WebhookEndpoint, values["name"], "a webhook")
-        rows = await WebhookEndpoint.insert(WebhookEndpoint(**values)).returning(WebhookEndpoint.id)
+        rows = await WebhookEndpoint.insert(WebhookEndpoint(**{**values, "secret": secretbox.seal(values["secret"])})
+                                            ).returning(WebhookEndpoint.id)
         await audit(viewer, "create", "webhook", rows[0]["id"], {**values, "secret": "***"})
-    return await get_webhook(viewer, rows[0]["id"], with_secret=True)
+    return await get_webhook(viewer, rows[0]["id"], secret=generated)
 
 
 async def update_webhook(viewer: Viewer, webhook_id: int, data: dict) -> dict:
@@ -389,12 +396,13 @@ async def update_webhook(viewer: Viewer, webhook_id: int, data: dict) -> dict:
     async with atomic():
         current = await _row(WebhookEndpoint, webhook_id, "webhook")
         values = _webhook_values(data, {k: current[k] for k in WEBHOOK_FIELDS})
+        values["secret"] = secretbox.seal(values["secret"])  # a kept secret is sealed already
         if values["name"] != current["name"]:
             await _name_free(WebhookEndpoint, values["name"], "a webhook")
         await WebhookEndpoint.update({getattr(WebhookEndpoint, k): v for k, v in values.items()}).where(
             WebhookEndpoint.id == webhook_id)
         await audit(viewer, "update", "webhook", webhook_id, {**values, "secret": "***"})
-    return await get_webhook(viewer, webhook_id, with_secret="secret" in data)
+    return await get_webhook(viewer, webhook_id)
 
 
 async def delete_webhook(viewer: Viewer, webhook_id: int) -> None:

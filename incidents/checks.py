@@ -26,6 +26,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from accounts import secretbox
 from accounts.dbutil import INTEGRITY_ERRORS, atomic, current_engine, is_unique_violation
 from accounts.errors import Forbidden, Invalid, NotFound
 from accounts.viewer import Viewer
@@ -459,9 +460,10 @@ async def probe_targets(viewer: Viewer, site_code: str | None = None, asset_id: 
     return [
         Target(
             asset_id=r["id"], name=r["name"], kind=r["kind"], host=r["mgmt_ip"], port=r["snmp_port"] or 161,
-            version=r["snmp_version"], community=r["snmp_community"] if r["snmp_version"] != "3" else None,
-            v3_user=r["snmp_v3_user"], v3_auth_protocol=r["snmp_v3_auth_protocol"], v3_auth_key=r["snmp_v3_auth_key"],
-            v3_priv_protocol=r["snmp_v3_priv_protocol"], v3_priv_key=r["snmp_v3_priv_key"],
+            version=r["snmp_version"], community=secretbox.open(r["snmp_community"]) if r["snmp_version"] != "3" else None,
+            v3_user=secretbox.open(r["snmp_v3_user"]), v3_auth_protocol=r["snmp_v3_auth_protocol"],
+            v3_auth_key=secretbox.open(r["snmp_v3_auth_key"]),
+            v3_priv_protocol=r["snmp_v3_priv_protocol"], v3_priv_key=secretbox.open(r["snmp_v3_priv_key"]),
             v3_context=(r["snmp_v3_context"] or "") if r["snmp_version"] == "3" else "",
             interval_s=max(5, r["poll_interval_s"] or 60), profile=r["profile"], site_code=r["site_code"],
             interfaces=tuple(interfaces.get(r["id"], ())),

@@ -33,6 +33,7 @@ from urllib.parse import urlparse
 import aiosmtplib
 import httpx
 
+from accounts import secretbox
 from accounts.dbutil import atomic
 from cmdb import addressing
 from cmdb.tables import Contact
@@ -230,7 +231,7 @@ async def _post_webhook(http: httpx.AsyncClient, webhook_id: int, delivery_id: i
         "Content-Type": "application/json",
         "X-Rackcard-Event": event,
         "X-Rackcard-Delivery": str(delivery_id),
-        SIGNATURE_HEADER: sign(hook["secret"], body),
+        SIGNATURE_HEADER: sign(secretbox.open(hook["secret"]), body),
     })
     return response.status_code
 

@@ -14,10 +14,13 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.static_files import create_static_files_router
 
+from accounts import secretbox
 from accounts.http import require_token, viewer_dependency
+from accounts.ratelimit import FailureLimiter
 from incidents import admin, checks
 from rackcard import db
 from rackcard.problems import exception_handlers
+from rackcard.security import SecurityHeaders
 from rackcard.settings import Settings
 from validation import BODY_MAX_BYTES
 from validation.requests import RequestBounds
@@ -57,6 +60,7 @@ def create_app(
     background: start the embedded probe worker, trap receiver and incident timers.
     """
     settings = settings or Settings.from_env()
+    secretbox.configure(settings.secret_key, settings.old_secret_keys)
     checks.set_clock_tolerance(settings.clock_tolerance_s)
     admin.ALLOW_PRIVATE_WEBHOOKS = settings.allow_private_webhooks
 
@@ -64,6 +68,8 @@ def create_app(
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
             if manage_db:
+                if settings.database_url.startswith("sqlite:"):
+                    db.private_dir(settings.var_dir)
                 await stack.enter_async_context(db.connected(settings.database_url))
                 log.info("database ready: %s", _redacted(settings.database_url))
             if demo:
@@ -89,7 +95,7 @@ def create_app(
         ],
         lifespan=[lifespan],
         exception_handlers=exception_handlers,  # type: ignore[arg-type]
-        middleware=[RequestBounds()],
+        middleware=[SecurityHeaders(), RequestBounds()],
         request_max_body_size=BODY_MAX_BYTES,
         openapi_config=OpenAPIConfig(
             title="rackcard",
@@ -102,6 +108,7 @@ def create_app(
         debug=False,
     )
     app.state.settings = settings
+    app.state.auth_limiter = FailureLimiter(settings.auth_failures_per_minute)
     return app
 
 
