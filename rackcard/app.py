@@ -18,7 +18,7 @@ from accounts import secretbox
 from accounts.http import require_token, viewer_dependency
 from accounts.ratelimit import FailureLimiter
 from incidents import admin, checks
-from rackcard import db
+from rackcard import db, openapi
 from rackcard.problems import exception_handlers
 from rackcard.security import SecurityHeaders
 from rackcard.settings import Settings
@@ -107,6 +107,7 @@ def create_app(
         ),
         debug=False,
     )
+    openapi.install(app)
     app.state.settings = settings
     app.state.auth_limiter = FailureLimiter(settings.auth_failures_per_minute)
     return app
