@@ -242,11 +242,20 @@ def decode(data: bytes | str, encoding: str | None = None) -> str:
 
 
 def _dialect(text: str) -> type[csv.Dialect] | csv.Dialect:
+    """Spreadsheet CSV with the delimiter the header uses. Only the delimiter is
+    sniffed: the header rarely holds quotes, and a sniffed dialect then reads
+    a quoted `""` in a later cell as two characters."""
     head = text[:4096].split("\n", 1)[0]
     try:
-        return csv.Sniffer().sniff(head, delimiters=",;\t")
+        delimiter = csv.Sniffer().sniff(head, delimiters=",;\t").delimiter
     except csv.Error:
         return csv.excel
+
+    class Sniffed(csv.excel):
+        pass
+
+    Sniffed.delimiter = delimiter
+    return Sniffed
 
 
 def _header_name(cell: str) -> str:

@@ -244,3 +244,65 @@ async def test_lists_accept_the_largest_offset(api, path):
     r = await api.get(path, params={"offset": 2**31 - 1})
     assert r.status_code == 200, r.text
     assert r.json()["results"] == []
+
+
+async def test_a_client_sla_plan_must_exist(api):
+    r = await api.post("/api/v1/clients", json={"code": "ACME", "name": "Acme", "sla_plan_id": 999})
+    problem = _problem(r)
+    assert problem["errors"][0]["field"] == "sla_plan_id" and "999" in problem["errors"][0]["message"]
+    plan = await api.post("/api/v1/sla-plans", json={"name": "Gold"})
+    assert plan.status_code == 201, plan.text
+    r = await api.post("/api/v1/clients", json={"code": "ACME", "name": "Acme", "sla_plan_id": plan.json()["id"]})
+    assert r.status_code == 201, r.text
+    r = await api.patch(f"/api/v1/clients/{r.json()['id']}", json={"sla_plan_id": 998})
+    assert _problem(r)["errors"][0]["field"] == "sla_plan_id"
+
+
+async def test_ip_uniqueness_is_per_vrf_and_family(api):
+    assert (await api.post("/api/v1/ip-addresses", json={"address": "::1"})).status_code == 201
+    r = await api.post("/api/v1/ip-addresses", json={"address": "0.0.0.1"})
+    assert r.status_code == 201, r.text  # same integer key as ::1, another family
+    assert (await api.post("/api/v1/ip-addresses", json={"address": "10.10.0.5"})).status_code == 201
+    mapped = await api.post("/api/v1/ip-addresses", json={"address": "::ffff:10.10.0.5"})
+    assert mapped.status_code == 409, mapped.text
+    other_vrf = await api.post("/api/v1/ip-addresses", json={"address": "::ffff:10.10.0.5", "vrf": "red"})
+    assert other_vrf.status_code == 201 and other_vrf.json()["address"] == "10.10.0.5"
+    assert other_vrf.json()["family"] == 4
+
+
+async def test_csv_export_defuses_formulas_and_imports_back(api):
+    from cmdb.csvio import export_text
+    from accounts.viewer import SYSTEM
+
+    for code, name in (("F1", "=HYPERLINK(\"http://evil\")"), ("F2", "+cmd|' /C calc'!A0"), ("F3", "@SUM(1)"),
+                       ("F4", "-2+3")):
+        assert (await api.post("/api/v1/clients", json={"code": code, "name": name})).status_code == 201
+    text = (await api.get("/api/v1/export/clients")).text
+    for line in text.splitlines()[1:]:
+        cells = line.split(",")
+        assert not any(c.lstrip('"').startswith(("=", "+", "@", "-")) for c in cells), line
+    exported = await export_text("clients", SYSTEM)
+    await api.delete("/api/v1/clients/1")
+    for i in range(2, 5):
+        await api.delete(f"/api/v1/clients/{i}")
+    r = await api.post("/api/v1/import/clients", content=exported.encode(), headers={"content-type": "text/csv"})
+    assert r.status_code == 200, r.text
+    names = sorted(c["name"] for c in (await api.get("/api/v1/clients")).json()["results"])
+    assert names == sorted(["=HYPERLINK(\"http://evil\")", "+cmd|' /C calc'!A0", "@SUM(1)", "-2+3"])
+
+
+async def test_csv_encoding_is_detected_or_named(api):
+    latin1 = "name,kind,address\nCaf\u00e9 M\u00fcnchen,remote,Stra\u00dfe 5 \u00e0 c\u00f4t\u00e9 de l'\u00e9glise\n".encode("latin-1")
+    r = await api.post("/api/v1/import/sites?encoding=latin-1", content=latin1, headers={"content-type": "text/csv"})
+    assert r.status_code == 200, r.text
+    site = (await api.get("/api/v1/sites")).json()["results"][0]
+    assert site["name"] == "Caf\u00e9 M\u00fcnchen"
+    cyrillic = "name,kind,address\n\u0423\u0437\u0435\u043b \u0425\u0438\u043c\u043a\u0438,remote,\u041c\u043e\u0441\u043a\u043e\u0432\u0441\u043a\u0430\u044f \u043e\u0431\u043b\u0430\u0441\u0442\u044c, \u0443\u043b\u0438\u0446\u0430 \u041b\u0435\u043d\u0438\u043d\u0430\n"
+    r = await api.post("/api/v1/import/sites", content=cyrillic.replace(", \u0443\u043b", " \u0443\u043b").encode("cp1251"),
+                       headers={"content-type": "text/csv"})
+    assert r.status_code == 200, r.text
+    names = {s["name"] for s in (await api.get("/api/v1/sites")).json()["results"]}
+    assert "\u0423\u0437\u0435\u043b \u0425\u0438\u043c\u043a\u0438" in names
+    r = await api.post("/api/v1/import/sites?encoding=no-such-codec", content=latin1,
+                       headers={"content-type": "text/csv"})
+    assert _problem(r)["errors"][0]["field"] == "encoding"
