@@ -79,6 +79,7 @@ class Settings:
     port: int = 8000
     var_dir: Path = Path("var")
     log_level: str = "INFO"
+    log_format: str = "text"
     trap_host: str = "0.0.0.0"
     trap_port: int = 1162
     embedded_probe: bool = True
@@ -91,6 +92,7 @@ class Settings:
     clock_tolerance_s: int = 300  # observations stamped further ahead of our clock are refused
     auth_failures_per_minute: int = 20  # failed logins/tokens per source address (and per account) before 429
     allow_private_webhooks: bool = False  # webhook targets on loopback/link-local/metadata addresses
+    sample_raw_hours: int = 48
     engine: EngineSettings = field(default_factory=EngineSettings)
 
     @classmethod
@@ -111,6 +113,7 @@ class Settings:
             port=_int(env, "RACKCARD_PORT", 8000),
             var_dir=var_dir,
             log_level=env.get("RACKCARD_LOG_LEVEL", "INFO").upper(),
+            log_format=env.get("RACKCARD_LOG_FORMAT", "text"),
             trap_host=env.get("RACKCARD_TRAP_HOST", "0.0.0.0"),
             trap_port=_int(env, "RACKCARD_TRAP_PORT", 1162),
             embedded_probe=_bool(env, "RACKCARD_EMBEDDED_PROBE", True),
@@ -123,6 +126,7 @@ class Settings:
             clock_tolerance_s=_int(env, "RACKCARD_CLOCK_TOLERANCE_S", 300),
             auth_failures_per_minute=_int(env, "RACKCARD_AUTH_FAILURES_PER_MINUTE", 20),
             allow_private_webhooks=_bool(env, "RACKCARD_ALLOW_PRIVATE_WEBHOOKS", False),
+            sample_raw_hours=_int(env, "RACKCARD_SAMPLE_RAW_HOURS", 48),
             engine=EngineSettings(
                 hold_down_polls=_int(env, "RACKCARD_HOLD_DOWN_POLLS", 3),
                 flap_changes=_int(env, "RACKCARD_FLAP_CHANGES", 5),
