@@ -36,7 +36,7 @@ from typing import AsyncIterator, Callable, Iterable, Iterator
 
 import charset_normalizer
 
-from accounts.dbutil import INTEGRITY_ERRORS, atomic, current_engine
+from accounts.dbutil import INTEGRITY_ERRORS, atomic, current_engine, is_sqlite
 from accounts.errors import DomainError, Forbidden, Invalid, NotFound
 from accounts.viewer import Viewer
 import validation
@@ -473,6 +473,65 @@ def _other_problems(spec: KindSpec, values: dict, columns: dict[str, str], error
 
 # --------------------------------------------------------------------------- import
 
+#: Rows per transaction of an import on SQLite (the write lock is released between chunks).
+CHUNK_ROWS = 50
+
+
+async def _import_chunk(spec: KindSpec, rows: list[ParsedRow], viewer: Viewer, refs: References,
+                        report: ImportReport, keep: bool, row_done: Callable[[], None]) -> list[int]:
+    """Create `rows` in one transaction (joining a caller's); committed only
+    while the import is still clean and `keep`; returns the ids it kept."""
+    engine = current_engine()
+    ids: list[int] = []
+    try:
+        async with atomic(engine):
+            transaction = engine.current_transaction.get()
+            outer = await transaction.savepoint()  # also when joining a caller's transaction
+            for row in rows:
+                await _import_row(spec, row, viewer, refs, report, transaction, ids)
+                row_done()
+            if report.errors or not keep:
+                # Undo this chunk; when this joined a caller's transaction, only ours.
+                await outer.rollback_to()
+                raise _Rollback
+            await outer.release()
+    except _Rollback:
+        return []
+    return ids
+
+
+async def _import_row(spec: KindSpec, row: ParsedRow, viewer: Viewer, refs: References, report: ImportReport,
+                      transaction, ids: list[int]) -> None:
+    """One row through the service, under a savepoint: a refused row leaves nothing behind."""
+    values, columns, errors = await row_data(spec, row, refs)
+    if errors:
+        report.errors.extend(errors)
+        report.errors.extend(_other_problems(spec, values, columns, errors, row.row))
+        return
+    point = await transaction.savepoint()
+    try:
+        made = await spec.service.create(viewer, values)
+    except DomainError as exc:
+        await point.rollback_to()
+        report.errors.extend(_errors_of(exc, row.row, columns))
+    except INTEGRITY_ERRORS as exc:
+        await point.rollback_to()
+        report.errors.append(RowError(row.row, None, f"conflicts with existing data: {exc}"))
+    else:
+        await point.release()
+        report.created += 1
+        ids.append(made["id"])
+
+
+async def _undo(spec: KindSpec, ids: list[int]) -> None:
+    """Delete what earlier chunks of a rejected import committed, newest first,
+    in chunks too (rows they made for themselves — rack units, a service's
+    assets — go with them by their foreign keys)."""
+    table = spec.table
+    for end in range(len(ids), 0, -CHUNK_ROWS):
+        async with atomic():
+            await table.delete().where(table.id.is_in(ids[max(0, end - CHUNK_ROWS):end]))
+
 Progress = Callable[[int, int], None]
 
 
@@ -494,44 +553,31 @@ async def import_csv(
     report = ImportReport(kind=kind, rows=len(parsed.rows), errors=list(parsed.errors), dry_run=dry_run)
     if any(e.row == 1 for e in parsed.errors):
         raise ImportRejected(report)  # the header is wrong: the cells mean nothing yet
-    create = spec.service.create
     refs = References()
-    total = len(parsed.rows)
     engine = current_engine()
-    try:
-        async with atomic(engine):
-            transaction = engine.current_transaction.get()
-            outer = await transaction.savepoint()  # also when joining a caller's transaction
-            for done, row in enumerate(parsed.rows, start=1):
-                values, columns, errors = await row_data(spec, row, refs)
-                if errors:
-                    report.errors.extend(errors)
-                    report.errors.extend(_other_problems(spec, values, columns, errors, row.row))
-                else:
-                    point = await transaction.savepoint()
-                    try:
-                        await create(viewer, values)
-                    except DomainError as exc:
-                        await point.rollback_to()
-                        report.errors.extend(_errors_of(exc, row.row, columns))
-                    except INTEGRITY_ERRORS as exc:
-                        await point.rollback_to()
-                        report.errors.append(RowError(row.row, None, f"conflicts with existing data: {exc}"))
-                    else:
-                        await point.release()
-                        report.created += 1
-                if progress is not None:
-                    progress(done, total)
-            if report.errors or dry_run:
-                # Undo every row; when this joined a caller's transaction, only ours.
-                await outer.rollback_to()
-                raise _Rollback
-            await outer.release()
-            from accounts.services import audit
+    # SQLite has one writer at a time: a long import commits in chunks so probe
+    # batches and API writes get the lock between them; what it created is
+    # deleted again if any row turns out bad. PostgreSQL (row locks) and a
+    # caller's own transaction keep the whole file in one transaction.
+    chunked = is_sqlite(engine) and engine.current_transaction.get() is None
+    size = CHUNK_ROWS if chunked else max(1, len(parsed.rows))
+    created: list[int] = []
+    counter = iter(range(1, len(parsed.rows) + 1))
 
+    def row_done() -> None:
+        if progress is not None:
+            progress(next(counter), len(parsed.rows))
+
+    for start in range(0, len(parsed.rows), size):
+        chunk = parsed.rows[start:start + size]
+        created.extend(await _import_chunk(spec, chunk, viewer, refs, report, keep=not dry_run, row_done=row_done))
+    if report.errors and created:
+        await _undo(spec, created)
+    elif not report.errors and not dry_run:
+        from accounts.services import audit
+
+        async with atomic(engine):
             await audit(viewer, "import", spec.kind, None, {"rows": report.rows})
-    except _Rollback:
-        pass
     report.errors.sort(key=lambda e: e.row)
     if report.errors:
         report.created = 0
