@@ -110,6 +110,10 @@ def _parse_batch(batch: ObservationBatch | dict) -> tuple[ObservationBatch, list
     stats = batch.get("stats") or {}
     if not isinstance(stats, dict):
         problems.add("stats", "must be an object of counters")
+        stats = {}
+    # Counters only (they are logged): anything else a worker sends there is dropped.
+    stats = {str(k)[:64]: v for k, v in list(stats.items())[:100]
+             if isinstance(v, (int, float)) and not isinstance(v, bool)}
     raw = batch.get("observations") or []
     if not isinstance(raw, list):
         problems.add("observations", "must be a list of observations")

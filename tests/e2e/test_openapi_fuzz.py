@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from _processes import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CHECKS = "not_a_server_error,status_code_conformance,response_schema_conformance"
@@ -27,12 +27,6 @@ MAX_SECONDS = 40
 #: Revoking the run's own token or disabling its user would turn the rest of the run into 401s
 #: (tests/integration/test_hardening_security.py covers these).
 EXCLUDED = r"^/api/v1/(tokens/[^/]+/revoke|users/[^/]+/(disable|enable))$"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _rackcard(env: dict, *args: str, stdin: str | None = None) -> str:
@@ -45,7 +39,7 @@ def _rackcard(env: dict, *args: str, stdin: str | None = None) -> str:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     var = tmp_path_factory.mktemp("fuzz-var")
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "RACKCARD_DATABASE_URL": f"sqlite:///{var / 'fuzz.sqlite'}",
