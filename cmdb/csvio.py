@@ -474,7 +474,7 @@ def _other_problems(spec: KindSpec, values: dict, columns: dict[str, str], error
 # --------------------------------------------------------------------------- import
 
 #: Rows per transaction of an import on SQLite (the write lock is released between chunks).
-CHUNK_ROWS = 50
+CHUNK_ROWS = 20
 
 
 async def _import_chunk(spec: KindSpec, rows: list[ParsedRow], viewer: Viewer, refs: References,
