@@ -16,11 +16,10 @@ from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.static_files import create_static_files_router
 
 from accounts import secretbox
-from accounts.http import require_token, viewer_dependency
+from accounts.http import page_viewer_dependency, require_staff_session, require_token, viewer_dependency
 from accounts.ratelimit import FailureLimiter
 from incidents import admin, checks
-from rackcard import db, logs, openapi, ops
-from rackcard.problems import exception_handlers
+from rackcard import csrf, db, logs, openapi, ops, web
 from rackcard.security import SecurityHeaders
 from rackcard.settings import Settings
 from validation import BODY_MAX_BYTES
@@ -39,6 +38,10 @@ API_MODULES = (
     "incidents.probe_api",
     "rackcard.composed",
 )
+
+#: Each page module exposes `page_routes`: staff pages, mounted behind a session of a staff user
+#: (no session -> /login?next=..., a client user -> the portal); handlers take `viewer: Viewer`.
+PAGE_MODULES = ("pages.board",)
 
 #: Each exposes `background(app_state, settings) -> async context manager`, started by serve.
 BACKGROUND_MODULES: tuple[str, ...] = ("incidents.embedded_probe", "incidents.background")
@@ -94,16 +97,29 @@ def create_app(
         guards=[require_token],
         dependencies=viewer_dependency,
     )
+    staff_pages = Router(
+        path="/",
+        route_handlers=_collect(PAGE_MODULES, "page_routes"),
+        guards=[require_staff_session],
+        dependencies=page_viewer_dependency,
+        include_in_schema=False,
+    )
     app = Litestar(
         route_handlers=[
             api,
+            staff_pages,
+            *web.web_routes,
             *ops.routes,
-            create_static_files_router(path="/static", directories=[ROOT / "static"]),
+            create_static_files_router(path="/static", directories=[ROOT / "static"], include_in_schema=False),
         ],
         middleware=[logs.request_id_middleware, ops.prometheus_config().middleware, SecurityHeaders(), RequestBounds()],
         lifespan=[lifespan],
-        exception_handlers=exception_handlers,  # type: ignore[arg-type]
         request_max_body_size=BODY_MAX_BYTES,
+        template_config=web.template_config(),
+        # Every unsafe page request (forms, htmx) needs the CSRF token; /api/v1 is exempt (bearer tokens).
+        before_request=csrf.check,
+        before_send=[csrf.before_send],
+        exception_handlers=web.exception_handlers,  # type: ignore[arg-type]
         openapi_config=OpenAPIConfig(
             title="rackcard",
             version="1",

@@ -84,3 +84,65 @@ async def test_staff_cannot_use_the_probe_protocol(app, client_as, role):
     for method, path in _api_routes(app):
         if path.startswith(PROBE_PREFIX):
             assert await _status(staff, method, path) == 403, (method, path)
+
+
+# ---------------------------------------------------------------- pages (session cookie, CSRF)
+
+#: Pages anyone may open (the login form).
+PUBLIC_PAGES = {"/login"}
+#: Operations endpoints for load balancers and Prometheus: no session, no client data (test_ops_endpoints).
+OPERATIONS = {"/healthz", "/readyz", "/metrics"}
+#: Page forms anyone may post (with a CSRF token): login, and the preferences (they work logged out too).
+PUBLIC_FORMS = {"/login", "/logout", "/preferences/language", "/preferences/theme"}
+#: Pages for client users (the portal; scoped to their client by the service layer).
+CLIENT_PAGE_PREFIX = "/portal"
+_NOT_PAGES = ("/api/", "/schema", "/static/")
+
+
+def _page_routes(app) -> list[tuple[str, str]]:
+    found = []
+    for route in app.routes:
+        if route.path.startswith(_NOT_PAGES) or route.path in OPERATIONS:
+            continue
+        for method in sorted(getattr(route, "methods", set()) - {"HEAD", "OPTIONS"}):
+            found.append((method, route.path))
+    return found
+
+
+async def test_every_page_needs_a_session(app, http):
+    pages = [(m, p) for m, p in _page_routes(app) if m == "GET" and p not in PUBLIC_PAGES]
+    assert ("GET", "/") in pages
+    for method, path in pages:
+        response = await http.get(_concrete(path))
+        assert response.status_code == 303, (method, path)
+        assert response.headers["location"].startswith("/login?next="), (method, path)
+
+
+async def test_client_users_are_kept_off_staff_pages(app, session_as):
+    from cmdb.tables import Client
+
+    client_row = Client(code="acme", name="Acme", name_norm="acme")
+    await client_row.save()
+    client_user, _ = await session_as("client", client_row.id)
+    for method, path in _page_routes(app):
+        if method != "GET" or path in PUBLIC_PAGES or path.startswith(CLIENT_PAGE_PREFIX):
+            continue
+        response = await client_user.get(_concrete(path))
+        assert response.status_code == 403 or response.headers.get("location") == CLIENT_PAGE_PREFIX, (method, path)
+
+
+@pytest.mark.parametrize("role", ["noc", "client"])
+async def test_every_page_form_refuses_a_missing_csrf_token(app, session_as, role):
+    from cmdb.tables import Client
+
+    client_id = None
+    if role == "client":
+        client_row = Client(code="acme", name="Acme", name_norm="acme")
+        await client_row.save()
+        client_id = client_row.id
+    user, _ = await session_as(role, client_id)
+    forms = [(m, p) for m, p in _page_routes(app) if m not in {"GET"}]
+    assert ("POST", "/logout") in forms
+    for method, path in forms:
+        response = await user.request(method, _concrete(path), data={"body": "x"})
+        assert response.status_code == 403, (method, path)
