@@ -222,3 +222,25 @@ async def test_webhooks_may_not_target_the_server_itself(api):
                 "http://localhost/", "http://[fe80::1]/", "http://0.0.0.0/"):
         r = await api.post("/api/v1/webhooks", json={"name": "x", "url": url})
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "url", (url, r.text)
+
+
+async def test_the_login_form_is_rate_limited(db, settings):
+    from conftest import csrf_of
+
+    from accounts.services import create_user
+    from rackcard.app import create_app
+
+    await create_user("noc@example.test", "noc", "correct horse battery")
+    app = create_app(dataclasses.replace(settings, auth_failures_per_minute=3), manage_db=False, background=False)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as browser:
+        statuses = []
+        for _ in range(4):
+            token = csrf_of((await browser.get("/login")).text)
+            r = await browser.post("/login", data={"email": "noc@example.test", "password": "wrong password",
+                                                   "csrf_token": token})
+            statuses.append(r.status_code)
+        assert statuses == [400, 400, 400, 429], statuses
+        token = csrf_of((await browser.get("/login")).text)
+        r = await browser.post("/login", data={"email": "noc@example.test", "password": "correct horse battery",
+                                               "csrf_token": token})
+        assert r.status_code == 429  # the account waits out the minute, even with the right password
