@@ -25,6 +25,7 @@ async def demo_context(settings):
 
 @asynccontextmanager
 async def _demo_snmp_agents(settings):
+    from accounts import secretbox
     from cmdb.demo import demo_snmp_port
     from cmdb.tables import Asset, Interface
     from probes.simulator import SimDevice, demo_agents
@@ -38,7 +39,7 @@ async def _demo_snmp_agents(settings):
     if rows:
         for i in await Interface.select().where(Interface.asset.is_in([r["id"] for r in rows])):
             ifaces.setdefault(i["asset"], []).append((i["if_index"], i["role"], i["name"]))
-    devices = [SimDevice(r["snmp_community"], r["kind"], tuple(ifaces.get(r["id"], ()))) for r in rows]
+    devices = [SimDevice(secretbox.open(r["snmp_community"]), r["kind"], tuple(ifaces.get(r["id"], ()))) for r in rows]
     async with demo_agents(devices, port, root=Path(settings.var_dir) / "demo-snmpsim"):
         yield
 
