@@ -19,7 +19,7 @@ import validation
 from validation import columns
 from cmdb import addressing
 from cmdb.tables import Asset, Client, Site
-from incidents import workflow
+from incidents import chat, workflow
 from incidents.services import aware, refresh_sla, utcnow
 from incidents.tables import Delivery, DeliveryAttempt, Incident, MaintenanceWindow, SlaPlan, WebhookEndpoint
 
@@ -27,7 +27,7 @@ _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 MINUTE_FIELDS = tuple(f"{k}_{p.lower()}" for k in ("response", "resolution") for p in workflow.PRIORITIES)
 #: A year: longer SLA deadlines are typing errors (and overflow date arithmetic).
 MAX_SLA_MINUTES = 525_600
-MAX_WEBHOOK_SECRET = 100  # encrypted at rest, the stored form must fit the 200-character column
+MAX_WEBHOOK_SECRET = 110  # encrypted at rest, the stored form must fit the 200-character column
 PLAN_FIELDS = ("name", "hours", "timezone", "business_days", "business_start", "business_end", *MINUTE_FIELDS)
 
 
@@ -293,7 +293,10 @@ async def delete_window(viewer: Viewer, window_id: int) -> None:
 
 # ---------------------------------------------------------------- webhooks
 
-WEBHOOK_FIELDS = ("name", "url", "secret", "events", "active")
+WEBHOOK_FIELDS = ("name", "url", "secret", "events", "active", "kind", "chat_id", "language")
+WEBHOOK_KINDS = ("webhook", "slack", "telegram")
+TELEGRAM_API = "https://api.telegram.org"
+_TELEGRAM_TOKEN = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{20,80}$")
 EVENTS = ("opened", "escalated", "breached", "resolved", "reopened", "comment")
 
 
@@ -307,6 +310,9 @@ def _webhook_out(row: dict, *, secret: str | None = None) -> dict:
         "events": [e for e in row["events"].split(",") if e],
         "active": row["active"],
         "secret_set": bool(row["secret"]),
+        "kind": row["kind"],
+        "chat_id": row["chat_id"],
+        "language": row["language"],
     }
     if secret is not None:
         out["secret"] = secret
@@ -340,11 +346,27 @@ def _webhook_values(data: dict, current: dict | None) -> dict:
     if name == "":
         problems.add("name", "a webhook needs a name")
     values["name"] = name
-    url = problems.take(validation.text, values.get("url") or "", "url", max_length=_limit(WebhookEndpoint, "url"),
-                        multiline=False)
+    default_url = TELEGRAM_API if values.get("kind") == "telegram" else ""
+    url = problems.take(validation.text, values.get("url") or default_url, "url",
+                        max_length=_limit(WebhookEndpoint, "url"), multiline=False)
     if url is not None:
         problems.take(webhook_target, url)
-    values["url"] = url
+    kind = values.get("kind") or "webhook"
+    if kind not in WEBHOOK_KINDS:
+        problems.add("kind", f"kind must be one of {', '.join(WEBHOOK_KINDS)}")
+    values["kind"] = kind
+    if values.get("language", "en") not in chat.LANGUAGES:
+        problems.add("language", f"language must be one of {', '.join(chat.LANGUAGES)}")
+    values["language"] = values.get("language") or "en"
+    chat_id = problems.take(validation.text, values.get("chat_id") or "", "chat_id", max_length=100, multiline=False)
+    values["chat_id"] = chat_id or ""
+    if kind == "telegram":
+        # The bot token is the secret (sealed like a webhook's signing key); the URL is the Bot API's.
+        if not values["chat_id"]:
+            problems.add("chat_id", "a Telegram target needs chat_id (a chat id or @channel name)")
+        token = values.get("secret")
+        if not secretbox.is_sealed(token) and not _TELEGRAM_TOKEN.match(str(token or "")):
+            problems.add("secret", "secret must be the bot token from @BotFather (123456:ABC...)")
     secret = values.get("secret") or secrets.token_urlsafe(32)
     if not secretbox.is_sealed(secret):  # the stored one, kept as it is
         secret = problems.take(validation.text, secret, "secret", max_length=MAX_WEBHOOK_SECRET, multiline=False)

@@ -79,6 +79,16 @@ class ProbeBatch(Table, tablename="inc_probe_batch"):
     received_at = Timestamptz(default=TimestamptzNow())
 
 
+class ProbeSite(Table, tablename="inc_probe_site"):
+    """When each probe worker last posted observations of each site: a worker that
+    polled a site and went quiet (its token refused, its host down) is a `probe
+    stale` incident. UNIQUE(probe, site_id) in migration."""
+
+    probe = Varchar(length=100)
+    site_id = Integer(index=True)
+    last_at = Timestamptz()
+
+
 # ---------------------------------------------------------------- incidents
 # Below: the incident engine's own tables. Affected assets and clients are plain
 # ids plus a snapshot of their names (no foreign keys): an incident's history
@@ -155,6 +165,9 @@ class Incident(Table, tablename="inc_incident"):
     self_healed = Boolean(default=False)
     acted = Boolean(default=False)  # a person acknowledged, commented or moved it
     parent_id = Integer(null=True, default=None)
+    # a UPS on battery: when it runs out (from its runtime samples) and the minutes the title shows
+    battery_exhausted_at = Timestamptz(null=True, default=None)
+    battery_minutes_left = Integer(null=True, default=None)
     created_by = Varchar(length=254, default="")
     updated_at = Timestamptz(default=TimestamptzNow())
 
@@ -164,7 +177,7 @@ class AffectedAsset(Table, tablename="inc_affected_asset"):
     asset_id = Integer(index=True)  # UNIQUE(incident, asset_id) in migration
     name = Varchar(length=200, default="")  # snapshot
     site_id = Integer(null=True, default=None, index=True)  # snapshot
-    role = Varchar(length=10, default="impacted")  # root | impacted
+    role = Varchar(length=10, default="impacted")  # root | impacted | at_risk (fed by a source in trouble)
     added_at = Timestamptz()
 
 
@@ -181,6 +194,7 @@ class AffectedClient(Table, tablename="inc_affected_client"):
     client_id = Integer(index=True)  # UNIQUE(incident, client_id) in migration
     name = Varchar(length=200, default="")  # snapshot
     added_at = Timestamptz()
+    impact = Varchar(length=8, default="down")  # down | at_risk (only equipment at risk so far)
 
 
 class TimelineEntry(Table, tablename="inc_timeline"):
@@ -197,12 +211,30 @@ class TimelineEntry(Table, tablename="inc_timeline"):
 
 
 class WebhookEndpoint(Table, tablename="inc_webhook"):
+    """A notification target: a signed JSON webhook, a Slack/Mattermost incoming
+    webhook, or a Telegram bot chat. All share the outbox, retries and event filters."""
+
     name = Varchar(length=100, unique=True)
-    url = Varchar(length=1000)
-    secret = Varchar(length=200)  # HMAC-SHA256 key; admins only
+    url = Varchar(length=1000)  # telegram: the Bot API base URL (https://api.telegram.org)
+    secret = Varchar(length=200)  # webhook: HMAC-SHA256 key; telegram: the bot token; admins only
     events = Varchar(length=200, default="")  # comma-separated; "" = every event
     active = Boolean(default=True)
+    kind = Varchar(length=10, default="webhook")  # webhook | slack (also Mattermost) | telegram
+    chat_id = Varchar(length=100, default="")  # telegram: the chat (or @channel) to post to
+    language = Varchar(length=5, default="en")  # en | ru: chat messages
     created_at = Timestamptz(default=TimestamptzNow())
+
+
+class MailMessage(Table, tablename="inc_mail_message"):
+    """The Message-IDs of an incident's mail, incoming and outgoing: a reply is
+    threaded by its In-Reply-To / References through this table, and outgoing
+    mail names the thread's earlier messages so mail clients thread it too."""
+
+    message_id = Varchar(length=300, unique=True, index=True)  # without the angle brackets
+    incident = ForeignKey(references=Incident, on_delete=OnDelete.cascade, index=True)
+    direction = Varchar(length=3)  # in | out
+    address = Varchar(length=254, default="")  # the sender (in) or the recipient (out)
+    at = Timestamptz()
 
 
 class Notification(Table, tablename="inc_notification"):
