@@ -3,16 +3,21 @@ so cmdb and incidents can import this without reaching up to rackcard/)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import sqlite3
+import weakref
 
-from asyncpg.exceptions import IntegrityConstraintViolationError, UniqueViolationError
+from asyncpg.exceptions import DataError, IntegrityConstraintViolationError, UniqueViolationError
 from piccolo.engine import engine_finder
 from piccolo.engine.base import Engine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 
 #: Constraint failures surface as different exceptions per engine; catch them in one place.
 INTEGRITY_ERRORS: tuple[type[Exception], ...] = (sqlite3.IntegrityError, IntegrityConstraintViolationError)
+#: A value the database refuses (out of the column's range, NUL in text, too long):
+#: validation should have caught it; these keep a gap from becoming a 500.
+DATA_ERRORS: tuple[type[Exception], ...] = (DataError, OverflowError)
 
 
 def is_unique_violation(exc: BaseException) -> bool:
@@ -44,5 +49,22 @@ def atomic(engine: Engine | None = None):
     if engine.current_transaction.get() is not None:
         return contextlib.nullcontext()
     if isinstance(engine, SQLiteEngine):
-        return engine.transaction(transaction_type=TransactionType.immediate)
+        return _sqlite_write(engine)
     return engine.transaction()
+
+
+#: One queue of writers per event loop: SQLite's own busy handler polls, so a
+#: writer that commits and begins again at once (an import's chunks) would
+#: starve the others; asyncio.Lock hands the database over in arrival order.
+_write_queues: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock]" = weakref.WeakKeyDictionary()
+
+
+@contextlib.asynccontextmanager
+async def _sqlite_write(engine: SQLiteEngine):
+    loop = asyncio.get_running_loop()
+    queue = _write_queues.get(loop)
+    if queue is None:
+        queue = _write_queues[loop] = asyncio.Lock()
+    async with queue:
+        async with engine.transaction(transaction_type=TransactionType.immediate) as transaction:
+            yield transaction

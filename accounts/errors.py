@@ -1,38 +1,4 @@
-"""Domain errors every app may raise (accounts is the lowest layer).
+"""Domain errors every app may raise; defined in the neutral `validation`
+package (below accounts) and re-exported here for the existing imports."""
 
-The web layer turns them into RFC 9457 problem details; the CLI prints them.
-`field` names the offending input so a person can fix it.
-"""
-
-from __future__ import annotations
-
-
-class DomainError(Exception):
-    status = 400
-    title = "Bad request"
-
-    def __init__(self, detail: str, field: str | None = None, errors: list[dict] | None = None):
-        super().__init__(detail)
-        self.detail = detail
-        self.field = field
-        self.errors = errors if errors is not None else ([{"field": field, "message": detail}] if field else [])
-
-
-class Invalid(DomainError):
-    status = 422
-    title = "Invalid value"
-
-
-class NotFound(DomainError):
-    status = 404
-    title = "Not found"
-
-
-class Conflict(DomainError):
-    status = 409
-    title = "Conflict"
-
-
-class Forbidden(DomainError):
-    status = 403
-    title = "Forbidden"
+from validation.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, TooLarge, TooMany  # noqa: F401

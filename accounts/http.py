@@ -11,6 +11,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 
+from accounts.ratelimit import FailureLimiter
 from accounts.services import viewer_for_session, viewer_for_token
 from accounts.viewer import Viewer
 
@@ -23,11 +24,22 @@ async def authenticate(connection: ASGIConnection) -> Viewer:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise NotAuthorizedException("missing bearer token: send 'Authorization: Bearer <token>'")
+    limiter = limiter_of(connection)
+    address = f"addr:{connection.client.host if connection.client else 'unknown'}"
+    if limiter is not None:
+        limiter.check(address)
     viewer = await viewer_for_token(token.strip())
     if viewer is None:
+        if limiter is not None:
+            limiter.failed(address)
         raise NotAuthorizedException("invalid or revoked token")
     connection.state.viewer = viewer
     return viewer
+
+
+def limiter_of(connection: ASGIConnection) -> FailureLimiter | None:
+    """The app's counter of failed logins/tokens (set up by the composition root)."""
+    return getattr(connection.app.state, "auth_limiter", None)
 
 
 async def require_token(connection: ASGIConnection, _: BaseRouteHandler) -> None:

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import json
+import logging
 import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from accounts.dbutil import atomic
 from accounts.errors import Conflict, Invalid, NotFound
+from accounts.ratelimit import FailureLimiter
 from accounts.tables import ApiToken, AuditLog, Session, User
 from accounts.viewer import ROLES, Viewer
 
+log = logging.getLogger("rackcard.accounts")
 _hasher = PasswordHasher()
 TOKEN_PREFIX = "rc_"
 MIN_PASSWORD_LENGTH = 10
@@ -74,12 +79,27 @@ async def create_user(
     return user
 
 
-async def authenticate_password(email: str, password: str) -> User | None:
+async def authenticate_password(email: str, password: str, *, limiter: FailureLimiter | None = None,
+                                source: str | None = None) -> User | None:
+    """The user these credentials belong to, or None. With a `limiter` (the
+    app's, accounts.http.limiter_of), failures count per source address and
+    per account, and past the limit TooMany (429) is raised before checking."""
+    account = f"acct:{(email or '').strip().lower()[:254]}"
+    keys = (account, f"addr:{source}") if source else (account,)
+    if limiter is not None:
+        limiter.check(*keys)
     user = await User.objects().where(User.email == (email or "").strip().lower()).first()
     if user is None or not user.active or not user.password_hash:
         hash_password(password or "x")  # same work either way: no user enumeration by timing
-        return None
-    return user if verify_password(user.password_hash, password) else None
+        found = None
+    else:
+        found = user if verify_password(user.password_hash, password) else None
+    if limiter is not None:
+        if found is None:
+            limiter.failed(*keys)
+        else:
+            limiter.succeeded(account)
+    return found
 
 
 async def create_token(
@@ -121,6 +141,7 @@ async def viewer_for_token(token: str) -> Viewer | None:
     ).first()
     if row is None:
         return None
+    _touch(row)
     if row.kind == "probe":
         return Viewer(user_id=None, email=f"probe:{row.name}", role="probe", probe_name=row.name, site_code=row.site_code)
     if row.kind == "ingest":
@@ -129,6 +150,96 @@ async def viewer_for_token(token: str) -> Viewer | None:
     if user is None or not user.active:
         return None
     return viewer_for_user(user)
+
+
+#: last_used_at is kept to this precision: one write per token per interval, not per request.
+LAST_USED_PRECISION = dt.timedelta(minutes=10)
+_touching: set[int] = set()
+
+
+def _touch(row: ApiToken) -> None:
+    """Move the token's last_used_at when it is older than LAST_USED_PRECISION,
+    off the request's path (a busy SQLite writer must not delay a read)."""
+    now = dt.datetime.now(dt.timezone.utc)
+    last = row.last_used_at
+    if last is not None and last.tzinfo is None:
+        last = last.replace(tzinfo=dt.timezone.utc)
+    if (last is not None and now - last < LAST_USED_PRECISION) or row.id in _touching:
+        return
+    _touching.add(row.id)
+
+    async def write() -> None:
+        try:
+            await ApiToken.update({ApiToken.last_used_at: now}).where(ApiToken.id == row.id)
+        except Exception:  # noqa: BLE001 - a bookkeeping write; the next use tries again
+            log.debug("could not record the use of token %s", row.id, exc_info=True)
+        finally:
+            _touching.discard(row.id)
+
+    task = asyncio.get_running_loop().create_task(write())
+    _pending.add(task)
+    task.add_done_callback(_pending.discard)
+
+
+_pending: set[asyncio.Task] = set()
+
+
+def _token_out(row: dict) -> dict:
+    return {
+        "id": row["id"], "name": row["name"], "kind": row["kind"], "prefix": row["prefix"],
+        "user_id": row["user"], "email": row.get("user.email"), "site_code": row["site_code"],
+        "created_at": row["created_at"], "last_used_at": row["last_used_at"], "revoked": row["revoked"],
+    }
+
+
+async def list_tokens(*, include_revoked: bool = False) -> list[dict]:
+    """Every API token (never the token itself: its first characters tell them apart)."""
+    query = ApiToken.select(ApiToken.all_columns(), ApiToken.user.email).order_by(ApiToken.id)
+    if not include_revoked:
+        query = query.where(ApiToken.revoked == False)  # noqa: E712
+    return [_token_out(r) for r in await query]
+
+
+async def revoke_token(token_id: int, actor: Viewer | None = None) -> dict:
+    """Revoke a token by id: it stops working at once (the next request is 401)."""
+    async with atomic():
+        row = await ApiToken.select(ApiToken.all_columns(), ApiToken.user.email).where(ApiToken.id == token_id).first()
+        if row is None:
+            raise NotFound(f"no token {token_id}", field="id")
+        await ApiToken.update({ApiToken.revoked: True}).where(ApiToken.id == token_id)
+        if actor is not None:
+            await audit(actor, "update", "api_token", token_id, {"revoked": [row["revoked"], True]})
+    return {**_token_out(row), "revoked": True}
+
+
+def _user_out(row: dict) -> dict:
+    return {"id": row["id"], "email": row["email"], "name": row["name"], "role": row["role"],
+            "client_id": row["client_id"], "active": row["active"], "created_at": row["created_at"]}
+
+
+async def list_users() -> list[dict]:
+    return [_user_out(r) for r in await User.select().order_by(User.email)]
+
+
+async def find_user(key: int | str) -> dict:
+    """A user by id or e-mail."""
+    where = User.id == key if isinstance(key, int) else User.email == str(key).strip().lower()
+    row = await User.select().where(where).first()
+    if row is None:
+        raise NotFound(f"no user {key}", field="id" if isinstance(key, int) else "email")
+    return row
+
+
+async def set_user_active(key: int | str, active: bool, actor: Viewer | None = None) -> dict:
+    """Disable (or enable again) a user: a disabled user's tokens and logins stop working at once."""
+    async with atomic():
+        row = await find_user(key)
+        if actor is not None and actor.user_id == row["id"] and not active:
+            raise Conflict("you cannot disable yourself", field="id")
+        await User.update({User.active: active}).where(User.id == row["id"])
+        if actor is not None:
+            await audit(actor, "update", "user", row["id"], {"active": [row["active"], active]})
+    return {**_user_out(row), "active": active}
 
 
 def viewer_for_user(user: User) -> Viewer:
@@ -143,10 +254,12 @@ SESSION_REFRESH = dt.timedelta(hours=1)
 LANGUAGES = ("en", "ru")
 
 
-async def login(email: str, password: str, old_key: str | None = None) -> tuple[str, User] | None:
+async def login(email: str, password: str, old_key: str | None = None, *, limiter: FailureLimiter | None = None,
+                source: str | None = None) -> tuple[str, User] | None:
     """Check the password and open a new session (the old one, if any, is ended:
-    the key changes at every login, so a key planted before login is worthless)."""
-    user = await authenticate_password(email, password)
+    the key changes at every login, so a key planted before login is worthless).
+    Failures count per source address and account in `limiter` (TooMany past it)."""
+    user = await authenticate_password(email, password, limiter=limiter, source=source)
     if user is None:
         return None
     if old_key:

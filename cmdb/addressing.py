@@ -89,20 +89,33 @@ def _ip(text: str) -> netaddr.IPAddress:
         raise AddressError(f"{text!r} is not an IPv4 or IPv6 address") from None
 
 
+def _unmapped(ip: netaddr.IPAddress, length: int | None, text: str) -> tuple[netaddr.IPAddress, int | None]:
+    """An IPv4-mapped IPv6 address (::ffff:10.0.0.5) is the IPv4 address it
+    carries: stored as such, so it cannot sit beside 10.0.0.5 as another row."""
+    if ip.version != 6 or not ip.is_ipv4_mapped():
+        return ip, length
+    if length is not None and length < 96:
+        raise AddressError(f"{text!r}: an IPv4-mapped address needs a mask of 96 to 128")
+    return ip.ipv4(), None if length is None else length - 96
+
+
 def parse_address(value: object) -> Address:
-    """'10.0.0.5' or '10.0.0.5/24' (mask kept as prefix_len) -> canonical Address."""
+    """'10.0.0.5' or '10.0.0.5/24' (mask kept as prefix_len) -> canonical Address;
+    '::ffff:10.0.0.5' is 10.0.0.5."""
     text = _text(value)
     addr_text, slash, mask = text.partition("/")
     ip = _ip(addr_text.strip())
     prefix_len = None
     if slash:
         prefix_len = _mask_length(mask, ip.version, text)
+    ip, prefix_len = _unmapped(ip, prefix_len, text)
     return Address(address=str(ip), family=ip.version, key=key_of(int(ip)), prefix_len=prefix_len)
 
 
 def _mask_length(mask: str, family: int, text: str) -> int:
     mask = mask.strip()
-    if not mask.isdigit() or not 0 <= int(mask) <= MAX_BITS[family]:
+    # ASCII digits only: "²".isdigit() is True but int("²") fails.
+    if not (mask.isascii() and mask.isdigit()) or len(mask) > 3 or not 0 <= int(mask) <= MAX_BITS[family]:
         raise AddressError(f"{text!r}: the mask must be a number from 0 to {MAX_BITS[family]}")
     return int(mask)
 
@@ -116,7 +129,7 @@ def parse_prefix(value: object) -> Prefix:
     if not slash:
         raise AddressError(f"{text!r} has no mask: write it as CIDR, e.g. 10.0.0.0/24")
     ip = _ip(addr_text.strip())
-    length = _mask_length(mask, ip.version, text)
+    ip, length = _unmapped(ip, _mask_length(mask, ip.version, text), text)
     net = netaddr.IPNetwork(f"{ip}/{length}")
     if net.ip != net.network:
         raise AddressError(f"{text!r} has host bits set; the network is {net.cidr}")
@@ -203,3 +216,32 @@ def utilisation(prefix: Prefix, used: int) -> dict:
     percent = round(100.0 * used / size, 2) if size else 100.0
     return {"size": size, "used": used, "free": max(0, size - used), "percent": min(percent, 100.0)}
 
+
+
+#: Cloud metadata services answer on these (AWS/GCP/Azure/OpenStack, Alibaba, Oracle).
+METADATA_ADDRESSES = ("169.254.169.254", "169.254.170.2", "100.100.100.200", "192.0.0.192", "fd00:ec2::254")
+
+
+def internal_host(host: str) -> str | None:
+    """Why `host` (a name or a literal address) is the server's own or its
+    host itself — loopback, link-local, unspecified or a metadata service
+    — or None. Names other than localhost are judged by the address they
+    resolve to, when the request is sent."""
+    name = host.strip("[]").rstrip(".").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return "a loopback address"
+    try:
+        ip = netaddr.IPAddress(name, flags=netaddr.INET_PTON)
+    except (netaddr.AddrFormatError, ValueError, TypeError):
+        return None
+    if ip.version == 6 and ip.is_ipv4_mapped():
+        ip = ip.ipv4()
+    if str(ip) in METADATA_ADDRESSES:
+        return "a cloud metadata address"
+    if ip.is_loopback():
+        return "a loopback address"
+    if ip.is_link_local():
+        return "a link-local address"
+    if int(ip) == 0 or str(ip) == "0.0.0.0":
+        return "an unspecified address"
+    return None

@@ -14,15 +14,17 @@ from litestar import Controller, Request, delete, get, patch, post
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Operation, RequestBody, Schema
 from typing import Annotated
 
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import JSONBody, QueryParameter
 
 from accounts.http import CurrentViewer, require_staff
+from validation import ID_MAX, ID_MIN
+from validation.params import Limit, Offset, PathId
 from cmdb import paging, schemas, services
 from cmdb.resources import Field, ResourceService
 from cmdb.search import DEFAULT_LIMIT as SEARCH_LIMIT
 from cmdb.search import MAX_LIMIT as SEARCH_MAX
 
-ItemId = FromPath[int]
+ItemId = PathId
 Body = JSONBody[dict[str, Any]]
 
 
@@ -48,24 +50,27 @@ _JSON_TYPES = {"int": OpenAPIType.INTEGER, "str": OpenAPIType.STRING}
 
 def _field_schema(f: Field) -> Schema:
     if f.type == "ids":
-        return Schema(type=OpenAPIType.ARRAY, items=Schema(type=OpenAPIType.INTEGER), description=f"ids of {f.ref_label}s")
+        return Schema(type=OpenAPIType.ARRAY, items=Schema(type=OpenAPIType.INTEGER, minimum=ID_MIN, maximum=ID_MAX),
+                      description=f"ids of {f.ref_label}s")
     kind = _JSON_TYPES[f.type]
     notes = [n for n in (
         f.ref is not None and f"id of a {f.ref_label}",
-        f.secret and "secret: returned to admins only (others get `" + f.name + "_set`)",
+        f.secret and "secret: write-only (answers carry `" + f.name + "_set`)",
+        f.admin_only and "administrators only",
         f.internal and "internal: staff only",
     ) if n]
+    low, high = (ID_MIN, ID_MAX) if f.ref is not None else (f.min, f.max)
     return Schema(
         type=[kind, OpenAPIType.NULL] if f.nullable else kind,
-        enum=list(f.choices) if f.choices else None,
-        minimum=f.min, maximum=f.max, max_length=f.max_length,
+        enum=[*f.choices, *([None] if f.nullable else [])] if f.choices else None,
+        minimum=low, maximum=high, max_length=f.max_length,
         description="; ".join(notes) or None,
     )
 
 
 def resource_schema(svc: ResourceService, *, partial: bool = False, output: bool = False) -> Schema:
     r = svc.r
-    props = {f.name: _field_schema(f) for f in r.fields}
+    props = {f.name: _field_schema(f) for f in r.fields if not (output and f.secret)}
     if output:
         props = {"id": Schema(type=OpenAPIType.INTEGER), **props}
         props.update({n: Schema(type=OpenAPIType.INTEGER) for n in r.output})
@@ -117,8 +122,8 @@ def resource_controller(svc: ResourceService) -> type[Controller]:
             self,
             request: Request,
             viewer: CurrentViewer,
-            limit: Annotated[int, QueryParameter()] = paging.DEFAULT_LIMIT,
-            offset: Annotated[int, QueryParameter()] = 0,
+            limit: Limit = paging.DEFAULT_LIMIT,
+            offset: Offset = 0,
         ) -> dict:
             limit, offset = paging.check(limit, offset)
             found = await svc.list(viewer, filters_of(request), limit, offset, sort=request.query_params.get("sort"))

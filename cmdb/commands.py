@@ -61,13 +61,14 @@ async def import_file(
     viewer: Viewer = SYSTEM,
     *,
     dry_run: bool = False,
+    encoding: str | None = None,
     progress=None,
 ):
     """Import one CSV file (the CLI's work, callable from tests)."""
     from cmdb.csvio import import_csv
 
     data = Path(path).read_bytes()
-    return await import_csv(kind, data, viewer, dry_run=dry_run, progress=progress)
+    return await import_csv(kind, data, viewer, dry_run=dry_run, progress=progress, encoding=encoding)
 
 
 async def export_file(kind: str, out: TextIO, viewer: Viewer = SYSTEM) -> int:
@@ -90,7 +91,8 @@ def _import(args: argparse.Namespace) -> int:
         return 2
     bar = None if args.quiet else ProgressBar(f"import {args.kind}")
     try:
-        report = args.run_async(functools.partial(import_file, path, args.kind, SYSTEM, dry_run=args.dry_run, progress=bar))
+        report = args.run_async(functools.partial(import_file, path, args.kind, SYSTEM, dry_run=args.dry_run, progress=bar,
+                                                      encoding=args.encoding))
     except ImportRejected as exc:
         for error in exc.report.errors:
             print(f"{path.name}: {error}", file=sys.stderr)
@@ -114,7 +116,7 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from cmdb.csvio import KINDS
+    from cmdb.csvio import ENCODINGS, KINDS
 
     order = ", ".join(KINDS)
     p = sub.add_parser(
@@ -127,7 +129,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "rack = name at the row's site, asset = serial or unique name; a service's assets separated by '|'). "
         f"Import in this order: {order}.",
     )
-    p.add_argument("file", help="CSV file (UTF-8 or Windows-1251; comma, semicolon or tab separated)")
+    p.add_argument("file", help="CSV file (UTF-8, else the encoding detected or named; comma, semicolon or tab separated)")
+    p.add_argument("--encoding", choices=ENCODINGS, help="the file's encoding when it is not UTF-8 (default: detected)")
     p.add_argument("--kind", required=True, choices=KINDS, help="what the rows are")
     p.add_argument("--dry-run", action="store_true", help="check every row, then roll back")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -32,11 +32,14 @@ import csv
 import functools
 import io
 from dataclasses import dataclass, field
-from typing import AsyncIterator, Callable, Iterable
+from typing import AsyncIterator, Callable, Iterable, Iterator
 
-from accounts.dbutil import INTEGRITY_ERRORS, atomic, current_engine
+import charset_normalizer
+
+from accounts.dbutil import INTEGRITY_ERRORS, atomic, current_engine, is_sqlite
 from accounts.errors import DomainError, Forbidden, Invalid, NotFound
 from accounts.viewer import Viewer
+import validation
 from cmdb import normalise
 from cmdb.resources import MISSING
 from cmdb.tables import Asset, Client, Rack, Site
@@ -48,6 +51,8 @@ KINDS = (
 )
 #: Separates the items of a list cell (a service's assets).
 LIST_SEPARATOR = "|"
+#: The longest cell read: a Text column's bound (longer cells are row problems).
+MAX_CELL = validation.TEXT_MAX
 
 #: API reference field -> the natural-key column that may stand in for it.
 NATURAL_KEYS = {
@@ -133,8 +138,8 @@ def export_columns(kind: str, viewer: Viewer) -> list[str]:
     spec = spec_for(kind)
     out = ["id"]
     for f in spec.fields:
-        if f.secret and not viewer.sees_secrets:
-            continue
+        if f.secret and not viewer.is_admin:
+            continue  # administrators get them sealed (see export_rows), so an export imports back
         out.append(NATURAL_KEYS.get(f.name, f.name) if f.ref is not None else f.name)
     return out
 
@@ -207,22 +212,50 @@ class _Rollback(Exception):
 # --------------------------------------------------------------------------- reading
 
 
-def decode(data: bytes | str) -> str:
-    """UTF-8 (with or without BOM); Windows-1251, as spreadsheets here often save, as a fallback."""
+#: Encodings a person may name for an import (`--encoding`, `?encoding=`).
+ENCODINGS = ("utf-8", "cp1251", "latin-1", "cp1252", "koi8-r", "utf-16", "iso-8859-5", "mac-cyrillic")
+
+
+def decode(data: bytes | str, encoding: str | None = None) -> str:
+    """UTF-8 (with or without BOM); otherwise the encoding the user named, or
+    the one charset-normalizer finds most likely (Windows-1251 and Latin-1
+    spreadsheets are both common here, and bytes alone rarely prove which)."""
     if isinstance(data, str):
         return data.lstrip("\ufeff")
+    if encoding:
+        try:
+            return data.decode(encoding).lstrip("\ufeff")
+        except (UnicodeDecodeError, LookupError) as exc:
+            raise Invalid(f"the file is not valid {encoding}: {exc}", field="encoding") from None
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        return data.decode("cp1251")
+        pass
+    best = charset_normalizer.from_bytes(data[:200_000]).best()
+    if best is not None:
+        try:
+            return data.decode(best.encoding)
+        except (UnicodeDecodeError, LookupError):
+            pass
+    raise Invalid("the file's encoding could not be recognised: save it as UTF-8, or name the encoding "
+                  f"({', '.join(ENCODINGS)})", field="encoding")
 
 
 def _dialect(text: str) -> type[csv.Dialect] | csv.Dialect:
+    """Spreadsheet CSV with the delimiter the header uses. Only the delimiter is
+    sniffed: the header rarely holds quotes, and a sniffed dialect then reads
+    a quoted `""` in a later cell as two characters."""
     head = text[:4096].split("\n", 1)[0]
     try:
-        return csv.Sniffer().sniff(head, delimiters=",;\t")
+        delimiter = csv.Sniffer().sniff(head, delimiters=",;\t").delimiter
     except csv.Error:
         return csv.excel
+
+    class Sniffed(csv.excel):
+        pass
+
+    Sniffed.delimiter = delimiter
+    return Sniffed
 
 
 def _header_name(cell: str) -> str:
@@ -242,14 +275,43 @@ class Parsed:
     errors: list[RowError]
 
 
-def parse(spec: KindSpec, data: bytes | str) -> Parsed:
+def _cells(reader) -> Iterator[tuple[int, list[str] | None, str | None]]:
+    """(row number, cells, problem): a row the csv module cannot read (a cell
+    beyond MAX_CELL, a stray quote) is a problem of that row, not the end of the file."""
+    number = 0
+    while True:
+        number += 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield number, None, f"unreadable row: {exc}"
+            continue
+        yield number, cells, None
+
+
+def parse(spec: KindSpec, data: bytes | str, encoding: str | None = None) -> Parsed:
     """Read the CSV into {column: cell} per row; header problems are errors on row 1."""
-    text = decode(data)
+    text = decode(data, encoding)
+    csv.field_size_limit(MAX_CELL + 1)
     reader = csv.reader(io.StringIO(text, newline=""), _dialect(text))
     errors: list[RowError] = []
     header: list[str] | None = None
     rows: list[ParsedRow] = []
-    for number, cells in enumerate(reader, start=1):
+    for number, cells, problem in _cells(reader):
+        if problem is not None or cells is None:
+            errors.append(RowError(number, None, problem or "unreadable row"))
+            continue
+        bad = [(i, c) for i, c in enumerate(cells) if validation.control_character(c) is not None or len(c) > MAX_CELL]
+        if bad:
+            names = header or []
+            for i, c in bad:
+                errors.append(RowError(number, names[i] if i < len(names) else None,
+                                       "contains a control character" if len(c) <= MAX_CELL
+                                       else f"longer than {MAX_CELL} characters"))
+            if header is not None:
+                continue
         if header is None:
             header = [_header_name(c) for c in cells]
             seen: set[str] = set()
@@ -272,7 +334,8 @@ def parse(spec: KindSpec, data: bytes | str) -> Parsed:
             if any(c.strip() for c in extra):
                 errors.append(RowError(number, None, f"{len(cells)} cells but the header has {len(header)} columns"))
                 continue
-        row = {name: cells[i].strip() for i, name in enumerate(header) if i < len(cells) and name and name != "id"}
+        row = {name: _unquoted(cells[i].strip()) for i, name in enumerate(header)
+               if i < len(cells) and name and name != "id"}
         rows.append(ParsedRow(number, row))
     if header is None:
         errors.append(RowError(1, None, "the file is empty: the first row must name the columns"))
@@ -394,7 +457,80 @@ def _errors_of(exc: DomainError, number: int, columns: dict[str, str]) -> list[R
     return list(out.values())
 
 
+def _other_problems(spec: KindSpec, values: dict, columns: dict[str, str], errors: list[RowError],
+                    number: int) -> list[RowError]:
+    """The row's other bad cells, when a reference already failed: the service's
+    field checks (no database) name them too, so one pass lists every bad cell."""
+    failed = {spec.column(e.column).target for e in errors if e.column and spec.column(e.column)}
+    try:
+        spec.service.parse(values, partial=False)
+    except DomainError as exc:
+        seen = {e.column for e in errors}
+        return [e for e in _errors_of(exc, number, columns)
+                if e.column not in seen and e.column not in failed]
+    return []
+
+
 # --------------------------------------------------------------------------- import
+
+#: Rows per transaction of an import on SQLite (the write lock is released between chunks).
+CHUNK_ROWS = 20
+
+
+async def _import_chunk(spec: KindSpec, rows: list[ParsedRow], viewer: Viewer, refs: References,
+                        report: ImportReport, keep: bool, row_done: Callable[[], None]) -> list[int]:
+    """Create `rows` in one transaction (joining a caller's); committed only
+    while the import is still clean and `keep`; returns the ids it kept."""
+    engine = current_engine()
+    ids: list[int] = []
+    try:
+        async with atomic(engine):
+            transaction = engine.current_transaction.get()
+            outer = await transaction.savepoint()  # also when joining a caller's transaction
+            for row in rows:
+                await _import_row(spec, row, viewer, refs, report, transaction, ids)
+                row_done()
+            if report.errors or not keep:
+                # Undo this chunk; when this joined a caller's transaction, only ours.
+                await outer.rollback_to()
+                raise _Rollback
+            await outer.release()
+    except _Rollback:
+        return []
+    return ids
+
+
+async def _import_row(spec: KindSpec, row: ParsedRow, viewer: Viewer, refs: References, report: ImportReport,
+                      transaction, ids: list[int]) -> None:
+    """One row through the service, under a savepoint: a refused row leaves nothing behind."""
+    values, columns, errors = await row_data(spec, row, refs)
+    if errors:
+        report.errors.extend(errors)
+        report.errors.extend(_other_problems(spec, values, columns, errors, row.row))
+        return
+    point = await transaction.savepoint()
+    try:
+        made = await spec.service.create(viewer, values)
+    except DomainError as exc:
+        await point.rollback_to()
+        report.errors.extend(_errors_of(exc, row.row, columns))
+    except INTEGRITY_ERRORS as exc:
+        await point.rollback_to()
+        report.errors.append(RowError(row.row, None, f"conflicts with existing data: {exc}"))
+    else:
+        await point.release()
+        report.created += 1
+        ids.append(made["id"])
+
+
+async def _undo(spec: KindSpec, ids: list[int]) -> None:
+    """Delete what earlier chunks of a rejected import committed, newest first,
+    in chunks too (rows they made for themselves — rack units, a service's
+    assets — go with them by their foreign keys)."""
+    table = spec.table
+    for end in range(len(ids), 0, -CHUNK_ROWS):
+        async with atomic():
+            await table.delete().where(table.id.is_in(ids[max(0, end - CHUNK_ROWS):end]))
 
 Progress = Callable[[int, int], None]
 
@@ -406,53 +542,42 @@ async def import_csv(
     *,
     dry_run: bool = False,
     progress: Progress | None = None,
+    encoding: str | None = None,
 ) -> ImportReport:
     """Import one file of `kind`, all or nothing. Returns the report; raises
     ImportRejected (422, listing every bad row) when any row is bad."""
     spec = spec_for(kind)
     if not viewer.is_admin:
         raise Forbidden("importing is for administrators")
-    parsed = parse(spec, data)
+    parsed = parse(spec, data, encoding)
     report = ImportReport(kind=kind, rows=len(parsed.rows), errors=list(parsed.errors), dry_run=dry_run)
     if any(e.row == 1 for e in parsed.errors):
         raise ImportRejected(report)  # the header is wrong: the cells mean nothing yet
-    create = spec.service.create
     refs = References()
-    total = len(parsed.rows)
     engine = current_engine()
-    try:
-        async with atomic(engine):
-            transaction = engine.current_transaction.get()
-            outer = await transaction.savepoint()  # also when joining a caller's transaction
-            for done, row in enumerate(parsed.rows, start=1):
-                values, columns, errors = await row_data(spec, row, refs)
-                if errors:
-                    report.errors.extend(errors)
-                else:
-                    point = await transaction.savepoint()
-                    try:
-                        await create(viewer, values)
-                    except DomainError as exc:
-                        await point.rollback_to()
-                        report.errors.extend(_errors_of(exc, row.row, columns))
-                    except INTEGRITY_ERRORS as exc:
-                        await point.rollback_to()
-                        report.errors.append(RowError(row.row, None, f"conflicts with existing data: {exc}"))
-                    else:
-                        await point.release()
-                        report.created += 1
-                if progress is not None:
-                    progress(done, total)
-            if report.errors or dry_run:
-                # Undo every row; when this joined a caller's transaction, only ours.
-                await outer.rollback_to()
-                raise _Rollback
-            await outer.release()
-            from accounts.services import audit
+    # SQLite has one writer at a time: a long import commits in chunks so probe
+    # batches and API writes get the lock between them; what it created is
+    # deleted again if any row turns out bad. PostgreSQL (row locks) and a
+    # caller's own transaction keep the whole file in one transaction.
+    chunked = is_sqlite(engine) and engine.current_transaction.get() is None
+    size = CHUNK_ROWS if chunked else max(1, len(parsed.rows))
+    created: list[int] = []
+    counter = iter(range(1, len(parsed.rows) + 1))
 
+    def row_done() -> None:
+        if progress is not None:
+            progress(next(counter), len(parsed.rows))
+
+    for start in range(0, len(parsed.rows), size):
+        chunk = parsed.rows[start:start + size]
+        created.extend(await _import_chunk(spec, chunk, viewer, refs, report, keep=not dry_run, row_done=row_done))
+    if report.errors and created:
+        await _undo(spec, created)
+    elif not report.errors and not dry_run:
+        from accounts.services import audit
+
+        async with atomic(engine):
             await audit(viewer, "import", spec.kind, None, {"rows": report.rows})
-    except _Rollback:
-        pass
     report.errors.sort(key=lambda e: e.row)
     if report.errors:
         report.created = 0
@@ -492,10 +617,22 @@ class _Labels:
         return "" if value is None else self.cache[NAMES[name]][value]
 
 
+#: A spreadsheet runs a cell starting with these as a formula (OWASP "CSV injection").
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _cell(value) -> str:
-    if value is None:
-        return ""
-    return str(value)
+    return "" if value is None else str(value)
+
+
+def _inert(text: str) -> str:
+    """A cell a spreadsheet will not run: a leading apostrophe, which import takes off again (round trip)."""
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def _unquoted(cell: str) -> str:
+    """A cell as exported by _cell, back to its value."""
+    return cell[1:] if cell.startswith("'") and cell[1:2] and cell[1] in "=+-@\t\r" else cell
 
 
 async def export_rows(kind: str, viewer: Viewer, batch: int = 1000, filters: dict[str, str] | None = None
@@ -550,7 +687,7 @@ class _Line:
         self.writer = csv.writer(self.buffer, lineterminator="\r\n")
 
     def __call__(self, cells: list[str]) -> str:
-        self.writer.writerow(cells)
+        self.writer.writerow([_inert(c) for c in cells])
         text = self.buffer.getvalue()
         self.buffer.seek(0)
         self.buffer.truncate()

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from litestar import Request, get, post
 from litestar.datastructures import UploadFile
-from litestar.params import FromPath, FromQuery
+from typing import Annotated
+
+from litestar.params import FromPath, FromQuery, Parameter
 from litestar.response import Stream
 
 from accounts.errors import Invalid
 from accounts.http import CurrentViewer, require_admin, require_staff
-from cmdb.csvio import KINDS, export_csv, import_csv, spec_for
+from cmdb.csvio import ENCODINGS, KINDS, export_csv, import_csv, spec_for
 from cmdb.schemas import ImportReport
 
 _KINDS_TEXT = ", ".join(KINDS)
@@ -51,11 +53,13 @@ async def _csv_body(request: Request) -> bytes:
     "the header is row 1.",
 )
 async def import_kind(
-    kind: FromPath[str], request: Request, viewer: CurrentViewer, dry_run: FromQuery[bool] = False
+    kind: FromPath[str], request: Request, viewer: CurrentViewer, dry_run: FromQuery[bool] = False,
+    encoding: Annotated[str | None, Parameter(query="encoding", max_length=32, description="the file's encoding "
+                                              f"when not UTF-8, e.g. {', '.join(ENCODINGS)} (default: detected)")] = None,
 ) -> ImportReport:
     spec_for(kind)
     data = await _csv_body(request)
-    report = await import_csv(kind, data, viewer, dry_run=dry_run)
+    report = await import_csv(kind, data, viewer, dry_run=dry_run, encoding=encoding)
     return report.as_dict()
 
 

@@ -3,6 +3,9 @@
 Pure helpers, reused by every list endpoint (the incidents API too):
     limit, offset = paging.check(limit, offset)
     return paging.page(str(request.url), count, results, limit, offset)
+
+The bounds are the ones of `validation.params` (Limit, Offset), so the
+OpenAPI document and this check agree.
 """
 
 from __future__ import annotations
@@ -10,10 +13,10 @@ from __future__ import annotations
 from typing import Generic, Optional, TypedDict, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from accounts.errors import Invalid
+import validation
+from validation.params import DEFAULT_LIMIT, MAX_LIMIT
 
-DEFAULT_LIMIT = 50
-MAX_LIMIT = 500
+__all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "check", "page"]
 
 T = TypeVar("T")
 
@@ -28,15 +31,14 @@ class Page(TypedDict, Generic[T]):
     results: list[T]
 
 
-def check(limit: int | None, offset: int | None) -> tuple[int, int]:
-    limit = DEFAULT_LIMIT if limit is None else limit
-    offset = 0 if offset is None else offset
-    if not 1 <= limit <= MAX_LIMIT:
-        raise Invalid(f"limit must be from 1 to {MAX_LIMIT}", field="limit")
-    if offset < 0:
-        raise Invalid("offset must not be negative", field="offset")
+def check(limit: int | str | None, offset: int | str | None) -> tuple[int, int]:
+    """Both bounded; both problems reported at once."""
+    problems = validation.Problems()
+    limit = problems.take(validation.integer, DEFAULT_LIMIT if limit is None else limit, "limit", min=1, max=MAX_LIMIT)
+    offset = problems.take(validation.integer, 0 if offset is None else offset, "offset", min=0,
+                           max=validation.MAX_OFFSET)
+    problems.raise_if_any()
     return limit, offset
-
 
 def _with(url: str, limit: int, offset: int) -> str:
     parts = urlsplit(url)

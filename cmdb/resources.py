@@ -23,14 +23,18 @@ from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Iterable
 
 from piccolo.columns.base import OnDelete
+from piccolo.columns.combination import WhereRaw
 from piccolo.table import Table
 
 from accounts.dbutil import INTEGRITY_ERRORS, atomic, current_engine, is_sqlite, is_unique_violation
 from accounts.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from accounts import secretbox
 from accounts.services import audit
 from accounts.tables import User
 from accounts.viewer import Viewer
+import validation
 from cmdb import normalise
+from validation import columns
 from cmdb.tables import Client
 
 MISSING: Any = object()
@@ -56,13 +60,21 @@ class Field:
     max: int | None = None
     ref: type[Table] | None = None  # the value must be the id of a row of this table
     ref_label: str = ""  # "site" in "no site 99"
-    secret: bool = False  # returned to viewer.sees_secrets only; others get `<name>_set`
+    secret: bool = False  # write-only: sealed at rest (accounts.secretbox); the API shows `<name>_set` only
+    admin_only: bool = False  # only administrators may set or change it (403 naming the field)
     internal: bool = False  # staff only
     stored: bool = True  # False: kept out of the table (a hook stores it)
     column: str = ""  # defaults to the name (without `_id` for references)
     clean: Callable[[Any], Any] | None = None  # raise ValueError with a message to reject
     columns: Callable[[Any], dict] | None = None  # value -> {column: value}; default {column: value}
     filter: bool = False  # offer ?name= on lists (automatic for references and choices)
+
+    def default_value(self, table: type[Table]) -> Any:
+        """The value a new row gets when the field is left out."""
+        if self.default is not MISSING:
+            return self.default
+        column = {c._meta.name: c for c in table._meta.columns}.get(self.column)
+        return column.get_default_value() if column is not None else None
 
     def __post_init__(self) -> None:
         if not self.column:
@@ -75,10 +87,15 @@ class Field:
     def to_columns(self, value: Any) -> dict:
         if not self.stored:
             return {}
+        if self.secret:
+            value = secretbox.seal(value)
         return self.columns(value) if self.columns else {self.column: value}
 
+    multiline: bool = False  # text that may hold line breaks (notes, addresses, descriptions)
+
     def parse(self, raw: Any) -> Any:
-        """Type, range and choice checks; raises Invalid naming the field."""
+        """Type, range, size and choice checks (validation's, shared with every
+        other input path); raises Invalid naming the field."""
         if raw is None or (raw == "" and self.nullable and self.type != "str"):
             if self.nullable:
                 return None
@@ -86,27 +103,31 @@ class Field:
                 raise Invalid(f"{self.name} is required", field=self.name)
             raise Invalid(f"{self.name} cannot be null (leave it out for the default)", field=self.name)
         if self.type == "int":
-            value = _as_int(raw, self.name)
-            if self.min is not None and value < self.min:
-                raise Invalid(f"{self.name} must be at least {self.min}", field=self.name)
-            if self.max is not None and value > self.max:
-                raise Invalid(f"{self.name} must be at most {self.max}", field=self.name)
+            if self.ref is not None:
+                value = validation.ident(raw, self.name)
+            else:
+                value = validation.integer(raw, self.name, min=validation.INT_MIN if self.min is None else self.min,
+                                           max=validation.INT_MAX if self.max is None else self.max)
         elif self.type == "ids":
             if not isinstance(raw, (list, tuple)):
                 raise Invalid(f"{self.name} must be a list of ids", field=self.name)
-            value = sorted({_as_int(v, self.name) for v in raw})
+            problems = validation.Problems()
+            value = sorted({v for v in (problems.take(validation.ident, v, self.name) for v in raw) if v is not None})
+            problems.raise_if_any()
+        elif self.secret and secretbox.is_sealed(raw):
+            # An administrator's export carries secrets sealed; they import back as they are
+            # when this installation's key opens them.
+            try:
+                secretbox.open(raw)
+            except (secretbox.SecretError, ValueError):
+                raise Invalid(f"{self.name}: a sealed value this server's key does not open", field=self.name) from None
+            return raw
         else:
-            if isinstance(raw, (int, float)) and not isinstance(raw, bool):
-                raw = str(raw)  # "2c" may arrive as 3 from a spreadsheet
-            if not isinstance(raw, str):
-                raise Invalid(f"{self.name} must be text", field=self.name)
-            value = raw.strip()
+            value = validation.text(raw, self.name, max_length=self.max_length, multiline=self.multiline)
             if value == "" and self.nullable:
                 return None
             if value == "" and self.required:
                 raise Invalid(f"{self.name} must not be empty", field=self.name)
-            if self.max_length is not None and len(value) > self.max_length:
-                raise Invalid(f"{self.name} is longer than {self.max_length} characters", field=self.name)
         if self.choices is not None and value not in self.choices:
             raise Invalid(f"{self.name} must be one of: {', '.join(self.choices)} (got {value!r})", field=self.name)
         if self.clean is not None:
@@ -120,13 +141,7 @@ class Field:
 
 
 def _as_int(raw: Any, name: str) -> int:
-    if isinstance(raw, bool):
-        raise Invalid(f"{name} must be a whole number", field=name)
-    if isinstance(raw, int):
-        return raw
-    if isinstance(raw, str) and raw.strip().lstrip("-").isdigit():
-        return int(raw.strip())
-    raise Invalid(f"{name} must be a whole number (got {raw!r})", field=name)
+    return validation.integer(raw, name)
 
 
 def Ref(name: str, table: type[Table], **kw) -> Field:
@@ -198,6 +213,23 @@ class Resource:
 
     def __post_init__(self) -> None:
         self.by_name = {f.name: f for f in self.fields}
+        self.limits: dict[str, int] = {}  # column -> most characters it holds
+        for c in self.table._meta.columns:
+            size = columns.max_length(c)
+            if size is not None:
+                self.limits[c._meta.name] = size
+        by_column = {c._meta.name: c for c in self.table._meta.columns}
+        for f in self.fields:
+            column = by_column.get(f.column) if f.stored else None
+            if column is None:
+                continue
+            if f.type == "str" and f.max_length is None:
+                f.max_length = columns.max_length(column)
+                f.multiline = f.multiline or columns.is_multiline(column)
+            bounds = columns.int_range(column) if f.type == "int" and f.ref is None else None
+            if bounds is not None:
+                f.min = bounds[0] if f.min is None else max(f.min, bounds[0])
+                f.max = bounds[1] if f.max is None else min(f.max, bounds[1])
         self.filters: dict[str, tuple[str, str]] = {
             f.name: (f.column, "int" if f.type == "int" else "str") for f in self.fields if f.filter and f.stored
         }
@@ -248,6 +280,19 @@ async def read_all(*queries) -> list:
     if is_sqlite(engine) or engine.current_transaction.get() is not None:
         return [await q for q in queries]
     return list(await asyncio.gather(*queries))
+
+
+#: Longest value of one query-string filter (a comma list of ids, a search text).
+FILTER_MAX = 2000
+
+
+def contains(column, text: str):
+    """`column` contains `text`, case-insensitively (ASCII, as the columns
+    searched hold normalised copies) and literally: `%` and `_` are plain
+    characters here, not LIKE wildcards."""
+    function = "instr" if is_sqlite() else "strpos"
+    name = column._meta.get_full_name(with_alias=False)
+    return WhereRaw(f"{function}(lower({name}), {{}}) > 0", text.lower())
 
 
 def _joined(clauses: list, op=operator.and_):
@@ -316,8 +361,7 @@ class ResourceService:
             value = row.get(f.column)
             if f.secret:
                 out[f"{f.name}_set"] = value not in (None, "")
-                if not viewer.sees_secrets:
-                    continue
+                continue
             out[f.name] = value
         for name in self.r.output:
             out[name] = row.get(name)
@@ -338,16 +382,24 @@ class ResourceService:
             return (await self.present([row], viewer))[0]
 
     def where_for(self, viewer: Viewer, filters: dict[str, str]) -> list:
+        """Where-clauses of the filters; every bad filter reported at once."""
         clauses = scope(self.r, viewer)
+        problems = validation.Problems()
         for name, raw in filters.items():
             if raw is None or raw == "":
                 continue
+            raw = problems.take(validation.text, raw, name, max_length=FILTER_MAX, multiline=False)
+            if raw is None:
+                continue
             if name == "q":
-                clauses.append(self._q_clause(raw))
+                clause = problems.take(self._q_clause, raw)
+                if clause is not None:
+                    clauses.append(clause)
                 continue
             if name not in self.r.filters:
                 allowed = ", ".join(sorted([*self.r.filters, "q", "sort", "limit", "offset"]))
-                raise Invalid(f"unknown filter {name!r}; filters here: {allowed}", field=name)
+                problems.add(name, f"unknown filter {name!r}; filters here: {allowed}")
+                continue
             column_name, kind = self.r.filters[name]
             column = self.r.col(column_name)
             if raw.lower() in ("null", "none"):
@@ -355,17 +407,21 @@ class ResourceService:
                 continue
             values = [v.strip() for v in raw.split(",") if v.strip()]
             if kind == "int":
-                values = [_as_int(v, name) for v in values]
+                bounds = columns.int_range(column) or (validation.ID_MIN, validation.ID_MAX)
+                values = [problems.take(validation.integer, v, name, min=bounds[0], max=bounds[1]) for v in values]
+                if None in values:
+                    continue
+            if not values:
+                continue
             clauses.append(column == values[0] if len(values) == 1 else column.is_in(values))
+        problems.raise_if_any()
         return clauses
 
     def _q_clause(self, raw: str):
         if not self.r.q_columns:
             raise Invalid(f"{self.r.path} have no text search", field="q")
         text = self.r.q_norm(raw)
-        # SQLite's LIKE is already case-insensitive (and it has no ILIKE).
-        match = "like" if is_sqlite() else "ilike"
-        return _joined([getattr(self.r.col(c), match)(f"%{text}%") for c in self.r.q_columns], operator.or_)
+        return _joined([contains(self.r.col(c), text) for c in self.r.q_columns], operator.or_)
 
     def sortable(self) -> list[str]:
         """Fields a list may be sorted by: id and every plain stored field (not secrets, not lists)."""
@@ -431,9 +487,17 @@ class ResourceService:
         return out
 
     def _columns(self, parsed: dict) -> dict:
+        """Parsed fields -> column values; a derived value (a normalised copy,
+        a canonical form) that outgrows its column is the field's problem."""
         values: dict = {}
+        problems = validation.Problems()
         for name, value in parsed.items():
-            values.update(self.r.by_name[name].to_columns(value))
+            derived = self.r.by_name[name].to_columns(value)
+            for column, v in derived.items():
+                problems.take(validation.fits, v, name, self.r.limits.get(column),
+                              "normalised" if column != self.r.by_name[name].column else "")
+            values.update(derived)
+        problems.raise_if_any()
         return values
 
     def _defaults(self) -> dict:
@@ -507,9 +571,24 @@ class ResourceService:
             raise explained from failed
         raise Conflict(f"the {self.r.name} conflicts with a concurrent change; try again ({failed})") from failed
 
+    def _admin_only(self, viewer: Viewer, parsed: dict, before: dict | None) -> None:
+        """Fields only administrators may set (SNMP settings: whoever sets the
+        management address and port decides where the stored credentials go)."""
+        if viewer.is_admin:
+            return
+        refused = [
+            f.name for f in self.r.fields
+            if f.admin_only and f.name in parsed
+            and parsed[f.name] != (before.get(f.column) if before is not None else f.default_value(self.table))
+        ]
+        if refused:
+            raise Forbidden(f"only administrators may set {', '.join(refused)}", field=refused[0],
+                            errors=[{"field": n, "message": "only administrators may set this field"} for n in refused])
+
     async def create(self, viewer: Viewer, data: dict) -> dict:
         require_staff(viewer)
         parsed = self.parse(data, partial=False)
+        self._admin_only(viewer, parsed, None)
         values = self._columns(parsed)
         after = {**self._defaults(), **values}
         if self.r.prepare:
@@ -531,6 +610,7 @@ class ResourceService:
         require_staff(viewer)
         parsed = self.parse(data, partial=True)
         before = await self._row(row_id, viewer)
+        self._admin_only(viewer, parsed, before)
         after = {**before, **self._columns(parsed)}
         if self.r.prepare:
             self.r.prepare(after, before)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from accounts.dbutil import is_sqlite
 from accounts.viewer import Viewer
 from cmdb import addressing, normalise
-from cmdb.resources import read_all, reading, require_staff
+from cmdb.resources import contains, read_all, reading, require_staff
 from cmdb.tables import Asset, Client, Contact, IPAddress, Prefix, Rack, Site
 
 DEFAULT_LIMIT = 20
@@ -85,12 +85,6 @@ def starts_with(column, value: str):
         return (column >= value) & (column < value + "\uffff")
     escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return column.like(escaped + "%")
-
-
-def contains(column, value: str):
-    """A substring scan (only for small tables); wildcards in `value` only widen
-    the match, and every row is checked again by rank_of."""
-    return column.like("%" + value.replace("%", "_") + "%")
 
 
 async def search(viewer: Viewer, q: str, limit: int = DEFAULT_LIMIT) -> list[dict]:

@@ -369,7 +369,13 @@ RACK = Resource(
     summary="Racks at sites, optionally leased to a client",
 )
 
-_SECRET = {"secret": True, "nullable": True, "max_length": 200}
+#: SNMP settings are for administrators: whoever sets the management address
+#: and port decides where the stored credentials are sent.
+_SNMP = {"admin_only": True}
+#: Secrets are sealed at rest (accounts.secretbox); these bounds keep the sealed
+#: form inside the column (a community or v3 user of 32 bytes, RFC 3414's
+#: bound for user names; keys of 100). Longer non-ASCII text is refused by the column check.
+_SECRET = {"secret": True, "nullable": True, **_SNMP}
 
 ASSET = Resource(
     "asset", "assets", Asset,
@@ -385,17 +391,17 @@ ASSET = Resource(
         Choice("rack_face", RACK_FACES, nullable=True),
         Field("height_u", type="int", min=1, max=MAX_RACK_U, default=1),
         Ref("client_id", Client, nullable=True),
-        Field("mgmt_ip", nullable=True, clean=_host_address, filter=True),
+        Field("mgmt_ip", nullable=True, clean=_host_address, filter=True, **_SNMP),
         Choice("status", ASSET_STATUSES, default="active"),
-        Choice("snmp_version", SNMP_VERSIONS, nullable=True),
-        Field("snmp_community", **_SECRET),
-        Field("snmp_port", type="int", min=1, max=65535, default=161),
-        Field("snmp_v3_user", **_SECRET),
-        Choice("snmp_v3_auth_protocol", SNMP_AUTH_PROTOCOLS, nullable=True),
-        Field("snmp_v3_auth_key", **_SECRET),
-        Choice("snmp_v3_priv_protocol", SNMP_PRIV_PROTOCOLS, nullable=True),
-        Field("snmp_v3_priv_key", **_SECRET),
-        Field("snmp_v3_context", nullable=True, max_length=100),
+        Choice("snmp_version", SNMP_VERSIONS, nullable=True, **_SNMP),
+        Field("snmp_community", max_length=32, **_SECRET),
+        Field("snmp_port", type="int", min=1, max=65535, default=161, **_SNMP),
+        Field("snmp_v3_user", max_length=32, **_SECRET),
+        Choice("snmp_v3_auth_protocol", SNMP_AUTH_PROTOCOLS, nullable=True, **_SNMP),
+        Field("snmp_v3_auth_key", max_length=100, **_SECRET),
+        Choice("snmp_v3_priv_protocol", SNMP_PRIV_PROTOCOLS, nullable=True, **_SNMP),
+        Field("snmp_v3_priv_key", max_length=100, **_SECRET),
+        Field("snmp_v3_context", nullable=True, max_length=100, **_SNMP),
         Field("poll_interval_s", type="int", min=5, max=86400, default=60),
         Field("profile", nullable=True, max_length=50, filter=True, clean=_known_profile),
         Field("probe_overrides", default="", clean=_overrides),
@@ -406,7 +412,7 @@ ASSET = Resource(
     prepare=_asset_prepare,
     check=_asset_check,
     after_write=_asset_after_write,
-    summary="Equipment: kind, model, serial, rack placement, owner, SNMP settings (secrets for admins only)",
+    summary="Equipment: kind, model, serial, rack placement, owner, SNMP settings (set by admins only; secrets write-only)",
 )
 
 INTERFACE = Resource(
@@ -460,7 +466,7 @@ IP_ADDRESS = Resource(
         Field("description"),
     ],
     label="address",
-    unique=[Unique(("vrf", "ip_key"), "address", "address")],
+    unique=[Unique(("vrf", "family", "ip_key"), "address", "address")],
     q_columns=("address", "description"),
     **_IP_SPACE,
     summary="IP addresses, unique per VRF ('10.0.0.5' or '10.0.0.5/24')",

@@ -10,10 +10,14 @@ from typing import Any
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from accounts import secretbox
 from accounts.dbutil import atomic
 from accounts.errors import Conflict, Forbidden, Invalid, NotFound
 from accounts.services import audit
 from accounts.viewer import Viewer
+import validation
+from validation import columns
+from cmdb import addressing
 from cmdb.tables import Asset, Client, Site
 from incidents import chat, workflow
 from incidents.services import aware, refresh_sla, utcnow
@@ -21,6 +25,9 @@ from incidents.tables import Delivery, DeliveryAttempt, Incident, MaintenanceWin
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 MINUTE_FIELDS = tuple(f"{k}_{p.lower()}" for k in ("response", "resolution") for p in workflow.PRIORITIES)
+#: A year: longer SLA deadlines are typing errors (and overflow date arithmetic).
+MAX_SLA_MINUTES = 525_600
+MAX_WEBHOOK_SECRET = 110  # encrypted at rest, the stored form must fit the 200-character column
 PLAN_FIELDS = ("name", "hours", "timezone", "business_days", "business_start", "business_end", *MINUTE_FIELDS)
 
 
@@ -32,6 +39,11 @@ def _staff(viewer: Viewer) -> None:
 def _admin(viewer: Viewer) -> None:
     if not viewer.is_admin:
         raise Forbidden("this is for administrators")
+
+
+def _limit(table, column: str) -> int | None:
+    """The most characters `column` holds: one declaration for the column and its validation."""
+    return columns.max_length(table._meta.get_column_by_name(column))
 
 
 def _unknown(data: dict, allowed: tuple[str, ...]) -> None:
@@ -83,49 +95,56 @@ def _plan_out(row: dict) -> dict:
 
 
 def _plan_values(data: dict, current: dict | None) -> dict:
-    """Validate a plan body (flat fields, or response_minutes/resolution_minutes maps)."""
+    """Validate a plan body (flat fields, or response_minutes/resolution_minutes
+    maps); every problem reported at once."""
+    problems = validation.Problems()
     data = dict(data)
     for kind in ("response", "resolution"):
         mapping = data.pop(f"{kind}_minutes", None)
         if mapping is not None:
             if not isinstance(mapping, dict):
-                raise Invalid(f"{kind}_minutes must map P1..P4 to minutes", field=f"{kind}_minutes")
+                problems.add(f"{kind}_minutes", "must map P1..P4 to minutes")
+                continue
             for p, v in mapping.items():
                 if p not in workflow.PRIORITIES:
-                    raise Invalid(f"{kind}_minutes: unknown priority {p!r}", field=f"{kind}_minutes")
-                data[f"{kind}_{p.lower()}"] = v
-    _unknown(data, PLAN_FIELDS)
+                    problems.add(f"{kind}_minutes", f"unknown priority {str(p)[:20]!r}")
+                else:
+                    data[f"{kind}_{p.lower()}"] = v
+    problems.take(_unknown, data, PLAN_FIELDS)
     values = {**(current or {}), **data}
-    name = str(values.get("name") or "").strip()
-    if not name:
-        raise Invalid("a plan needs a name", field="name")
+    name = problems.take(validation.text, values.get("name") or "", "name", max_length=_limit(SlaPlan, "name"),
+                         multiline=False)
+    if name == "":
+        problems.add("name", "a plan needs a name")
     values["name"] = name
     if values.get("hours", "24x7") not in ("24x7", "business"):
-        raise Invalid("hours must be '24x7' or 'business'", field="hours")
-    try:
-        ZoneInfo(values.get("timezone") or "UTC")
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
-        raise Invalid(f"unknown time zone {values.get('timezone')!r}", field="timezone") from None
+        problems.add("hours", "must be '24x7' or 'business'")
+    tz = problems.take(validation.text, values.get("timezone") or "UTC", "timezone", max_length=64, multiline=False)
+    if tz is not None:
+        try:
+            ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError, TypeError):
+            problems.add("timezone", f"unknown time zone {tz!r}")
     days = values.get("business_days", "1,2,3,4,5")
     if isinstance(days, (list, tuple)):
-        days = ",".join(str(d) for d in days)
+        days = ",".join(str(d) if isinstance(d, (int, str)) else "x" for d in days)
     try:
-        parsed = sorted({int(d) for d in str(days).split(",") if d.strip()})
+        parsed = sorted({int(d) for d in str(days).split(",") if d.strip()}) if len(str(days)) < 100 else []
     except ValueError:
-        raise Invalid("business_days are ISO weekdays 1 (Monday) .. 7", field="business_days") from None
+        parsed = []
     if not parsed or any(d < 1 or d > 7 for d in parsed):
-        raise Invalid("business_days are ISO weekdays 1 (Monday) .. 7", field="business_days")
-    values["business_days"] = ",".join(map(str, parsed))
+        problems.add("business_days", "business_days are ISO weekdays 1 (Monday) .. 7")
+    else:
+        values["business_days"] = ",".join(map(str, parsed))
     for f in ("business_start", "business_end"):
         if not _HHMM.match(str(values.get(f, "09:00" if f == "business_start" else "18:00"))):
-            raise Invalid(f"{f} must be HH:MM", field=f)
-    if values.get("business_start", "09:00") >= values.get("business_end", "18:00"):
-        raise Invalid("business_end must be after business_start", field="business_end")
+            problems.add(f, "must be HH:MM")
+    if not problems and values.get("business_start", "09:00") >= values.get("business_end", "18:00"):
+        problems.add("business_end", "business_end must be after business_start")
     for f in MINUTE_FIELDS:
         if f in values:
-            v = values[f]
-            if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
-                raise Invalid(f"{f} must be a positive number of minutes", field=f)
+            values[f] = problems.take(validation.integer, values[f], f, min=1, max=MAX_SLA_MINUTES)
+    problems.raise_if_any()
     return {k: v for k, v in values.items() if k in PLAN_FIELDS}
 
 
@@ -196,37 +215,32 @@ def _window_out(row: dict) -> dict:
 
 
 def _when(value: Any, field: str) -> dt.datetime:
-    if isinstance(value, dt.datetime):
-        parsed = value
-    else:
-        try:
-            parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-        except ValueError:
-            raise Invalid(f"{field} must be an ISO 8601 date-time", field=field) from None
-    if parsed.tzinfo is None:
-        raise Invalid(f"{field} needs a time zone offset (e.g. Z or +02:00)", field=field)
-    return parsed.astimezone(dt.timezone.utc)
+    return validation.moment(value, field)
 
 
 async def _window_values(data: dict, current: dict | None) -> dict:
-    _unknown(data, WINDOW_FIELDS)
+    problems = validation.Problems()
+    problems.take(_unknown, data, WINDOW_FIELDS)
     values = {**(current or {}), **data}
     targets = [f for f in ("asset_id", "site_id", "client_id") if values.get(f) is not None]
     if len(targets) != 1:
-        raise Invalid("a window is on exactly one of asset_id, site_id or client_id", field="asset_id")
-    target = targets[0]
-    table = {"asset_id": Asset, "site_id": Site, "client_id": Client}[target]
-    if isinstance(values[target], bool) or not isinstance(values[target], int):
-        raise Invalid(f"{target} must be a whole number (got {values[target]!r})", field=target)
-    if not await table.exists().where(table.id == values[target]):
-        raise Invalid(f"no {target[:-3]} {values[target]}", field=target)
+        problems.add("asset_id", "a window is on exactly one of asset_id, site_id or client_id")
+    else:
+        target = targets[0]
+        table = {"asset_id": Asset, "site_id": Site, "client_id": Client}[target]
+        values[target] = problems.take(validation.ident, values[target], target)
+        if values[target] is not None and not await table.exists().where(table.id == values[target]):
+            problems.add(target, f"no {target[:-3]} {values[target]}")
     for f in ("starts_at", "ends_at"):
         if values.get(f) is None:
-            raise Invalid(f"{f} is required", field=f)
-        values[f] = _when(values[f], f)
-    if values["ends_at"] <= values["starts_at"]:
-        raise Invalid("ends_at must be after starts_at", field="ends_at")
-    values["reason"] = str(values.get("reason") or "")
+            problems.add(f, f"{f} is required")
+        else:
+            values[f] = problems.take(_when, values[f], f)
+    if values.get("starts_at") and values.get("ends_at") and values["ends_at"] <= values["starts_at"]:
+        problems.add("ends_at", "ends_at must be after starts_at")
+    values["reason"] = problems.take(validation.text, values.get("reason") or "", "reason",
+                                     max_length=_limit(MaintenanceWindow, "reason"))
+    problems.raise_if_any()
     return {k: values.get(k) for k in WINDOW_FIELDS}
 
 
@@ -286,64 +300,93 @@ _TELEGRAM_TOKEN = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{20,80}$")
 EVENTS = ("opened", "escalated", "breached", "resolved", "reopened", "comment")
 
 
-def _webhook_out(row: dict, *, with_secret: bool = False) -> dict:
+def _webhook_out(row: dict, *, secret: str | None = None) -> dict:
+    """A webhook as the API shows it: the signing secret is write-only
+    (`secret_set`), shown once in the answer that generated it."""
     out = {
         "id": row["id"],
         "name": row["name"],
         "url": row["url"],
         "events": [e for e in row["events"].split(",") if e],
         "active": row["active"],
+        "secret_set": bool(row["secret"]),
         "kind": row["kind"],
         "chat_id": row["chat_id"],
         "language": row["language"],
     }
-    if with_secret:
-        out["secret"] = row["secret"]
+    if secret is not None:
+        out["secret"] = secret
     return out
 
 
+#: Webhooks may target loopback, link-local, private and metadata addresses only
+#: when the operator says so (RACKCARD_ALLOW_PRIVATE_WEBHOOKS): otherwise a
+#: webhook is a way to make the server call into its own network.
+ALLOW_PRIVATE_WEBHOOKS = False
+
+
+def webhook_target(url: str) -> str:
+    """An http(s) URL whose host is not an internal address (unless allowed)."""
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise Invalid("url must be an http(s) URL", field="url")
+    if not ALLOW_PRIVATE_WEBHOOKS:
+        reason = addressing.internal_host(parsed.hostname)
+        if reason:
+            raise Invalid(f"url points at {reason}; set RACKCARD_ALLOW_PRIVATE_WEBHOOKS=true to allow it", field="url")
+    return url
+
+
 def _webhook_values(data: dict, current: dict | None) -> dict:
-    _unknown(data, WEBHOOK_FIELDS)
+    problems = validation.Problems()
+    problems.take(_unknown, data, WEBHOOK_FIELDS)
     values = {**(current or {}), **data}
-    name = str(values.get("name") or "").strip()
-    if not name:
-        raise Invalid("a webhook needs a name", field="name")
+    name = problems.take(validation.text, values.get("name") or "", "name",
+                         max_length=_limit(WebhookEndpoint, "name"), multiline=False)
+    if name == "":
+        problems.add("name", "a webhook needs a name")
     values["name"] = name
+    default_url = TELEGRAM_API if values.get("kind") == "telegram" else ""
+    url = problems.take(validation.text, values.get("url") or default_url, "url",
+                        max_length=_limit(WebhookEndpoint, "url"), multiline=False)
+    if url is not None:
+        problems.take(webhook_target, url)
     kind = values.get("kind") or "webhook"
     if kind not in WEBHOOK_KINDS:
-        raise Invalid(f"kind must be one of {', '.join(WEBHOOK_KINDS)}", field="kind")
+        problems.add("kind", f"kind must be one of {', '.join(WEBHOOK_KINDS)}")
     values["kind"] = kind
     if values.get("language", "en") not in chat.LANGUAGES:
-        raise Invalid(f"language must be one of {', '.join(chat.LANGUAGES)}", field="language")
+        problems.add("language", f"language must be one of {', '.join(chat.LANGUAGES)}")
     values["language"] = values.get("language") or "en"
-    values["chat_id"] = str(values.get("chat_id") or "").strip()
+    chat_id = problems.take(validation.text, values.get("chat_id") or "", "chat_id", max_length=100, multiline=False)
+    values["chat_id"] = chat_id or ""
     if kind == "telegram":
-        # The bot token is the secret (kept like a webhook's signing key); the URL is the Bot API's.
-        values["url"] = values.get("url") or TELEGRAM_API
-        if not values["chat_id"] or len(values["chat_id"]) > 100:
-            raise Invalid("a Telegram target needs chat_id (a chat id or @channel name)", field="chat_id")
-        if not _TELEGRAM_TOKEN.match(str(values.get("secret") or "")):
-            raise Invalid("secret must be the bot token from @BotFather (123456:ABC...)", field="secret")
-    url = str(values.get("url") or "")
-    parsed = urlparse(url)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise Invalid("url must be an http(s) URL", field="url")
+        # The bot token is the secret (sealed like a webhook's signing key); the URL is the Bot API's.
+        if not values["chat_id"]:
+            problems.add("chat_id", "a Telegram target needs chat_id (a chat id or @channel name)")
+        token = values.get("secret")
+        if not secretbox.is_sealed(token) and not _TELEGRAM_TOKEN.match(str(token or "")):
+            problems.add("secret", "secret must be the bot token from @BotFather (123456:ABC...)")
     secret = values.get("secret") or secrets.token_urlsafe(32)
-    if not isinstance(secret, str):
-        raise Invalid("secret must be text", field="secret")
-    if len(secret) < 16:
-        raise Invalid("secret must have at least 16 characters", field="secret")
+    if not secretbox.is_sealed(secret):  # the stored one, kept as it is
+        secret = problems.take(validation.text, secret, "secret", max_length=MAX_WEBHOOK_SECRET, multiline=False)
+        if secret is not None and len(secret) < 16:
+            problems.add("secret", "secret must have at least 16 characters")
     values["secret"] = secret
     events = values.get("events") or []
     if isinstance(events, str):
         events = [e for e in events.split(",") if e]
-    if not isinstance(events, (list, tuple)):
-        raise Invalid(f"events must be a list of: {', '.join(EVENTS)}", field="events")
-    unknown = [e for e in events if e not in EVENTS]
-    if unknown:
-        raise Invalid(f"unknown event(s) {', '.join(unknown)}; known: {', '.join(EVENTS)}", field="events")
-    values["events"] = ",".join(events)
-    values["active"] = bool(values.get("active", True))
+    if not isinstance(events, (list, tuple)) or not all(isinstance(e, str) for e in events):
+        problems.add("events", f"events must be a list of: {', '.join(EVENTS)}")
+    else:
+        unknown = [e[:30] for e in events if e not in EVENTS]
+        if unknown:
+            problems.add("events", f"unknown event(s) {', '.join(unknown[:5])}; known: {', '.join(EVENTS)}")
+        values["events"] = ",".join(events)
+    values["active"] = values.get("active", True)
+    if not isinstance(values["active"], bool):
+        problems.add("active", "must be true or false")
+    problems.raise_if_any()
     return {k: values[k] for k in WEBHOOK_FIELDS}
 
 
@@ -352,20 +395,22 @@ async def list_webhooks(viewer: Viewer) -> list[dict]:
     return [_webhook_out(r) for r in await WebhookEndpoint.select().order_by(WebhookEndpoint.name)]
 
 
-async def get_webhook(viewer: Viewer, webhook_id: int, *, with_secret: bool = False) -> dict:
+async def get_webhook(viewer: Viewer, webhook_id: int, *, secret: str | None = None) -> dict:
     _admin(viewer)
-    return _webhook_out(await _row(WebhookEndpoint, webhook_id, "webhook"), with_secret=with_secret)
+    return _webhook_out(await _row(WebhookEndpoint, webhook_id, "webhook"), secret=secret)
 
 
 async def create_webhook(viewer: Viewer, data: dict) -> dict:
-    """Register an endpoint; the response shows the signing secret (once)."""
+    """Register an endpoint; a secret the server generated is shown in this answer, once."""
     _admin(viewer)
     values = _webhook_values(data, None)
+    generated = values["secret"] if not data.get("secret") else None
     async with atomic():
         await _name_free(WebhookEndpoint, values["name"], "a webhook")
-        rows = await WebhookEndpoint.insert(WebhookEndpoint(**values)).returning(WebhookEndpoint.id)
+        rows = await WebhookEndpoint.insert(WebhookEndpoint(**{**values, "secret": secretbox.seal(values["secret"])})
+                                            ).returning(WebhookEndpoint.id)
         await audit(viewer, "create", "webhook", rows[0]["id"], {**values, "secret": "***"})
-    return await get_webhook(viewer, rows[0]["id"], with_secret=True)
+    return await get_webhook(viewer, rows[0]["id"], secret=generated)
 
 
 async def update_webhook(viewer: Viewer, webhook_id: int, data: dict) -> dict:
@@ -373,12 +418,13 @@ async def update_webhook(viewer: Viewer, webhook_id: int, data: dict) -> dict:
     async with atomic():
         current = await _row(WebhookEndpoint, webhook_id, "webhook")
         values = _webhook_values(data, {k: current[k] for k in WEBHOOK_FIELDS})
+        values["secret"] = secretbox.seal(values["secret"])  # a kept secret is sealed already
         if values["name"] != current["name"]:
             await _name_free(WebhookEndpoint, values["name"], "a webhook")
         await WebhookEndpoint.update({getattr(WebhookEndpoint, k): v for k, v in values.items()}).where(
             WebhookEndpoint.id == webhook_id)
         await audit(viewer, "update", "webhook", webhook_id, {**values, "secret": "***"})
-    return await get_webhook(viewer, webhook_id, with_secret="secret" in data)
+    return await get_webhook(viewer, webhook_id)
 
 
 async def delete_webhook(viewer: Viewer, webhook_id: int) -> None:

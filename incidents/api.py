@@ -5,13 +5,14 @@ client users); webhooks are for administrators."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Request, delete, get, patch, post
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from accounts.errors import Invalid
 from accounts.http import CurrentViewer, require_admin, require_staff
+from validation.params import Limit, Offset, PathId, QueryId
 from cmdb import paging
 from incidents import admin, impact, services
 from incidents.schemas import DeliveryOut, IncidentDetail, IncidentOut, SlaPlanOut, WebhookOut, WindowOut
@@ -58,13 +59,13 @@ async def list_incidents(
     request: Request,
     viewer: CurrentViewer,
     status: FromQuery[str | None] = None,
-    client_id: FromQuery[int | None] = None,
-    asset_id: FromQuery[int | None] = None,
-    site_id: FromQuery[int | None] = None,
+    client_id: QueryId = None,
+    asset_id: QueryId = None,
+    site_id: QueryId = None,
     category: FromQuery[str | None] = None,
     sort: FromQuery[str | None] = None,
-    limit: Annotated[int, QueryParameter()] = paging.DEFAULT_LIMIT,
-    offset: Annotated[int, QueryParameter()] = 0,
+    limit: Limit = paging.DEFAULT_LIMIT,
+    offset: Offset = 0,
 ) -> paging.Page[IncidentOut]:
     limit, offset = paging.check(limit, offset)
     f = services.IncidentFilter(status=status, client_id=client_id, asset_id=asset_id, site_id=site_id,
@@ -74,7 +75,7 @@ async def list_incidents(
 
 
 @get("/incidents/{incident_id:int}", guards=STAFF, summary="One incident with affected assets/clients, timeline, SLA")
-async def get_incident(viewer: CurrentViewer, incident_id: FromPath[int]) -> IncidentDetail:
+async def get_incident(viewer: CurrentViewer, incident_id: PathId) -> IncidentDetail:
     return await services.get_incident(viewer, incident_id)
 
 
@@ -92,7 +93,7 @@ async def create_incident(viewer: CurrentViewer, data: JSONBody[ManualIncidentBo
 
 
 @patch("/incidents/{incident_id:int}", guards=STAFF, summary="Change the priority (due times follow)")
-async def update_incident(viewer: CurrentViewer, incident_id: FromPath[int], data: Body) -> IncidentDetail:
+async def update_incident(viewer: CurrentViewer, incident_id: PathId, data: Body) -> IncidentDetail:
     extra = sorted(set(data) - {"priority", "reason"})
     if extra or "priority" not in data:
         raise Invalid("only 'priority' (and 'reason') can be changed here", field=(extra or ["priority"])[0])
@@ -101,18 +102,18 @@ async def update_incident(viewer: CurrentViewer, incident_id: FromPath[int], dat
 
 @post("/incidents/{incident_id:int}/transition", guards=STAFF, status_code=200,
       summary="Move along the workflow; an illegal move is a 409 listing the allowed ones")
-async def transition(viewer: CurrentViewer, incident_id: FromPath[int], data: JSONBody[TransitionBody]) -> IncidentDetail:
+async def transition(viewer: CurrentViewer, incident_id: PathId, data: JSONBody[TransitionBody]) -> IncidentDetail:
     return await services.transition(viewer, incident_id, data.to, reason=data.reason)
 
 
 @post("/incidents/{incident_id:int}/comments", guards=STAFF, summary="Add an internal or public comment")
-async def add_comment(viewer: CurrentViewer, incident_id: FromPath[int], data: JSONBody[CommentBody]) -> IncidentDetail:
+async def add_comment(viewer: CurrentViewer, incident_id: PathId, data: JSONBody[CommentBody]) -> IncidentDetail:
     return await services.comment(viewer, incident_id, data.body, data.visibility)
 
 
 @post("/incidents/{incident_id:int}/escalate", guards=STAFF, status_code=200,
       summary="Escalate to the next support line (L1 → L2 → L3 → vendor)")
-async def escalate(viewer: CurrentViewer, incident_id: FromPath[int], data: JSONBody[EscalateBody | None] = None) -> IncidentDetail:
+async def escalate(viewer: CurrentViewer, incident_id: PathId, data: JSONBody[EscalateBody | None] = None) -> IncidentDetail:
     return await services.escalate(viewer, incident_id, reason=data.reason if data else "")
 
 
@@ -125,7 +126,7 @@ async def list_plans(viewer: CurrentViewer) -> list[SlaPlanOut]:
 
 
 @get("/sla-plans/{plan_id:int}", guards=STAFF, summary="One SLA plan")
-async def get_plan(viewer: CurrentViewer, plan_id: FromPath[int]) -> SlaPlanOut:
+async def get_plan(viewer: CurrentViewer, plan_id: PathId) -> SlaPlanOut:
     return await admin.get_plan(viewer, plan_id)
 
 
@@ -135,12 +136,12 @@ async def create_plan(viewer: CurrentViewer, data: Body) -> SlaPlanOut:
 
 
 @patch("/sla-plans/{plan_id:int}", guards=ADMIN, summary="Change an SLA plan (open incidents under it follow)")
-async def update_plan(viewer: CurrentViewer, plan_id: FromPath[int], data: Body) -> SlaPlanOut:
+async def update_plan(viewer: CurrentViewer, plan_id: PathId, data: Body) -> SlaPlanOut:
     return await admin.update_plan(viewer, plan_id, data)
 
 
 @delete("/sla-plans/{plan_id:int}", guards=ADMIN, summary="Delete an SLA plan no client uses")
-async def delete_plan(viewer: CurrentViewer, plan_id: FromPath[int]) -> None:
+async def delete_plan(viewer: CurrentViewer, plan_id: PathId) -> None:
     await admin.delete_plan(viewer, plan_id)
 
 
@@ -150,7 +151,7 @@ async def delete_plan(viewer: CurrentViewer, plan_id: FromPath[int]) -> None:
 @get("/maintenance-windows", guards=STAFF, summary="Maintenance windows, newest first (active_at: those open then)")
 async def list_windows(
     request: Request, viewer: CurrentViewer, active_at: FromQuery[str | None] = None,
-    limit: FromQuery[int] = paging.DEFAULT_LIMIT, offset: FromQuery[int] = 0,
+    limit: Limit = paging.DEFAULT_LIMIT, offset: Offset = 0,
 ) -> paging.Page[WindowOut]:
     limit, offset = paging.check(limit, offset)
     count, results = await admin.list_windows(viewer, active_at=active_at or None, limit=limit, offset=offset)
@@ -158,7 +159,7 @@ async def list_windows(
 
 
 @get("/maintenance-windows/{window_id:int}", guards=STAFF, summary="One maintenance window")
-async def get_window(viewer: CurrentViewer, window_id: FromPath[int]) -> WindowOut:
+async def get_window(viewer: CurrentViewer, window_id: PathId) -> WindowOut:
     return await admin.get_window(viewer, window_id)
 
 
@@ -168,12 +169,12 @@ async def create_window(viewer: CurrentViewer, data: Body) -> WindowOut:
 
 
 @patch("/maintenance-windows/{window_id:int}", guards=STAFF, summary="Change a maintenance window")
-async def update_window(viewer: CurrentViewer, window_id: FromPath[int], data: Body) -> WindowOut:
+async def update_window(viewer: CurrentViewer, window_id: PathId, data: Body) -> WindowOut:
     return await admin.update_window(viewer, window_id, data)
 
 
 @delete("/maintenance-windows/{window_id:int}", guards=STAFF, summary="Delete a maintenance window")
-async def delete_window(viewer: CurrentViewer, window_id: FromPath[int]) -> None:
+async def delete_window(viewer: CurrentViewer, window_id: PathId) -> None:
     await admin.delete_window(viewer, window_id)
 
 
@@ -201,8 +202,8 @@ async def list_webhooks(viewer: CurrentViewer) -> list[WebhookOut]:
 
 @get("/webhooks/deliveries", guards=ADMIN, summary="Notification delivery log (webhooks and e-mail)")
 async def list_deliveries(
-    request: Request, viewer: CurrentViewer, incident_id: FromQuery[int | None] = None,
-    limit: FromQuery[int] = paging.DEFAULT_LIMIT, offset: FromQuery[int] = 0,
+    request: Request, viewer: CurrentViewer, incident_id: QueryId = None,
+    limit: Limit = paging.DEFAULT_LIMIT, offset: Offset = 0,
 ) -> paging.Page[DeliveryOut]:
     limit, offset = paging.check(limit, offset)
     count, results = await admin.deliveries(viewer, incident_id=incident_id, limit=limit, offset=offset)
@@ -210,7 +211,7 @@ async def list_deliveries(
 
 
 @get("/webhooks/{webhook_id:int}", guards=ADMIN, summary="One webhook endpoint")
-async def get_webhook(viewer: CurrentViewer, webhook_id: FromPath[int]) -> WebhookOut:
+async def get_webhook(viewer: CurrentViewer, webhook_id: PathId) -> WebhookOut:
     return await admin.get_webhook(viewer, webhook_id)
 
 
@@ -220,12 +221,12 @@ async def create_webhook(viewer: CurrentViewer, data: Body) -> WebhookOut:
 
 
 @patch("/webhooks/{webhook_id:int}", guards=ADMIN, summary="Change a webhook endpoint")
-async def update_webhook(viewer: CurrentViewer, webhook_id: FromPath[int], data: Body) -> WebhookOut:
+async def update_webhook(viewer: CurrentViewer, webhook_id: PathId, data: Body) -> WebhookOut:
     return await admin.update_webhook(viewer, webhook_id, data)
 
 
 @delete("/webhooks/{webhook_id:int}", guards=ADMIN, summary="Delete a webhook endpoint")
-async def delete_webhook(viewer: CurrentViewer, webhook_id: FromPath[int]) -> None:
+async def delete_webhook(viewer: CurrentViewer, webhook_id: PathId) -> None:
     await admin.delete_webhook(viewer, webhook_id)
 
 

@@ -23,12 +23,15 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import math
 from dataclasses import dataclass
 from typing import Any
 
+from accounts import secretbox
 from accounts.dbutil import INTEGRITY_ERRORS, atomic, current_engine, is_unique_violation
 from accounts.errors import Forbidden, Invalid, NotFound
 from accounts.viewer import Viewer
+import validation
 from cmdb.tables import Asset, Interface, Site
 from incidents import engine, probe_health, rawsql, timeseries
 from incidents.rawsql import Sql, as_time
@@ -36,11 +39,18 @@ from incidents.rules import CheckUpdate
 from incidents.services import aware
 from incidents.tables import CheckEvent, CheckState, ProbeBatch
 from probes.profiles import check_overrides, installed_profiles
-from probes.wire import OK, SOURCES, STATES, WARNING, ObservationBatch, Target, TargetInterface, parse_time, utcnow
+from probes.wire import (OK, SOURCES, STATES, WARNING, Observation, ObservationBatch, Target, TargetInterface,
+                         utcnow)
 
 log = logging.getLogger("rackcard.incidents.checks")
 
 MAX_BATCH = 5000
+MAX_KEY = 64
+MAX_VALUE = 200
+MAX_MESSAGE = 1000
+MAX_NUMBER = 1e15
+#: Observations stamped further ahead of the server's clock are refused (see _apply).
+CLOCK_TOLERANCE = dt.timedelta(seconds=300)
 MAX_SAMPLES_RETURNED = 5000
 TIMETICKS_WRAP = 2**32
 REBOOT = "reboot"
@@ -49,36 +59,79 @@ REBOOT = "reboot"
 # ------------------------------------------------------------------ validation
 
 
+def _observation(raw: Any, where: str, problems: validation.Problems) -> tuple[Observation, dt.datetime] | None:
+    """One observation checked field by field; every problem recorded under
+    `observations[i].field`. Device text (value, message) is cleaned, not refused."""
+    if not isinstance(raw, dict):
+        problems.add(where, "must be an object with asset_id, key, state, observed_at")
+        return None
+    before = len(problems.errors)
+    asset_id = problems.take(validation.ident, raw.get("asset_id"), f"{where}.asset_id")
+    key = raw.get("key")
+    if not isinstance(key, str):
+        problems.add(f"{where}.key", "must be text such as reachability or link:2")
+    else:
+        key = problems.take(validation.text, key, f"{where}.key", max_length=MAX_KEY, multiline=False)
+    if key == "":
+        problems.add(f"{where}.key", "must not be empty")
+    state = problems.take(validation.choice, raw.get("state"), f"{where}.state", STATES)
+    source = problems.take(validation.choice, raw.get("source", "poll"), f"{where}.source", SOURCES)
+    at = problems.take(validation.moment, raw.get("observed_at"), f"{where}.observed_at", need_offset=False)
+    value = raw.get("value")
+    if value is not None and (isinstance(value, (dict, list)) or not isinstance(value, (str, int, float, bool))):
+        problems.add(f"{where}.value", "must be text or a number")
+    message = raw.get("message") or ""
+    if not isinstance(message, str):
+        problems.add(f"{where}.message", "must be text")
+    number = raw.get("number")
+    if number is not None and (isinstance(number, bool) or not isinstance(number, (int, float))
+                               or not math.isfinite(number) or abs(number) > MAX_NUMBER):
+        problems.add(f"{where}.number", f"must be a finite number within ±{MAX_NUMBER:g}")
+    if len(problems.errors) > before:
+        return None
+    return Observation(
+        asset_id=asset_id, key=key, state=state, observed_at=at.isoformat(), source=source,
+        value=None if value is None else validation.sanitised(value, MAX_VALUE),
+        message=validation.sanitised(message, MAX_MESSAGE), number=None if number is None else float(number),
+    ), at
+
+
 def _parse_batch(batch: ObservationBatch | dict) -> tuple[ObservationBatch, list[dt.datetime]]:
-    if isinstance(batch, dict):
-        if not str(batch.get("batch_id") or "").strip():
-            raise Invalid("a batch needs a batch_id", field="batch_id")
-        try:
-            batch = ObservationBatch.from_dict(batch)
-        except (TypeError, ValueError, KeyError) as exc:
-            raise Invalid(f"malformed batch: {exc}", field="observations") from None
-    if not batch.batch_id or len(batch.batch_id) > 64:
-        raise Invalid("batch_id must have 1 to 64 characters", field="batch_id")
-    if len(batch.observations) > MAX_BATCH:
-        raise Invalid(f"at most {MAX_BATCH} observations per batch", field="observations")
-    times = []
-    for i, o in enumerate(batch.observations):
-        where = f"observations[{i}]"
-        if not isinstance(o.asset_id, int) or isinstance(o.asset_id, bool):
-            raise Invalid("asset_id must be an integer", field=f"{where}.asset_id")
-        if not o.key or len(o.key) > 64:
-            raise Invalid("key must have 1 to 64 characters", field=f"{where}.key")
-        if o.state not in STATES:
-            raise Invalid(f"state must be one of {', '.join(STATES)}", field=f"{where}.state")
-        if o.source not in SOURCES:
-            raise Invalid(f"source must be one of {', '.join(SOURCES)}", field=f"{where}.source")
-        if o.number is not None and not isinstance(o.number, (int, float)):
-            raise Invalid("number must be numeric", field=f"{where}.number")
-        try:
-            times.append(parse_time(o.observed_at))
-        except (TypeError, ValueError):
-            raise Invalid("observed_at must be an ISO 8601 time", field=f"{where}.observed_at") from None
-    return batch, times
+    """The batch checked as a whole before anything is applied: every problem
+    of every observation is listed (as `observations[i].field`) and a batch
+    with any problem is refused entirely."""
+    if isinstance(batch, ObservationBatch):
+        batch = batch.to_dict()
+    problems = validation.Problems()
+    if not isinstance(batch, dict):
+        raise Invalid("the body must be an observation batch object", field="body")
+    batch_id = problems.take(validation.text, batch.get("batch_id"), "batch_id", max_length=64, multiline=False)
+    if batch_id == "":
+        problems.add("batch_id", "a batch needs a batch_id (1 to 64 characters)")
+    probe = problems.take(validation.text, batch.get("probe") or "", "probe", max_length=100, multiline=False)
+    stats = batch.get("stats") or {}
+    if not isinstance(stats, dict):
+        problems.add("stats", "must be an object of counters")
+        stats = {}
+    # Counters only (they are logged): anything else a worker sends there is dropped.
+    stats = {str(k)[:64]: v for k, v in list(stats.items())[:100]
+             if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    raw = batch.get("observations") or []
+    if not isinstance(raw, list):
+        problems.add("observations", "must be a list of observations")
+        raw = []
+    if len(raw) > MAX_BATCH:
+        problems.add("observations", f"at most {MAX_BATCH} observations per batch")
+        raw = []
+    parsed = [_observation(o, f"observations[{i}]", problems) for i, o in enumerate(raw)]
+    problems.raise_if_any()
+    good = [p for p in parsed if p is not None]
+    sent_at = batch.get("sent_at")
+    result = ObservationBatch(
+        batch_id=batch_id, probe=probe, observations=tuple(o for o, _ in good), stats=stats,
+        sent_at=sent_at if isinstance(sent_at, str) and len(sent_at) <= 64 else utcnow().isoformat(),
+    )
+    return result, [at for _, at in good]
 
 
 def _as_int(value: Any) -> int | None:
@@ -130,7 +183,7 @@ async def record_observations(batch: ObservationBatch | dict, viewer: Viewer, no
         raise Forbidden("observations come from probe workers and alert ingest")
     batch, times = _parse_batch(batch)
     now = now or utcnow()
-    result = {"batch_id": batch.batch_id, "duplicate": False, "applied": 0, "stale": 0, "rejected": 0}
+    result = {"batch_id": batch.batch_id, "duplicate": False, "applied": 0, "stale": 0, "rejected": 0, "future": 0}
     # Only a transaction of our own can be rolled back and tried again.
     own = current_engine().current_transaction.get() is None
     for attempt in range(1, ATTEMPTS + 1):
@@ -247,7 +300,18 @@ def _state_row(ck: tuple[int, str], s: _State) -> tuple:
 async def _apply(batch: ObservationBatch, times: list[dt.datetime], viewer: Viewer, now: dt.datetime) -> dict:
     keys = {o.key for o in batch.observations}
     allowed, states = await _load_states({o.asset_id for o in batch.observations}, keys, viewer)
-    mine = [(at, o) for at, o in zip(times, batch.observations) if o.asset_id in allowed]
+    # Clock discipline: an observation stamped ahead of the server's clock by
+    # more than the tolerance is refused (counted, logged, reported back), and
+    # a state some earlier clock stamped in the future is brought back to now,
+    # so no real observation can ever be "stale" behind it.
+    limit = now + CLOCK_TOLERANCE
+    future = [(at, o) for at, o in zip(times, batch.observations) if at > limit]
+    if future:
+        log.warning("probe %s: %d observation(s) stamped ahead of the server clock refused (first: asset %s %s at %s)",
+                    viewer.probe_name or viewer.email, len(future), future[0][1].asset_id, future[0][1].key,
+                    future[0][0].isoformat())
+    await _unstick(states, now, limit)
+    mine = [(at, o) for at, o in zip(times, batch.observations) if o.asset_id in allowed and at <= limit]
     # Earlier state changes of the batch's checks within the flap window (a port
     # flapping on polls never completes a hold-down streak: the rules count these).
     # Healthy polls of healthy checks (the steady state) need none.
@@ -320,7 +384,30 @@ async def _apply(batch: ObservationBatch, times: list[dt.datetime], viewer: View
         await probe_health.note_batch(viewer.probe_name, {allowed[o.asset_id] for _, o in mine}, now)
     if updates:
         await engine.process(updates, now)
-    return {"applied": applied, "stale": stale, "rejected": rejected}
+    return {"applied": applied, "stale": stale, "rejected": rejected, "future": len(future)}
+
+
+async def _unstick(states: dict[tuple[int, str], _State], now: dt.datetime, limit: dt.datetime) -> None:
+    """Check states stamped beyond `limit` (by a clock that ran ahead before
+    this rule existed, or a server clock set back) are moved back to `now`."""
+    stuck = [ck for ck, st in states.items() if st.last_observed_at and st.last_observed_at > limit]
+    if not stuck:
+        return
+    q = Sql()
+    await q.fetch(f"UPDATE inc_check_state SET last_observed_at = {q(now)}, "
+                  f"since = CASE WHEN since > {q(limit)} THEN {q(now)} ELSE since END "
+                  f"WHERE asset IN {q.ints(ck[0] for ck in stuck)} AND last_observed_at > {q(limit)}")
+    for ck in stuck:
+        log.warning("check %s of asset %s was stamped in the future (%s); moved back to now", ck[1], ck[0],
+                    states[ck].last_observed_at.isoformat())
+        states[ck].last_observed_at = now
+        states[ck].since = min(states[ck].since, now)
+
+
+def set_clock_tolerance(seconds: int) -> None:
+    """How far ahead of the server's clock an observation may be stamped (RACKCARD_CLOCK_TOLERANCE_S)."""
+    global CLOCK_TOLERANCE
+    CLOCK_TOLERANCE = dt.timedelta(seconds=seconds)
 
 
 #: Sent by the worker as the last observation of every answered poll (probes.interpret.readability).
@@ -421,9 +508,10 @@ async def probe_targets(viewer: Viewer, site_code: str | None = None, asset_id: 
     return [
         Target(
             asset_id=r["id"], name=r["name"], kind=r["kind"], host=r["mgmt_ip"], port=r["snmp_port"] or 161,
-            version=r["snmp_version"], community=r["snmp_community"] if r["snmp_version"] != "3" else None,
-            v3_user=r["snmp_v3_user"], v3_auth_protocol=r["snmp_v3_auth_protocol"], v3_auth_key=r["snmp_v3_auth_key"],
-            v3_priv_protocol=r["snmp_v3_priv_protocol"], v3_priv_key=r["snmp_v3_priv_key"],
+            version=r["snmp_version"], community=secretbox.open(r["snmp_community"]) if r["snmp_version"] != "3" else None,
+            v3_user=secretbox.open(r["snmp_v3_user"]), v3_auth_protocol=r["snmp_v3_auth_protocol"],
+            v3_auth_key=secretbox.open(r["snmp_v3_auth_key"]),
+            v3_priv_protocol=r["snmp_v3_priv_protocol"], v3_priv_key=secretbox.open(r["snmp_v3_priv_key"]),
             v3_context=(r["snmp_v3_context"] or "") if r["snmp_version"] == "3" else "",
             interval_s=max(5, r["poll_interval_s"] or 60), profile=r["profile"], site_code=r["site_code"],
             interfaces=tuple(interfaces.get(r["id"], ())), overrides=_overrides(r),

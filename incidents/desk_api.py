@@ -7,10 +7,11 @@ import datetime as dt
 from typing import Annotated, Any
 
 from litestar import Request, Response, delete, get, patch, post
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import FromQuery, JSONBody, QueryParameter
 
 from accounts.errors import Invalid
 from accounts.http import CurrentViewer, require_staff, require_token
+from validation.params import Limit, Offset, PathId, QueryId
 from cmdb import paging
 from incidents import canned, kb, kpi, kpi_store
 
@@ -42,7 +43,7 @@ From = Annotated[str | None, QueryParameter(name="from", required=False)]
 @get("/reports/kpi", guards=STAFF, summary="Support-desk KPIs over a period (staff)", description=_PARAMS_TEXT)
 async def kpi_report(
     viewer: CurrentViewer, from_: From = None, to: FromQuery[str | None] = None,
-    group_by: FromQuery[str | None] = None, client_id: FromQuery[int | None] = None,
+    group_by: FromQuery[str | None] = None, client_id: QueryId = None,
     category: FromQuery[str | None] = None, bucket: FromQuery[str | None] = None,
 ) -> dict:
     return await _report(viewer, from_, to, group_by, client_id, category, bucket)
@@ -53,7 +54,7 @@ async def kpi_report(
                  "The other parameters and the numbers are those of GET /reports/kpi.\n\n" + _PARAMS_TEXT)
 async def kpi_report_csv(
     viewer: CurrentViewer, table: FromQuery[str] = "groups", from_: From = None, to: FromQuery[str | None] = None,
-    group_by: FromQuery[str | None] = None, client_id: FromQuery[int | None] = None,
+    group_by: FromQuery[str | None] = None, client_id: QueryId = None,
     category: FromQuery[str | None] = None, bucket: FromQuery[str | None] = None,
 ) -> Response:
     if table not in kpi_store.TABLES:
@@ -92,7 +93,7 @@ _KB_FIELDS = ("Fields: `title`, `body` (Markdown; raw HTML is shown as text, scr
 async def list_articles(
     request: Request, viewer: CurrentViewer, q: FromQuery[str | None] = None, category: FromQuery[str | None] = None,
     language: FromQuery[str | None] = None, visibility: FromQuery[str | None] = None,
-    limit: FromQuery[int] = paging.DEFAULT_LIMIT, offset: FromQuery[int] = 0,
+    limit: Limit = paging.DEFAULT_LIMIT, offset: Offset = 0,
 ) -> dict:
     limit, offset = paging.check(limit, offset)
     count, results = await kb.search(viewer, q=q, category=category or None, language=language or None,
@@ -101,7 +102,7 @@ async def list_articles(
 
 
 @get("/kb/{article_id:int}", guards=VIEWERS, summary="One article with its safe HTML (client users: public only)")
-async def get_article(viewer: CurrentViewer, article_id: FromPath[int]) -> dict:
+async def get_article(viewer: CurrentViewer, article_id: PathId) -> dict:
     return await kb.get(viewer, article_id)
 
 
@@ -111,12 +112,12 @@ async def create_article(viewer: CurrentViewer, data: Body) -> dict:
 
 
 @patch("/kb/{article_id:int}", guards=STAFF, summary="Change an article (staff)", description=_KB_FIELDS)
-async def update_article(viewer: CurrentViewer, article_id: FromPath[int], data: Body) -> dict:
+async def update_article(viewer: CurrentViewer, article_id: PathId, data: Body) -> dict:
     return await kb.update(viewer, article_id, data)
 
 
 @delete("/kb/{article_id:int}", guards=STAFF, summary="Delete an article (staff)")
-async def delete_article(viewer: CurrentViewer, article_id: FromPath[int]) -> None:
+async def delete_article(viewer: CurrentViewer, article_id: PathId) -> None:
     await kb.delete(viewer, article_id)
 
 
@@ -126,7 +127,7 @@ async def delete_article(viewer: CurrentViewer, article_id: FromPath[int]) -> No
                  "(score: category 4, model 3, kind 2; then the most used; `language` first on ties). "
                  "`replies`: canned replies for its category or any, in `language` when given. `used`: the "
                  "articles already used on it.")
-async def incident_suggestions(viewer: CurrentViewer, incident_id: FromPath[int],
+async def incident_suggestions(viewer: CurrentViewer, incident_id: PathId,
                                language: FromQuery[str | None] = None) -> dict:
     if language and language not in kb.LANGUAGES:
         raise Invalid(f"language must be one of {', '.join(kb.LANGUAGES)}", field="language")
@@ -139,7 +140,7 @@ async def incident_suggestions(viewer: CurrentViewer, incident_id: FromPath[int]
 
 @post("/incidents/{incident_id:int}/kb-uses", guards=STAFF, status_code=200,
       summary="Record that an article was used on an incident (staff): {\"article_id\"}")
-async def use_article(viewer: CurrentViewer, incident_id: FromPath[int], data: Body) -> dict:
+async def use_article(viewer: CurrentViewer, incident_id: PathId, data: Body) -> dict:
     article_id = data.get("article_id")
     if not isinstance(article_id, int) or isinstance(article_id, bool):
         raise Invalid("article_id must be an article's id", field="article_id")
@@ -160,7 +161,7 @@ async def list_replies(viewer: CurrentViewer, category: FromQuery[str | None] = 
 
 
 @get("/canned-replies/{reply_id:int}", guards=STAFF, summary="One canned reply (staff)")
-async def get_reply(viewer: CurrentViewer, reply_id: FromPath[int]) -> dict:
+async def get_reply(viewer: CurrentViewer, reply_id: PathId) -> dict:
     return await canned.get(viewer, reply_id)
 
 
@@ -170,12 +171,12 @@ async def create_reply(viewer: CurrentViewer, data: Body) -> dict:
 
 
 @patch("/canned-replies/{reply_id:int}", guards=STAFF, summary="Change a canned reply (staff)")
-async def update_reply(viewer: CurrentViewer, reply_id: FromPath[int], data: Body) -> dict:
+async def update_reply(viewer: CurrentViewer, reply_id: PathId, data: Body) -> dict:
     return await canned.update(viewer, reply_id, data)
 
 
 @delete("/canned-replies/{reply_id:int}", guards=STAFF, summary="Delete a canned reply (staff)")
-async def delete_reply(viewer: CurrentViewer, reply_id: FromPath[int]) -> None:
+async def delete_reply(viewer: CurrentViewer, reply_id: PathId) -> None:
     await canned.delete(viewer, reply_id)
 
 
@@ -191,7 +192,7 @@ def _values(data: dict | None) -> Any:
       summary="Fill a canned reply for an incident without sending it (staff)",
       description="Body `{\"values\": {placeholder: text}}` (optional) gives or overrides values. A placeholder "
                   "the incident cannot fill is a 422 whose `errors` name each missing one.")
-async def render_reply(viewer: CurrentViewer, incident_id: FromPath[int], reply_id: FromPath[int],
+async def render_reply(viewer: CurrentViewer, incident_id: PathId, reply_id: PathId,
                        data: JSONBody[dict[str, Any] | None] = None) -> dict:
     return await canned.render(viewer, incident_id, reply_id, _values(data))
 
@@ -200,7 +201,7 @@ async def render_reply(viewer: CurrentViewer, incident_id: FromPath[int], reply_
       summary="Fill a canned reply and post it as a comment; counts the use (staff)",
       description="As /render, then the comment is added with the reply's visibility (a public one is mailed "
                   "to the clients). Nothing is sent when a placeholder has no value.")
-async def send_reply(viewer: CurrentViewer, incident_id: FromPath[int], reply_id: FromPath[int],
+async def send_reply(viewer: CurrentViewer, incident_id: PathId, reply_id: PathId,
                      data: JSONBody[dict[str, Any] | None] = None) -> dict:
     return await canned.send(viewer, incident_id, reply_id, _values(data))
 

@@ -19,22 +19,27 @@ Webhook requests carry:
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import hmac
 import json
 import logging
+import socket
 import time
 from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Sequence
+from urllib.parse import urlparse
 
 import aiosmtplib
 import httpx
 
+from accounts import secretbox
 from accounts.dbutil import atomic
+from cmdb import addressing
 from cmdb.tables import Contact
-from incidents import chat
+from incidents import admin, chat
 from incidents.services import add_entry
 from incidents.tables import (
     AffectedClient,
@@ -241,12 +246,14 @@ async def _post_webhook(http: httpx.AsyncClient, webhook_id: int, delivery_id: i
     ).where(WebhookEndpoint.id == webhook_id).first()
     if hook is None or not hook["active"]:
         raise RuntimeError("webhook endpoint deleted or disabled")
+    await _refuse_internal(hook["url"])
+    secret = secretbox.open(hook["secret"])
     if hook["kind"] in ("slack", "telegram"):
         text = await _chat_text(config or NotifyConfig(), event, payload, hook["language"])
         if hook["kind"] == "slack":
             response = await http.post(hook["url"], json={"text": text})
             return response.status_code
-        response = await http.post(f"{hook['url'].rstrip('/')}/bot{hook['secret']}/sendMessage", json={
+        response = await http.post(f"{hook['url'].rstrip('/')}/bot{secret}/sendMessage", json={
             "chat_id": hook["chat_id"], "text": text, "disable_web_page_preview": True})
         if response.status_code == 200 and not _telegram_ok(response):
             return 502
@@ -256,9 +263,27 @@ async def _post_webhook(http: httpx.AsyncClient, webhook_id: int, delivery_id: i
         "Content-Type": "application/json",
         "X-Rackcard-Event": event,
         "X-Rackcard-Delivery": str(delivery_id),
-        SIGNATURE_HEADER: sign(hook["secret"], body),
+        SIGNATURE_HEADER: sign(secret, body),
     })
     return response.status_code
+
+
+async def _refuse_internal(url: str) -> None:
+    """A webhook's host may have come to resolve to a loopback, link-local or
+    metadata address since it was registered: checked again at every send."""
+    if admin.ALLOW_PRIVATE_WEBHOOKS:
+        return
+    parsed = urlparse(url)
+    host = parsed.hostname or ""
+    reason = addressing.internal_host(host)
+    if reason is None:
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(host, parsed.port or 443, type=socket.SOCK_STREAM)
+        except OSError:
+            infos = []  # unresolvable: the send fails on its own
+        reason = next((r for r in (addressing.internal_host(i[4][0]) for i in infos) if r), None)
+    if reason:
+        raise RuntimeError(f"refused: {host} is {reason} (RACKCARD_ALLOW_PRIVATE_WEBHOOKS)")
 
 
 def _telegram_ok(response: httpx.Response) -> bool:

@@ -13,6 +13,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 
 from accounts.errors import Invalid
 from accounts.http import CurrentViewer, require_probe, require_staff
+from validation.params import PathId
 from incidents import checks, discover
 from incidents.schemas import BatchResult, CheckEventOut, CheckOut, PollOut, SampleOut
 from probes.wire import Target, parse_time
@@ -43,19 +44,19 @@ async def probe_observations(viewer: CurrentViewer, data: JSONBody[dict]) -> Bat
 
 
 @get("/assets/{asset_id:int}/checks", guards=[require_staff], summary="Latest state of each check of an asset")
-async def asset_checks(viewer: CurrentViewer, asset_id: FromPath[int]) -> list[CheckOut]:
+async def asset_checks(viewer: CurrentViewer, asset_id: PathId) -> list[CheckOut]:
     return await checks.asset_checks(asset_id, viewer)
 
 
 @get("/assets/{asset_id:int}/check-events", guards=[require_staff], summary="State changes and reboots of an asset")
-async def asset_check_events(viewer: CurrentViewer, asset_id: FromPath[int]) -> list[CheckEventOut]:
+async def asset_check_events(viewer: CurrentViewer, asset_id: PathId) -> list[CheckEventOut]:
     return await checks.asset_events(asset_id, viewer)
 
 
 @get("/assets/{asset_id:int}/samples", guards=[require_staff], summary="Numeric history of an asset's checks")
 async def asset_samples(
     viewer: CurrentViewer,
-    asset_id: FromPath[int],
+    asset_id: PathId,
     key: FromQuery[str | None] = None,
     since: FromQuery[str | None] = None,
 ) -> list[SampleOut]:
@@ -70,7 +71,7 @@ async def asset_samples(
 
 @post("/assets/{asset_id:int}/poll", guards=[require_staff], status_code=200,
       summary="Poll the asset now; returns what was seen (and records it)")
-async def asset_poll(viewer: CurrentViewer, asset_id: FromPath[int]) -> PollOut:
+async def asset_poll(viewer: CurrentViewer, asset_id: PathId) -> PollOut:
     return await checks.poll_asset_now(asset_id, viewer)
 
 

@@ -271,3 +271,16 @@ class DeliveryAttempt(Table, tablename="inc_delivery_attempt"):
     status_code = Integer(null=True, default=None)
     error = Text(default="")
     duration_ms = Integer(default=0)
+
+
+def _link_client_sla_plan() -> None:
+    """A client's `sla_plan_id` must name an SLA plan (422 naming the field).
+    cmdb cannot import incidents, so the reference is declared from here; the
+    tables module is loaded whenever an engine is bound (rackcard.db.all_tables)."""
+    from cmdb.services import CLIENT
+
+    field = CLIENT.by_name["sla_plan_id"]
+    field.ref, field.ref_label = SlaPlan, "SLA plan"
+
+
+_link_client_sla_plan()

@@ -17,11 +17,17 @@ from litestar.static_files import create_static_files_router
 
 from litestar.di import Provide
 
+from accounts import secretbox
 from accounts.http import page_viewer_dependency, require_staff_session, require_token, viewer_dependency
-from rackcard import csrf, db, logs, ops, web
+from accounts.ratelimit import FailureLimiter
+from incidents import admin, checks
+from rackcard import csrf, db, logs, openapi, ops, web
 from rackcard.api_docs import VendoredSwagger
 from rackcard.composed import build_card
+from rackcard.security import SecurityHeaders
 from rackcard.settings import Settings
+from validation import BODY_MAX_BYTES
+from validation.requests import RequestBounds
 
 log = logging.getLogger("rackcard")
 
@@ -70,11 +76,16 @@ def create_app(
     in the one process of `serve --workers N` that holds the leader lock (see worker_app).
     """
     settings = settings or Settings.from_env()
+    secretbox.configure(settings.secret_key, settings.old_secret_keys)
+    checks.set_clock_tolerance(settings.clock_tolerance_s)
+    admin.ALLOW_PRIVATE_WEBHOOKS = settings.allow_private_webhooks
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
             if manage_db:
+                if settings.database_url.startswith("sqlite:"):
+                    db.private_dir(settings.var_dir)
                 await stack.enter_async_context(db.connected(settings.database_url, run_migrations=migrate))
                 log.info("database ready: %s", _redacted(settings.database_url))
             if demo:
@@ -112,8 +123,9 @@ def create_app(
             *ops.routes,
             create_static_files_router(path="/static", directories=[ROOT / "static"], include_in_schema=False),
         ],
-        middleware=[logs.request_id_middleware, ops.prometheus_config().middleware],
+        middleware=[logs.request_id_middleware, ops.prometheus_config().middleware, SecurityHeaders(), RequestBounds()],
         lifespan=[lifespan],
+        request_max_body_size=BODY_MAX_BYTES,
         template_config=web.template_config(),
         # Every unsafe page request (forms, htmx) needs the CSRF token; /api/v1 is exempt (bearer tokens).
         before_request=csrf.check,
@@ -129,7 +141,9 @@ def create_app(
         ),
         debug=False,
     )
+    openapi.install(app)
     app.state.settings = settings
+    app.state.auth_limiter = FailureLimiter(settings.auth_failures_per_minute)
     return app
 
 

@@ -62,7 +62,10 @@ def run_async(coro_fn, *args, settings=None, migrate: bool = True):
     from rackcard import db
     from rackcard.settings import Settings
 
+    from accounts import secretbox
+
     settings = settings or Settings.from_env()
+    secretbox.configure(settings.secret_key, settings.old_secret_keys)
 
     async def runner():
         async with db.connected(settings.database_url, run_migrations=migrate):

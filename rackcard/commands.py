@@ -159,6 +159,60 @@ def _token_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_rows(rows: list[dict], columns: tuple[str, ...]) -> None:
+    widths = [max(len(c), *(len(str(r.get(c) if r.get(c) is not None else "-")) for r in rows)) for c in columns]
+    print("  ".join(c.ljust(w) for c, w in zip(columns, widths)))
+    for r in rows:
+        print("  ".join(str(r.get(c) if r.get(c) is not None else "-").ljust(w) for c, w in zip(columns, widths)))
+
+
+def _token_list(args: argparse.Namespace) -> int:
+    from accounts.services import list_tokens
+    from rackcard.cli import run_async
+
+    rows = run_async(lambda: list_tokens(include_revoked=args.all))
+    _print_rows(rows, ("id", "prefix", "kind", "email", "name", "site_code", "last_used_at", "revoked"))
+    return 0
+
+
+def _token_revoke(args: argparse.Namespace) -> int:
+    from accounts.services import revoke_token
+    from accounts.viewer import SYSTEM
+    from rackcard.cli import run_async
+
+    row = run_async(revoke_token, args.id, SYSTEM)
+    print(f"revoked token {row['id']} ({row['prefix']}..., {row['email'] or row['name']})")
+    return 0
+
+
+def _user_list(args: argparse.Namespace) -> int:
+    from accounts.services import list_users
+    from rackcard.cli import run_async
+
+    _print_rows(run_async(list_users), ("id", "email", "role", "client_id", "active"))
+    return 0
+
+
+def _user_active(args: argparse.Namespace, active: bool) -> int:
+    from accounts.services import set_user_active
+    from accounts.viewer import SYSTEM
+    from rackcard.cli import run_async
+
+    key = int(args.user) if args.user.isdigit() else args.user
+    row = run_async(set_user_active, key, active, SYSTEM)
+    print(f"{'enabled' if active else 'disabled'} user {row['email']} (id {row['id']})")
+    return 0
+
+
+def _secrets_rotate(args: argparse.Namespace) -> int:
+    from rackcard.cli import run_async
+    from rackcard.secrets import rotate
+
+    counts = run_async(rotate)
+    print(", ".join(f"{n} {what}" for what, n in counts.items()) + " sealed with the current RACKCARD_SECRET_KEY")
+    return 0
+
+
 def _backup(args: argparse.Namespace) -> int:
     from rackcard.backup import backup
     from rackcard.settings import Settings
@@ -211,6 +265,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--name", help="display name")
     c.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
     c.set_defaults(func=_user_create)
+    c = user_sub.add_parser("list", help="list users")
+    c.set_defaults(func=_user_list)
+    c = user_sub.add_parser("disable", help="disable a user: their tokens and logins stop working at once")
+    c.add_argument("user", help="e-mail or id")
+    c.set_defaults(func=lambda a: _user_active(a, False))
+    c = user_sub.add_parser("enable", help="enable a disabled user again")
+    c.add_argument("user", help="e-mail or id")
+    c.set_defaults(func=lambda a: _user_active(a, True))
 
     p = sub.add_parser("token", help="manage API tokens")
     token_sub = p.add_subparsers(dest="token_command", metavar="ACTION", required=True)
@@ -222,6 +284,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--site", metavar="CODE", help="with --probe: limit the worker to one site")
     c.add_argument("--name", help="a label for the token")
     c.set_defaults(func=_token_create)
+    c = token_sub.add_parser("list", help="list API tokens (never the tokens: their first characters)")
+    c.add_argument("--all", action="store_true", help="include revoked tokens")
+    c.set_defaults(func=_token_list)
+    c = token_sub.add_parser("revoke", help="revoke an API token by id (see token list)")
+    c.add_argument("id", type=int)
+    c.set_defaults(func=_token_revoke)
+
+    p = sub.add_parser("secrets", help="stored secrets (SNMP credentials, webhook keys)")
+    secrets_sub = p.add_subparsers(dest="secrets_command", metavar="ACTION", required=True)
+    c = secrets_sub.add_parser(
+        "rotate", help="seal every stored secret again with RACKCARD_SECRET_KEY",
+        description="Re-seals SNMP credentials and webhook secrets with the current RACKCARD_SECRET_KEY. "
+        "Put the previous key(s) in RACKCARD_OLD_SECRET_KEYS (comma-separated) so they can be opened; "
+        "secrets stored in clear by an older version are sealed too.")
+    c.set_defaults(func=_secrets_rotate)
 
     p = sub.add_parser("backup", help="write a backup of the database (SQLite online backup, or pg_dump)")
     p.add_argument("file", type=Path, help="where to write it")

@@ -17,10 +17,10 @@ from __future__ import annotations
 from typing import Awaitable, Callable
 
 from litestar import get
-from litestar.params import FromPath
 
 from accounts.http import CurrentViewer, require_staff
 from accounts.viewer import Viewer
+from validation.params import PathId
 from cmdb.resources import reading
 from cmdb.services import client_card
 from incidents.services import client_card_incidents
@@ -48,7 +48,7 @@ async def build_card(viewer: Viewer, client_id: int) -> dict:
     tags=["clients"],
     summary="The client card: client, contacts, IP space, services by site, racks, assets, dependencies",
 )
-async def card(viewer: CurrentViewer, item_id: FromPath[int]) -> ClientCard:
+async def card(viewer: CurrentViewer, item_id: PathId) -> ClientCard:
     return await build_card(viewer, item_id)
 
 

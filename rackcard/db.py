@@ -8,6 +8,7 @@ tests can run the same suite against SQLite and PostgreSQL in one process.
 from __future__ import annotations
 
 import contextlib
+import os
 import functools
 import re
 from contextlib import asynccontextmanager
@@ -31,12 +32,32 @@ def make_engine(url: str) -> Engine:
         path = url[len("sqlite:///"):]
         if not path:
             raise ValueError("RACKCARD_DATABASE_URL: sqlite URL needs a file path, e.g. sqlite:///var/rackcard.sqlite")
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        private_file(Path(path))
         # SQLite has one writer: wait for the lock instead of failing at once.
         return SQLiteEngine(path=path, timeout=30)
     if parsed.scheme in {"postgres", "postgresql"}:
         return PostgresEngine(config={"dsn": url})
     raise ValueError(f"RACKCARD_DATABASE_URL: unsupported scheme {parsed.scheme!r} (use sqlite:/// or postgresql://)")
+
+
+def private_dir(path: Path) -> None:
+    """A directory only the service's user may enter (var/: database, secret key, spool)."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with contextlib.suppress(PermissionError):
+        path.chmod(0o700)
+
+
+def private_file(path: Path) -> None:
+    """The SQLite file and its -wal/-shm companions readable by the service's user
+    only (SQLite creates the companions with the main file's mode)."""
+    if not path.parent.exists():
+        private_dir(path.parent)
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    for item in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if item.exists():
+            with contextlib.suppress(PermissionError):
+                item.chmod(0o600)
 
 
 def all_tables() -> list:

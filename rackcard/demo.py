@@ -37,6 +37,7 @@ async def demo_context(settings, scenario: bool = True):
 
 @asynccontextmanager
 async def _demo_snmp_agents(settings):
+    from accounts import secretbox
     from cmdb.demo import demo_snmp_port
     from cmdb.tables import Asset, Interface
     from probes.simulator import SimDevice, demo_agents
@@ -51,8 +52,8 @@ async def _demo_snmp_agents(settings):
     if rows:
         for i in await Interface.select().where(Interface.asset.is_in([r["id"] for r in rows])):
             ifaces.setdefault(i["asset"], []).append((i["if_index"], i["role"], i["name"]))
-    devices = [SimDevice(r["snmp_community"], r["kind"], tuple(ifaces.get(r["id"], ()))) for r in rows]
-    remote = frozenset(r["snmp_community"] for r in rows if r.get("site_kind") == "remote")
+    devices = [SimDevice(secretbox.open(r["snmp_community"]), r["kind"], tuple(ifaces.get(r["id"], ()))) for r in rows]
+    remote = frozenset(secretbox.open(r["snmp_community"]) for r in rows if r.get("site_kind") == "remote")
     hosts = sorted({r["mgmt_ip"] for r in rows})  # each demo device has its own loopback address
     async with demo_agents(devices, port, root=Path(settings.var_dir) / "demo-snmpsim", host=hosts[0] if hosts else
                            "127.0.0.1", hosts=hosts) as agent:

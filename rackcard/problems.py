@@ -8,7 +8,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
 from accounts.errors import DomainError
-from accounts.dbutil import INTEGRITY_ERRORS
+from accounts.dbutil import DATA_ERRORS, INTEGRITY_ERRORS
 
 log = logging.getLogger("rackcard.http")
 
@@ -25,7 +25,11 @@ def problem(status: int, title: str, detail: str, errors: list[dict] | None = No
 
 
 def on_domain_error(request: Request, exc: DomainError) -> Response:
-    return problem(exc.status, exc.title, exc.detail, exc.errors, request.url.path)
+    response = problem(exc.status, exc.title, exc.detail, exc.errors, request.url.path)
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 def _field_of(key: str | None, source: str | None) -> str:
@@ -45,7 +49,8 @@ def on_validation_error(request: Request, exc: ValidationException) -> Response:
 
 
 def on_http_exception(request: Request, exc: HTTPException) -> Response:
-    titles = {401: "Unauthorized", 403: "Forbidden", 404: "Not found", 405: "Method not allowed", 409: "Conflict"}
+    titles = {401: "Unauthorized", 403: "Forbidden", 404: "Not found", 405: "Method not allowed", 409: "Conflict",
+              413: "Request too large", 415: "Unsupported media type", 429: "Too many requests"}
     return problem(exc.status_code, titles.get(exc.status_code, "Error"), str(exc.detail), None, request.url.path)
 
 
@@ -54,6 +59,19 @@ def on_integrity_error(request: Request, exc: Exception) -> Response:
     # (races that only the database saw) so they are still a 409, not a 500.
     log.info("integrity error on %s: %s", request.url.path, exc)
     return problem(409, "Conflict", f"the change conflicts with existing data: {exc}", None, request.url.path)
+
+
+def on_data_error(request: Request, exc: Exception) -> Response:
+    # Validation bounds every field by its column (validation/); a value the
+    # database still refuses is a gap there, logged loudly, but the caller's
+    # input was bad, not the server: 422.
+    log.warning("value refused by the database on %s %s: %s", request.method, request.url.path, exc)
+    return problem(422, "Invalid value", f"a value does not fit its column: {exc}", None, request.url.path)
+
+
+def on_too_deep(request: Request, exc: RecursionError) -> Response:
+    return problem(422, "Invalid value", "the body is nested too deeply", [{"field": "body", "message": "nested too deeply"}],
+                   request.url.path)
 
 
 def on_unexpected(request: Request, exc: Exception) -> Response:
@@ -66,5 +84,7 @@ exception_handlers = {
     ValidationException: on_validation_error,
     HTTPException: on_http_exception,
     **{err: on_integrity_error for err in INTEGRITY_ERRORS},
+    **{err: on_data_error for err in DATA_ERRORS},
+    RecursionError: on_too_deep,
     Exception: on_unexpected,
 }

@@ -54,7 +54,7 @@ def _secret(env: dict[str, str], var_dir: Path) -> str:
         if path.exists():
             value = path.read_text().strip()
         else:
-            var_dir.mkdir(parents=True, exist_ok=True)
+            var_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
             value = secrets.token_urlsafe(48)
             path.write_text(value + "\n")
             path.chmod(0o600)
@@ -95,6 +95,10 @@ class Settings:
     smtp_port: int = 25
     mail_from: str = "rackcard@localhost"
     noc_email: str = ""
+    old_secret_keys: tuple[str, ...] = ()  # earlier RACKCARD_SECRET_KEYs that may still open stored secrets
+    clock_tolerance_s: int = 300  # observations stamped further ahead of our clock are refused
+    auth_failures_per_minute: int = 20  # failed logins/tokens per source address (and per account) before 429
+    allow_private_webhooks: bool = False  # webhook targets on loopback/link-local/metadata addresses
     mail_intake: str = ""  # "" (off) | smtp | imap
     mail_listen_host: str = "127.0.0.1"
     mail_listen_port: int = 2525
@@ -140,6 +144,10 @@ class Settings:
             smtp_port=_int(env, "RACKCARD_SMTP_PORT", 25),
             mail_from=env.get("RACKCARD_MAIL_FROM", "rackcard@localhost"),
             noc_email=env.get("RACKCARD_NOC_EMAIL", ""),
+            old_secret_keys=tuple(k for k in env.get("RACKCARD_OLD_SECRET_KEYS", "").split(",") if k.strip()),
+            clock_tolerance_s=_int(env, "RACKCARD_CLOCK_TOLERANCE_S", 300),
+            auth_failures_per_minute=_int(env, "RACKCARD_AUTH_FAILURES_PER_MINUTE", 20),
+            allow_private_webhooks=_bool(env, "RACKCARD_ALLOW_PRIVATE_WEBHOOKS", False),
             mail_intake=_choice(env, "RACKCARD_MAIL_INTAKE", ("", "smtp", "imap")),
             mail_listen_host=env.get("RACKCARD_MAIL_LISTEN_HOST", "127.0.0.1"),
             mail_listen_port=_int(env, "RACKCARD_MAIL_LISTEN_PORT", 2525),

@@ -25,7 +25,7 @@ from litestar.response import Redirect, Template
 from litestar.template.config import TemplateConfig
 
 from accounts import services as accounts
-from accounts.http import SESSION_COOKIE, LoginRequired, StaffOnly, page_viewer
+from accounts.http import SESSION_COOKIE, LoginRequired, StaffOnly, limiter_of, page_viewer
 from accounts.errors import DomainError
 from rackcard import csrf, i18n
 from rackcard.problems import exception_handlers as api_exception_handlers
@@ -97,7 +97,8 @@ async def login_submit(request: Request, data: FormBody) -> Response:
     email = str(data.get("email", ""))[:254]
     password = str(data.get("password", ""))[:1000]
     target = str(data.get("next", ""))
-    result = await accounts.login(email, password, request.cookies.get(SESSION_COOKIE))
+    result = await accounts.login(email, password, request.cookies.get(SESSION_COOKIE), limiter=limiter_of(request),
+                                  source=request.client.host if request.client else None)
     if result is None:
         return Template("login.html", context={"next": safe_next(target, ""), "error": True, "email": email},
                         status_code=400)

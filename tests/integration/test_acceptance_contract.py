@@ -14,9 +14,9 @@ CONTRACT = {
     "contacts": {"client_id", "name", "email", "phone", "role"},
     "racks": {"site_id", "name", "height_u", "client_id"},
     "assets": {"name", "kind", "manufacturer", "model", "serial", "site_id", "rack_id", "position_u", "height_u",
-               "client_id", "mgmt_ip", "status", "snmp_version", "snmp_community", "snmp_port", "snmp_v3_user",
-               "snmp_v3_auth_protocol", "snmp_v3_auth_key", "snmp_v3_priv_protocol", "snmp_v3_priv_key",
-               "poll_interval_s"},
+               "client_id", "mgmt_ip", "status", "snmp_version", "snmp_community_set", "snmp_port", "snmp_v3_user_set",
+               "snmp_v3_auth_protocol", "snmp_v3_auth_key_set", "snmp_v3_priv_protocol", "snmp_v3_priv_key_set",
+               "poll_interval_s"},  # SNMP secrets are write-only (issue 8): `<name>_set` says whether one is stored
     "interfaces": {"asset_id", "if_index", "name", "role", "client_id", "service_id"},
     "prefixes": {"prefix", "vrf", "client_id", "site_id", "description"},
     "ip-addresses": {"address", "vrf", "client_id", "asset_id", "description"},

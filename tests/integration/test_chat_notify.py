@@ -9,7 +9,7 @@ import json
 
 import incident_data as data
 from incident_data import T0
-from test_incident_notify import Receiver, _free_port
+from test_incident_notify import Receiver, _free_port, allow_loopback_webhooks, settings  # noqa: F401 (fixtures)
 
 from accounts.viewer import SYSTEM
 from incidents import chat, notify

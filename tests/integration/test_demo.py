@@ -3,6 +3,8 @@ agents rely on, the remote site hanging on its UPS, and a working demo login."""
 
 from __future__ import annotations
 
+from accounts import secretbox
+
 import logging
 
 from accounts.services import authenticate_password
@@ -47,8 +49,8 @@ async def test_polled_demo_assets_follow_the_snmp_convention(db, monkeypatch):
     for asset in polled:
         assert asset["mgmt_ip"].startswith("127.0.11.")
         assert (asset["snmp_port"], asset["snmp_version"]) == (12161, "2c")
-        assert asset["snmp_community"] == asset["name"]
-    assert len({a["snmp_community"] for a in polled}) == len(polled)
+        assert secretbox.open(asset["snmp_community"]) == asset["name"]
+    assert len({secretbox.open(a["snmp_community"]) for a in polled}) == len(polled)
     assert len({a["mgmt_ip"] for a in polled}) == len(polled)  # a trap's sender names one device
 
 

@@ -5,18 +5,31 @@ down is retried with backoff and the incident is unaffected."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import json
 import socket
 
 import incident_data as data
+import pytest
 from incident_data import T0
 
 from accounts.viewer import Viewer
-from incidents import notify, services
+from incidents import admin, notify, services
 from incidents.tables import Delivery, DeliveryAttempt, Incident
 
 NOC = Viewer(user_id=None, email="noc@example.test", role="noc")
+
+
+@pytest.fixture
+def settings(settings):
+    """The receivers here listen on loopback, which webhooks may target only when allowed."""
+    return dataclasses.replace(settings, allow_private_webhooks=True)
+
+
+@pytest.fixture(autouse=True)
+def allow_loopback_webhooks(monkeypatch):
+    monkeypatch.setattr(admin, "ALLOW_PRIVATE_WEBHOOKS", True)
 
 
 class Receiver:
