@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
-import json
 import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from accounts import audit_log
 from accounts.errors import Conflict, Invalid, NotFound
-from accounts.tables import ApiToken, AuditLog, User
-from accounts.viewer import ROLES, Viewer
+from accounts.tables import ApiToken, User
+from accounts.dbutil import atomic
+from accounts.viewer import ROLES, SYSTEM, Viewer
 
 _hasher = PasswordHasher()
 TOKEN_PREFIX = "rc_"
@@ -75,17 +75,30 @@ async def create_user(
 
 
 async def authenticate_password(email: str, password: str) -> User | None:
-    user = await User.objects().where(User.email == (email or "").strip().lower()).first()
+    """The user when the password is right. Every attempt, good or bad, is audited
+    with its source address (a failure names the address tried, never the password)."""
+    tried = (email or "").strip().lower()
+    user = await User.objects().where(User.email == tried).first()
     if user is None or not user.active or not user.password_hash:
         hash_password(password or "x")  # same work either way: no user enumeration by timing
-        return None
-    return user if verify_password(user.password_hash, password) else None
+        ok = False
+    else:
+        ok = verify_password(user.password_hash, password)
+    if ok:
+        await audit_log.record(viewer_for_user(user), "login", "user", user.id, {"method": "password"})
+        return user
+    reason = "unknown user" if user is None else "inactive user" if not user.active else "wrong password"
+    await audit_log.record(None, "login_failed", "user", user.id if user else None,
+                           {"method": "password", "reason": reason}, actor=tried)
+    return None
 
 
 async def create_token(
-    email: str | None = None, name: str = "", probe: str | None = None, site_code: str | None = None
+    email: str | None = None, name: str = "", probe: str | None = None, site_code: str | None = None,
+    *, by: Viewer | None = None,
 ) -> str:
-    """Create an API token and return it; only its hash is stored, so it is shown once."""
+    """Create an API token and return it; only its hash is stored, so it is shown once.
+    `by` is who asked (audited; the CLI and internal jobs act as SYSTEM)."""
     user = None
     if probe is None:
         if email is None:
@@ -94,14 +107,19 @@ async def create_token(
         if user is None:
             raise NotFound(f"no user with e-mail {email}", field="email")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    await ApiToken(
+    row = ApiToken(
         user=user.id if user else None,
         name=name or (f"probe {probe}" if probe else ""),
         kind="probe" if probe else "user",
         token_hash=_token_hash(token),
         prefix=token[:10],
         site_code=site_code,
-    ).save()
+    )
+    async with atomic():
+        await row.save()
+        await audit_log.record(by or SYSTEM, "create", "api_token", row.id, {
+            "name": row.name, "kind": row.kind, "prefix": row.prefix, "site_code": site_code,
+            "user": user.email if user else None})
     return token
 
 
@@ -127,12 +145,4 @@ def viewer_for_user(user: User) -> Viewer:
 
 async def audit(viewer: Viewer, action: str, entity: str, entity_id: int | None, changes: dict | None = None) -> None:
     """Record a change. Call inside the change's transaction so both land or neither."""
-    await AuditLog(
-        at=dt.datetime.now(dt.timezone.utc),
-        user_id=viewer.user_id,
-        actor=viewer.email,
-        action=action,
-        entity=entity,
-        entity_id=entity_id,
-        changes=json.dumps(changes or {}, default=str),
-    ).save()
+    await audit_log.record(viewer, action, entity, entity_id, changes)

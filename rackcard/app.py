@@ -14,6 +14,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.static_files import create_static_files_router
 
+from accounts.audit_log import SourceAddressMiddleware
 from accounts.http import require_token, viewer_dependency
 from rackcard import db
 from rackcard.problems import exception_handlers
@@ -83,6 +84,7 @@ def create_app(
             create_static_files_router(path="/static", directories=[ROOT / "static"]),
         ],
         lifespan=[lifespan],
+        middleware=[SourceAddressMiddleware],  # the audit log's "from where"
         exception_handlers=exception_handlers,  # type: ignore[arg-type]
         openapi_config=OpenAPIConfig(
             title="rackcard",

@@ -42,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
         level=getattr(args, "log_level", None) or "INFO",
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    from accounts.audit_log import set_source
+
+    set_source("cli")  # audit rows written by commands say where they came from
     try:
         return args.func(args) or 0
     except (DomainError, SettingsError) as exc:
