@@ -42,7 +42,7 @@ def _filters_doc(svc: ResourceService) -> str:
 
 # --------------------------------------------------------------------------- OpenAPI from the declarations
 
-_JSON_TYPES = {"int": OpenAPIType.INTEGER, "str": OpenAPIType.STRING}
+_JSON_TYPES = {"int": OpenAPIType.INTEGER, "str": OpenAPIType.STRING, "bool": OpenAPIType.BOOLEAN}
 
 
 def _field_schema(f: Field) -> Schema:

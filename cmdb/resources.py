@@ -46,7 +46,7 @@ class Field:
     fills (itself, plus normalised copies such as `name_norm`)."""
 
     name: str
-    type: str = "str"  # str | int | ids (list of ints)
+    type: str = "str"  # str | int | bool | ids (list of ints)
     required: bool = False
     nullable: bool = False
     default: Any = MISSING  # on create when absent; MISSING = the table's default
@@ -91,6 +91,8 @@ class Field:
                 raise Invalid(f"{self.name} must be at least {self.min}", field=self.name)
             if self.max is not None and value > self.max:
                 raise Invalid(f"{self.name} must be at most {self.max}", field=self.name)
+        elif self.type == "bool":
+            value = _as_bool(raw, self.name)
         elif self.type == "ids":
             if not isinstance(raw, (list, tuple)):
                 raise Invalid(f"{self.name} must be a list of ids", field=self.name)
@@ -127,6 +129,21 @@ def _as_int(raw: Any, name: str) -> int:
     if isinstance(raw, str) and raw.strip().lstrip("-").isdigit():
         return int(raw.strip())
     raise Invalid(f"{name} must be a whole number (got {raw!r})", field=name)
+
+
+_TRUE, _FALSE = ("true", "yes", "1"), ("false", "no", "0")
+
+
+def _as_bool(raw: Any, name: str) -> bool:
+    """JSON true/false, or the words a CSV cell carries (true/false, yes/no, 1/0)."""
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower() if isinstance(raw, (str, int)) else None
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise Invalid(f"{name} must be true or false (got {raw!r})", field=name)
 
 
 def Ref(name: str, table: type[Table], **kw) -> Field:

@@ -231,20 +231,7 @@ async def refresh_sla(incident_id: int, now: dt.datetime) -> None:
     row = rows[0]
     client_ids = [r["client_id"] for r in await rawsql.fetch(
         "SELECT client_id FROM inc_affected_client WHERE incident = {}", incident_id)]
-    history = [
-        (aware(r["at"]), json.loads(r["data"] or "{}").get("to", ""))
-        for r in await rawsql.fetch(
-            "SELECT at, data FROM inc_timeline WHERE incident = {} AND kind = 'status' ORDER BY at, id", incident_id)
-    ]
-    result = await sla_store.due_times(
-        client_ids=client_ids,
-        priority=row["priority"],
-        opened_at=aware(row["opened_at"]),
-        first_response_at=aware(row["first_response_at"]),
-        resolved_at=aware(row["resolved_at"]) if row["status"] in (workflow.RESOLVED, workflow.CLOSED) else None,
-        status_history=history,
-        now=now,
-    )
+    result = await _due_times(incident_id, row, client_ids, now)
     values = {
         Incident.sla_plan_id: result.plan_id,
         Incident.response_due_at: result.response_due_at,
@@ -261,6 +248,30 @@ async def refresh_sla(incident_id: int, now: dt.datetime) -> None:
             await add_entry(incident_id, "sla", f"SLA {kind} time breached (due {due:%Y-%m-%d %H:%M} UTC)",
                             at=now, data={"breach": kind, "due": due})
             await enqueue(incident_id, "breached", now, public=False, extra={"breach": kind})
+
+
+async def _due_times(incident_id: int, row: dict, client_ids: Sequence[int], now: dt.datetime) -> sla_store.DueTimes:
+    """Due times and breaches of an incident row under the most demanding plan of `client_ids`."""
+    history = [
+        (aware(r["at"]), json.loads(r["data"] or "{}").get("to", ""))
+        for r in await rawsql.fetch(
+            "SELECT at, data FROM inc_timeline WHERE incident = {} AND kind = 'status' ORDER BY at, id", incident_id)
+    ]
+    return await sla_store.due_times(
+        client_ids=client_ids,
+        priority=row["priority"],
+        opened_at=aware(row["opened_at"]),
+        first_response_at=aware(row["first_response_at"]),
+        resolved_at=aware(row["resolved_at"]) if row["status"] in (workflow.RESOLVED, workflow.CLOSED) else None,
+        status_history=history,
+        now=now,
+    )
+
+
+async def due_times_for_client(row: dict, client_id: int, now: dt.datetime) -> sla_store.DueTimes:
+    """The incident (a row of inc_incident) measured against one client's own plan:
+    what that client's SLA promises, whatever the other affected clients' plans are."""
+    return await _due_times(row["id"], row, [client_id], now)
 
 
 async def check_breaches(now: dt.datetime) -> int:

@@ -32,6 +32,8 @@ API_MODULES = (
     "incidents.api",
     "incidents.probe_api",
     "rackcard.composed",
+    "rackcard.audit_api",
+    "portal.api",
 )
 
 #: Each exposes `background(app_state, settings) -> async context manager`, started by serve.
