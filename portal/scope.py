@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -28,10 +27,10 @@ from accounts.tables import User
 from accounts.viewer import Viewer
 from cmdb.tables import Asset, Client, Contact, Interface, IPAddress, Prefix, Rack, Service, Site
 from incidents import checks as incident_checks
+from incidents.client_view import Masker, client_views
 from incidents import services as incident_services
 from incidents import workflow
 from incidents.tables import (
-    AffectedAsset,
     AffectedClient,
     CheckState,
     Incident,
@@ -41,7 +40,6 @@ from incidents.tables import (
 )
 
 UTC = dt.timezone.utc
-MASKED = "[another client]"
 #: What a client may ask for from the portal (the incident's category is `request`).
 REQUEST_KINDS = ("reboot", "no_internet", "other")
 REQUEST_TITLES = {"reboot": "Reboot request", "no_internet": "No internet", "other": "Request"}
@@ -59,20 +57,6 @@ def worst_state(states: Iterable[str]) -> str | None:
     """The asset's state at a glance: its worst check (None = not monitored)."""
     found = list(states)
     return max(found, key=lambda s: STATE_ORDER.get(s, 1)) if found else None
-
-
-class _Masker:
-    """Masks other clients' names and their equipment's names in free text."""
-
-    def __init__(self, terms: Iterable[str]):
-        words = sorted({t.strip() for t in terms if t and t.strip()}, key=len, reverse=True)
-        self._re = re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, words)) + r")(?![\w-])",
-                              re.IGNORECASE) if words else None
-
-    def __call__(self, text: str | None) -> str:
-        if not text or self._re is None:
-            return text or ""
-        return self._re.sub(MASKED, text)
 
 
 @dataclass(frozen=True)
@@ -257,32 +241,11 @@ class PortalScope:
     async def _serialise_incidents(self, rows: list[dict], detail: bool = False) -> list[dict]:
         if not rows:
             return []
-        ids = [r["id"] for r in rows]
-        own = await self.own_asset_ids()
-        affected: dict[int, list[dict]] = {i: [] for i in ids}
-        foreign_terms: dict[int, set[str]] = {i: set() for i in ids}
-        linked = await AffectedAsset.select(AffectedAsset.incident, AffectedAsset.asset_id, AffectedAsset.name,
-                                            AffectedAsset.role).where(AffectedAsset.incident.is_in(ids)) \
-            .order_by(AffectedAsset.id)
-        owners = {r["id"]: (r["client"], r["name"]) for r in await Asset.select(Asset.id, Asset.client, Asset.name)
-                  .where(Asset.id.is_in(sorted({a["asset_id"] for a in linked}) or [0]))}
-        for a in linked:
-            owner, current = owners.get(a["asset_id"], (-1, ""))  # a deleted asset: not known to be theirs
-            if a["asset_id"] in own:
-                affected[a["incident"]].append({"asset_id": a["asset_id"], "name": current or a["name"],
-                                                "role": a["role"]})
-            elif owner is not None:
-                foreign_terms[a["incident"]].update((a["name"], current))
-        others = await AffectedClient.select(AffectedClient.incident, AffectedClient.client_id, AffectedClient.name) \
-            .where(AffectedClient.incident.is_in(ids) & (AffectedClient.client_id != self.client_id))
-        names = {r["id"]: (r["name"], r["code"]) for r in await Client.select(Client.id, Client.name, Client.code)
-                 .where(Client.id.is_in(sorted({o["client_id"] for o in others}) or [0]))}
-        for o in others:
-            foreign_terms[o["incident"]].update((o["name"], *names.get(o["client_id"], ())))
+        views = await client_views([r["id"] for r in rows], self.client_id)
         now = incident_services.utcnow()
         out = []
         for r in rows:
-            mask = _Masker(foreign_terms[r["id"]])
+            mask = views[r["id"]].mask
             due = await incident_services.due_times_for_client(r, self.client_id, now)
             item = {
                 "id": r["id"], "title": mask(r["title"]), "category": r["category"], "priority": r["priority"],
@@ -290,7 +253,7 @@ class PortalScope:
                 "opened_at": _aware(r["opened_at"]), "acknowledged_at": _aware(r["acknowledged_at"]),
                 "first_response_at": _aware(r["first_response_at"]), "resolved_at": _aware(r["resolved_at"]),
                 "closed_at": _aware(r["closed_at"]),
-                "affected_assets": affected[r["id"]],
+                "affected_assets": views[r["id"]].own_assets,
                 "sla": {
                     "applies": due.plan_id is not None,
                     "response_due_at": due.response_due_at, "resolution_due_at": due.resolution_due_at,
@@ -304,7 +267,7 @@ class PortalScope:
             out.append(item)
         return out
 
-    async def _timeline(self, incident_id: int, mask: _Masker) -> list[dict]:
+    async def _timeline(self, incident_id: int, mask: Masker) -> list[dict]:
         rows = await TimelineEntry.select(
             TimelineEntry.id, TimelineEntry.at, TimelineEntry.kind, TimelineEntry.author,
             TimelineEntry.author_user_id, TimelineEntry.body, TimelineEntry.data,

@@ -1,0 +1,93 @@
+"""E-mail to clients through a real SMTP server (aiosmtpd on loopback): the
+opening of an incident and public updates go only to the affected clients'
+contacts who asked for them ("notify me"), in each contact's language, with
+only their own equipment named; a client's own comment goes to the NOC only."""
+
+from __future__ import annotations
+
+import socket
+from email import message_from_bytes, policy
+
+import two_clients
+from aiosmtpd.controller import Controller
+
+from accounts.viewer import Viewer
+from incidents import notify, services
+from incidents.tables import Notification
+
+NOC = Viewer(user_id=None, email="noc@op.test", role="noc")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Inbox:
+    def __init__(self):
+        self.messages: list = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(envelope)
+        return "250 OK"
+
+    def by_recipient(self) -> dict[str, list]:
+        out: dict[str, list] = {}
+        for m in self.messages:
+            out.setdefault(m.rcpt_tos[0], []).append(message_from_bytes(m.content, policy=policy.default))
+        return out
+
+
+async def _deliver(port: int) -> None:
+    config = notify.NotifyConfig(smtp_host="127.0.0.1", smtp_port=port, noc_email="noc@dc.example",
+                                 public_url="https://desk.example")
+    await notify.run_once(config)
+
+
+async def test_public_updates_reach_only_contacts_who_asked_in_their_language(db, client_as):
+    w = await two_clients.build()
+    await Notification.delete(force=True)  # the world's own setup is not under test
+    inbox, port = Inbox(), _free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        await services.comment(NOC, w.shared_incident, "Power is back at Khimki node; rtr-bravo-1 is up",
+                               "public")
+        await services.comment(NOC, w.shared_incident, "INTERNAL-NOTE-4711 generator fuel", "internal")
+        await _deliver(port)
+    finally:
+        controller.stop()
+    mail = inbox.by_recipient()
+    assert set(mail) == {"noc@dc.example", "alice@alpha.test", "bob@bravo.test"}  # not andrew: no "notify me"
+    (alice,) = mail["alice@alpha.test"]
+    (bob,) = mail["bob@bravo.test"]
+    alice_text, bob_text = alice.get_content(), bob.get_content()
+    assert "Инцидент" in alice_text and "Ваше оборудование: rtr-alpha-1" in alice_text
+    assert "Your equipment: rtr-bravo-1" in bob_text and "Incident" in bob_text
+    for text, subject, other in ((alice_text, alice["Subject"], w.bravo_markers),
+                                 (bob_text, bob["Subject"], w.alpha_markers)):
+        leaked = [m for m in other if m.lower() in (text + subject).lower()]
+        assert not leaked, leaked
+        assert "https://desk.example/portal/incidents/" in text
+    assert "rtr-bravo-1" in "".join(m.get_content() for m in mail["noc@dc.example"])  # the NOC sees it all
+
+
+async def test_a_portal_request_is_mailed_to_its_own_client_only_and_client_comments_to_the_noc(db, client_as):
+    w = await two_clients.build()
+    await Notification.delete(force=True)
+    alpha = await client_as("client", w.alpha)
+    inbox, port = Inbox(), _free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        r = await alpha.post("/api/v1/portal/requests", json={"category": "reboot", "asset_id": w.alpha_asset})
+        assert r.status_code == 201, r.text
+        await alpha.post(f"/api/v1/portal/incidents/{w.shared_incident}/comments", json={"body": "our office is dark"})
+        await _deliver(port)
+    finally:
+        controller.stop()
+    mail = inbox.by_recipient()
+    assert set(mail) == {"noc@dc.example", "alice@alpha.test"}
+    assert [m["Subject"].split(":")[0] for m in mail["alice@alpha.test"]] == ["[rackcard] открыт"]
+    assert any("our office is dark" in m.get_content() for m in mail["noc@dc.example"])
