@@ -16,7 +16,7 @@ from typing import Annotated
 
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from accounts.http import CurrentViewer, require_staff
+from accounts.http import CurrentViewer, require_inventory, require_staff
 from cmdb import paging, services
 from cmdb.resources import Field, ResourceService
 from cmdb.search import DEFAULT_LIMIT as SEARCH_LIMIT
@@ -124,7 +124,7 @@ def resource_controller(svc: ResourceService) -> type[Controller]:
             return paging.page(str(request.url), found["count"], found["results"], limit, offset)
 
         @post("/", summary=f"Create a {r.name}", description=f"Fields: {fields}.",
-              operation_class=_documented(resource_schema(svc), item))
+              operation_class=_documented(resource_schema(svc), item), guards=[require_inventory])
         async def create_item(self, viewer: CurrentViewer, data: Body) -> dict:
             return await svc.create(viewer, data)
 
@@ -133,11 +133,12 @@ def resource_controller(svc: ResourceService) -> type[Controller]:
             return await svc.get(viewer, item_id)
 
         @patch("/{item_id:int}", summary=f"Change some fields of a {r.name}", description=f"Fields: {fields}.",
-               operation_class=_documented(resource_schema(svc, partial=True), item))
+               operation_class=_documented(resource_schema(svc, partial=True), item), guards=[require_inventory])
         async def update_item(self, viewer: CurrentViewer, item_id: ItemId, data: Body) -> dict:
             return await svc.update(viewer, item_id, data)
 
-        @delete("/{item_id:int}", summary=f"Delete a {r.name} (409 while something still references it)")
+        @delete("/{item_id:int}", summary=f"Delete a {r.name} (409 while something still references it)",
+                guards=[require_inventory])
         async def delete_item(self, viewer: CurrentViewer, item_id: ItemId) -> None:
             await svc.delete(viewer, item_id)
 

@@ -233,6 +233,11 @@ def require_staff(viewer: Viewer) -> None:
         raise Forbidden("this is for staff users")
 
 
+def require_inventory(viewer: Viewer) -> None:
+    if not viewer.edits_inventory:
+        raise Forbidden("changing the inventory is for engineers and administrators")
+
+
 def scope(resource: Resource, viewer: Viewer) -> list:
     """The where-clauses that limit `viewer` to what they may read — the one
     place tenant scoping lives. Staff see everything; a client user sees rows
@@ -507,7 +512,7 @@ class ResourceService:
         raise Conflict(f"the {self.r.name} conflicts with a concurrent change; try again ({failed})") from failed
 
     async def create(self, viewer: Viewer, data: dict) -> dict:
-        require_staff(viewer)
+        require_inventory(viewer)
         parsed = self.parse(data, partial=False)
         values = self._columns(parsed)
         after = {**self._defaults(), **values}
@@ -527,7 +532,7 @@ class ResourceService:
         return await self.get(viewer, new_id)
 
     async def update(self, viewer: Viewer, row_id: int, data: dict) -> dict:
-        require_staff(viewer)
+        require_inventory(viewer)
         parsed = self.parse(data, partial=True)
         before = await self._row(row_id, viewer)
         after = {**before, **self._columns(parsed)}
@@ -557,7 +562,7 @@ class ResourceService:
         return await self.get(viewer, row_id)
 
     async def delete(self, viewer: Viewer, row_id: int) -> None:
-        require_staff(viewer)
+        require_inventory(viewer)
         async with atomic():
             before = await self._row(row_id, viewer)
             blockers = await referenced_by(self.table, row_id)

@@ -1,86 +1,328 @@
-"""Every route under /api/v1 is covered here automatically: the test walks the
-app's route table, so a route added without the right guard fails it.
+"""The authorization matrix: every route of the app, read from the router, for
+every kind of caller, with two clients' data in the database.
 
-- no token / a bad token -> 401 everywhere;
-- a client user -> 403 on every staff route (the portal issue will open
-  scoped routes to them; list those in CLIENT_ROUTES when it does);
-- a probe token -> 403 everywhere except the probe protocol;
-- staff -> 403 on the probe protocol (it carries SNMP secrets).
+ADD YOUR ROUTE TO `ROUTES` BELOW (method, path as the router spells it) with
+who may call it. A route the app has and the table lacks fails
+`test_every_route_is_listed`; so does a listed route the app no longer has.
+
+For each route and each caller the test checks the status (a caller not
+allowed gets 403 — 401 without a token — and an allowed one neither, nor a
+5xx), and that no response body shows a client user the other client's
+names, IPs, serials, incident titles, internal text, our management
+addresses or any SNMP or webhook secret; staff other than admins never see a
+secret either. Foreign ids are tried in paths, query strings and bodies.
 """
 
 from __future__ import annotations
 
 import re
+import uuid
 
+import httpx
 import pytest
+import two_clients
 
-#: Routes a client user may call (scoped to their own client by the service layer).
-CLIENT_ROUTES = {"/api/v1/me"}
-#: Routes for probe workers only.
-PROBE_PREFIX = "/api/v1/probe/"
-#: Routes every authenticated viewer may call.
-ANY_VIEWER_ROUTES = {"/api/v1/me"}
+# ----------------------------------------------------------------------------- the table
+#: Who may call a route:
+#:   any     every valid token (users and probes)
+#:   staff   admin, engineer, noc
+#:   editor  admin, engineer (inventory changes; the NOC reads the inventory)
+#:   admin   administrators
+#:   client  client users (the portal; scoped to their own client)
+#:   probe   probe tokens
+#:   public  no login at all (static files, the OpenAPI document, the login form)
+#:   page    an HTML page: logged out it redirects to the login form
+ANY, STAFF, EDITOR, ADMIN, CLIENT, PROBE, PUBLIC, PAGE = "any staff editor admin client probe public page".split()
+
+_CMDB = ("clients", "contacts", "sites", "racks", "assets", "interfaces", "prefixes", "ip-addresses", "services",
+         "dependencies")
+
+ROUTES: dict[tuple[str, str], str] = {
+    ("GET", "/api/v1/me"): ANY,
+    # cmdb
+    **{("GET", f"/api/v1/{r}"): STAFF for r in _CMDB},
+    **{("POST", f"/api/v1/{r}"): EDITOR for r in _CMDB},
+    **{("GET", f"/api/v1/{r}/{{item_id:int}}"): STAFF for r in _CMDB},
+    **{("PATCH", f"/api/v1/{r}/{{item_id:int}}"): EDITOR for r in _CMDB},
+    **{("DELETE", f"/api/v1/{r}/{{item_id:int}}"): EDITOR for r in _CMDB},
+    ("GET", "/api/v1/prefixes/{item_id:int}/next-free-ip"): STAFF,
+    ("GET", "/api/v1/search"): STAFF,
+    ("POST", "/api/v1/import/{kind:str}"): ADMIN,
+    ("GET", "/api/v1/export/{kind:str}"): STAFF,
+    ("GET", "/api/v1/clients/{item_id:int}/card"): STAFF,
+    # incidents
+    ("GET", "/api/v1/incidents"): STAFF,
+    ("POST", "/api/v1/incidents"): STAFF,
+    ("GET", "/api/v1/incidents/{incident_id:int}"): STAFF,
+    ("PATCH", "/api/v1/incidents/{incident_id:int}"): STAFF,
+    ("POST", "/api/v1/incidents/{incident_id:int}/transition"): STAFF,
+    ("POST", "/api/v1/incidents/{incident_id:int}/comments"): STAFF,
+    ("POST", "/api/v1/incidents/{incident_id:int}/escalate"): STAFF,
+    ("GET", "/api/v1/sla-plans"): STAFF,
+    ("POST", "/api/v1/sla-plans"): ADMIN,
+    ("GET", "/api/v1/sla-plans/{plan_id:int}"): STAFF,
+    ("PATCH", "/api/v1/sla-plans/{plan_id:int}"): ADMIN,
+    ("DELETE", "/api/v1/sla-plans/{plan_id:int}"): ADMIN,
+    ("GET", "/api/v1/maintenance-windows"): STAFF,
+    ("POST", "/api/v1/maintenance-windows"): STAFF,
+    ("GET", "/api/v1/maintenance-windows/{window_id:int}"): STAFF,
+    ("PATCH", "/api/v1/maintenance-windows/{window_id:int}"): STAFF,
+    ("DELETE", "/api/v1/maintenance-windows/{window_id:int}"): STAFF,
+    ("GET", "/api/v1/webhooks"): ADMIN,
+    ("POST", "/api/v1/webhooks"): ADMIN,
+    ("GET", "/api/v1/webhooks/deliveries"): ADMIN,
+    ("GET", "/api/v1/webhooks/{webhook_id:int}"): ADMIN,
+    ("PATCH", "/api/v1/webhooks/{webhook_id:int}"): ADMIN,
+    ("DELETE", "/api/v1/webhooks/{webhook_id:int}"): ADMIN,
+    # probes and live state
+    ("GET", "/api/v1/probe/targets"): PROBE,
+    ("POST", "/api/v1/probe/observations"): PROBE,
+    ("GET", "/api/v1/assets/{asset_id:int}/checks"): STAFF,
+    ("GET", "/api/v1/assets/{asset_id:int}/check-events"): STAFF,
+    ("GET", "/api/v1/assets/{asset_id:int}/samples"): STAFF,
+    ("POST", "/api/v1/assets/{asset_id:int}/poll"): STAFF,
+    # audit
+    ("GET", "/api/v1/audit"): ADMIN,
+    # portal
+    ("GET", "/api/v1/portal/company"): CLIENT,
+    ("GET", "/api/v1/portal/assets"): CLIENT,
+    ("GET", "/api/v1/portal/assets/{asset_id:int}/samples"): CLIENT,
+    ("GET", "/api/v1/portal/incidents"): CLIENT,
+    ("GET", "/api/v1/portal/incidents/{incident_id:int}"): CLIENT,
+    ("POST", "/api/v1/portal/incidents/{incident_id:int}/comments"): CLIENT,
+    ("GET", "/api/v1/portal/maintenance"): CLIENT,
+    ("POST", "/api/v1/portal/requests"): CLIENT,
+    # not behind a login
+    ("GET", "/static/{file_path:path}"): PUBLIC,
+    ("GET", "/schema"): PUBLIC,
+    ("GET", "/schema/openapi.json"): PUBLIC,
+    ("GET", "/schema/{path:str}"): PUBLIC,
+}
+
+ROLES = ("admin", "engineer", "noc", "client_a", "client_b", "probe")
+ALLOWED = {
+    ANY: set(ROLES),
+    STAFF: {"admin", "engineer", "noc"},
+    EDITOR: {"admin", "engineer"},
+    ADMIN: {"admin"},
+    CLIENT: {"client_a", "client_b"},
+    PROBE: {"probe"},
+    PUBLIC: set(ROLES),
+    PAGE: set(ROLES),
+}
+MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
+NO_SUCH_ID = 987654
 
 
-def _api_routes(app) -> list[tuple[str, str]]:
+def app_routes(app) -> list[tuple[str, str]]:
     found = []
     for route in app.routes:
-        if not route.path.startswith("/api/v1"):
-            continue
         for method in sorted(getattr(route, "methods", set()) - {"HEAD", "OPTIONS"}):
             found.append((method, route.path))
     return found
 
 
-def _concrete(path: str) -> str:
-    # {id:int} -> 1, {kind:str} -> x : the guard answers before the id is looked up
-    return re.sub(r"\{[^}:]+:int\}", "1", re.sub(r"\{[^}:]+(:str)?\}", "x", path))
+def _is_api(path: str) -> bool:
+    return path.startswith("/api/")
 
 
-async def _status(client, method: str, path: str, headers=None) -> int:
-    response = await client.request(method, _concrete(path), headers=headers or {}, json={} if method in {"POST", "PUT", "PATCH"} else None)
-    return response.status_code
+# ----------------------------------------------------------------------------- concrete requests
+
+#: The object a path's id stands for, by the path segment before it (the *other* client's, for client users).
+_SEGMENT_IDS = {
+    "clients": "bravo", "contacts": "bravo_contact", "racks": "bravo_rack", "assets": "bravo_asset",
+    "ip-addresses": "bravo_ip", "incidents": "bravo_incident", "maintenance-windows": "bravo_window",
+    "webhooks": "webhook", "sla-plans": "plan", "sites": "site_dc",
+}
 
 
-async def test_route_table_is_not_empty(app):
-    assert ("GET", "/api/v1/me") in _api_routes(app)
+class Foreign:
+    """The ids a caller must not reach: Bravo's for everyone, Alpha's for Bravo's user."""
+
+    def __init__(self, world, role: str):
+        self.world, self.swap = world, role == "client_b"
+
+    def __getattr__(self, name: str):
+        if self.swap:
+            name = name.replace("bravo", "\0").replace("alpha", "bravo").replace("\0", "alpha")
+        return getattr(self.world, name)
 
 
-async def test_every_api_route_needs_a_token(app, http):
-    for method, path in _api_routes(app):
-        assert await _status(http, method, path) == 401, (method, path)
-        assert await _status(http, method, path, {"Authorization": "Bearer rc_forged"}) == 401, (method, path)
+class Own:
+    """A client user's own ids (and the shared incident): allowed routes must answer
+    them without showing the other client."""
+
+    def __init__(self, world, role: str):
+        mine = "alpha" if role == "client_a" else "bravo"
+        self.values = {"bravo_incident": world.shared_incident, "bravo_asset": getattr(world, f"{mine}_asset")}
+
+    def __getattr__(self, name: str):
+        return self.values.get(name, NO_SUCH_ID)
 
 
-async def test_client_users_reach_only_their_routes(app, client_as):
-    from cmdb.tables import Client
+def _concrete(path: str, world, *, mutating: bool) -> str:
+    """Fill the path's parameters: the other client's ids (real, for GETs; a
+    missing id for changes, so staff runs do not destroy the world)."""
+    parts = path.split("/")
+    out = []
+    for i, part in enumerate(parts):
+        if re.fullmatch(r"\{[^}]+:int\}", part):
+            if mutating and "portal" not in parts:
+                out.append(str(NO_SUCH_ID))
+            else:
+                out.append(str(getattr(world, _SEGMENT_IDS.get(parts[i - 1], ""), NO_SUCH_ID)))
+        elif re.fullmatch(r"\{[^}]+:path\}", part):
+            out.append("css/app.css")
+        elif re.fullmatch(r"\{[^}]+\}", part):
+            out.append("assets" if "kind" in part else "x")
+        else:
+            out.append(part)
+    return "/".join(out)
 
-    client_row = Client(code="acme", name="Acme", name_norm="acme")
-    await client_row.save()
-    client_user = await client_as("client", client_row.id)
-    for method, path in _api_routes(app):
-        if path in CLIENT_ROUTES:
-            continue
-        assert await _status(client_user, method, path) == 403, (method, path)
+
+def _query(world) -> dict:
+    """Foreign ids in the query string of every GET."""
+    return {"client_id": world.bravo, "asset_id": world.bravo_asset, "incident_id": world.bravo_incident,
+            "site_id": world.site_dc, "q": "bravo"}
 
 
-async def test_probe_tokens_reach_only_the_probe_protocol(app):
-    import httpx
+def _body(world) -> dict:
+    """Foreign ids in every body: a request on another client's asset, a comment, an incident for them."""
+    return {"client_id": world.bravo, "asset_id": world.bravo_asset, "asset_ids": [world.bravo_asset],
+            "depends_on_id": world.bravo_asset, "incident_id": world.bravo_incident, "site_id": world.site_dc,
+            "title": "matrix probe", "category": "reboot", "source": "portal", "body": "matrix probe",
+            "description": "matrix probe"}
 
+
+async def _call(client: httpx.AsyncClient, method: str, path: str, world, role: str = "") -> httpx.Response:
+    world = Foreign(world, role)
+    mutating = method in MUTATING
+    url = _concrete(path, world, mutating=mutating)
+    if mutating:
+        return await client.request(method, url, json=_body(world))
+    return await client.request(method, url, params=_query(world))
+
+
+# ----------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture
+async def world(db):
+    return await two_clients.build()
+
+
+@pytest.fixture
+async def callers(app, world, client_as):
     from accounts.services import create_token
 
-    token = await create_token(probe="edge-1")
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t",
-                                 headers={"Authorization": f"Bearer {token}"}) as probe:
-        for method, path in _api_routes(app):
-            if path.startswith(PROBE_PREFIX) or path in ANY_VIEWER_ROUTES:
-                continue
-            assert await _status(probe, method, path) == 403, (method, path)
+    made = {
+        "admin": await client_as("admin"),
+        "engineer": await client_as("engineer"),
+        "noc": await client_as("noc"),
+        "client_a": await client_as("client", world.alpha),
+        "client_b": await client_as("client", world.bravo),
+    }
+    probe = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://rackcard.test",
+                              headers={"Authorization": f"Bearer {await create_token(probe=f'p-{uuid.uuid4().hex[:6]}')}"})
+    made["probe"] = probe
+    yield made
+    await probe.aclose()
+
+
+def _leaks(text: str, markers: list[str]) -> list[str]:
+    low = text.lower()
+    return [m for m in markers if m.lower() in low]
+
+
+# ----------------------------------------------------------------------------- tests
+
+
+async def test_every_route_is_listed(app):
+    routes = set(app_routes(app))
+    unlisted = sorted(routes - set(ROUTES))
+    assert not unlisted, f"add these routes to ROUTES in {__file__}: {unlisted}"
+    stale = sorted(set(ROUTES) - routes)
+    assert not stale, f"these ROUTES entries match no route any more: {stale}"
+
+
+async def test_logged_out_and_forged_tokens(app, http, world):
+    for (method, path), access in ROUTES.items():
+        if access == PUBLIC:
+            continue
+        r = await _call(http, method, path, world)
+        if _is_api(path):
+            assert r.status_code == 401, (method, path, r.status_code)
+            forged = await http.request(method, _concrete(path, world, mutating=True),
+                                        headers={"Authorization": "Bearer rc_forged"})
+            assert forged.status_code == 401, (method, path)
+        else:
+            assert r.status_code in (302, 303), (method, path, r.status_code)
+            assert "/login" in r.headers.get("location", ""), (method, path)
+
+
+async def test_every_route_for_every_caller(app, world, callers):
+    from cmdb.tables import Asset, Contact
+    from incidents.tables import Incident, TimelineEntry
+
+    async def counts():
+        return (await Incident.count(), await TimelineEntry.count(), await Asset.count(), await Contact.count())
+
+    before = await counts()
+    secrets = two_clients.SECRETS
+    failures = []
+    # Client users and probes first: nothing they send may change anything.
+    for role in ("client_a", "client_b", "probe", "noc", "engineer", "admin"):
+        caller = callers[role]
+        for (method, path), access in sorted(ROUTES.items(), key=lambda kv: (kv[0][0] == "DELETE", kv[0])):
+            r = await _call(caller, method, path, world, role)
+            allowed = role in ALLOWED[access]
+            if allowed and r.status_code in (401, 403):
+                failures.append((role, method, path, r.status_code, "refused but should be allowed"))
+            if not allowed and r.status_code != 403:
+                failures.append((role, method, path, r.status_code, "should be 403"))
+            if r.status_code >= 500:
+                failures.append((role, method, path, r.status_code, r.text[:200]))
+            if role == "client_a":
+                markers = world.bravo_markers
+            elif role == "client_b":
+                markers = world.alpha_markers
+            elif role in ("engineer", "noc") or (role == "probe" and access != PROBE):
+                markers = secrets
+            else:
+                markers = []
+            responses = [r]
+            if role.startswith("client") and allowed and method == "GET" and "{" in path and _is_api(path):
+                own = await caller.get(_concrete(path, Own(world, role), mutating=False), params=_query(world))
+                if own.status_code != 200:
+                    failures.append((role, method, path, own.status_code, "own ids should answer 200"))
+                responses.append(own)
+            for response in responses if markers and path.startswith("/api/") else ():
+                leaked = _leaks(response.text, markers)
+                if leaked:
+                    failures.append((role, method, str(response.url), response.status_code, f"leaks {leaked}"))
+        if role == "probe":
+            assert await counts() == before, "a client user or a probe token changed something"
+    assert not failures, "\n".join(map(str, failures))
+
+
+async def test_foreign_ids_on_portal_routes_are_not_found(world, callers):
+    a = callers["client_a"]
+    assert (await a.get(f"/api/v1/portal/incidents/{world.bravo_incident}")).status_code == 404
+    assert (await a.get(f"/api/v1/portal/assets/{world.bravo_asset}/samples")).status_code == 404
+    r = await a.post(f"/api/v1/portal/incidents/{world.bravo_incident}/comments", json={"body": "x"})
+    assert r.status_code == 404
+    r = await a.post("/api/v1/portal/requests", json={"category": "reboot", "asset_id": world.bravo_asset})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "asset_id"
+    # the query string cannot widen the scope
+    listing = (await a.get("/api/v1/portal/incidents", params={"client_id": world.bravo})).json()
+    assert world.bravo_incident not in {i["id"] for i in listing["results"]}
 
 
 @pytest.mark.parametrize("role", ["engineer", "noc"])
-async def test_staff_cannot_use_the_probe_protocol(app, client_as, role):
-    staff = await client_as(role)
-    for method, path in _api_routes(app):
-        if path.startswith(PROBE_PREFIX):
-            assert await _status(staff, method, path) == 403, (method, path)
+async def test_staff_other_than_admins_never_see_secrets(world, callers, role):
+    caller = callers[role]
+    for kind in ("assets",):
+        r = await caller.get(f"/api/v1/export/{kind}")
+        assert r.status_code == 200 and not _leaks(r.text, two_clients.SECRETS)
+    r = await caller.get(f"/api/v1/assets/{world.bravo_asset}")
+    assert r.json()["snmp_community_set"] is True and not _leaks(r.text, two_clients.SECRETS)
