@@ -5,38 +5,14 @@ only their own equipment named; a client's own comment goes to the NOC only."""
 
 from __future__ import annotations
 
-import socket
-from email import message_from_bytes, policy
-
 import two_clients
-from aiosmtpd.controller import Controller
+from smtp_inbox import smtp_server
 
 from accounts.viewer import Viewer
 from incidents import notify, services
 from incidents.tables import Notification
 
 NOC = Viewer(user_id=None, email="noc@op.test", role="noc")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Inbox:
-    def __init__(self):
-        self.messages: list = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(envelope)
-        return "250 OK"
-
-    def by_recipient(self) -> dict[str, list]:
-        out: dict[str, list] = {}
-        for m in self.messages:
-            out.setdefault(m.rcpt_tos[0], []).append(message_from_bytes(m.content, policy=policy.default))
-        return out
 
 
 async def _deliver(port: int) -> None:
@@ -48,16 +24,11 @@ async def _deliver(port: int) -> None:
 async def test_public_updates_reach_only_contacts_who_asked_in_their_language(db, client_as):
     w = await two_clients.build()
     await Notification.delete(force=True)  # the world's own setup is not under test
-    inbox, port = Inbox(), _free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
+    with smtp_server() as (inbox, port):
         await services.comment(NOC, w.shared_incident, "Power is back at Khimki node; rtr-bravo-1 is up",
                                "public")
         await services.comment(NOC, w.shared_incident, "INTERNAL-NOTE-4711 generator fuel", "internal")
         await _deliver(port)
-    finally:
-        controller.stop()
     mail = inbox.by_recipient()
     assert set(mail) == {"noc@dc.example", "alice@alpha.test", "bob@bravo.test"}  # not andrew: no "notify me"
     (alice,) = mail["alice@alpha.test"]
@@ -77,16 +48,11 @@ async def test_a_portal_request_is_mailed_to_its_own_client_only_and_client_comm
     w = await two_clients.build()
     await Notification.delete(force=True)
     alpha = await client_as("client", w.alpha)
-    inbox, port = Inbox(), _free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
+    with smtp_server() as (inbox, port):
         r = await alpha.post("/api/v1/portal/requests", json={"category": "reboot", "asset_id": w.alpha_asset})
         assert r.status_code == 201, r.text
         await alpha.post(f"/api/v1/portal/incidents/{w.shared_incident}/comments", json={"body": "our office is dark"})
         await _deliver(port)
-    finally:
-        controller.stop()
     mail = inbox.by_recipient()
     assert set(mail) == {"noc@dc.example", "alice@alpha.test"}
     assert [m["Subject"].split(":")[0] for m in mail["alice@alpha.test"]] == ["[rackcard] открыт"]
