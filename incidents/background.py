@@ -2,7 +2,8 @@
 
 - every TICK_S: engine.tick — the rules with no updates (recovery hold,
   maintenance ends, site-silence grouping), OLA escalation, SLA breaches;
-- every NOTIFY_S: notify.run_once — outbox fan-out and due deliveries/retries.
+- every NOTIFY_S: notify.run_once — outbox fan-out and due deliveries/retries;
+- every SAMPLES_S: timeseries.maintain — roll complete buckets up, prune in small batches.
 
 A failing round is logged and the loop goes on. Several web replicas may run
 these loops at once: every step claims its rows (compare-and-set) or relies
@@ -17,12 +18,13 @@ import logging
 from contextlib import asynccontextmanager, suppress
 from typing import AsyncIterator, Awaitable, Callable
 
-from incidents import engine, notify
+from incidents import engine, notify, timeseries
 
 log = logging.getLogger("rackcard.incidents")
 
 TICK_S = 15.0
 NOTIFY_S = 2.0
+SAMPLES_S = 60.0
 
 
 def _now() -> dt.datetime:
@@ -44,9 +46,11 @@ async def _every(name: str, seconds: float, step: Callable[[], Awaitable[object]
 async def background(app_state, settings) -> AsyncIterator[None]:
     engine.configure(settings.engine)
     config = notify.NotifyConfig.from_settings(settings)
+    timeseries.configure(timeseries.Retention(raw_keep=dt.timedelta(hours=settings.sample_raw_hours)))
     tasks = [
         asyncio.create_task(_every("incident timers", TICK_S, lambda: engine.tick(_now()))),
         asyncio.create_task(_every("notifications", NOTIFY_S, lambda: notify.run_once(config))),
+        asyncio.create_task(_every("sample roll-ups", SAMPLES_S, lambda: timeseries.maintain(_now()))),
     ]
     try:
         yield

@@ -3,7 +3,7 @@
 `record_observations(batch, viewer)` applies one observation batch in one
 transaction: idempotent per batch id (ProbeBatch), latest state per check with
 `since` and `streak`, a CheckEvent for every state change (the asset's own
-history), numeric samples with retention, a `reboot` event when sysUpTime goes
+history), numeric samples (rolled up and pruned by incidents.timeseries), a `reboot` event when sysUpTime goes
 backwards, and the resulting CheckUpdates handed to the incident engine inside
 the same transaction. Observations older than the stored state (a late replay)
 never overwrite newer state. Each update carries the check's earlier state
@@ -29,16 +29,15 @@ from accounts.dbutil import INTEGRITY_ERRORS, atomic, current_engine, is_unique_
 from accounts.errors import Forbidden, Invalid, NotFound
 from accounts.viewer import Viewer
 from cmdb.tables import Asset, Interface, Site
-from incidents import engine, rawsql
+from incidents import engine, rawsql, timeseries
 from incidents.rawsql import Sql, as_time
 from incidents.rules import CheckUpdate
 from incidents.services import aware
-from incidents.tables import CheckEvent, CheckState, ProbeBatch, Sample
+from incidents.tables import CheckEvent, CheckState, ProbeBatch
 from probes.wire import OK, SOURCES, STATES, WARNING, ObservationBatch, Target, TargetInterface, parse_time, utcnow
 
 log = logging.getLogger("rackcard.incidents.checks")
 
-SAMPLE_RETENTION = dt.timedelta(days=30)
 MAX_BATCH = 5000
 MAX_SAMPLES_RETURNED = 5000
 TIMETICKS_WRAP = 2**32
@@ -294,10 +293,8 @@ async def _apply(batch: ObservationBatch, times: list[dt.datetime], viewer: View
                         [_state_row(ck, states[ck]) for ck in sorted(changed)], _STATE_UPSERT)
     await rawsql.insert("inc_check_event", _EVENT_COLUMNS, _EVENT_KINDS, events)
     if samples:
+        # Retention and roll-ups run on the server's timer (incidents.timeseries), off this hot path.
         await rawsql.insert("inc_sample", ("asset", "key", "value", "at"), ("int", "text", "float", "time"), samples)
-        q = Sql()
-        await q.fetch(f"DELETE FROM inc_sample WHERE asset IN {q.ints(s[0] for s in samples)} "
-                      f"AND at < {q(now - SAMPLE_RETENTION)}")
     if updates:
         await engine.process(updates, now)
     return {"applied": applied, "stale": stale, "rejected": rejected}
@@ -344,11 +341,7 @@ async def asset_samples(asset_id: int, viewer: Viewer, key: str | None = None, s
 async def read_samples(asset_id: int, key: str | None = None, since: dt.datetime | None = None) -> list[dict]:
     """Numeric history of one asset (default the last day); the caller has checked the viewer may see it."""
     since = since or (utcnow() - dt.timedelta(days=1))
-    query = Sample.select(Sample.key, Sample.value, Sample.at).where((Sample.asset == asset_id) & (Sample.at >= since))
-    if key:
-        query = query.where(Sample.key == key)
-    rows = await query.order_by(Sample.at).limit(MAX_SAMPLES_RETURNED)
-    return [{"key": r["key"], "value": r["value"], "at": r["at"]} for r in rows]
+    return await timeseries.series(asset_id, since, key, MAX_SAMPLES_RETURNED)
 
 
 # ------------------------------------------------------------------ targets

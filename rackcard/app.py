@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import importlib
 import logging
-from contextlib import AsyncExitStack, asynccontextmanager
+import os
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import AsyncIterator
+from typing import AsyncIterator, Iterator
 
 from litestar import Litestar, Router
 from litestar.openapi import OpenAPIConfig
@@ -16,7 +17,7 @@ from litestar.static_files import create_static_files_router
 
 from accounts.audit_log import SourceAddressMiddleware
 from accounts.http import require_token, viewer_dependency
-from rackcard import db
+from rackcard import db, logs, ops
 from rackcard.problems import exception_handlers
 from rackcard.settings import Settings
 
@@ -48,13 +49,15 @@ def _collect(modules: tuple[str, ...], attribute: str) -> list:
 
 
 def create_app(
-    settings: Settings | None = None, *, manage_db: bool = True, background: bool = True, demo: bool = False
+    settings: Settings | None = None, *, manage_db: bool = True, background: bool | str = True, demo: bool = False,
+    migrate: bool = True,
 ) -> Litestar:
     """Build the web app.
 
     demo: seed demo data (when the database is empty) and start simulated SNMP agents.
-    manage_db: connect (and migrate) on startup; tests that manage the engine pass False.
-    background: start the embedded probe worker, trap receiver and incident timers.
+    manage_db: connect (and, with `migrate`, migrate) on startup; tests that manage the engine pass False.
+    background: start the embedded probe worker, trap receiver and incident timers; "leader": only
+    in the one process of `serve --workers N` that holds the leader lock (see worker_app).
     """
     settings = settings or Settings.from_env()
 
@@ -62,13 +65,16 @@ def create_app(
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
             if manage_db:
-                await stack.enter_async_context(db.connected(settings.database_url))
+                await stack.enter_async_context(db.connected(settings.database_url, run_migrations=migrate))
                 log.info("database ready: %s", _redacted(settings.database_url))
             if demo:
                 from rackcard.demo import demo_context
 
                 await stack.enter_async_context(demo_context(settings))
-            if background:
+            run_background = bool(background)
+            if background == "leader":
+                run_background = stack.enter_context(_leader_lock(settings.var_dir))
+            if run_background:
                 for name in BACKGROUND_MODULES:
                     module = importlib.import_module(name)
                     await stack.enter_async_context(module.background(app.state, settings))
@@ -83,10 +89,12 @@ def create_app(
     app = Litestar(
         route_handlers=[
             api,
+            *ops.routes,
             create_static_files_router(path="/static", directories=[ROOT / "static"]),
         ],
+        # SourceAddressMiddleware: the audit log's "from where".
+        middleware=[SourceAddressMiddleware, logs.request_id_middleware, ops.prometheus_config().middleware],
         lifespan=[lifespan],
-        middleware=[SourceAddressMiddleware],  # the audit log's "from where"
         exception_handlers=exception_handlers,  # type: ignore[arg-type]
         openapi_config=OpenAPIConfig(
             title="rackcard",
@@ -100,6 +108,35 @@ def create_app(
     )
     app.state.settings = settings
     return app
+
+
+@contextmanager
+def _leader_lock(var_dir: Path) -> Iterator[bool]:
+    """True in the one process holding var_dir/serve.lock (the lock dies with its process)."""
+    import fcntl
+
+    Path(var_dir).mkdir(parents=True, exist_ok=True)
+    handle = open(Path(var_dir) / "serve.lock", "a")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        yield False
+        return
+    log.info("this process (pid %d) runs the embedded probe worker and the incident timers", os.getpid())
+    try:
+        yield True
+    finally:
+        handle.close()
+
+
+def worker_app() -> Litestar:
+    """The app in each process of `rackcard serve --workers N` (uvicorn's factory).
+
+    The parent applied the migrations before starting the processes; the
+    embedded probe worker and the timers run in exactly one of them.
+    """
+    return create_app(Settings.from_env(), migrate=False, background="leader")
 
 
 def _redacted(url: str) -> str:

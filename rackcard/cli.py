@@ -6,10 +6,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
-import logging
+import os
 import sys
 
 from accounts.errors import DomainError
+from rackcard import logs
+from rackcard.backup import BackupError
 from rackcard.settings import SettingsError
 
 #: Modules exposing `register(subparsers)`; each sub-command sets `func(args) -> int | None`.
@@ -38,16 +40,18 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=getattr(args, "log_level", None) or "INFO",
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    try:
+        logs.configure(getattr(args, "log_level", None) or os.environ.get("RACKCARD_LOG_LEVEL", "INFO").upper(),
+                       os.environ.get("RACKCARD_LOG_FORMAT", "text"))
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     from accounts.audit_log import set_source
 
     set_source("cli")  # audit rows written by commands say where they came from
     try:
         return args.func(args) or 0
-    except (DomainError, SettingsError) as exc:
+    except (DomainError, SettingsError, BackupError) as exc:
         field = f" ({exc.field})" if isinstance(exc, DomainError) and exc.field else ""
         print(f"error{field}: {exc}", file=sys.stderr)
         return 2

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import dataclasses
 import getpass
 import logging
+import os
 import sys
+from pathlib import Path
 
 log = logging.getLogger("rackcard")
 
@@ -22,10 +25,32 @@ def _serve(args: argparse.Namespace, demo: bool = False) -> int:
     # the embedded probe worker posts to and the demo's printed URLs.
     settings = dataclasses.replace(settings, host=args.host or settings.host, port=args.port or settings.port)
     host, port = settings.host, settings.port
-    app = create_app(settings, demo=demo)
-    log.info("rackcard listening on http://%s:%s (API /api/v1, OpenAPI /schema/openapi.json)", host, port)
-    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower())
+    workers = args.workers or default_workers(settings.database_url, demo)
+    if workers > 1 and demo:
+        print("error: demo runs in one process (it owns the simulated agents); drop --workers", file=sys.stderr)
+        return 2
+    log.info("rackcard listening on http://%s:%s (API /api/v1, OpenAPI /schema/openapi.json), %d process(es)",
+             host, port, workers)
+    # log_config=None: uvicorn's own lines go through rackcard's handler (text or JSON, with request ids).
+    common = dict(host=host, port=port, log_level=settings.log_level.lower(), log_config=None)
+    if workers == 1:
+        uvicorn.run(create_app(settings, demo=demo), **common)
+        return 0
+    from rackcard.cli import run_async
+
+    run_async(lambda: asyncio.sleep(0), settings=settings)  # migrations once, before the processes start
+    # The worker processes read their settings from the environment: pass the command line's on.
+    os.environ.update(RACKCARD_HOST=host, RACKCARD_PORT=str(port))
+    uvicorn.run("rackcard.app:worker_app", factory=True, workers=workers, **common)
     return 0
+
+
+def default_workers(database_url: str, demo: bool) -> int:
+    """The machine's cores on PostgreSQL; one process on SQLite (one writer: more
+    processes add lock waits there, not throughput) and for the demo."""
+    if demo or database_url.startswith("sqlite"):
+        return 1
+    return os.cpu_count() or 1
 
 
 def _migrate(args: argparse.Namespace) -> int:
@@ -80,10 +105,35 @@ def _token_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def _backup(args: argparse.Namespace) -> int:
+    from rackcard.backup import backup
+    from rackcard.settings import Settings
+
+    size = backup(Settings.from_env().database_url, args.file)
+    print(f"backup written to {args.file} ({size} bytes)")
+    return 0
+
+
+def _restore(args: argparse.Namespace) -> int:
+    from rackcard.backup import restore
+    from rackcard.settings import Settings
+
+    if not args.yes:
+        print("error: restore replaces the whole database; stop the server, then run again with --yes",
+              file=sys.stderr)
+        return 2
+    restore(Settings.from_env().database_url, args.file)
+    print(f"database restored from {args.file}")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     def add_listen(p: argparse.ArgumentParser) -> None:
         p.add_argument("--host", help="address to listen on (default RACKCARD_HOST or 127.0.0.1)")
         p.add_argument("--port", type=int, help="port to listen on (default RACKCARD_PORT or 8000)")
+        p.add_argument("--workers", type=int, metavar="N",
+                       help="web processes (default: the machine's cores on PostgreSQL, 1 on SQLite); "
+                            "the embedded probe worker and the timers run in exactly one of them")
 
     p = sub.add_parser("serve", help="apply migrations and serve the web app, API and embedded probe worker")
     add_listen(p)
@@ -114,3 +164,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--site", metavar="CODE", help="with --probe: limit the worker to one site")
     c.add_argument("--name", help="a label for the token")
     c.set_defaults(func=_token_create)
+
+    p = sub.add_parser("backup", help="write a backup of the database (SQLite online backup, or pg_dump)")
+    p.add_argument("file", type=Path, help="where to write it")
+    p.set_defaults(func=_backup)
+
+    p = sub.add_parser("restore", help="replace the database with a backup (stop the server first)")
+    p.add_argument("file", type=Path, help="a file written by 'rackcard backup'")
+    p.add_argument("--yes", action="store_true", help="confirm: the current data is replaced")
+    p.set_defaults(func=_restore)

@@ -8,6 +8,8 @@ tests can run the same suite against SQLite and PostgreSQL in one process.
 from __future__ import annotations
 
 import contextlib
+import functools
+import re
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import AsyncIterator
@@ -109,3 +111,25 @@ async def connected(url: str, run_migrations: bool = True) -> AsyncIterator[Engi
         yield engine
     finally:
         await stop(engine)
+
+
+@functools.cache
+def _known_migrations() -> frozenset[tuple[str, str]]:
+    """(app, migration id) of every migration file shipped, read once from the files."""
+    from piccolo.conf.apps import Finder
+
+    found = set()
+    for app in Finder().get_app_configs():
+        for path in Path(app.migrations_folder_path).glob("*.py"):
+            match = re.search(r'^ID\s*=\s*["\']([^"\']+)["\']', path.read_text(), re.MULTILINE)
+            if match:
+                found.add((app.app_name, match.group(1)))
+    return frozenset(found)
+
+
+async def pending_migrations() -> list[str]:
+    """Migrations shipped with this code but not applied to the database ("app:id"), oldest first."""
+    from piccolo.apps.migrations.tables import Migration
+
+    applied = {(r["app_name"], r["name"]) for r in await Migration.select(Migration.app_name, Migration.name)}
+    return sorted(f"{app}:{mid}" for app, mid in _known_migrations() - applied)

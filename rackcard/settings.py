@@ -79,6 +79,7 @@ class Settings:
     port: int = 8000
     var_dir: Path = Path("var")
     log_level: str = "INFO"
+    log_format: str = "text"
     trap_host: str = "0.0.0.0"
     trap_port: int = 1162
     embedded_probe: bool = True
@@ -87,6 +88,7 @@ class Settings:
     smtp_port: int = 25
     mail_from: str = "rackcard@localhost"
     noc_email: str = ""
+    sample_raw_hours: int = 48
     engine: EngineSettings = field(default_factory=EngineSettings)
 
     @classmethod
@@ -107,6 +109,7 @@ class Settings:
             port=_int(env, "RACKCARD_PORT", 8000),
             var_dir=var_dir,
             log_level=env.get("RACKCARD_LOG_LEVEL", "INFO").upper(),
+            log_format=env.get("RACKCARD_LOG_FORMAT", "text"),
             trap_host=env.get("RACKCARD_TRAP_HOST", "0.0.0.0"),
             trap_port=_int(env, "RACKCARD_TRAP_PORT", 1162),
             embedded_probe=_bool(env, "RACKCARD_EMBEDDED_PROBE", True),
@@ -115,6 +118,7 @@ class Settings:
             smtp_port=_int(env, "RACKCARD_SMTP_PORT", 25),
             mail_from=env.get("RACKCARD_MAIL_FROM", "rackcard@localhost"),
             noc_email=env.get("RACKCARD_NOC_EMAIL", ""),
+            sample_raw_hours=_int(env, "RACKCARD_SAMPLE_RAW_HOURS", 48),
             engine=EngineSettings(
                 hold_down_polls=_int(env, "RACKCARD_HOLD_DOWN_POLLS", 3),
                 flap_changes=_int(env, "RACKCARD_FLAP_CHANGES", 5),

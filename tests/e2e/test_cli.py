@@ -10,11 +10,11 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 
 import httpx
 import pytest
 
+from _processes import free_port, wait_until_up
 from rackcard.cli import build_parser, main
 
 
@@ -36,12 +36,6 @@ def test_every_command_has_help(capsys):
         assert "usage:" in capsys.readouterr().out
 
 
-def _free_port(kind=socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _rackcard(env, *args, stdin: str | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "rackcard.cli", *args],
@@ -50,11 +44,11 @@ def _rackcard(env, *args, stdin: str | None = None) -> subprocess.CompletedProce
 
 
 def test_serve_from_a_fresh_var_dir_with_cli_user_and_token(tmp_path):
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "RACKCARD_VAR_DIR": str(tmp_path / "var"),
-        "RACKCARD_TRAP_PORT": str(_free_port(socket.SOCK_DGRAM)),
+        "RACKCARD_TRAP_PORT": str(free_port(socket.SOCK_DGRAM)),
         "RACKCARD_TRAP_HOST": "127.0.0.1",
     }
     env.pop("RACKCARD_DATABASE_URL", None)
@@ -78,16 +72,7 @@ def test_serve_from_a_fresh_var_dir_with_cli_user_and_token(tmp_path):
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/schema/openapi.json", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.poll() is None, server.stdout.read()
-            assert time.monotonic() < deadline, "server did not come up"
-            time.sleep(0.2)
+        wait_until_up(server, f"{base}/schema/openapi.json")
         me = httpx.get(f"{base}/api/v1/me", headers={"Authorization": f"Bearer {token}"})
         assert me.status_code == 200 and me.json()["email"] == "ops@example.test"
         assert httpx.get(f"{base}/api/v1/me").status_code == 401

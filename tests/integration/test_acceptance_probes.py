@@ -5,16 +5,12 @@ for a bounded time (retention)."""
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import socket
 
 from _probe_support import fast_poller, poll
 
 from accounts.viewer import Viewer
 from incidents import checks
-from incidents.checks import SAMPLE_RETENTION, record_observations
-from incidents.tables import Sample
-from probes.wire import Observation, ObservationBatch
 
 PROBE = Viewer(user_id=None, email="probe:test", role="probe", probe_name="test")
 
@@ -39,25 +35,6 @@ async def test_demo_starts_simulated_agents_that_answer_for_every_polled_asset(d
     assert set(states.values()) == {"ok"}, states
     ups = [s for t, s in zip(targets, seen) if t.kind == "ups"]
     assert all(s["power:source"].state == "ok" for s in ups)
-
-
-async def _sample(asset_id: int, at: dt.datetime, volts: float) -> None:
-    obs = Observation(asset_id, "power:input_voltage", "ok", at.isoformat(), source="poll", value=str(volts),
-                      number=volts)
-    await record_observations(ObservationBatch.new([obs], probe="test"), PROBE, now=at)
-
-
-async def test_samples_older_than_the_retention_are_pruned(db):
-    import incident_data as data
-
-    ups = await data.asset(await data.site("remote"), "ups-r", kind="ups")
-    start = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) - SAMPLE_RETENTION - dt.timedelta(days=2)
-    await _sample(ups, start, 229.0)
-    await _sample(ups, start + dt.timedelta(days=1), 230.0)
-    assert await Sample.count() == 2
-    later = start + SAMPLE_RETENTION + dt.timedelta(hours=12)  # past the first one's retention only
-    await _sample(ups, later, 231.0)
-    assert sorted(r["value"] for r in await Sample.select(Sample.value)) == [230.0, 231.0]
 
 
 async def test_a_worker_for_one_site_polls_only_that_sites_assets(db, app, tmp_path):
