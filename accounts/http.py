@@ -1,4 +1,4 @@
-"""HTTP authentication: bearer tokens for /api/v1, guards by role.
+"""HTTP authentication: bearer tokens for /api/v1, session cookies for pages, guards by role.
 
 Guards and the `viewer` dependency live here, at the bottom of the import
 graph, so every app's handlers can use them.
@@ -11,7 +11,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 
-from accounts.services import viewer_for_token
+from accounts.services import viewer_for_session, viewer_for_token
 from accounts.viewer import Viewer
 
 
@@ -75,3 +75,44 @@ viewer_dependency = {"viewer": Provide(_provide_viewer)}
 
 #: Handler parameter type: `async def handler(viewer: CurrentViewer)`.
 CurrentViewer = NamedDependency[Viewer]
+
+
+#: The browser session cookie (a random key; see accounts.services.login).
+SESSION_COOKIE = "rc_session"
+
+
+class LoginRequired(NotAuthorizedException):
+    """A page was asked for without a session: the app answers with a redirect to /login?next=..."""
+
+
+class StaffOnly(PermissionDeniedException):
+    """A client user opened a staff page: the app sends them to their portal."""
+
+
+async def page_viewer(connection: ASGIConnection) -> Viewer:
+    """The viewer of a page request, from its session cookie (the same Viewer a token gives)."""
+    viewer = getattr(connection.state, "viewer", None)
+    if viewer is not None:
+        return viewer
+    viewer = await viewer_for_session(connection.cookies.get(SESSION_COOKIE, ""))
+    if viewer is None:
+        raise LoginRequired("log in first")
+    connection.state.viewer = viewer
+    return viewer
+
+
+async def require_session(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    await page_viewer(connection)
+
+
+async def require_staff_session(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    if not (await page_viewer(connection)).is_staff:
+        raise StaffOnly("staff pages are for staff users")
+
+
+async def _provide_page_viewer(request: ASGIConnection) -> Viewer:
+    return await page_viewer(request)
+
+
+#: Add to a page router's dependencies: handlers then take `viewer: Viewer` (from the session).
+page_viewer_dependency = {"viewer": Provide(_provide_page_viewer)}

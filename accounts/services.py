@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import secrets
 
@@ -10,8 +11,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from accounts import audit_log
 from accounts.errors import Conflict, Invalid, NotFound
-from accounts.tables import ApiToken, User
 from accounts.dbutil import atomic
+from accounts.tables import ApiToken, Session, User
 from accounts.viewer import ROLES, SYSTEM, Viewer
 
 _hasher = PasswordHasher()
@@ -140,7 +141,65 @@ async def viewer_for_token(token: str) -> Viewer | None:
 
 
 def viewer_for_user(user: User) -> Viewer:
-    return Viewer(user_id=user.id, email=user.email, role=user.role, client_id=user.client_id, timezone=user.timezone)
+    return Viewer(user_id=user.id, email=user.email, role=user.role, client_id=user.client_id,
+                  timezone=user.timezone, language=user.language or "")
+
+
+#: A browser session lasts this long after its last use (a wall board stays logged in all shift).
+SESSION_LIFETIME = dt.timedelta(days=7)
+#: A used session's expiry is pushed forward at most this often (one UPDATE per hour, not per request).
+SESSION_REFRESH = dt.timedelta(hours=1)
+LANGUAGES = ("en", "ru")
+
+
+async def login(email: str, password: str, old_key: str | None = None) -> tuple[str, User] | None:
+    """Check the password and open a new session (the old one, if any, is ended:
+    the key changes at every login, so a key planted before login is worthless)."""
+    user = await authenticate_password(email, password)
+    if user is None:
+        return None
+    if old_key:
+        await end_session(old_key)
+    key = secrets.token_urlsafe(32)
+    now = dt.datetime.now(dt.timezone.utc)
+    await Session(key_hash=_token_hash(key), user=user.id, created_at=now, expires_at=now + SESSION_LIFETIME).save()
+    return key, user
+
+
+async def end_session(key: str) -> None:
+    if key:
+        await Session.delete().where(Session.key_hash == _token_hash(key))
+
+
+async def viewer_for_session(key: str) -> Viewer | None:
+    """The viewer behind a session cookie, the same Viewer an API token gives."""
+    if not key or len(key) > 100:
+        return None
+    row = await Session.select(
+        Session.id, Session.expires_at, *(getattr(Session.user, c) for c in ("id", "email", "role", "client_id",
+                                                                           "timezone", "language", "active"))
+    ).where(Session.key_hash == _token_hash(key)).first()
+    now = dt.datetime.now(dt.timezone.utc)
+    if row is None:
+        return None
+    expires = row["expires_at"] if row["expires_at"].tzinfo else row["expires_at"].replace(tzinfo=dt.timezone.utc)
+    if expires <= now or not row["user.active"]:
+        await Session.delete().where(Session.id == row["id"])
+        return None
+    if expires - now < SESSION_LIFETIME - SESSION_REFRESH:
+        await Session.update({Session.expires_at: now + SESSION_LIFETIME}).where(Session.id == row["id"])
+    return Viewer(user_id=row["user.id"], email=row["user.email"], role=row["user.role"],
+                  client_id=row["user.client_id"], timezone=row["user.timezone"] or "UTC",
+                  language=row["user.language"] or "")
+
+
+async def set_language(viewer: Viewer, language: str) -> None:
+    """The user's UI language ("" = follow the browser)."""
+    if language not in (*LANGUAGES, ""):
+        raise Invalid(f"language must be one of {', '.join(LANGUAGES)} or empty", field="language")
+    if viewer.user_id is None:
+        raise Invalid("only users have a language setting", field="language")
+    await User.update({User.language: language}).where(User.id == viewer.user_id)
 
 
 async def audit(viewer: Viewer, action: str, entity: str, entity_id: int | None, changes: dict | None = None) -> None:

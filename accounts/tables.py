@@ -1,4 +1,5 @@
 from piccolo.columns import JSON, Boolean, ForeignKey, Integer, Text, Timestamptz, Varchar
+from piccolo.columns import OnDelete
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
@@ -11,6 +12,7 @@ class User(Table, tablename="rc_user"):
     # A client user belongs to one client (cmdb sits above accounts: plain id, no FK).
     client_id = Integer(null=True, default=None, index=True)
     timezone = Varchar(length=64, default="UTC")
+    language = Varchar(length=8, default="")  # "" = from the browser's Accept-Language
     active = Boolean(default=True)
     created_at = Timestamptz(default=TimestamptzNow())
 
@@ -41,3 +43,13 @@ class AuditLog(Table, tablename="rc_audit_log"):
     entity_id = Integer(null=True, default=None, index=True)
     changes = JSON(default="{}")
     source = Varchar(length=64, default="")  # the request's peer address, or "cli"
+
+
+class Session(Table, tablename="rc_session"):
+    """A browser login: the cookie carries a random key, the table its SHA-256
+    (like API tokens), so a database leak does not hand out live sessions."""
+
+    key_hash = Varchar(length=64, unique=True, index=True)
+    user = ForeignKey(references=User, on_delete=OnDelete.cascade, index=True)
+    created_at = Timestamptz(default=TimestamptzNow())
+    expires_at = Timestamptz(default=TimestamptzNow(), index=True)

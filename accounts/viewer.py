@@ -20,6 +20,7 @@ class Viewer:
     probe_name: str | None = None  # set for probe tokens
     site_code: str | None = None  # a probe token limited to one site
     timezone: str = "UTC"
+    language: str = ""  # the user's chosen UI language; "" = the browser's
 
     @property
     def is_staff(self) -> bool:

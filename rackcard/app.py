@@ -10,15 +10,17 @@ from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import AsyncIterator, Iterator
 
-from litestar import Litestar, Router
+from litestar import Litestar, Request, Router
 from litestar.openapi import OpenAPIConfig
+from litestar.response import Redirect
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.static_files import create_static_files_router
 
 from accounts.audit_log import SourceAddressMiddleware
-from accounts.http import require_token, viewer_dependency
-from rackcard import db, logs, ops
-from rackcard.problems import exception_handlers
+from accounts.http import page_viewer_dependency, require_staff_session, require_token, viewer_dependency
+from portal.pages import NotAClient, require_client_session
+from portal.pages import page_routes as portal_page_routes
+from rackcard import csrf, db, logs, ops, web
 from rackcard.settings import Settings
 
 log = logging.getLogger("rackcard")
@@ -36,6 +38,10 @@ API_MODULES = (
     "rackcard.audit_api",
     "portal.api",
 )
+
+#: Each page module exposes `page_routes`: staff pages, mounted behind a session of a staff user
+#: (no session -> /login?next=..., a client user -> the portal); handlers take `viewer: Viewer`.
+PAGE_MODULES = ("pages.board",)
 
 #: Each exposes `background(app_state, settings) -> async context manager`, started by serve.
 BACKGROUND_MODULES: tuple[str, ...] = ("incidents.embedded_probe", "incidents.background")
@@ -86,16 +92,38 @@ def create_app(
         guards=[require_token],
         dependencies=viewer_dependency,
     )
+    staff_pages = Router(
+        path="/",
+        route_handlers=_collect(PAGE_MODULES, "page_routes"),
+        guards=[require_staff_session],
+        dependencies=page_viewer_dependency,
+        include_in_schema=False,
+    )
+    portal_pages = Router(
+        path="/portal",
+        route_handlers=portal_page_routes,
+        guards=[require_client_session],
+        dependencies=page_viewer_dependency,
+        include_in_schema=False,
+    )
     app = Litestar(
         route_handlers=[
             api,
+            staff_pages,
+            portal_pages,
+            *web.web_routes,
             *ops.routes,
-            create_static_files_router(path="/static", directories=[ROOT / "static"]),
+            create_static_files_router(path="/static", directories=[ROOT / "static"], include_in_schema=False),
         ],
         # SourceAddressMiddleware: the audit log's "from where".
         middleware=[SourceAddressMiddleware, logs.request_id_middleware, ops.prometheus_config().middleware],
         lifespan=[lifespan],
-        exception_handlers=exception_handlers,  # type: ignore[arg-type]
+        template_config=web.template_config(),
+        # Every unsafe page request (forms, htmx) needs the CSRF token; /api/v1 is exempt (bearer tokens).
+        before_request=csrf.check,
+        before_send=[csrf.before_send],
+        # a staff user who opens the portal is sent to the board
+        exception_handlers={**web.exception_handlers, NotAClient: _to_board},  # type: ignore[arg-type]
         openapi_config=OpenAPIConfig(
             title="rackcard",
             version="1",
@@ -137,6 +165,10 @@ def worker_app() -> Litestar:
     embedded probe worker and the timers run in exactly one of them.
     """
     return create_app(Settings.from_env(), migrate=False, background="leader")
+
+
+def _to_board(request: Request, exc: NotAClient) -> Redirect:
+    return Redirect("/", status_code=303)
 
 
 def _redacted(url: str) -> str:

@@ -164,3 +164,110 @@ async def client_as(app):
 async def api(client_as):
     """An httpx client authenticated as an administrator."""
     return await client_as("admin")
+
+
+# ---------------------------------------------------------------- pages: sessions and a real browser
+
+SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"  # git-ignored
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token a page carries (its <meta name="csrf-token">)."""
+    import re
+
+    found = re.search(r'<meta name="csrf-token" content="([^"]+)"', html)
+    assert found, "the page has no csrf-token meta tag"
+    return found.group(1)
+
+
+async def _logged_in(app, email: str, password: str, base_url: str = "http://rackcard.test") -> httpx.AsyncClient:
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base_url)
+    token = csrf_of((await client.get("/login")).text)
+    response = await client.post("/login", data={"email": email, "password": password, "csrf_token": token})
+    assert response.status_code == 303, response.text
+    return client
+
+
+@pytest.fixture
+async def session_as(app):
+    """session_as(role, client_id=None, **user) -> (httpx client logged in through the login form, user).
+
+    The client keeps its cookies; `await page_csrf(client)` gives the token its forms must send."""
+    from accounts.services import create_user
+
+    opened: list[httpx.AsyncClient] = []
+
+    async def make(role: str = "noc", client_id: int | None = None, **fields):
+        email = f"{role}-{uuid.uuid4().hex[:8]}@example.test"
+        user = await create_user(email, role, "correct horse battery", client_id=client_id, **fields)
+        client = await _logged_in(app, email, "correct horse battery")
+        opened.append(client)
+        return client, user
+
+    yield make
+    for c in opened:
+        await c.aclose()
+
+
+async def page_csrf(client: httpx.AsyncClient, path: str = "/") -> str:
+    """The CSRF token for `client`'s next form (read from a page it may open)."""
+    response = await client.get(path, follow_redirects=True)
+    return csrf_of(response.text)
+
+
+@pytest.fixture
+async def live_app(app):
+    """The app served by uvicorn on a free loopback port (same event loop as the test)."""
+    from integration._probe_support import LiveServer
+
+    server = LiveServer(app)
+    await server.start()
+    yield server
+    await server.stop()
+
+
+BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture
+async def browser():
+    """Debian's chromium driven by Playwright (no `playwright install`)."""
+    from playwright.async_api import async_playwright
+
+    if not Path("/usr/bin/chromium").exists():
+        pytest.skip("chromium is not installed (./run test installs it)")
+    async with async_playwright() as p:
+        instance = await p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=BROWSER_ARGS)
+        yield instance
+        await instance.close()
+
+
+@pytest.fixture
+def browser_login(live_app, browser):
+    """browser_login(role="noc", viewport=(1366, 768), **user) -> (playwright page logged in through the form, user)."""
+    from accounts.services import create_user
+
+    async def make(role: str = "noc", client_id: int | None = None, viewport=(1366, 768), locale: str = "en-US",
+                   color_scheme: str = "light", **fields):
+        email = f"{role}-{uuid.uuid4().hex[:8]}@example.test"
+        user = await create_user(email, role, "correct horse battery", client_id=client_id, **fields)
+        context = await browser.new_context(viewport={"width": viewport[0], "height": viewport[1]}, locale=locale,
+                                            color_scheme=color_scheme)
+        page = await context.new_page()
+        await page.goto(live_app.url + "/login")
+        await page.fill("#email", email)
+        await page.fill("#password", "correct horse battery")
+        await page.click("form[action='/login'] button[type=submit]")
+        await page.wait_for_load_state()
+        return page, user
+
+    return make
+
+
+async def screenshot(page, name: str, full_page: bool = True) -> Path:
+    """Save a screenshot under tests/screenshots/ (git-ignored) for people to look at."""
+    SCREENSHOTS.mkdir(exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    await page.screenshot(path=str(path), full_page=full_page)
+    return path

@@ -30,9 +30,11 @@ import two_clients
 #:   admin   administrators
 #:   client  client users (the portal; scoped to their own client)
 #:   probe   probe tokens
-#:   public  no login at all (static files, the OpenAPI document, the login form)
-#:   page    an HTML page: logged out it redirects to the login form
-ANY, STAFF, EDITOR, ADMIN, CLIENT, PROBE, PUBLIC, PAGE = "any staff editor admin client probe public page".split()
+#:   public  no login at all (static files, the OpenAPI document, the login form, health)
+#:   staff_page   a staff page or form: logged out -> the login form, a client user -> the portal
+#:   client_page  a portal page or form: logged out -> the login form, staff -> the board
+ANY, STAFF, EDITOR, ADMIN, CLIENT, PROBE, PUBLIC = "any staff editor admin client probe public".split()
+STAFF_PAGE, CLIENT_PAGE = "staff_page", "client_page"
 
 _CMDB = ("clients", "contacts", "sites", "racks", "assets", "interfaces", "prefixes", "ip-addresses", "services",
          "dependencies")
@@ -101,6 +103,21 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/readyz"): PUBLIC,
     ("GET", "/metrics"): PUBLIC,
+    # login and preferences (pages/forms that work logged out too)
+    ("GET", "/login"): PUBLIC,
+    ("POST", "/login"): PUBLIC,
+    ("POST", "/logout"): PUBLIC,
+    ("POST", "/preferences/language"): PUBLIC,
+    ("POST", "/preferences/theme"): PUBLIC,
+    # staff pages
+    ("GET", "/"): STAFF_PAGE,
+    # portal pages
+    ("GET", "/portal"): CLIENT_PAGE,
+    ("GET", "/portal/assets/{asset_id:int}"): CLIENT_PAGE,
+    ("GET", "/portal/incidents/{incident_id:int}"): CLIENT_PAGE,
+    ("POST", "/portal/incidents/{incident_id:int}/comments"): CLIENT_PAGE,
+    ("GET", "/portal/requests/new"): CLIENT_PAGE,
+    ("POST", "/portal/requests"): CLIENT_PAGE,
 }
 
 ROLES = ("admin", "engineer", "noc", "client_a", "client_b", "probe")
@@ -112,8 +129,8 @@ ALLOWED = {
     CLIENT: {"client_a", "client_b"},
     PROBE: {"probe"},
     PUBLIC: set(ROLES),
-    PAGE: set(ROLES),
 }
+PAGES = (STAFF_PAGE, CLIENT_PAGE)
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 NO_SUCH_ID = 987654
 
@@ -138,6 +155,8 @@ _SEGMENT_IDS = {
     "ip-addresses": "bravo_ip", "incidents": "bravo_incident", "maintenance-windows": "bravo_window",
     "webhooks": "webhook", "sla-plans": "plan", "sites": "site_dc",
 }
+#: Pages name their ids after what they are.
+_NAMED_IDS = {"{client_id:int}": "bravo", "{incident_id:int}": "bravo_incident", "{asset_id:int}": "bravo_asset"}
 
 
 class Foreign:
@@ -174,7 +193,8 @@ def _concrete(path: str, world, *, mutating: bool) -> str:
             if mutating and "portal" not in parts:
                 out.append(str(NO_SUCH_ID))
             else:
-                out.append(str(getattr(world, _SEGMENT_IDS.get(parts[i - 1], ""), NO_SUCH_ID)))
+                name = _SEGMENT_IDS.get(parts[i - 1], "") if _is_api(path) else _NAMED_IDS.get(part, "")
+                out.append(str(getattr(world, name, NO_SUCH_ID)))
         elif re.fullmatch(r"\{[^}]+:path\}", part):
             out.append("css/app.css")
         elif re.fullmatch(r"\{[^}]+\}", part):
@@ -253,15 +273,19 @@ async def test_logged_out_and_forged_tokens(app, http, world):
     for (method, path), access in ROUTES.items():
         if access == PUBLIC:
             continue
-        r = await _call(http, method, path, world)
         if _is_api(path):
+            r = await _call(http, method, path, world)
             assert r.status_code == 401, (method, path, r.status_code)
             forged = await http.request(method, _concrete(path, world, mutating=True),
                                         headers={"Authorization": "Bearer rc_forged"})
             assert forged.status_code == 401, (method, path)
-        else:
-            assert r.status_code in (302, 303), (method, path, r.status_code)
-            assert "/login" in r.headers.get("location", ""), (method, path)
+        elif method == "GET":
+            r = await http.get(_concrete(path, world, mutating=False))
+            assert r.status_code == 303, (method, path, r.status_code)
+            assert r.headers["location"].startswith("/login?next="), (method, path)
+        else:  # a form posted without a session (and so without a CSRF token): refused
+            r = await http.post(_concrete(path, world, mutating=True), data={"body": "x"})
+            assert r.status_code in (303, 403), (method, path, r.status_code)
 
 
 async def test_every_route_for_every_caller(app, world, callers):
@@ -278,6 +302,8 @@ async def test_every_route_for_every_caller(app, world, callers):
     for role in ("client_a", "client_b", "probe", "noc", "engineer", "admin"):
         caller = callers[role]
         for (method, path), access in sorted(ROUTES.items(), key=lambda kv: (kv[0][0] == "DELETE", kv[0])):
+            if access in PAGES or (access == PUBLIC and method != "GET"):
+                continue  # pages and forms: test_every_page_for_every_session
             r = await _call(caller, method, path, world, role)
             allowed = role in ALLOWED[access]
             if allowed and r.status_code in (401, 403):
@@ -330,3 +356,80 @@ async def test_staff_other_than_admins_never_see_secrets(world, callers, role):
         assert r.status_code == 200 and not _leaks(r.text, two_clients.SECRETS)
     r = await caller.get(f"/api/v1/assets/{world.bravo_asset}")
     assert r.json()["snmp_community_set"] is True and not _leaks(r.text, two_clients.SECRETS)
+
+
+# ----------------------------------------------------------------------------- pages (session cookie, CSRF)
+
+
+@pytest.fixture
+async def sessions(world, session_as):
+    made = {role: (await session_as(role))[0] for role in ("admin", "engineer", "noc")}
+    made["client_a"] = (await session_as("client", world.alpha))[0]
+    made["client_b"] = (await session_as("client", world.bravo))[0]
+    return made
+
+
+async def test_every_page_for_every_session(world, sessions):
+    """Staff pages: staff 2xx, client users sent to the portal. Portal pages: client
+    users 2xx with their own ids and 404 with the other client's, nothing of the
+    other client in any page, staff sent to the board. Forms (with a valid CSRF
+    token) from the wrong side change nothing."""
+    from conftest import page_csrf
+    from incidents.tables import Incident, TimelineEntry
+
+    async def counts():
+        return await Incident.count(), await TimelineEntry.count()
+
+    failures = []
+    for role in ("client_a", "client_b", "noc", "engineer", "admin"):
+        browser = sessions[role]
+        client_side = role.startswith("client")
+        token = await page_csrf(browser, "/portal" if client_side else "/")
+        before = await counts()
+        for (method, path), access in sorted(ROUTES.items()):
+            if access not in PAGES:
+                continue
+            mine = (access == CLIENT_PAGE) == client_side
+            foreign = _concrete(path, Foreign(world, role), mutating=method != "GET")
+            if method == "GET":
+                r = await browser.get(foreign)
+            else:
+                r = await browser.post(foreign, data={"csrf_token": token, **{k: str(v) for k, v in _body(
+                    Foreign(world, role)).items() if not isinstance(v, list)}})
+            if not mine:
+                expected = "/portal" if client_side else "/"
+                if not (r.status_code == 303 and r.headers.get("location") == expected):
+                    failures.append((role, method, path, r.status_code, f"should go to {expected}"))
+            elif r.status_code >= 500 or r.status_code in (401, 403):
+                failures.append((role, method, path, r.status_code, "refused or failed"))
+            elif client_side and "{" in path and r.status_code not in (404, 422):
+                failures.append((role, method, path, r.status_code, "a foreign id should not be found"))
+            responses = [r]
+            if client_side and mine and method == "GET" and "{" in path:
+                own = await browser.get(_concrete(path, Own(world, role), mutating=False))
+                if own.status_code != 200:
+                    failures.append((role, method, path, own.status_code, "own ids should answer 200"))
+                responses.append(own)
+            if client_side:
+                for response in responses:
+                    leaked = _leaks(response.text, world.bravo_markers if role == "client_a" else world.alpha_markers)
+                    if leaked:
+                        failures.append((role, method, str(response.url), response.status_code, f"leaks {leaked}"))
+        if client_side:
+            assert await counts() == before, f"{role} changed something through a page"
+    assert not failures, "\n".join(map(str, failures))
+
+
+@pytest.mark.parametrize("role", ["noc", "client"])
+async def test_every_page_form_refuses_a_missing_csrf_token(world, session_as, role):
+    user, _ = await session_as(role, world.alpha if role == "client" else None)
+    forms = [(m, p) for (m, p), access in ROUTES.items() if m != "GET" and not _is_api(p) and access != PROBE]
+    assert ("POST", "/logout") in forms and ("POST", "/portal/requests") in forms
+    home = "/portal" if role == "client" else "/"
+    for method, path in forms:
+        response = await user.request(method, _concrete(path, world, mutating=True), data={"body": "x"})
+        wrong_side = ROUTES[(method, path)] == (STAFF_PAGE if role == "client" else CLIENT_PAGE)
+        if wrong_side:  # sent home by the page guard before anything runs
+            assert (response.status_code, response.headers.get("location")) == (303, home), (method, path)
+        else:
+            assert response.status_code == 403, (method, path)

@@ -119,3 +119,17 @@ async def test_the_audit_api_filters_pages_and_is_for_admins_only(db, remote_adm
     # no route changes or removes an entry
     for method in ("PATCH", "DELETE", "PUT"):
         assert (await api.request(method, "/api/v1/audit")).status_code == 405
+
+
+async def test_logins_through_the_login_form_are_audited_with_the_source_address(app, remote_admin):
+    from conftest import csrf_of
+
+    await create_user("web@op.test", "noc", "correct horse battery")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=("192.0.2.77", 50000)),
+                                 base_url="http://rackcard.test") as browser:
+        for password in ("not the password", "correct horse battery"):
+            token = csrf_of((await browser.get("/login")).text)
+            await browser.post("/login", data={"email": "web@op.test", "password": password, "csrf_token": token})
+    rows = await _entries(remote_admin, object_type="user", user="web@op.test")
+    assert [(e["action"], e["source"]) for e in rows] == [("login", "192.0.2.77"), ("login_failed", "192.0.2.77")]
+    assert "not the password" not in (await remote_admin.get("/api/v1/audit")).text
