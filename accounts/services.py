@@ -51,7 +51,10 @@ async def create_user(
     client_id: int | None = None,
     name: str = "",
     timezone: str = "UTC",
+    *,
+    by: Viewer | None = None,
 ) -> User:
+    """Create a user (audited; `by` is who asked, SYSTEM for the CLI)."""
     email = normalise_email(email)
     if role not in ROLES:
         raise Invalid(f"role must be one of {', '.join(ROLES)}", field="role")
@@ -71,7 +74,11 @@ async def create_user(
         timezone=timezone,
         password_hash=hash_password(password) if password else "",
     )
-    await user.save()
+    async with atomic():
+        await user.save()
+        await audit_log.record(by or SYSTEM, "create", "user", user.id, {
+            "email": email, "role": role, "client_id": client_id, "name": name, "timezone": timezone,
+            "password": bool(password)})
     return user
 
 
