@@ -8,6 +8,7 @@ APP_REGISTRY = AppRegistry(
         "accounts.piccolo_app",
         "cmdb.piccolo_app",
         "incidents.piccolo_app",
+        "integrations.piccolo_app",
     ]
 )
 

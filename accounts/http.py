@@ -66,6 +66,12 @@ async def require_probe(connection: ASGIConnection, _: BaseRouteHandler) -> None
         raise PermissionDeniedException("this endpoint takes a probe token (rackcard token create --probe NAME)")
 
 
+async def require_ingest(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    viewer = await authenticate(connection)
+    if not viewer.is_ingest:
+        raise PermissionDeniedException("this endpoint takes an ingest token (rackcard token create --ingest NAME)")
+
+
 async def _provide_viewer(request: ASGIConnection) -> Viewer:
     return await authenticate(request)
 

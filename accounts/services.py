@@ -103,12 +103,19 @@ async def authenticate_password(email: str, password: str) -> User | None:
 
 async def create_token(
     email: str | None = None, name: str = "", probe: str | None = None, site_code: str | None = None,
-    *, by: Viewer | None = None,
+    *, ingest: str | None = None, by: Viewer | None = None,
 ) -> str:
     """Create an API token and return it; only its hash is stored, so it is shown once.
+
+    Three kinds: a user's token (`email`), a probe worker's (`probe`), or an
+    alert-ingest token (`ingest`: may post monitoring alerts, nothing else).
     `by` is who asked (audited; the CLI and internal jobs act as SYSTEM)."""
     user = None
-    if probe is None:
+    if probe is not None and ingest is not None:
+        raise Invalid("a token is either a probe token or an ingest token", field="ingest")
+    if ingest is not None and not ingest.strip():
+        raise Invalid("an ingest token needs a name", field="ingest")
+    if probe is None and ingest is None:
         if email is None:
             raise Invalid("a user token needs the user's e-mail", field="email")
         user = await User.objects().where(User.email == email.strip().lower()).first()
@@ -117,8 +124,8 @@ async def create_token(
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(
         user=user.id if user else None,
-        name=name or (f"probe {probe}" if probe else ""),
-        kind="probe" if probe else "user",
+        name=name or (f"probe {probe}" if probe else f"ingest {ingest}" if ingest else ""),
+        kind="probe" if probe else "ingest" if ingest else "user",
         token_hash=_token_hash(token),
         prefix=token[:10],
         site_code=site_code,
@@ -141,6 +148,8 @@ async def viewer_for_token(token: str) -> Viewer | None:
         return None
     if row.kind == "probe":
         return Viewer(user_id=None, email=f"probe:{row.name}", role="probe", probe_name=row.name, site_code=row.site_code)
+    if row.kind == "ingest":
+        return Viewer(user_id=None, email=f"ingest:{row.name}", role="ingest", probe_name=row.name)
     user = await User.objects().where(User.id == row.user).first()
     if user is None or not user.active:
         return None

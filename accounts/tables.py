@@ -20,9 +20,9 @@ class User(Table, tablename="rc_user"):
 class ApiToken(Table, tablename="rc_api_token"):
     """Bearer tokens, stored as SHA-256 of a 256-bit random value (never the token itself)."""
 
-    user = ForeignKey(references=User, null=True)  # null for probe tokens
+    user = ForeignKey(references=User, null=True)  # null for probe and ingest tokens
     name = Varchar(length=100, default="")
-    kind = Varchar(length=16, default="user")  # user | probe
+    kind = Varchar(length=16, default="user")  # user | probe | ingest
     token_hash = Varchar(length=64, unique=True, index=True)
     prefix = Varchar(length=12, default="")  # first characters, to tell tokens apart in lists
     site_code = Varchar(length=50, null=True, default=None)  # probe tokens may be limited to one site

@@ -15,9 +15,9 @@ INVENTORY_ROLES = ("admin", "engineer")
 class Viewer:
     user_id: int | None
     email: str
-    role: str  # admin | engineer | noc | client | probe
+    role: str  # admin | engineer | noc | client | probe | ingest
     client_id: int | None = None  # set for client users
-    probe_name: str | None = None  # set for probe tokens
+    probe_name: str | None = None  # set for probe and ingest tokens
     site_code: str | None = None  # a probe token limited to one site
     timezone: str = "UTC"
     language: str = ""  # the user's chosen UI language; "" = the browser's
@@ -42,6 +42,11 @@ class Viewer:
     @property
     def is_probe(self) -> bool:
         return self.role == "probe"
+
+    @property
+    def is_ingest(self) -> bool:
+        """An alert-ingest token: posts monitoring alerts, reads nothing."""
+        return self.role == "ingest"
 
     @property
     def sees_secrets(self) -> bool:

@@ -45,6 +45,7 @@ CONTACT_LANGUAGES = ("en", "ru")  # the languages incident e-mail is written in
 SITE_KINDS = ("datacenter", "remote", "client_premises")
 ASSET_KINDS = ("media_converter", "router", "switch", "server", "ups", "pdu", "other")
 ASSET_STATUSES = ("active", "spare", "decommissioned")
+RACK_FACES = ("front", "rear")
 SNMP_VERSIONS = ("2c", "3")
 SNMP_AUTH_PROTOCOLS = ("MD5", "SHA", "SHA224", "SHA256", "SHA384", "SHA512")
 SNMP_PRIV_PROTOCOLS = ("DES", "3DES", "AES", "AES192", "AES256")
@@ -360,6 +361,7 @@ ASSET = Resource(
         Ref("site_id", Site, required=True),
         Ref("rack_id", Rack, nullable=True),
         Field("position_u", type="int", nullable=True, min=1, max=MAX_RACK_U),
+        Choice("rack_face", RACK_FACES, nullable=True),
         Field("height_u", type="int", min=1, max=MAX_RACK_U, default=1),
         Ref("client_id", Client, nullable=True),
         Field("mgmt_ip", nullable=True, clean=_host_address, filter=True),

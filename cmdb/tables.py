@@ -66,6 +66,7 @@ class Asset(Table, tablename="cmdb_asset"):
     site = ForeignKey(references=Site, on_delete=OnDelete.restrict, index=True)
     rack = ForeignKey(references=Rack, null=True, on_delete=OnDelete.restrict, index=True)
     position_u = SmallInt(null=True, default=None)
+    rack_face = Varchar(length=5, null=True, default=None)  # front | rear: which side it is mounted on
     height_u = SmallInt(default=1)
     client = ForeignKey(references=Client, null=True, on_delete=OnDelete.restrict, index=True)
     mgmt_ip = Varchar(length=45, null=True, default=None, index=True)

@@ -15,7 +15,7 @@ from accounts.errors import Conflict, Forbidden, Invalid, NotFound
 from accounts.services import audit
 from accounts.viewer import Viewer
 from cmdb.tables import Asset, Client, Site
-from incidents import workflow
+from incidents import chat, workflow
 from incidents.services import aware, refresh_sla, utcnow
 from incidents.tables import Delivery, DeliveryAttempt, Incident, MaintenanceWindow, SlaPlan, WebhookEndpoint
 
@@ -279,7 +279,10 @@ async def delete_window(viewer: Viewer, window_id: int) -> None:
 
 # ---------------------------------------------------------------- webhooks
 
-WEBHOOK_FIELDS = ("name", "url", "secret", "events", "active")
+WEBHOOK_FIELDS = ("name", "url", "secret", "events", "active", "kind", "chat_id", "language")
+WEBHOOK_KINDS = ("webhook", "slack", "telegram")
+TELEGRAM_API = "https://api.telegram.org"
+_TELEGRAM_TOKEN = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{20,80}$")
 EVENTS = ("opened", "escalated", "breached", "resolved", "reopened", "comment")
 
 
@@ -290,6 +293,9 @@ def _webhook_out(row: dict, *, with_secret: bool = False) -> dict:
         "url": row["url"],
         "events": [e for e in row["events"].split(",") if e],
         "active": row["active"],
+        "kind": row["kind"],
+        "chat_id": row["chat_id"],
+        "language": row["language"],
     }
     if with_secret:
         out["secret"] = row["secret"]
@@ -303,6 +309,21 @@ def _webhook_values(data: dict, current: dict | None) -> dict:
     if not name:
         raise Invalid("a webhook needs a name", field="name")
     values["name"] = name
+    kind = values.get("kind") or "webhook"
+    if kind not in WEBHOOK_KINDS:
+        raise Invalid(f"kind must be one of {', '.join(WEBHOOK_KINDS)}", field="kind")
+    values["kind"] = kind
+    if values.get("language", "en") not in chat.LANGUAGES:
+        raise Invalid(f"language must be one of {', '.join(chat.LANGUAGES)}", field="language")
+    values["language"] = values.get("language") or "en"
+    values["chat_id"] = str(values.get("chat_id") or "").strip()
+    if kind == "telegram":
+        # The bot token is the secret (kept like a webhook's signing key); the URL is the Bot API's.
+        values["url"] = values.get("url") or TELEGRAM_API
+        if not values["chat_id"] or len(values["chat_id"]) > 100:
+            raise Invalid("a Telegram target needs chat_id (a chat id or @channel name)", field="chat_id")
+        if not _TELEGRAM_TOKEN.match(str(values.get("secret") or "")):
+            raise Invalid("secret must be the bot token from @BotFather (123456:ABC...)", field="secret")
     url = str(values.get("url") or "")
     parsed = urlparse(url)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:

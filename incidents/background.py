@@ -3,7 +3,9 @@
 - every TICK_S: engine.tick — the rules with no updates (recovery hold,
   maintenance ends, site-silence grouping), OLA escalation, SLA breaches;
 - every NOTIFY_S: notify.run_once — outbox fan-out and due deliveries/retries;
-- every SAMPLES_S: timeseries.maintain — roll complete buckets up, prune in small batches.
+- every SAMPLES_S: timeseries.maintain — roll complete buckets up, prune in small batches;
+- every KPI_S: kpi_store.refresh_facts — measure the incidents the KPI triggers queued, so a
+  report never has to catch up on a day's (or, after an upgrade, a year's) changes itself.
 
 A failing round is logged and the loop goes on. Several web replicas may run
 these loops at once: every step claims its rows (compare-and-set) or relies
@@ -18,13 +20,14 @@ import logging
 from contextlib import asynccontextmanager, suppress
 from typing import AsyncIterator, Awaitable, Callable
 
-from incidents import engine, notify, timeseries
+from incidents import engine, kpi_store, notify, timeseries
 
 log = logging.getLogger("rackcard.incidents")
 
 TICK_S = 15.0
 NOTIFY_S = 2.0
 SAMPLES_S = 60.0
+KPI_S = 60.0
 
 
 def _now() -> dt.datetime:
@@ -51,6 +54,7 @@ async def background(app_state, settings) -> AsyncIterator[None]:
         asyncio.create_task(_every("incident timers", TICK_S, lambda: engine.tick(_now()))),
         asyncio.create_task(_every("notifications", NOTIFY_S, lambda: notify.run_once(config))),
         asyncio.create_task(_every("sample roll-ups", SAMPLES_S, lambda: timeseries.maintain(_now()))),
+        asyncio.create_task(_every("KPI facts", KPI_S, lambda: kpi_store.refresh_facts(_now()))),
     ]
     try:
         yield

@@ -107,8 +107,8 @@ ATTEMPTS = 2
 
 async def record_observations(batch: ObservationBatch | dict, viewer: Viewer, now: dt.datetime | None = None) -> dict:
     """Apply a batch once. Returns {"batch_id", "duplicate", "applied", "stale", "rejected"}."""
-    if not (viewer.is_probe or viewer.is_staff):
-        raise Forbidden("observations come from probe workers")
+    if not (viewer.is_probe or viewer.is_staff or viewer.is_ingest):
+        raise Forbidden("observations come from probe workers and alert ingest")
     batch, times = _parse_batch(batch)
     now = now or utcnow()
     result = {"batch_id": batch.batch_id, "duplicate": False, "applied": 0, "stale": 0, "rejected": 0}

@@ -1,6 +1,8 @@
-"""Notifications: webhooks (JSON, HMAC-SHA256 signature) and e-mail (SMTP via
-aiosmtplib) to the NOC and, for public updates, to the affected clients'
-contacts.
+"""Notifications: webhooks (JSON, HMAC-SHA256 signature), chat targets
+(Telegram bot, Slack/Mattermost incoming webhook; text from incidents.chat in
+the target's language) and e-mail (SMTP via aiosmtplib) to the NOC and, for
+public updates, to the affected clients' contacts — threaded per incident by
+Message-ID (MailMessage), with the incident number in the subject.
 
 The incident's transaction only writes an outbox row (`Notification`, see
 services.enqueue). After commit, `run_once` — called by the background loop —
@@ -32,13 +34,23 @@ import httpx
 
 from accounts.dbutil import atomic
 from cmdb.tables import Contact
+from incidents import chat
 from incidents.client_view import client_views
 from incidents.services import add_entry
-from incidents.tables import AffectedClient, Delivery, DeliveryAttempt, Notification, WebhookEndpoint
+from incidents.tables import (
+    AffectedClient,
+    CheckState,
+    Delivery,
+    DeliveryAttempt,
+    MailMessage,
+    Notification,
+    WebhookEndpoint,
+)
 
 log = logging.getLogger("rackcard.incidents.notify")
 UTC = dt.timezone.utc
 SIGNATURE_HEADER = "X-Rackcard-Signature"
+BATTERY_MINUTES_KEY = "power:minutes_remaining"
 
 
 @dataclass(frozen=True)
@@ -171,11 +183,13 @@ async def _attempt(config: NotifyConfig, delivery_id: int, now: dt.datetime, htt
     try:
         payload = json.loads(row["notification.payload"] or "{}")
         if row["channel"] == "webhook":
-            status_code = await _post_webhook(http, int(row["target"]), row["id"], row["notification.event"], payload)
+            status_code = await _post_webhook(http, int(row["target"]), row["id"], row["notification.event"], payload,
+                                              config)
             if not 200 <= status_code < 300:
                 error = f"HTTP {status_code}"
         else:
-            await _send_mail(config, row["target"], row["notification.event"], payload)
+            await _send_mail(config, row["target"], row["notification.event"], payload,
+                             incident_id=row["notification.incident"], delivery_id=row["id"], now=now)
     except Exception as exc:  # noqa: BLE001 - any failure is logged and retried, never raised
         error = f"{type(exc).__name__}: {exc}" or type(exc).__name__
     ok = not error
@@ -230,11 +244,29 @@ def _describe(channel: str, target: str) -> str:
     return f"e-mail {who.address} ({who.audience})"
 
 
-async def _post_webhook(http: httpx.AsyncClient, webhook_id: int, delivery_id: int, event: str, payload: dict) -> int:
-    hook = await WebhookEndpoint.select(WebhookEndpoint.url, WebhookEndpoint.secret, WebhookEndpoint.active).where(
-        WebhookEndpoint.id == webhook_id).first()
+async def _post_webhook(http: httpx.AsyncClient, webhook_id: int, delivery_id: int, event: str, payload: dict,
+                        config: NotifyConfig | None = None) -> int:
+    """Post to one target; returns the HTTP status (2xx = delivered).
+
+    webhook: the signed JSON payload · slack: `{"text": ...}` to a Slack or
+    Mattermost incoming webhook · telegram: Bot API sendMessage to the chat
+    (a 200 with `"ok": false` counts as a failure)."""
+    hook = await WebhookEndpoint.select(
+        WebhookEndpoint.url, WebhookEndpoint.secret, WebhookEndpoint.active, WebhookEndpoint.kind,
+        WebhookEndpoint.chat_id, WebhookEndpoint.language,
+    ).where(WebhookEndpoint.id == webhook_id).first()
     if hook is None or not hook["active"]:
         raise RuntimeError("webhook endpoint deleted or disabled")
+    if hook["kind"] in ("slack", "telegram"):
+        text = await _chat_text(config or NotifyConfig(), event, payload, hook["language"])
+        if hook["kind"] == "slack":
+            response = await http.post(hook["url"], json={"text": text})
+            return response.status_code
+        response = await http.post(f"{hook['url'].rstrip('/')}/bot{hook['secret']}/sendMessage", json={
+            "chat_id": hook["chat_id"], "text": text, "disable_web_page_preview": True})
+        if response.status_code == 200 and not _telegram_ok(response):
+            return 502
+        return response.status_code
     body = json.dumps(payload, default=str, separators=(",", ":")).encode()
     response = await http.post(hook["url"], content=body, headers={
         "Content-Type": "application/json",
@@ -245,10 +277,45 @@ async def _post_webhook(http: httpx.AsyncClient, webhook_id: int, delivery_id: i
     return response.status_code
 
 
-def _mail(config: NotifyConfig, target: str, event: str, payload: dict) -> EmailMessage:
-    """The NOC's mail: the whole summary."""
+def _telegram_ok(response: httpx.Response) -> bool:
+    try:
+        return bool(response.json().get("ok"))
+    except ValueError:
+        return False
+
+
+async def _chat_text(config: NotifyConfig, event: str, payload: dict, language: str) -> str:
+    incident = payload.get("incident") or {}
+    link = f"{config.public_url.rstrip('/')}/incidents/{incident.get('id')}" if config.public_url else ""
+    minutes = await _battery_minutes(incident) if incident.get("category") == "power" else None
+    return chat.message(event, payload, language, link=link, battery_minutes=minutes)
+
+
+async def _battery_minutes(incident: dict) -> float | None:
+    """The least battery time any UPS of the incident reports now (UPS-MIB
+    upsEstimatedMinutesRemaining, check power:minutes_remaining); None if none says."""
+    asset_ids = [a["asset_id"] for a in incident.get("affected_assets", []) if a.get("role") == "root"]
+    if not asset_ids:
+        return None
+    values = []
+    for r in await CheckState.select(CheckState.value).where(
+            CheckState.asset.is_in(asset_ids) & (CheckState.key == BATTERY_MINUTES_KEY)):
+        try:
+            minutes = float(r["value"])
+        except (TypeError, ValueError):
+            continue
+        if 0 < minutes < 65535:  # 65535 / 2^32-1 = "no estimate" on many agents
+            values.append(minutes)
+    return min(values) if values else None
+
+
+def _mail(config: NotifyConfig, target: str, event: str, payload: dict,
+          thread: "MailThread | None" = None) -> EmailMessage:
+    """The NOC's mail: the whole summary. The subject carries the incident number
+    (the e-mail intake threads replies by it, for the incident's own clients
+    only) and `thread` the headers that make mail clients show every message of
+    an incident as one conversation."""
     incident = payload.get("incident", {})
-    who = _recipient(target)
     subject = f"[rackcard] {event}: #{incident.get('id')} {incident.get('title', '')} ({incident.get('priority', '')})"
     lines = [
         f"Incident #{incident.get('id')}: {incident.get('title', '')}",
@@ -268,14 +335,23 @@ def _mail(config: NotifyConfig, target: str, event: str, payload: dict) -> Email
             lines.append(f"{key}: {payload[key]}")
     if config.public_url:
         lines += ["", f"{config.public_url.rstrip('/')}/incidents/{incident.get('id')}"]
-    return _message(config, who.address, subject, lines)
+    return _message(config, _recipient(target).address, subject, lines, event, thread)
 
 
-def _message(config: NotifyConfig, address: str, subject: str, lines: list[str]) -> EmailMessage:
+def _message(config: NotifyConfig, address: str, subject: str, lines: list[str], event: str,
+             thread: "MailThread | None") -> EmailMessage:
     message = EmailMessage()
     message["From"] = config.mail_from
     message["To"] = address
     message["Subject"] = subject
+    if thread is not None:
+        message["Message-ID"] = f"<{thread.message_id}>"
+        message["In-Reply-To"] = f"<{thread.root}>"
+        message["References"] = " ".join(f"<{m}>" for m in thread.references)
+    if event != "comment":
+        # Written by the machine, not by a person (RFC 3834): auto-responders must not answer it.
+        message["Auto-Submitted"] = "auto-generated"
+        message["X-Auto-Response-Suppress"] = "All"
     message.set_content("\n".join(lines) + "\n")
     return message
 
@@ -303,10 +379,12 @@ CLIENT_TEXT = {
 }
 
 
-async def _client_mail(config: NotifyConfig, who: Recipient, event: str, payload: dict) -> EmailMessage:
+async def _client_mail(config: NotifyConfig, who: Recipient, event: str, payload: dict,
+                       thread: "MailThread | None" = None) -> EmailMessage:
     """A client contact's mail: public facts only, in the contact's language, with
     other clients' names and their equipment masked and only this client's assets
-    listed (never internal notes, support lines or other clients)."""
+    listed (never internal notes, support lines or other clients). The subject
+    keeps `#<id>` so that a reply threads to the incident."""
     incident = payload.get("incident", {})
     text = CLIENT_TEXT.get(who.language, CLIENT_TEXT["en"])
     view = (await client_views([incident["id"]], who.client_id))[incident["id"]] if incident.get("id") else None
@@ -329,17 +407,49 @@ async def _client_mail(config: NotifyConfig, who: Recipient, event: str, payload
         lines += ["", mask(payload["comment"])]
     if config.public_url:
         lines += ["", f"{config.public_url.rstrip('/')}/portal/incidents/{incident.get('id')}"]
-    return _message(config, who.address, f"[rackcard] {label}: #{incident.get('id')} {title}", lines)
+    return _message(config, who.address, f"[rackcard] {label}: #{incident.get('id')} {title}", lines, event, thread)
 
 
-async def _send_mail(config: NotifyConfig, target: str, event: str, payload: dict) -> None:
+@dataclass(frozen=True)
+class MailThread:
+    """Threading headers of one outgoing mail of an incident."""
+
+    message_id: str  # this mail's id (no angle brackets)
+    root: str  # the incident's first mail: the client's own, or a fixed id per incident
+    references: tuple[str, ...]  # root first, then the latest messages of the thread
+
+
+def _mail_domain(config: NotifyConfig) -> str:
+    return config.mail_from.rsplit("@", 1)[-1].strip(" >") or "localhost"
+
+
+async def _thread(config: NotifyConfig, incident_id: int, delivery_id: int) -> MailThread:
+    """Every mail of an incident refers to the same root: the first mail that came
+    in for it (so the client's own mail client threads our answers under their
+    message), or `<rackcard.incident.N@domain>` when it did not start by mail."""
+    domain = _mail_domain(config)
+    known = await MailMessage.select(MailMessage.message_id, MailMessage.direction).where(
+        MailMessage.incident == incident_id).order_by(MailMessage.at).order_by(MailMessage.id)
+    incoming = [r["message_id"] for r in known if r["direction"] == "in"]
+    root = incoming[0] if incoming else f"rackcard.incident.{incident_id}@{domain}"
+    latest = [r["message_id"] for r in known[-5:] if r["message_id"] != root]
+    return MailThread(message_id=f"rackcard.{incident_id}.{delivery_id}@{domain}", root=root,
+                      references=(root, *latest))
+
+
+async def _send_mail(config: NotifyConfig, target: str, event: str, payload: dict, *, incident_id: int,
+                     delivery_id: int, now: dt.datetime) -> None:
     if not config.smtp_host:
         raise RuntimeError("RACKCARD_SMTP_HOST is not set")
+    thread = await _thread(config, incident_id, delivery_id)
     who = _recipient(target)
-    message = await _client_mail(config, who, event, payload) if who.audience == "client" \
-        else _mail(config, target, event, payload)
-    await aiosmtplib.send(message, hostname=config.smtp_host, port=config.smtp_port,
-                          timeout=config.timeout_s, start_tls=False, use_tls=False)
+    message = await _client_mail(config, who, event, payload, thread) if who.audience == "client" \
+        else _mail(config, target, event, payload, thread)
+    await aiosmtplib.send(message, hostname=config.smtp_host,
+                          port=config.smtp_port, timeout=config.timeout_s, start_tls=False, use_tls=False)
+    # Remembered: a reply naming this Message-ID threads to the incident (mail intake).
+    await MailMessage.insert(MailMessage(message_id=thread.message_id, incident=incident_id, direction="out",
+                                         address=who.address[:254], at=now)).on_conflict(action="DO NOTHING")
 
 
 async def run_once(config: NotifyConfig, now: dt.datetime | None = None,

@@ -197,12 +197,30 @@ class TimelineEntry(Table, tablename="inc_timeline"):
 
 
 class WebhookEndpoint(Table, tablename="inc_webhook"):
+    """A notification target: a signed JSON webhook, a Slack/Mattermost incoming
+    webhook, or a Telegram bot chat. All share the outbox, retries and event filters."""
+
     name = Varchar(length=100, unique=True)
-    url = Varchar(length=1000)
-    secret = Varchar(length=200)  # HMAC-SHA256 key; admins only
+    url = Varchar(length=1000)  # telegram: the Bot API base URL (https://api.telegram.org)
+    secret = Varchar(length=200)  # webhook: HMAC-SHA256 key; telegram: the bot token; admins only
     events = Varchar(length=200, default="")  # comma-separated; "" = every event
     active = Boolean(default=True)
+    kind = Varchar(length=10, default="webhook")  # webhook | slack (also Mattermost) | telegram
+    chat_id = Varchar(length=100, default="")  # telegram: the chat (or @channel) to post to
+    language = Varchar(length=5, default="en")  # en | ru: chat messages
     created_at = Timestamptz(default=TimestamptzNow())
+
+
+class MailMessage(Table, tablename="inc_mail_message"):
+    """The Message-IDs of an incident's mail, incoming and outgoing: a reply is
+    threaded by its In-Reply-To / References through this table, and outgoing
+    mail names the thread's earlier messages so mail clients thread it too."""
+
+    message_id = Varchar(length=300, unique=True, index=True)  # without the angle brackets
+    incident = ForeignKey(references=Incident, on_delete=OnDelete.cascade, index=True)
+    direction = Varchar(length=3)  # in | out
+    address = Varchar(length=254, default="")  # the sender (in) or the recipient (out)
+    at = Timestamptz()
 
 
 class Notification(Table, tablename="inc_notification"):

@@ -34,17 +34,20 @@ API_MODULES = (
     "cmdb.import_api",
     "incidents.api",
     "incidents.probe_api",
+    "integrations.api",
+    "integrations.mail_api",
     "rackcard.composed",
+    "incidents.desk_api",
     "rackcard.audit_api",
     "portal.api",
 )
 
 #: Each page module exposes `page_routes`: staff pages, mounted behind a session of a staff user
 #: (no session -> /login?next=..., a client user -> the portal); handlers take `viewer: Viewer`.
-PAGE_MODULES = ("pages.board",)
+PAGE_MODULES = ("pages.board", "pages.reports", "pages.desk", "integrations.pages")
 
 #: Each exposes `background(app_state, settings) -> async context manager`, started by serve.
-BACKGROUND_MODULES: tuple[str, ...] = ("incidents.embedded_probe", "incidents.background")
+BACKGROUND_MODULES: tuple[str, ...] = ("incidents.embedded_probe", "incidents.background", "integrations.background")
 
 
 def _collect(modules: tuple[str, ...], attribute: str) -> list:

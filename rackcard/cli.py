@@ -18,6 +18,7 @@ from rackcard.settings import SettingsError
 COMMAND_MODULES = (
     "rackcard.commands",
     "cmdb.commands",
+    "integrations.commands",
     "probes.commands",
 )
 

@@ -96,10 +96,18 @@ def _token_create(args: argparse.Namespace) -> int:
     from accounts.services import create_token
     from rackcard.cli import run_async
 
-    if bool(args.email) == bool(args.probe):
-        print("error: give either --email (a user token) or --probe NAME (a probe token)", file=sys.stderr)
+    if sum(bool(x) for x in (args.email, args.probe, args.ingest)) != 1:
+        print("error: give one of --email (a user token), --probe NAME (a probe token) "
+              "or --ingest NAME (an alert-ingest token)", file=sys.stderr)
         return 2
-    token = run_async(create_token, args.email, args.name or "", args.probe, args.site)
+    if args.site and not args.probe:
+        print("error: --site goes with --probe", file=sys.stderr)
+        return 2
+
+    async def run():
+        return await create_token(args.email, args.name or "", args.probe, args.site, ingest=args.ingest)
+
+    token = run_async(run)
     print("Token (shown once; only its hash is stored):", file=sys.stderr)
     print(token)
     return 0
@@ -161,6 +169,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     c = token_sub.add_parser("create", help="create an API token; prints it alone on the last line")
     c.add_argument("--email", help="the user the token acts as")
     c.add_argument("--probe", metavar="NAME", help="create a probe-worker token instead")
+    c.add_argument("--ingest", metavar="NAME",
+                   help="create an alert-ingest token (Alertmanager, LibreNMS, Zabbix): it may post alerts, nothing else")
     c.add_argument("--site", metavar="CODE", help="with --probe: limit the worker to one site")
     c.add_argument("--name", help="a label for the token")
     c.set_defaults(func=_token_create)

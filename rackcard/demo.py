@@ -17,6 +17,12 @@ async def demo_context(settings):
 
     result = await seed_demo()
     announce(result, settings.var_dir, f"http://{settings.host}:{settings.port}")
+    from incidents.desk_demo import seed_desk_demo
+
+    desk = await seed_desk_demo()
+    if desk.seeded:
+        log.info("support desk demo: %d articles, %d canned replies, %d incidents over six weeks",
+                 desk.articles, desk.replies, desk.incidents)
     # Simulated SNMP agents for the demo assets (probes feature): one snmpsim
     # process, one recording per polled demo asset (community = its name).
     async with _demo_snmp_agents(settings):

@@ -35,6 +35,13 @@ def _bool(env: dict[str, str], name: str, default: bool) -> bool:
     return raw.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _choice(env: dict[str, str], name: str, choices: tuple[str, ...]) -> str:
+    value = env.get(name, "").strip().lower()
+    if value not in choices:
+        raise SettingsError(f"{name} must be one of {', '.join(c or '(empty)' for c in choices)}, got {value!r}")
+    return value
+
+
 def _secret(env: dict[str, str], var_dir: Path) -> str:
     """The signing secret: from the environment, else generated once and kept in var/.
 
@@ -88,6 +95,18 @@ class Settings:
     smtp_port: int = 25
     mail_from: str = "rackcard@localhost"
     noc_email: str = ""
+    mail_intake: str = ""  # "" (off) | smtp | imap
+    mail_listen_host: str = "127.0.0.1"
+    mail_listen_port: int = 2525
+    imap_host: str = ""
+    imap_port: int = 993
+    imap_user: str = ""
+    imap_password: str = ""
+    imap_ssl: bool = True
+    imap_mailbox: str = "INBOX"
+    imap_poll_s: int = 60
+    mail_max_attachment_bytes: int = 10_000_000
+    mail_attachment_types: tuple[str, ...] = ("image/*", "application/pdf", "text/plain", "text/csv")
     sample_raw_hours: int = 48
     engine: EngineSettings = field(default_factory=EngineSettings)
 
@@ -102,6 +121,8 @@ class Settings:
             assert len(ola_minutes) == 3
         except (ValueError, AssertionError):
             raise SettingsError(f"RACKCARD_OLA_MINUTES must be three integers L1,L2,L3, got {ola!r}") from None
+        if env.get("RACKCARD_MAIL_INTAKE", "").strip().lower() == "imap" and not env.get("RACKCARD_IMAP_HOST"):
+            raise SettingsError("RACKCARD_MAIL_INTAKE=imap needs RACKCARD_IMAP_HOST (and RACKCARD_IMAP_USER/PASSWORD)")
         return cls(
             database_url=database_url,
             secret_key=_secret(env, var_dir),
@@ -118,6 +139,19 @@ class Settings:
             smtp_port=_int(env, "RACKCARD_SMTP_PORT", 25),
             mail_from=env.get("RACKCARD_MAIL_FROM", "rackcard@localhost"),
             noc_email=env.get("RACKCARD_NOC_EMAIL", ""),
+            mail_intake=_choice(env, "RACKCARD_MAIL_INTAKE", ("", "smtp", "imap")),
+            mail_listen_host=env.get("RACKCARD_MAIL_LISTEN_HOST", "127.0.0.1"),
+            mail_listen_port=_int(env, "RACKCARD_MAIL_LISTEN_PORT", 2525),
+            imap_host=env.get("RACKCARD_IMAP_HOST", ""),
+            imap_port=_int(env, "RACKCARD_IMAP_PORT", 993),
+            imap_user=env.get("RACKCARD_IMAP_USER", ""),
+            imap_password=env.get("RACKCARD_IMAP_PASSWORD", ""),
+            imap_ssl=_bool(env, "RACKCARD_IMAP_SSL", True),
+            imap_mailbox=env.get("RACKCARD_IMAP_MAILBOX", "INBOX"),
+            imap_poll_s=_int(env, "RACKCARD_IMAP_POLL_S", 60),
+            mail_max_attachment_bytes=_int(env, "RACKCARD_MAIL_MAX_ATTACHMENT_BYTES", 10_000_000),
+            mail_attachment_types=tuple(t.strip().lower() for t in env.get(
+                "RACKCARD_MAIL_ATTACHMENT_TYPES", "image/*,application/pdf,text/plain,text/csv").split(",") if t.strip()),
             sample_raw_hours=_int(env, "RACKCARD_SAMPLE_RAW_HOURS", 48),
             engine=EngineSettings(
                 hold_down_polls=_int(env, "RACKCARD_HOLD_DOWN_POLLS", 3),

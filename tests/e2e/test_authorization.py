@@ -29,12 +29,16 @@ import two_clients
 #:   editor  admin, engineer (inventory changes; the NOC reads the inventory)
 #:   admin   administrators
 #:   client  client users (the portal; scoped to their own client)
+#:   user    staff and client users (client users get what is public only, e.g. knowledge-base articles)
 #:   probe   probe tokens
+#:   ingest  alert-ingest tokens (rackcard token create --ingest NAME)
 #:   public  no login at all (static files, the OpenAPI document, the login form, health)
 #:   staff_page   a staff page or form: logged out -> the login form, a client user -> the portal
+#:   admin_page   the same, and staff other than administrators are refused (403)
 #:   client_page  a portal page or form: logged out -> the login form, staff -> the board
-ANY, STAFF, EDITOR, ADMIN, CLIENT, PROBE, PUBLIC = "any staff editor admin client probe public".split()
-STAFF_PAGE, CLIENT_PAGE = "staff_page", "client_page"
+ANY, STAFF, EDITOR, ADMIN, CLIENT, USER, PROBE, INGEST, PUBLIC = \
+    "any staff editor admin client user probe ingest public".split()
+STAFF_PAGE, ADMIN_PAGE, CLIENT_PAGE = "staff_page", "admin_page", "client_page"
 
 _CMDB = ("clients", "contacts", "sites", "racks", "assets", "interfaces", "prefixes", "ip-addresses", "services",
          "dependencies")
@@ -85,6 +89,34 @@ ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/assets/{asset_id:int}/poll"): STAFF,
     # audit
     ("GET", "/api/v1/audit"): ADMIN,
+    # alert ingest and mail intake
+    ("POST", "/api/v1/ingest/alertmanager"): INGEST,
+    ("POST", "/api/v1/ingest/librenms"): INGEST,
+    ("POST", "/api/v1/ingest/zabbix"): INGEST,
+    ("GET", "/api/v1/ingest/unmatched"): STAFF,
+    ("GET", "/api/v1/mail/quarantine"): STAFF,
+    ("POST", "/api/v1/mail/quarantine/{quarantine_id:int}/accept"): STAFF,
+    ("POST", "/api/v1/mail/quarantine/{quarantine_id:int}/drop"): STAFF,
+    ("GET", "/api/v1/incidents/{incident_id:int}/attachments"): STAFF,
+    ("GET", "/api/v1/incidents/{incident_id:int}/attachments/{attachment_id:int}"): STAFF,
+    # reports, knowledge base, canned replies
+    ("GET", "/api/v1/reports/kpi"): STAFF,
+    ("GET", "/api/v1/reports/kpi/csv"): STAFF,
+    ("GET", "/api/v1/reports/sla"): STAFF,
+    ("GET", "/api/v1/kb"): USER,
+    ("GET", "/api/v1/kb/{article_id:int}"): USER,
+    ("POST", "/api/v1/kb"): STAFF,
+    ("PATCH", "/api/v1/kb/{article_id:int}"): STAFF,
+    ("DELETE", "/api/v1/kb/{article_id:int}"): STAFF,
+    ("GET", "/api/v1/incidents/{incident_id:int}/suggestions"): STAFF,
+    ("POST", "/api/v1/incidents/{incident_id:int}/kb-uses"): STAFF,
+    ("GET", "/api/v1/canned-replies"): STAFF,
+    ("POST", "/api/v1/canned-replies"): STAFF,
+    ("GET", "/api/v1/canned-replies/{reply_id:int}"): STAFF,
+    ("PATCH", "/api/v1/canned-replies/{reply_id:int}"): STAFF,
+    ("DELETE", "/api/v1/canned-replies/{reply_id:int}"): STAFF,
+    ("POST", "/api/v1/incidents/{incident_id:int}/canned-replies/{reply_id:int}/render"): STAFF,
+    ("POST", "/api/v1/incidents/{incident_id:int}/canned-replies/{reply_id:int}/send"): STAFF,
     # portal
     ("GET", "/api/v1/portal/company"): CLIENT,
     ("GET", "/api/v1/portal/assets"): CLIENT,
@@ -111,6 +143,23 @@ ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/preferences/theme"): PUBLIC,
     # staff pages
     ("GET", "/"): STAFF_PAGE,
+    ("GET", "/reports"): STAFF_PAGE,
+    ("GET", "/reports/csv"): STAFF_PAGE,
+    ("GET", "/reports/clients/{client_id:int}"): STAFF_PAGE,
+    ("GET", "/kb"): STAFF_PAGE,
+    ("GET", "/kb/new"): STAFF_PAGE,
+    ("POST", "/kb/new"): STAFF_PAGE,
+    ("GET", "/kb/{article_id:int}"): STAFF_PAGE,
+    ("GET", "/kb/{article_id:int}/edit"): STAFF_PAGE,
+    ("POST", "/kb/{article_id:int}/edit"): STAFF_PAGE,
+    ("GET", "/incidents/{incident_id:int}/desk"): STAFF_PAGE,
+    ("POST", "/incidents/{incident_id:int}/kb-use"): STAFF_PAGE,
+    ("POST", "/incidents/{incident_id:int}/canned-reply"): STAFF_PAGE,
+    ("GET", "/mail/quarantine"): STAFF_PAGE,
+    ("POST", "/mail/quarantine/{quarantine_id:int}/accept"): STAFF_PAGE,
+    ("POST", "/mail/quarantine/{quarantine_id:int}/drop"): STAFF_PAGE,
+    ("GET", "/admin/netbox"): ADMIN_PAGE,
+    ("POST", "/admin/netbox"): ADMIN_PAGE,
     # portal pages
     ("GET", "/portal"): CLIENT_PAGE,
     ("GET", "/portal/assets/{asset_id:int}"): CLIENT_PAGE,
@@ -120,17 +169,19 @@ ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/portal/requests"): CLIENT_PAGE,
 }
 
-ROLES = ("admin", "engineer", "noc", "client_a", "client_b", "probe")
+ROLES = ("admin", "engineer", "noc", "client_a", "client_b", "probe", "ingest")
 ALLOWED = {
     ANY: set(ROLES),
     STAFF: {"admin", "engineer", "noc"},
     EDITOR: {"admin", "engineer"},
     ADMIN: {"admin"},
     CLIENT: {"client_a", "client_b"},
+    USER: {"admin", "engineer", "noc", "client_a", "client_b"},
     PROBE: {"probe"},
+    INGEST: {"ingest"},
     PUBLIC: set(ROLES),
 }
-PAGES = (STAFF_PAGE, CLIENT_PAGE)
+PAGES = (STAFF_PAGE, ADMIN_PAGE, CLIENT_PAGE)
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 NO_SUCH_ID = 987654
 
@@ -249,8 +300,12 @@ async def callers(app, world, client_as):
     probe = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://rackcard.test",
                               headers={"Authorization": f"Bearer {await create_token(probe=f'p-{uuid.uuid4().hex[:6]}')}"})
     made["probe"] = probe
+    ingest = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://rackcard.test",
+                               headers={"Authorization": f"Bearer {await create_token(ingest=f'i-{uuid.uuid4().hex[:6]}')}"})
+    made["ingest"] = ingest
     yield made
     await probe.aclose()
+    await ingest.aclose()
 
 
 def _leaks(text: str, markers: list[str]) -> list[str]:
@@ -299,7 +354,7 @@ async def test_every_route_for_every_caller(app, world, callers):
     secrets = two_clients.SECRETS
     failures = []
     # Client users and probes first: nothing they send may change anything.
-    for role in ("client_a", "client_b", "probe", "noc", "engineer", "admin"):
+    for role in ("client_a", "client_b", "probe", "ingest", "noc", "engineer", "admin"):
         caller = callers[role]
         for (method, path), access in sorted(ROUTES.items(), key=lambda kv: (kv[0][0] == "DELETE", kv[0])):
             if access in PAGES or (access == PUBLIC and method != "GET"):
@@ -316,12 +371,12 @@ async def test_every_route_for_every_caller(app, world, callers):
                 markers = world.bravo_markers
             elif role == "client_b":
                 markers = world.alpha_markers
-            elif role in ("engineer", "noc") or (role == "probe" and access != PROBE):
+            elif role in ("engineer", "noc") or (role in ("probe", "ingest") and access not in (PROBE, INGEST)):
                 markers = secrets
             else:
                 markers = []
             responses = [r]
-            if role.startswith("client") and allowed and method == "GET" and "{" in path and _is_api(path):
+            if role.startswith("client") and allowed and method == "GET" and "{" in path and "/portal/" in path:
                 own = await caller.get(_concrete(path, Own(world, role), mutating=False), params=_query(world))
                 if own.status_code != 200:
                     failures.append((role, method, path, own.status_code, "own ids should answer 200"))
@@ -346,6 +401,24 @@ async def test_foreign_ids_on_portal_routes_are_not_found(world, callers):
     # the query string cannot widen the scope
     listing = (await a.get("/api/v1/portal/incidents", params={"client_id": world.bravo})).json()
     assert world.bravo_incident not in {i["id"] for i in listing["results"]}
+
+
+async def test_internal_knowledge_base_articles_never_reach_a_client_token(app, api, client_as):
+    from cmdb.tables import Client
+
+    client_row = Client(code="acme", name="Acme", name_norm="acme")
+    await client_row.save()
+    client_user = await client_as("client", client_row.id)
+    public = (await api.post("/api/v1/kb", json={"title": "How to report an outage", "body": "Call the NOC",
+                                                 "visibility": "public"})).json()
+    internal = (await api.post("/api/v1/kb", json={"title": "Vendor escalation contacts", "body": "Call the NOC",
+                                                   "visibility": "internal"})).json()
+    for query in ("", "?q=noc", "?visibility=internal", "?q=vendor"):
+        listed = (await client_user.get(f"/api/v1/kb{query}")).json()
+        assert internal["id"] not in [r["id"] for r in listed["results"]], query
+    assert [r["id"] for r in (await client_user.get("/api/v1/kb?q=noc")).json()["results"]] == [public["id"]]
+    assert (await client_user.get(f"/api/v1/kb/{internal['id']}")).status_code == 404
+    assert (await client_user.get(f"/api/v1/kb/{public['id']}")).status_code == 200
 
 
 @pytest.mark.parametrize("role", ["engineer", "noc"])
@@ -390,6 +463,12 @@ async def test_every_page_for_every_session(world, sessions):
             if access not in PAGES:
                 continue
             mine = (access == CLIENT_PAGE) == client_side
+            if access == ADMIN_PAGE and role in ("noc", "engineer"):
+                r = await browser.get(_concrete(path, world, mutating=False)) if method == "GET" else \
+                    await browser.post(_concrete(path, world, mutating=True), data={"csrf_token": token})
+                if r.status_code != 403:
+                    failures.append((role, method, path, r.status_code, "administrators only: should be 403"))
+                continue
             foreign = _concrete(path, Foreign(world, role), mutating=method != "GET")
             if method == "GET":
                 r = await browser.get(foreign)
@@ -423,12 +502,12 @@ async def test_every_page_for_every_session(world, sessions):
 @pytest.mark.parametrize("role", ["noc", "client"])
 async def test_every_page_form_refuses_a_missing_csrf_token(world, session_as, role):
     user, _ = await session_as(role, world.alpha if role == "client" else None)
-    forms = [(m, p) for (m, p), access in ROUTES.items() if m != "GET" and not _is_api(p) and access != PROBE]
+    forms = [(m, p) for (m, p), access in ROUTES.items() if m != "GET" and not _is_api(p)]
     assert ("POST", "/logout") in forms and ("POST", "/portal/requests") in forms
     home = "/portal" if role == "client" else "/"
     for method, path in forms:
         response = await user.request(method, _concrete(path, world, mutating=True), data={"body": "x"})
-        wrong_side = ROUTES[(method, path)] == (STAFF_PAGE if role == "client" else CLIENT_PAGE)
+        wrong_side = ROUTES[(method, path)] in ((STAFF_PAGE, ADMIN_PAGE) if role == "client" else (CLIENT_PAGE,))
         if wrong_side:  # sent home by the page guard before anything runs
             assert (response.status_code, response.headers.get("location")) == (303, home), (method, path)
         else:

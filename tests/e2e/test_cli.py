@@ -62,6 +62,11 @@ def test_serve_from_a_fresh_var_dir_with_cli_user_and_token(tmp_path):
     token = token_run.stdout.strip().splitlines()[-1]
     assert token.startswith("rc_")
 
+    ingest_run = _rackcard(env, "token", "create", "--ingest", "prometheus")
+    assert ingest_run.returncode == 0, ingest_run.stderr
+    ingest_token = ingest_run.stdout.strip().splitlines()[-1]
+    assert _rackcard(env, "token", "create", "--ingest", "x", "--email", "ops@example.test").returncode == 2
+
     duplicate = _rackcard(env, "user", "create", "--email", "ops@example.test", "--role", "noc", "--password-stdin",
                           stdin="a long enough password\n")
     assert duplicate.returncode == 2 and "already exists" in duplicate.stderr
@@ -76,6 +81,14 @@ def test_serve_from_a_fresh_var_dir_with_cli_user_and_token(tmp_path):
         me = httpx.get(f"{base}/api/v1/me", headers={"Authorization": f"Bearer {token}"})
         assert me.status_code == 200 and me.json()["email"] == "ops@example.test"
         assert httpx.get(f"{base}/api/v1/me").status_code == 401
+        # An ingest token posts alerts (for a host no asset has: counted, opens nothing) and reads nothing.
+        alert = {"version": "4", "status": "firing", "alerts": [{"status": "firing", "labels": {
+            "alertname": "InstanceDown", "instance": "10.250.0.1:9100"}, "fingerprint": "f1",
+            "startsAt": "2026-11-23T10:00:00Z"}]}
+        posted = httpx.post(f"{base}/api/v1/ingest/alertmanager", json=alert,
+                            headers={"Authorization": f"Bearer {ingest_token}"})
+        assert posted.status_code == 200 and posted.json()["unmatched"] == ["10.250.0.1"], posted.text
+        assert httpx.get(f"{base}/api/v1/incidents", headers={"Authorization": f"Bearer {ingest_token}"}).status_code == 403
     finally:
         server.send_signal(signal.SIGINT)
         try:

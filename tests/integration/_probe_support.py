@@ -40,7 +40,9 @@ def ups_target(agent: SimAgent, community: str = "ups1", asset_id: int = 2) -> T
 
 
 def fast_poller() -> SnmpPoller:
-    return SnmpPoller(timeout=0.3, retries=1)
+    # Short enough that a silent agent costs little, long enough that snmpsim on a
+    # busy 2-core machine answers in time (0.3 s timed out under load).
+    return SnmpPoller(timeout=1.0, retries=1)
 
 
 async def poll(poller: SnmpPoller, target: Target) -> dict:

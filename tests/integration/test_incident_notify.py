@@ -20,11 +20,13 @@ NOC = Viewer(user_id=None, email="noc@example.test", role="noc")
 
 
 class Receiver:
-    """A minimal HTTP/1.1 server: records each POST, answers `status`."""
+    """A minimal HTTP/1.1 server: records each POST (and its path), answers `status` with `body`."""
 
-    def __init__(self, status: int = 200):
+    def __init__(self, status: int = 200, body: bytes = b""):
         self.status = status
+        self.body = body
         self.requests: list[tuple[dict[str, str], bytes]] = []
+        self.paths: list[str] = []
         self.server: asyncio.AbstractServer | None = None
 
     async def start(self, port: int = 0) -> int:
@@ -42,7 +44,9 @@ class Receiver:
         headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)}
         body = await reader.readexactly(int(headers.get("content-length", "0")))
         self.requests.append((headers, body))
-        writer.write(f"HTTP/1.1 {self.status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".encode())
+        self.paths.append(lines[0].split(" ")[1])
+        writer.write(f"HTTP/1.1 {self.status} X\r\nContent-Length: {len(self.body)}\r\nConnection: close\r\n"
+                     f"Content-Type: application/json\r\n\r\n".encode() + self.body)
         await writer.drain()
         writer.close()
 

@@ -1,0 +1,125 @@
+"""The reports page (/reports): the KPI report of incidents.kpi_store with
+server-made SVG charts, a period picker, CSV links for every table, printable.
+The numbers are the API's (same service function); /reports/csv serves the
+same CSV as the API to a logged-in staff session."""
+
+from __future__ import annotations
+
+import datetime as dt
+from urllib.parse import urlencode
+
+from litestar import Request, Response, get
+from litestar.params import FromQuery, QueryParameter
+from litestar.response import Template
+from typing import Annotated
+
+from accounts.http import CurrentViewer
+from incidents import kpi, kpi_store, workflow
+from pages import charts
+from rackcard.i18n import language_of, translations
+
+UTC = dt.timezone.utc
+From = Annotated[str | None, QueryParameter(name="from", required=False)]
+PRESETS = (7, 30, 90, 365)
+#: What the page calls each metric (kpi.DEFINITIONS keys); translated in the template.
+LABELS = {
+    "cohort": "Cohort", "incidents": "Incidents", "resolved": "Resolved", "closed_pct": "Closed share",
+    "first_contact_resolution_pct": "First-contact resolution", "time_to_first_response": "Time to first response",
+    "time_to_acknowledge": "Time to acknowledge (MTTA)", "time_to_resolve": "Time to resolve (MTTR)",
+    "handling_time": "Handling time", "calendar_vs_business": "Calendar and business time",
+    "response_breach_pct": "Response SLA breaches", "resolution_breach_pct": "Resolution SLA breaches",
+    "overdue_now": "Overdue now", "backlog": "Backlog and ageing", "series": "Incoming and resolved over time",
+    "reopen_rate_pct": "Reopen rate", "escalation_rate_pct": "Escalation rate",
+    "escalation_by_line": "Escalation by line", "proactive_pct": "Proactive share of problems",
+    "self_healed_pct": "Self-healed share", "detection_to_first_call": "Detection to the first client call",
+    "call_mix": "Call mix", "groups": "Groups", "availability_pct": "Availability",
+    "downtime_minutes": "Downtime, minutes",
+}
+
+
+def _query(from_, to, group_by, client_id, category, bucket) -> kpi_store.Query:
+    return kpi_store.parse_query(from_=from_, to=to, group_by=group_by, client_id=client_id, category=category,
+                                 bucket=bucket, now=dt.datetime.now(UTC))
+
+
+def chart_set(data: dict, _) -> dict[str, str]:
+    """The page's charts from a report; `_` translates their titles."""
+    totals = data["totals"]
+    series = data["series"]
+    planned = totals["under_sla"]
+    return {
+        "flow": charts.lines([r["period"][5:] for r in series],
+                             {_("incoming"): [r["incoming"] for r in series],
+                              _("resolved"): [r["resolved"] for r in series]},
+                             title=_("Incoming vs resolved")),
+        "mix": charts.bars([(_(r["category"]), r["share_pct"] or 0) for r in data["call_mix"]],
+                           title=_("Call mix by category"), unit=" %"),
+        "sla": charts.bars([(_("response met"), 100 - totals["response_breach_pct"] if planned else None),
+                            (_("resolution met"), 100 - totals["resolution_breach_pct"] if planned else None)],
+                           title=_("SLA compliance"), unit=" %"),
+        "backlog": charts.bars([(r["age"], r["incidents"]) for r in data["backlog"]["ageing"]],
+                               title=_("Backlog by age")),
+        "proactive": charts.share([(_("found by probes first"), totals["proactive"]),
+                                   (_("reported by clients"), totals["problems"] - totals["proactive"])],
+                                  title=_("Proactive share")),
+    }
+
+
+@get("/reports", name="reports")
+async def reports_page(
+    request: Request, viewer: CurrentViewer, from_: From = None, to: FromQuery[str | None] = None,
+    group_by: FromQuery[str | None] = None, client_id: FromQuery[int | None] = None,
+    category: FromQuery[str | None] = None, bucket: FromQuery[str | None] = None,
+) -> Template:
+    query = _query(from_, to, group_by or None, client_id, category or None, bucket or None)
+    data = await kpi_store.report(viewer, query)
+    params = {"from": query.start.date().isoformat(),
+              "to": (query.end - dt.timedelta(microseconds=1)).date().isoformat()}
+    for name, value in (("group_by", query.group_by), ("client_id", query.client_id), ("category", query.category),
+                        ("bucket", query.bucket if query.bucket != "day" else None)):
+        if value:
+            params[name] = value
+    today = dt.datetime.now(UTC).date()
+    presets = [(days, urlencode({**params, "from": (today - dt.timedelta(days=days - 1)).isoformat(),
+                                 "to": today.isoformat()})) for days in PRESETS]
+    return Template("pages/reports.html", context={
+        "nav": "reports", "data": data, "params": params, "presets": presets,
+        "csv": {t: "/reports/csv?" + urlencode({**params, "table": t}) for t in kpi_store.TABLES},
+        "group_bys": kpi.GROUP_BYS, "categories": workflow.CATEGORIES, "durations": kpi.DURATIONS,
+        "definitions": kpi.DEFINITIONS, "labels": LABELS,
+        "charts": chart_set(data, translations(language_of(request)).gettext),
+    })
+
+
+@get("/reports/csv", name="reports-csv")
+async def reports_csv(
+    viewer: CurrentViewer, table: FromQuery[str] = "groups", from_: From = None,
+    to: FromQuery[str | None] = None, group_by: FromQuery[str | None] = None,
+    client_id: FromQuery[int | None] = None, category: FromQuery[str | None] = None,
+    bucket: FromQuery[str | None] = None,
+) -> Response:
+    if table not in kpi_store.TABLES:
+        kpi_store.csv_table({}, table)  # the 422 naming the table
+    query = _query(from_, to, group_by or None, client_id, category or None, bucket or None)
+    data = await kpi_store.report(viewer, query, delay_list=None)
+    return Response(kpi_store.csv_table(data, table), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="kpi-{table}-{query.start:%Y%m%d}-'
+                                                    f'{query.end:%Y%m%d}.csv"'})
+
+
+@get("/reports/clients/{client_id:int}", name="client-sla-report")
+async def client_sla_page(viewer: CurrentViewer, client_id: int, from_: From = None,
+                          to: FromQuery[str | None] = None) -> Template:
+    """One client's SLA report: service availability and incidents against the plan (printable)."""
+    query = _query(from_, to, None, client_id, None, None)
+    data = await kpi_store.sla_report(viewer, client_id, query)
+    params = {"from": query.start.date().isoformat(),
+              "to": (query.end - dt.timedelta(microseconds=1)).date().isoformat()}
+    return Template("pages/client_sla.html", context={
+        "nav": "reports", "data": data, "params": params, "labels": LABELS,
+        "definitions": {**kpi.DEFINITIONS_SLA, **{k: kpi.DEFINITIONS[k] for k in (
+            "response_breach_pct", "resolution_breach_pct", "time_to_first_response", "time_to_resolve")}},
+    })
+
+
+page_routes: list = [reports_page, reports_csv, client_sla_page]

@@ -1,0 +1,159 @@
+"""The reports page, the knowledge-base pages and the incident desk panel,
+through a logged-in staff session (both engines), and in a real browser."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+import pytest
+from conftest import page_csrf, screenshot
+
+from tests.integration import incident_data as data
+from tests.integration.test_kpi_report import DAY, _history
+
+FIBER_ARTICLE = {"title": "Оптика: индикаторы медиаконвертера", "body": "Проверьте **патч-корды** медиаконвертеров.\n\n"
+                 "<script>alert(1)</script> [x](javascript:alert(1))", "categories": ["fiber"],
+                 "asset_kinds": ["media_converter"], "visibility": "internal", "language": "ru"}
+
+
+def _metric(html: str, name: str) -> str:
+    found = re.search(rf'data-metric="{name}">([^<]*)<', html)
+    assert found, name
+    return found.group(1).strip()
+
+
+async def test_page_api_and_csv_totals_agree(db, api, session_as):
+    await _history()
+    page, _ = await session_as("noc")
+    response = await page.get(f"/reports?{DAY}&group_by=category")
+    assert response.status_code == 200, response.text
+    html = response.text
+    totals = (await api.get(f"/api/v1/reports/kpi?{DAY}&group_by=category")).json()["totals"]
+    assert _metric(html, "incidents") == str(totals["incidents"])
+    assert _metric(html, "resolved") == str(totals["resolved"])
+    assert _metric(html, "first_contact_resolution_pct") == f"{totals['first_contact_resolution_pct']} %"
+    assert _metric(html, "proactive_pct") == f"{totals['proactive_pct']} %"
+    ttr = totals["time_to_resolve"]["calendar"]
+    assert _metric(html, "time_to_resolve_calendar") == f"{ttr['mean']} / {ttr['median']} / {ttr['p90']}"
+    assert html.count("<svg") >= 5 and "How each number is measured" in html
+    # the page's CSV link gives the API's numbers
+    link = re.search(r'href="(/reports/csv\?[^"]*table=groups[^"]*)"', html).group(1).replace("&amp;", "&")
+    rows = list(csv.DictReader(io.StringIO((await page.get(link)).text)))
+    assert rows[-1]["group"] == "TOTAL" and int(rows[-1]["incidents"]) == totals["incidents"]
+    assert float(rows[-1]["proactive_pct"]) == totals["proactive_pct"]
+    api_csv = (await api.get(f"/api/v1/reports/kpi/csv?{DAY}&group_by=category&table=groups")).text
+    assert (await page.get(link)).text == api_csv
+
+
+async def test_reports_page_in_russian_and_its_errors(db, session_as):
+    page, _ = await session_as("noc")
+    page.headers["Accept-Language"] = "ru-RU,ru;q=0.9"
+    html = (await page.get("/reports")).text
+    assert "Отчёт службы поддержки" in html and "Как считается каждая цифра" in html
+    assert "Решено с первого обращения" in html
+    bad = await page.get("/reports?from=yesterday")
+    assert bad.status_code == 422 and "from" in bad.text
+
+
+async def test_knowledge_base_pages(db, session_as):
+    page, _ = await session_as("engineer")
+    token = await page_csrf(page, "/kb/new")
+    form = {**FIBER_ARTICLE, "categories": "fiber", "asset_kinds": "media_converter", "csrf_token": token}
+    created = await page.post("/kb/new", data=form)
+    assert created.status_code == 303, created.text
+    article = created.headers["location"]
+    html = (await page.get(article)).text
+    assert "<strong>патч-корды</strong>" in html
+    assert "<script>alert(1)" not in html and 'href="javascript' not in html
+    found = (await page.get("/kb?q=медиаконвертер")).text
+    assert FIBER_ARTICLE["title"] in found
+    bad = await page.post("/kb/new", data={"title": "", "csrf_token": token})
+    assert bad.status_code == 422 and 'data-field="title"' in bad.text
+    # edit keeps the text and shows the change
+    edit = await page.post(f"{article}/edit", data={**form, "title": "Оптика: FX и TP"})
+    assert edit.status_code == 303
+    assert "Оптика: FX и TP" in (await page.get(article)).text
+
+
+async def test_client_users_are_kept_off_the_staff_pages(db, session_as):
+    client_id = await data.client("Acme")
+    page, _ = await session_as("client", client_id)
+    for path in ("/reports", "/kb", "/reports/csv"):
+        response = await page.get(path)
+        assert response.status_code in (302, 303, 403), (path, response.status_code)
+
+
+async def _fiber_incident(api) -> int:
+    from tests.integration.test_kb import _fiber_incident as make
+
+    incident_id, _ = await make(api)
+    return incident_id
+
+
+async def test_incident_desk_panel_suggests_and_refuses_a_reply_with_a_missing_value(db, api, session_as):
+    incident_id = await _fiber_incident(api)
+    article = (await api.post("/api/v1/kb", json=FIBER_ARTICLE)).json()
+    reply = (await api.post("/api/v1/canned-replies", json={
+        "name": "battery", "category": "fiber", "language": "en",
+        "body": "{client_name}: {battery_minutes} minutes of battery left (incident {incident_number})."})).json()
+    page, _ = await session_as("noc")
+    panel = (await page.get(f"/incidents/{incident_id}/desk")).text
+    assert f'data-article="{article["id"]}"' in panel and "battery" in panel
+    token = await page_csrf(page, "/kb")
+    missing = await page.post(f"/incidents/{incident_id}/canned-reply",
+                              data={"reply_id": reply["id"], "action": "send", "csrf_token": token})
+    assert missing.status_code == 422 and 'data-missing="battery_minutes"' in missing.text
+    assert 'name="value_battery_minutes"' in missing.text
+    timeline = (await api.get(f"/api/v1/incidents/{incident_id}")).json()["timeline"]
+    assert not [t for t in timeline if t["kind"] == "comment"]  # nothing was sent
+    preview = await page.post(f"/incidents/{incident_id}/canned-reply",
+                              data={"reply_id": reply["id"], "action": "preview", "value_battery_minutes": "25",
+                                    "csrf_token": token})
+    assert preview.status_code == 200 and f"Acme: 25 minutes of battery left (incident {incident_id})." in preview.text
+    sent = await page.post(f"/incidents/{incident_id}/canned-reply",
+                           data={"reply_id": reply["id"], "action": "send", "value_battery_minutes": "25",
+                                 "csrf_token": token})
+    assert sent.status_code == 303
+    timeline = (await api.get(f"/api/v1/incidents/{incident_id}")).json()["timeline"]
+    assert [t["body"] for t in timeline if t["kind"] == "comment"] == [
+        f"Acme: 25 minutes of battery left (incident {incident_id})."]
+    used = await page.post(f"/incidents/{incident_id}/kb-use", data={"article_id": article["id"], "csrf_token": token})
+    assert used.status_code == 303
+    assert (await api.get(f"/api/v1/kb/{article['id']}")).json()["used_in"] == 1
+
+
+@pytest.mark.slow
+async def test_reports_and_knowledge_base_in_a_real_browser(db, api, browser_login, live_app):
+    await _history()
+    await api.post("/api/v1/kb", json=FIBER_ARTICLE)
+    page, _ = await browser_login("noc", locale="ru-RU")
+    await page.goto(live_app.url + f"/reports?{DAY}&group_by=client")
+    assert await page.locator("svg.chart").count() >= 5
+    assert "Отчёт службы поддержки" in await page.locator("h1").inner_text()
+    assert await page.locator("[data-metric=incidents]").first.inner_text() == "4"
+    await screenshot(page, "reports-ru")
+    await page.emulate_media(media="print")
+    assert not await page.locator("form.period-picker").is_visible()  # the picker is not printed
+    await page.emulate_media(media="screen")
+    await page.goto(live_app.url + "/kb")
+    await page.fill("#kb-q", "медиаконвертеров")
+    await page.press("#kb-q", "Enter")
+    await page.wait_for_load_state()
+    await page.click("ul.kb-articles a")
+    await page.wait_for_load_state()
+    assert await page.locator(".markdown strong").inner_text() == "патч-корды"
+    assert await page.locator(".markdown script").count() == 0
+    await screenshot(page, "kb-article-ru")
+
+
+async def test_client_sla_page(db, session_as):
+    from tests.integration.test_kpi_report import _history as history
+
+    ids = await history()
+    page, _ = await session_as("noc")
+    html = (await page.get(f"/reports/clients/{ids['acme']}?{DAY}")).text
+    assert "SLA report" in html and "Acme" in html and "Gold" in html
+    assert _metric(html, "incidents") == "2"
+    assert (await page.get(f"/reports/clients/999999?{DAY}")).status_code == 404
