@@ -105,6 +105,8 @@ def resource_controller(svc: ResourceService) -> type[Controller]:
     fields = ", ".join(f"`{f.name}`" for f in r.fields)
     item = resource_schema(svc, output=True)
 
+    writers = [require_staff] if r.writers == "staff" else [require_inventory]
+
     class ResourceController(Controller):
         path = f"/{r.path}"
         guards = [require_staff]
@@ -124,7 +126,7 @@ def resource_controller(svc: ResourceService) -> type[Controller]:
             return paging.page(str(request.url), found["count"], found["results"], limit, offset)
 
         @post("/", summary=f"Create a {r.name}", description=f"Fields: {fields}.",
-              operation_class=_documented(resource_schema(svc), item), guards=[require_inventory])
+              operation_class=_documented(resource_schema(svc), item), guards=writers)
         async def create_item(self, viewer: CurrentViewer, data: Body) -> dict:
             return await svc.create(viewer, data)
 
@@ -133,12 +135,12 @@ def resource_controller(svc: ResourceService) -> type[Controller]:
             return await svc.get(viewer, item_id)
 
         @patch("/{item_id:int}", summary=f"Change some fields of a {r.name}", description=f"Fields: {fields}.",
-               operation_class=_documented(resource_schema(svc, partial=True), item), guards=[require_inventory])
+               operation_class=_documented(resource_schema(svc, partial=True), item), guards=writers)
         async def update_item(self, viewer: CurrentViewer, item_id: ItemId, data: Body) -> dict:
             return await svc.update(viewer, item_id, data)
 
         @delete("/{item_id:int}", summary=f"Delete a {r.name} (409 while something still references it)",
-                guards=[require_inventory])
+                guards=writers)
         async def delete_item(self, viewer: CurrentViewer, item_id: ItemId) -> None:
             await svc.delete(viewer, item_id)
 

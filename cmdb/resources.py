@@ -212,6 +212,9 @@ class Resource:
     lock: Callable[[], Awaitable[None]] | None = None  # serialise writers (PostgreSQL advisory lock)
     output: tuple[str, ...] = ()  # extra table columns shown read-only (family, prefix_len ...)
     summary: str = ""
+    #: Who may change rows: admins and engineers ("inventory"), or every staff user ("staff":
+    #: contacts, which the NOC keeps current while taking calls and mail).
+    writers: str = "inventory"
 
     def __post_init__(self) -> None:
         self.by_name = {f.name: f for f in self.fields}
@@ -236,6 +239,11 @@ def require_staff(viewer: Viewer) -> None:
 def require_inventory(viewer: Viewer) -> None:
     if not viewer.edits_inventory:
         raise Forbidden("changing the inventory is for engineers and administrators")
+
+
+def require_writer(resource: "Resource", viewer: Viewer) -> None:
+    """The role check for changing rows of `resource` (see Resource.writers)."""
+    (require_staff if resource.writers == "staff" else require_inventory)(viewer)
 
 
 def scope(resource: Resource, viewer: Viewer) -> list:
@@ -512,7 +520,7 @@ class ResourceService:
         raise Conflict(f"the {self.r.name} conflicts with a concurrent change; try again ({failed})") from failed
 
     async def create(self, viewer: Viewer, data: dict) -> dict:
-        require_inventory(viewer)
+        require_writer(self.r, viewer)
         parsed = self.parse(data, partial=False)
         values = self._columns(parsed)
         after = {**self._defaults(), **values}
@@ -532,7 +540,7 @@ class ResourceService:
         return await self.get(viewer, new_id)
 
     async def update(self, viewer: Viewer, row_id: int, data: dict) -> dict:
-        require_inventory(viewer)
+        require_writer(self.r, viewer)
         parsed = self.parse(data, partial=True)
         before = await self._row(row_id, viewer)
         after = {**before, **self._columns(parsed)}
@@ -562,7 +570,7 @@ class ResourceService:
         return await self.get(viewer, row_id)
 
     async def delete(self, viewer: Viewer, row_id: int) -> None:
-        require_inventory(viewer)
+        require_writer(self.r, viewer)
         async with atomic():
             before = await self._row(row_id, viewer)
             blockers = await referenced_by(self.table, row_id)

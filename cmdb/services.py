@@ -316,6 +316,7 @@ CONTACT = Resource(
     unique=[Unique(("client", "email_norm"), "email", "e-mail", when=lambda v: bool(v["email_norm"]))],
     q_columns=("name_norm", "email_norm", "phone_norm"),
     summary="Contacts of clients; e-mail unique per client, phone normalised for search",
+    writers="staff",
 )
 
 SITE = Resource(
