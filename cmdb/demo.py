@@ -9,8 +9,10 @@ Everything goes through cmdb.services, the same validation as the API.
 `seed_demo()` seeds only a database without clients, so it is idempotent.
 
 Demo SNMP convention (shared with the probes' simulated agents): assets that
-are polled have mgmt_ip 127.0.0.1, snmp_port RACKCARD_DEMO_SNMP_PORT
-(default 11161), version 2c and the asset's name as community.
+are polled each have their own loopback address 127.0.11.N (N = 1, 2, ... in
+the order below; one address per device, so a trap's sender names exactly one
+asset), snmp_port RACKCARD_DEMO_SNMP_PORT (default 11161), version 2c and the
+asset's name as community (snmpsim picks a device's data by community).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from accounts.viewer import SYSTEM, Viewer
 
 DEMO_ADMIN_EMAIL = "admin@demo.local"
 DEFAULT_DEMO_SNMP_PORT = 11161
+DEMO_ADDRESS_OCTET = 11  # polled demo devices live at 127.0.11.x (see demo_address)
 
 SITES = (
     {"code": "MSK-DC1", "name": "Moscow DC-1", "kind": "datacenter", "address": "Moscow, Elektrodnaya st. 2 bld. 1"},
@@ -225,6 +228,11 @@ SERVICES = (
 )
 
 
+def demo_address(n: int) -> str:
+    """The loopback address of the n-th polled demo device (1-based)."""
+    return f"127.0.{DEMO_ADDRESS_OCTET + n // 250}.{n % 250 + 1}"
+
+
 def demo_snmp_port() -> int:
     return int(os.environ.get("RACKCARD_DEMO_SNMP_PORT", DEFAULT_DEMO_SNMP_PORT))
 
@@ -316,6 +324,7 @@ async def _seed_inventory(viewer: Viewer) -> None:
 
     assets: dict[str, int] = {}
     port = demo_snmp_port()
+    polled_n = 0
     for name, kind, maker, model, serial, site, rack, position, height, client, polled in ASSETS:
         data = {
             "name": name, "kind": kind, "manufacturer": maker, "model": model, "serial": serial,
@@ -324,7 +333,8 @@ async def _seed_inventory(viewer: Viewer) -> None:
             "client_id": clients[client] if client else None, "status": "active",
         }
         if polled:
-            data.update(mgmt_ip="127.0.0.1", snmp_version="2c", snmp_community=name, snmp_port=port)
+            polled_n += 1
+            data.update(mgmt_ip=demo_address(polled_n), snmp_version="2c", snmp_community=name, snmp_port=port)
         assets[name] = _id(await services.assets.create(viewer, data))
 
     for asset, depends_on, kind in DEPENDENCIES:

@@ -111,3 +111,24 @@ class Graph:
                         nxt.append(edge.depends_on)
             frontier = nxt
         return out
+
+    def impact(self, failed: Iterable[int]) -> dict[int, str]:
+        """What `failed` failing does downstream: every asset below them ->
+        "down" when every one of its feeds of one kind (power, uplink) is lost,
+        else "at_risk" (a feed lost, another still up: redundancy), nearest first.
+        The graph must hold the downstream assets' other feeds too."""
+        lost = set(failed)
+        order = self.downstream(lost)
+        changed = True
+        while changed:  # until nothing more is lost: BFS order is not always upstream-first
+            changed = False
+            for a in order:
+                if a in lost:
+                    continue
+                feeds: dict[str, list[bool]] = {}
+                for edge in self.up.get(a, ()):
+                    feeds.setdefault(edge.kind, []).append(edge.depends_on in lost)
+                if any(all(v) for v in feeds.values()):
+                    lost.add(a)
+                    changed = True
+        return {a: ("down" if a in lost else "at_risk") for a in order}

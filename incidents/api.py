@@ -13,7 +13,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from accounts.errors import Invalid
 from accounts.http import CurrentViewer, require_admin, require_staff
 from cmdb import paging
-from incidents import admin, services
+from incidents import admin, impact, services
 
 Body = JSONBody[dict[str, Any]]
 STAFF = [require_staff]
@@ -27,8 +27,8 @@ ADMIN = [require_admin]
 class ManualIncidentBody:
     title: str
     category: str
-    client_id: int
     source: str
+    client_id: int | None = None  # optional: the clients behind asset_ids are derived from the topology
     description: str = ""
     asset_ids: list[int] = field(default_factory=list)
     priority: str | None = None
@@ -75,7 +75,9 @@ async def get_incident(viewer: CurrentViewer, incident_id: FromPath[int]) -> dic
     return await services.get_incident(viewer, incident_id)
 
 
-@post("/incidents", guards=STAFF, summary="Open an incident from a call, e-mail or chat")
+@post("/incidents", guards=STAFF, summary="Open an incident from a call, e-mail or chat",
+      description="client_id or asset_ids (or both): the clients behind the assets (downstream over power and "
+      "uplink edges) are affected, `down` or `at_risk`.")
 async def create_incident(viewer: CurrentViewer, data: JSONBody[ManualIncidentBody]) -> dict:
     return await services.create_manual(
         viewer,
@@ -172,6 +174,20 @@ async def delete_window(viewer: CurrentViewer, window_id: FromPath[int]) -> None
     await admin.delete_window(viewer, window_id)
 
 
+@get("/maintenance-windows/{window_id:int}/impact", guards=STAFF,
+     summary="The clients to warn: what the window's asset, site or client's assets would hit while down")
+async def window_impact(viewer: CurrentViewer, window_id: FromPath[int]) -> dict:
+    return await impact.window_impact(viewer, window_id)
+
+
+@get("/assets/{asset_id:int}/impact", guards=STAFF,
+     summary="What would be hit if this asset failed: downstream assets (down / at_risk), clients, services, SLA plans",
+     description="Downstream over power and uplink edges; an asset with another feed of the same kind still up "
+     "is `at_risk`, otherwise `down`. A client or service is `down` when any asset it relies on is down.")
+async def asset_impact(viewer: CurrentViewer, asset_id: FromPath[int]) -> dict:
+    return await impact.asset_impact(viewer, asset_id)
+
+
 # ---------------------------------------------------------------- webhooks (administrators)
 
 
@@ -213,6 +229,6 @@ async def delete_webhook(viewer: CurrentViewer, webhook_id: FromPath[int]) -> No
 api_routes = [
     list_incidents, get_incident, create_incident, update_incident, transition, add_comment, escalate,
     list_plans, get_plan, create_plan, update_plan, delete_plan,
-    list_windows, get_window, create_window, update_window, delete_window,
+    list_windows, get_window, create_window, update_window, delete_window, window_impact, asset_impact,
     list_webhooks, list_deliveries, get_webhook, create_webhook, update_webhook, delete_webhook,
 ]

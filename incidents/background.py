@@ -2,6 +2,7 @@
 
 - every TICK_S: engine.tick — the rules with no updates (recovery hold,
   maintenance ends, site-silence grouping), OLA escalation, SLA breaches;
+- every TICK_S: probe_health.check — a probe worker silent on its sites is `probe stale`;
 - every NOTIFY_S: notify.run_once — outbox fan-out and due deliveries/retries;
 - every SAMPLES_S: timeseries.maintain — roll complete buckets up, prune in small batches;
 - every KPI_S: kpi_store.refresh_facts — measure the incidents the KPI triggers queued, so a
@@ -20,7 +21,7 @@ import logging
 from contextlib import asynccontextmanager, suppress
 from typing import AsyncIterator, Awaitable, Callable
 
-from incidents import engine, kpi_store, notify, timeseries
+from incidents import engine, kpi_store, notify, probe_health, timeseries
 
 log = logging.getLogger("rackcard.incidents")
 
@@ -48,10 +49,12 @@ async def _every(name: str, seconds: float, step: Callable[[], Awaitable[object]
 @asynccontextmanager
 async def background(app_state, settings) -> AsyncIterator[None]:
     engine.configure(settings.engine)
+    probe_health.configure(settings.probe_stale_intervals)
     config = notify.NotifyConfig.from_settings(settings)
     timeseries.configure(timeseries.Retention(raw_keep=dt.timedelta(hours=settings.sample_raw_hours)))
     tasks = [
         asyncio.create_task(_every("incident timers", TICK_S, lambda: engine.tick(_now()))),
+        asyncio.create_task(_every("probe health", TICK_S, lambda: probe_health.check(_now()))),
         asyncio.create_task(_every("notifications", NOTIFY_S, lambda: notify.run_once(config))),
         asyncio.create_task(_every("sample roll-ups", SAMPLES_S, lambda: timeseries.maintain(_now()))),
         asyncio.create_task(_every("KPI facts", KPI_S, lambda: kpi_store.refresh_facts(_now()))),

@@ -29,7 +29,7 @@ from accounts.dbutil import INTEGRITY_ERRORS, atomic, current_engine, is_unique_
 from accounts.errors import Forbidden, Invalid, NotFound
 from accounts.viewer import Viewer
 from cmdb.tables import Asset, Interface, Site
-from incidents import engine, rawsql, timeseries
+from incidents import engine, probe_health, rawsql, timeseries
 from incidents.rawsql import Sql, as_time
 from incidents.rules import CheckUpdate
 from incidents.services import aware
@@ -86,13 +86,30 @@ def _as_int(value: Any) -> int | None:
         return None
 
 
-def _rebooted(old_value: str | None, new_value: str | None) -> tuple[int, int] | None:
-    """(old, new) ticks when sysUpTime went backwards (and did not just wrap at 2^32)."""
+#: How far sysUpTime may lag the wall clock between two polls before it counts as
+#: a restart: a fixed margin plus a share of the time elapsed (device clocks drift).
+REBOOT_SLACK_S = 120
+REBOOT_SLACK_SHARE = 0.01
+
+
+def _rebooted(old_value: str | None, new_value: str | None, old_at: dt.datetime | None = None,
+              new_at: dt.datetime | None = None) -> tuple[int, int] | None:
+    """(old, new) ticks when the device restarted between two observations: its
+    sysUpTime is behind the last stored uptime plus the wall-clock time since (a
+    restart between polls, even one longer ago than the last poll), beyond a
+    slack for clock drift — and not a 497-day counter wrap. Evidence only: no
+    stored uptime, no reboot (a device first polled just after its boot is not
+    one, nor is the poller's own restart)."""
     old, new = _as_int(old_value), _as_int(new_value)
-    if old is None or new is None or new >= old:
+    if old is None or new is None:
         return None
-    if old > TIMETICKS_WRAP * 0.99 and new < TIMETICKS_WRAP * 0.01:
-        return None  # a 497-day counter wrap, not a restart
+    elapsed = max(0.0, (new_at - old_at).total_seconds()) if old_at and new_at else 0.0
+    slack = (REBOOT_SLACK_S + REBOOT_SLACK_SHARE * elapsed) * 100
+    expected = old + elapsed * 100
+    if new >= old and new >= expected - slack:
+        return None
+    if expected >= TIMETICKS_WRAP * 0.99 and abs(new - (expected - TIMETICKS_WRAP)) <= slack + TIMETICKS_WRAP * 0.01:
+        return None  # the counter wrapped at 2^32, not a restart
     return old, new
 
 
@@ -151,7 +168,7 @@ _last_unknowns: dict[str, dict] = {}
 
 def _log_stats(probe: str, stats: dict) -> None:
     """Log a worker's counters when its count of unknown traps/senders moves."""
-    unknowns = {k: v for k, v in (stats or {}).items() if "unknown" in k}
+    unknowns = {k: v for k, v in (stats or {}).items() if "unknown" in k or "ambiguous" in k}
     if unknowns and unknowns != _last_unknowns.get(probe):
         log.info("probe %s: %s", probe, ", ".join(f"{k}={v}" for k, v in sorted(unknowns.items())))
     _last_unknowns[probe] = unknowns
@@ -172,21 +189,22 @@ class _State:
 
 
 async def _load_states(asset_ids: set[int], keys: set[str], viewer: Viewer
-                       ) -> tuple[set[int], dict[tuple[int, str], _State]]:
+                       ) -> tuple[dict[int, int], dict[tuple[int, str], _State]]:
     """In one statement: the batch's assets that exist (and, for a site-limited
-    probe token, are at its site), and the stored state of the batch's checks."""
+    probe token, are at its site) with their sites, and the stored state of the batch's checks."""
     if not asset_ids:
-        return set(), {}
+        return {}, {}
     q = Sql()
     sql = ('SELECT \'s\' AS t, asset, "key", state, value, message, since, last_observed_at, source, streak '
            f'FROM inc_check_state WHERE asset IN {q.ints(asset_ids)} AND "key" IN {q.texts(keys)} UNION ALL ')
     if viewer.site_code:
-        sql += ("SELECT 'a', a.id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM cmdb_asset a "
+        sql += ("SELECT 'a', a.id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, a.site FROM cmdb_asset a "
                 f"JOIN cmdb_site s ON s.id = a.site WHERE a.id IN {q.ints(asset_ids)} AND s.code = {q(viewer.site_code)}")
     else:
-        sql += f"SELECT 'a', id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM cmdb_asset WHERE id IN {q.ints(asset_ids)}"
+        sql += ("SELECT 'a', id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, site FROM cmdb_asset "
+                f"WHERE id IN {q.ints(asset_ids)}")
     rows = await q.fetch(sql)
-    allowed = {r[1] for r in rows if r[0] == "a"}
+    allowed = {r[1]: r[9] for r in rows if r[0] == "a"}  # asset -> its site
     states = {
         (asset, key): _State(state=state, since=as_time(since), streak=streak or 0, value=value, message=message or "",
                              last_observed_at=as_time(last), source=source)
@@ -255,7 +273,7 @@ async def _apply(batch: ObservationBatch, times: list[dt.datetime], viewer: View
             continue
         state, message = o.state, o.message
         if o.key == "uptime" and row is not None and o.source == "poll":
-            went_back = _rebooted(row.value, o.value)
+            went_back = _rebooted(row.value, o.value, row.last_observed_at, at)
             if went_back:
                 message = f"sysUpTime went back from {went_back[0]} to {went_back[1]} ticks: the device restarted"
                 state = WARNING
@@ -295,6 +313,8 @@ async def _apply(batch: ObservationBatch, times: list[dt.datetime], viewer: View
     if samples:
         # Retention and roll-ups run on the server's timer (incidents.timeseries), off this hot path.
         await rawsql.insert("inc_sample", ("asset", "key", "value", "at"), ("int", "text", "float", "time"), samples)
+    if viewer.probe_name and mine:
+        await probe_health.note_batch(viewer.probe_name, {allowed[o.asset_id] for _, o in mine}, now)
     if updates:
         await engine.process(updates, now)
     return {"applied": applied, "stale": stale, "rejected": rejected}

@@ -11,6 +11,7 @@ Listed in rackcard.app.BACKGROUND_MODULES; off with RACKCARD_EMBEDDED_PROBE=fals
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import os
 import socket
@@ -22,21 +23,43 @@ from typing import AsyncIterator
 from accounts.dbutil import atomic
 from accounts.services import create_token
 from accounts.tables import ApiToken
+from incidents import probe_health
+from incidents.tables import ProbeBatch
+from probes.worker import EXIT_TOKEN_REFUSED
 
 log = logging.getLogger("rackcard.probes.embedded")
 
 
-def _token_name() -> str:
-    return f"probe embedded@{socket.gethostname()}"
+#: Embedded-worker tokens are named after the server that owns them.
+TOKEN_PREFIX = "probe embedded@"
+#: An embedded token no batch came with for this long (its server is gone) is revoked.
+STALE_TOKEN_AGE = dt.timedelta(days=1)
 
 
-async def _fresh_token() -> str:
-    """Revoke this host's earlier embedded-worker tokens, then make a new one."""
+def _token_name(settings) -> str:
+    """One name per server (host and web port): two servers on one database,
+    on one host or not, never touch each other's token. The port is ours (the
+    server bound it before starting this), so an earlier token of this name
+    belongs to an earlier run of this very server."""
+    return f"{TOKEN_PREFIX}{socket.gethostname()}:{settings.port}"
+
+
+async def _fresh_token(settings) -> str:
+    """Revoke this server's earlier embedded-worker tokens and the embedded tokens
+    of servers gone for STALE_TOKEN_AGE, then make a new one."""
+    name = _token_name(settings)
+    cutoff = dt.datetime.now(dt.timezone.utc) - STALE_TOKEN_AGE
     async with atomic():
         await ApiToken.update({ApiToken.revoked: True}).where(
-            (ApiToken.kind == "probe") & (ApiToken.name == _token_name()) & (ApiToken.revoked == False)  # noqa: E712
+            (ApiToken.kind == "probe") & (ApiToken.name == name) & (ApiToken.revoked == False)  # noqa: E712
         )
-        return await create_token(name=_token_name(), probe="embedded")
+        recent = ProbeBatch.select(ProbeBatch.probe).where(ProbeBatch.received_at >= cutoff)
+        await ApiToken.update({ApiToken.revoked: True}).where(
+            (ApiToken.kind == "probe") & ApiToken.name.like(TOKEN_PREFIX + "%")
+            & (ApiToken.revoked == False) & (ApiToken.created_at < cutoff)  # noqa: E712
+            & ApiToken.name.not_in(recent)
+        )
+        return await create_token(name=name, probe="embedded")
 
 
 def server_url(settings) -> str:
@@ -51,7 +74,7 @@ def command(settings) -> list[str]:
         sys.executable, "-m", "rackcard.cli", "probe",
         "--server", server_url(settings), "--name", "embedded",
         "--spool-dir", str(Path(settings.var_dir) / "probe-spool" / "embedded"),
-        "--trap-host", settings.trap_host, "--trap-port", str(settings.trap_port),
+        "--trap-host", settings.trap_host, "--trap-port", str(settings.trap_port), "--exit-on-refused",
     ]
 
 
@@ -71,8 +94,7 @@ async def background(app_state, settings) -> AsyncIterator[None]:
     if not settings.embedded_probe:
         yield
         return
-    token = await _fresh_token()
-    env = dict(os.environ, RACKCARD_PROBE_TOKEN=token, RACKCARD_VAR_DIR=str(settings.var_dir))
+    env = dict(os.environ, RACKCARD_PROBE_TOKEN=await _fresh_token(settings), RACKCARD_VAR_DIR=str(settings.var_dir))
     stopping = asyncio.Event()
 
     async def start() -> asyncio.subprocess.Process:
@@ -89,7 +111,11 @@ async def background(app_state, settings) -> AsyncIterator[None]:
             code = await process.wait()
             if stopping.is_set():
                 return
-            log.error("embedded probe worker exited with %s; restarting in %.0f s", code, pause)
+            if code == EXIT_TOKEN_REFUSED:
+                log.error("embedded probe worker: its token was refused (revoked?); restarting it with a new one")
+                env["RACKCARD_PROBE_TOKEN"] = await _fresh_token(settings)
+            else:
+                log.error("embedded probe worker exited with %s; restarting in %.0f s", code, pause)
             try:
                 await asyncio.wait_for(stopping.wait(), pause)
                 return
@@ -112,6 +138,6 @@ async def background(app_state, settings) -> AsyncIterator[None]:
                 process.kill()
                 await process.wait()
         await supervisor
-        await ApiToken.update({ApiToken.revoked: True}).where(
-            (ApiToken.kind == "probe") & (ApiToken.name == _token_name())
-        )
+        name = _token_name(settings)
+        await ApiToken.update({ApiToken.revoked: True}).where((ApiToken.kind == "probe") & (ApiToken.name == name))
+        await probe_health.retire(name)  # stopped on purpose: not a stale probe

@@ -41,6 +41,7 @@ from incidents.rules import (
     Reclassify,
     Reopen,
     Resolve,
+    Retitle,
     SetFlapping,
     Suppress,
     Topology,
@@ -89,7 +90,7 @@ async def load_topology(seed: Iterable[int], extra: Iterable[int] = ()) -> Topol
 # Piccolo's converter): as_time parses only rows not seen before (_built).
 _CHECKS = """
 SELECT 'c' AS t, asset AS a, streak AS b, CAST(NULL AS INTEGER) AS c, CAST(NULL AS INTEGER) AS d, "key" AS s1,
-       state AS s2, source AS s3, CAST(NULL AS TEXT) AS s4, {since} AS t1, {last} AS t2
+       state AS s2, source AS s3, CAST(value AS TEXT) AS s4, {since} AS t1, {last} AS t2
   FROM inc_check_state WHERE asset IN (SELECT id FROM ids)"""
 _FACTS = """
 SELECT 'a' AS t, a.id AS a, a.site AS b, a.client AS c, CAST(NULL AS INTEGER) AS d, a.name AS s1, a.kind AS s2,
@@ -115,7 +116,8 @@ SELECT 'w', id, asset_id, site_id, client_id, NULL, NULL, NULL, NULL, starts_at,
 
 async def _walk(seed: set[int]) -> set[int]:
     """The seed and the live assets of its sites, everything they depend on
-    (transitively), and everything that depends on any of those (transitively)."""
+    (transitively), everything that depends on any of those (transitively), and
+    the direct feeds of all of them."""
     if not seed:
         return set()
     q = Sql()
@@ -135,11 +137,14 @@ async def _walk(seed: set[int]) -> set[int]:
                 f"SELECT {other} AS x FROM cmdb_dependency WHERE {column} IN {q.ints(frontier)}")}
             frontier = found - ids
             ids |= frontier
+    q = Sql()  # ... and the other feeds of all of them (a second UPS decides lost vs at risk)
+    ids |= {r["x"] for r in await q.fetch(f"SELECT depends_on AS x FROM cmdb_dependency WHERE asset IN {q.ints(ids)}")}
     return ids
 
 
 # base = the seed and the live assets of its sites; up = base and everything it
-# depends on; down = up and everything that depends on any of it.
+# depends on; down = up and everything that depends on any of it; plus the direct
+# feeds of all of those (an asset's other power/uplink source decides lost vs at risk).
 _WALK = """
 WITH RECURSIVE
   seed(id) AS (SELECT * FROM {seed} AS s),
@@ -149,7 +154,8 @@ WITH RECURSIVE
       AND a.site IN (SELECT site FROM cmdb_asset WHERE id IN (SELECT id FROM seed))),
   up(id) AS (SELECT id FROM base UNION SELECT d.depends_on FROM cmdb_dependency d JOIN up ON d.asset = up.id),
   down(id) AS (SELECT id FROM up UNION SELECT d.asset FROM cmdb_dependency d JOIN down ON d.depends_on = down.id)
-SELECT id FROM down"""
+SELECT id FROM down
+UNION SELECT d.depends_on FROM cmdb_dependency d WHERE d.asset IN (SELECT id FROM down)"""
 
 
 def _number(sql: str, q: Sql, values: dict[str, object]) -> str:
@@ -212,11 +218,11 @@ async def _load(seed: set[int], extra: set[int], *, checks: bool = False, now: d
     # (by position: the same on sqlite3.Row and asyncpg's Record, and the loop runs ~1,500 times a batch)
     for t, a, b, c, d, s1, s2, s3, s4, t1, t2 in rows:
         if t == "c":
-            key = (t, a, s1, s2, t1, b, s3, t2)
+            key = (t, a, s1, s2, t1, b, s3, t2, s4)
             status = _built.get(key)
             if status is None:
                 status = _keep(key, CheckStatus(asset_id=a, key=s1, state=s2, since=as_time(t1), streak=b, source=s3,
-                                                last_observed_at=as_time(t2)))
+                                                last_observed_at=as_time(t2), value=s4))
             states[(a, s1)] = status
         elif t == "a":
             assets.append((a, b, c, s1, s2, s3, s4))
@@ -265,7 +271,8 @@ async def load_views(asset_ids: Iterable[int] | None, now: dt.datetime, params: 
     """Open incidents, and those resolved within the reopen window, that touch
     `asset_ids` (None = all of them)."""
     q = Sql()
-    sql = ("SELECT id, fingerprint, status, category, priority, opened_at, resolved_at, flapping, acted "
+    sql = ("SELECT id, fingerprint, status, category, priority, opened_at, resolved_at, flapping, acted, title, "
+           "battery_exhausted_at, battery_minutes_left "
            f"FROM inc_incident WHERE (status IN {q.texts(workflow.OPEN_STATUSES)} "
            f"OR (status = {q(workflow.RESOLVED)} AND resolved_at >= {q(now - params.reopen_window)}))")
     if asset_ids is not None:
@@ -280,18 +287,21 @@ async def load_views(asset_ids: Iterable[int] | None, now: dt.datetime, params: 
     roles: dict[int, dict[int, str]] = {i: {} for i in inc_ids}
     checks: dict[int, set[tuple[int, str]]] = {i: set() for i in inc_ids}
     clients: dict[int, set[int]] = {i: set() for i in inc_ids}
+    at_risk: dict[int, set[int]] = {i: set() for i in inc_ids}
     # the three kinds of links in one round trip
     q = Sql()
     for r in await q.fetch(
             f"SELECT 'a' AS t, incident, asset_id AS x, role AS y FROM inc_affected_asset WHERE incident IN {q.ints(inc_ids)} "
             f'UNION ALL SELECT \'k\', incident, asset_id, "key" FROM inc_incident_check WHERE incident IN {q.ints(inc_ids)} '
-            f"UNION ALL SELECT 'c', incident, client_id, NULL FROM inc_affected_client WHERE incident IN {q.ints(inc_ids)}"):
+            f"UNION ALL SELECT 'c', incident, client_id, impact FROM inc_affected_client WHERE incident IN {q.ints(inc_ids)}"):
         if r["t"] == "a":
             roles[r["incident"]][r["x"]] = r["y"]
         elif r["t"] == "k":
             checks[r["incident"]].add((r["x"], r["y"]))
         else:
             clients[r["incident"]].add(r["x"])
+            if r["y"] == services.AT_RISK:
+                at_risk[r["incident"]].add(r["x"])
     changes = await _recent_changes({c for cs in checks.values() for c in cs}, now - params.flap_window)
     return [
         IncidentView(
@@ -301,6 +311,9 @@ async def load_views(asset_ids: Iterable[int] | None, now: dt.datetime, params: 
             root_checks=frozenset(checks[r["id"]]), asset_roles=roles[r["id"]],
             client_ids=frozenset(clients[r["id"]]), flapping=bool(r["flapping"]), acted=bool(r["acted"]),
             recent_changes=tuple(sorted(t for c in checks[r["id"]] for t in changes.get(c, ()))),
+            at_risk_client_ids=frozenset(at_risk[r["id"]]), title=r["title"] or "",
+            battery_exhausted_at=services.aware(r["battery_exhausted_at"]),
+            battery_minutes_left=r["battery_minutes_left"],
         )
         for r in rows
     ]
@@ -377,7 +390,9 @@ def _steady(updates: Sequence[CheckUpdate], views: list[IncidentView], params: P
     Anything else — a change, a confirmation, a trap, an asset in an incident — goes
     to the rules; what the passage of time alone decides (recovery, a maintenance
     window ending, a wait running out), the timer decides."""
-    involved = {a for v in views for a in v.asset_roles} | {a for v in views for a, _ in v.root_checks}
+    # (an asset only at risk is involved once it has a problem of its own: not a healthy poll)
+    involved = ({a for v in views for a, role in v.asset_roles.items() if role != rules.AT_RISK}
+                | {a for v in views for a, _ in v.root_checks})
     return all(u.asset_id not in involved and (
         (u.state == rules.OK and u.previous_state in (None, rules.OK)) or _repeated(u, params, now))
         for u in updates)
@@ -452,7 +467,12 @@ class _Applier:
         self.refs[d.fingerprint] = incident_id
         await services.store_assets(incident_id, dict(d.asset_roles), d.at, self.known())
         await services.store_checks(incident_id, d.root_checks)
-        await services.store_clients(incident_id, d.client_ids, d.at)
+        await services.store_clients(incident_id, d.client_ids - d.at_risk_client_ids, d.at)
+        await services.store_clients(incident_id, d.at_risk_client_ids, d.at, impact=services.AT_RISK)
+        if d.battery_exhausted_at is not None:
+            await Incident.update({Incident.battery_exhausted_at: d.battery_exhausted_at,
+                                   Incident.battery_minutes_left: d.battery_minutes_left}).where(
+                Incident.id == incident_id)
         if created:
             body = d.title + (f"\n{d.description}" if d.description else "")
             await services.add_entry(incident_id, "event", f"opened: {body}", at=d.at, visibility="public",
@@ -475,10 +495,14 @@ class _Applier:
         for incident_id, ds in by_incident.items():
             roles: dict[int, str] = {}
             for d in ds:
-                roles[d.asset_id] = "root" if "root" in (d.role, roles.get(d.asset_id)) else d.role
+                roles[d.asset_id] = max(d.role, roles.get(d.asset_id, rules.AT_RISK), key=rules.ROLE_STRENGTH.__getitem__)
             new_assets = set(await services.store_assets(incident_id, roles, self.now, self.known()))
             await services.store_checks(incident_id, [(d.asset_id, d.check_key) for d in ds if d.check_key])
-            added = await services.store_clients(incident_id, {c for d in ds for c in d.client_ids}, self.now)
+            down = {c for d in ds if d.role != rules.AT_RISK for c in d.client_ids}
+            added = await services.store_clients(incident_id, down, self.now)
+            added += await services.store_clients(
+                incident_id, {c for d in ds if d.role == rules.AT_RISK for c in d.client_ids} - down, self.now,
+                impact=services.AT_RISK)
             # The due times follow the most demanding plan of the affected clients:
             # only a client with a plan can change them (most of an outage's are not).
             if any(c in self.topology.client_plan_rank for c in added):
@@ -493,6 +517,17 @@ class _Applier:
                 entries.append(("probe", d.note or f"{name} joined as {d.role}",
                                 {"asset_id": d.asset_id, "role": d.role, "check": d.check_key}))
             await services.add_entries(incident_id, entries, at=self.now, author=services.ENGINE_AUTHOR)
+
+    async def retitle(self, d: Retitle) -> None:
+        incident_id = await self.ref(d.incident)
+        await Incident.update({Incident.title: d.title[:300], Incident.battery_exhausted_at: d.battery_exhausted_at,
+                               Incident.battery_minutes_left: d.battery_minutes_left}).where(Incident.id == incident_id)
+        if d.note:
+            await services.add_entry(incident_id, "probe", d.note, at=d.at, author=services.ENGINE_AUTHOR,
+                                     visibility="internal",
+                                     data={"battery_exhausted_at": d.battery_exhausted_at.isoformat()
+                                           if d.battery_exhausted_at else None,
+                                           "battery_minutes_left": d.battery_minutes_left})
 
     async def note(self, d: Note) -> None:
         await services.add_entry(await self.ref(d.incident), "probe", d.text, at=d.at, author=services.ENGINE_AUTHOR)
@@ -562,6 +597,7 @@ async def apply(decisions: Sequence[Decision], topology: Topology, now: dt.datet
         Note: applier.note,
         SetFlapping: applier.flapping,
         Reclassify: applier.reclassify,
+        Retitle: applier.retitle,
         Resolve: applier.resolve,
         Reopen: applier.reopen,
         Suppress: applier.suppress,

@@ -71,6 +71,24 @@ original contract changed.
 * ``Resolve`` of a flapping incident is preceded by ``SetFlapping(False)``.
 * ``priority_for``, ``clients_of_asset``, ``services_of_asset`` are public so
   manual incidents (no priority given) are classified the same way.
+* **Impact before outage** (role ``at_risk``): after the problems, every open
+  automatic incident whose root assets are in trouble (``own_level``: on
+  battery, a trunk port in warning = at risk; output off, a PDU inlet lost,
+  the device down, a trunk port down = lost) attaches what they feed
+  downstream over power/uplink edges: ``at_risk`` while a feed is in trouble,
+  ``impacted`` once every feed of one kind is lost. An ``AttachAsset`` with
+  role ``at_risk`` carries the clients newly at risk; any other role carries
+  the clients newly affected *or* moving from at risk to down. Roles only
+  strengthen (root > impacted > at_risk). ``IncidentView.at_risk_client_ids``
+  and ``OpenIncident.at_risk_client_ids`` say which clients are only at risk.
+  Run only when a problem was confirmed or cleared, or an incident opened.
+* **Titles** say what happened in words, with what it hits; ``Retitle`` keeps
+  an automatic incident's title (and its battery estimate, from the UPS's
+  ``power:minutes_remaining`` value: ``CheckStatus.value``) current, with a
+  one-time ``note`` when the battery falls under BATTERY_WARN_MINUTES. Only
+  for views that carry their stored ``title``.
+* A fault on an asset whose only open incident is a reboot one opens its own
+  incident (never filed under "… rebooted").
 
 The rules, in the order an observation meets them (Alerta: blackout → dedup →
 correlate): dedup by fingerprint / covering incident → maintenance (asset,
@@ -99,6 +117,14 @@ PROBLEM_STATES = frozenset({WARNING, CRITICAL})
 REACHABILITY = "reachability"
 UPTIME = "uptime"
 POWER_PREFIX = "power:"
+MINUTES_REMAINING = "power:minutes_remaining"
+
+ROOT, IMPACTED, AT_RISK = "root", "impacted", "at_risk"
+ROLE_STRENGTH = {AT_RISK: 0, IMPACTED: 1, ROOT: 2}
+#: A battery estimate under this many minutes gets a timeline entry (call the site now).
+BATTERY_WARN_MINUTES = 5
+#: upsEstimatedMinutesRemaining values that mean "no estimate" (65535, 2^32-1 ...).
+NO_ESTIMATE_MINUTES = 65535
 
 CATEGORIES = ("fiber", "power", "equipment", "reboot", "request", "other")
 PRIORITIES = ("P1", "P2", "P3", "P4")
@@ -136,6 +162,7 @@ class CheckStatus:
     streak: int
     source: str
     last_observed_at: dt.datetime
+    value: str | None = None  # the last value (minutes of battery left, a port's status label ...)
 
 
 @dataclass(frozen=True)
@@ -202,6 +229,12 @@ class IncidentView:
     flapping: bool = False
     acted: bool = False  # a person acknowledged, commented or moved it: not self-healed
     recent_changes: tuple[dt.datetime, ...] = ()  # root state-change times, for flap detection
+    # Added: the clients of `client_ids` only at risk (none of their equipment down yet),
+    # the stored title ("" = unknown: never retitled) and the battery estimate last shown.
+    at_risk_client_ids: frozenset[int] = frozenset()
+    title: str = ""
+    battery_exhausted_at: dt.datetime | None = None
+    battery_minutes_left: int | None = None
 
 
 @dataclass(frozen=True)
@@ -249,14 +282,19 @@ class OpenIncident:
     asset_roles: Mapping[int, str]  # asset_id -> root | impacted
     client_ids: frozenset[int]
     description: str = ""
+    at_risk_client_ids: frozenset[int] = frozenset()  # of client_ids: only at risk
+    battery_exhausted_at: dt.datetime | None = None
+    battery_minutes_left: int | None = None
 
 
 @dataclass(frozen=True)
 class AttachAsset:
     incident: IncidentRef
     asset_id: int
-    role: str  # root | impacted
-    client_ids: frozenset[int] = frozenset()  # clients that become affected through it
+    role: str  # root | impacted | at_risk
+    # clients that become affected through it; with role at_risk they are at risk,
+    # otherwise down (a client at risk before is now down)
+    client_ids: frozenset[int] = frozenset()
     check_key: str | None = None  # set when a root check joins
     note: str = ""
 
@@ -286,6 +324,20 @@ class Reclassify:
 
 
 @dataclass(frozen=True)
+class Retitle:
+    """The title follows what the incident hits ("Khimki node on battery — 12 min left,
+    3 clients at risk"), with the battery estimate it shows; `note` (when set) goes
+    to the timeline (the battery is about to run out)."""
+
+    incident: IncidentRef
+    title: str
+    at: dt.datetime
+    battery_exhausted_at: dt.datetime | None = None
+    battery_minutes_left: int | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
 class Resolve:
     incident: IncidentRef
     self_healed: bool
@@ -310,7 +362,7 @@ class Suppress:
     at: dt.datetime
 
 
-Decision = Union[OpenIncident, AttachAsset, Note, SetFlapping, Reclassify, Resolve, Reopen, Suppress]
+Decision = Union[OpenIncident, AttachAsset, Note, SetFlapping, Reclassify, Retitle, Resolve, Reopen, Suppress]
 
 
 # ---------------------------------------------------------------- evidence helpers (public)
@@ -487,10 +539,21 @@ def priority_for(
     service_ids: Iterable[int],
     client_plan_rank: Mapping[int, int],
     params: Params = Params(),
+    at_risk_client_ids: Iterable[int] = (),
+    at_risk_service_ids: Iterable[int] = (),
 ) -> str:
     """P1..P4 from impact × urgency: score = impact level + urgency (2..7);
-    <= 3 -> P1, 4 -> P2, 5–6 -> P3, 7 -> P4."""
-    score = impact_level(client_ids, service_ids, client_plan_rank, params) + URGENCY.get(category, 3)
+    <= 3 -> P1, 4 -> P2, 5–6 -> P3, 7 -> P4. Clients and services only at risk
+    (their equipment still up, its power or uplink in trouble) count one impact
+    level below those already down: a node feeding 30 clients on battery is P1/P2
+    before anything fails. `client_ids` may include the at-risk ones."""
+    at_risk = set(at_risk_client_ids)
+    down_clients = set(client_ids) - at_risk
+    down_services = set(service_ids) - set(at_risk_service_ids)
+    level = impact_level(down_clients, down_services, client_plan_rank, params)
+    if at_risk or at_risk_service_ids:
+        level = min(level, impact_level(at_risk, at_risk_service_ids, client_plan_rank, params) + 1)
+    score = level + URGENCY.get(category, 3)
     if score <= 3:
         return "P1"
     if score == 4:
@@ -559,6 +622,11 @@ class _Inc:
         self.slot = -1
         self.source = "probe"
         self.description: list[str] = []
+        # clients only at risk; the title and battery estimate stored (existing incidents)
+        self.at_risk_clients: set[int] = set()
+        self.title = ""
+        self.battery_at: dt.datetime | None = None
+        self.battery_min: int | None = None
 
     @property
     def open(self) -> bool:
@@ -594,6 +662,9 @@ class _Run:
                 self.batch_changes[ck].append(u.observed_at)
                 self.check_changes[ck].add(u.observed_at)
                 self.changed_order.append(u)
+        # did this call confirm or clear a problem (a change, a trap, a hold-down completed)?
+        self.shifted = any(u.previous_state != u.state or u.source == "trap" or u.streak == params.hold_down_polls
+                           for u in updates)
         self.problem_keys: dict[int, set[str]] = defaultdict(set)
         self.in_trouble: list[tuple[int, str]] = []
         for ck, c in self.view.items():
@@ -609,6 +680,8 @@ class _Run:
             self.site_assets[self.assets[a].site_id].append(a)
         self._depth: dict[int, int] = {}
         self._silence: dict[int, tuple[bool, list[int], bool, bool]] = {}
+        self._own: dict[int, int] = {}
+        self._level: dict[int, int] = {}
 
         # -- incidents
         self.open_by_fp: dict[str, _Inc] = {}
@@ -619,6 +692,8 @@ class _Run:
         for v in sorted(incidents, key=lambda i: i.id):
             inc = _Inc(v.id, v.fingerprint, v.status, v.category, v.priority, v.opened_at, v.resolved_at,
                        v.root_checks, v.asset_roles, v.client_ids, v.flapping, v.acted, v.recent_changes, False)
+            inc.at_risk_clients = set(v.at_risk_client_ids) & inc.client_ids
+            inc.title, inc.battery_at, inc.battery_min = v.title, v.battery_exhausted_at, v.battery_minutes_left
             self.all.append(inc)
             if inc.open:
                 self._index(inc)
@@ -779,10 +854,15 @@ class _Run:
 
     def attach(self, inc: _Inc, a: int, role: str, clients: frozenset[int], check_key: str | None, note: str) -> None:
         current = inc.asset_roles.get(a)
-        new_role = "root" if role == "root" or current == "root" else "impacted"
+        new_role = max(role, current or AT_RISK, key=ROLE_STRENGTH.__getitem__)  # root > impacted > at_risk
         if current == new_role and (check_key is None or role != "root" or (a, check_key) in inc.root_checks):
             return  # nothing new
-        added_clients = frozenset(clients - inc.client_ids)
+        if new_role == AT_RISK:
+            added_clients = frozenset(clients - inc.client_ids)
+            inc.at_risk_clients |= added_clients
+        else:  # new clients, and those at risk until now: down
+            added_clients = frozenset((clients - inc.client_ids) | (clients & inc.at_risk_clients))
+            inc.at_risk_clients -= clients
         if check_key is not None and role == "root":
             inc.root_checks.add((a, check_key))
             self.root_owner.setdefault((a, check_key), inc)
@@ -874,7 +954,10 @@ class _Run:
         for a, k in cands:
             self.problem(a, k)
 
-        # 5. finalise: new incidents' OpenIncident, reclassification of the others
+        # 5. impact before outage: what the incidents' sources still feed is at risk
+        self.spread_risk()
+
+        # 6. finalise: new incidents' OpenIncident, reclassification and titles of the others
         self.finalise()
         return [d for d in self.out if d is not None]
 
@@ -939,19 +1022,21 @@ class _Run:
             else:
                 quiet = False
             for inc in self.asset_incs.get(a, ()):
-                if inc.open:
+                if inc.open and inc.asset_roles.get(a) != AT_RISK:
                     if not quiet:
                         self.note(inc, f"{desc} (rebooted)", at)
                     return
             for inc in sorted(self.resolved, key=lambda i: (i.resolved_at, str(i.ref)), reverse=True):
-                if a in inc.asset_roles and inc.resolved_at and self.now - inc.resolved_at <= self.p.reopen_window:
+                if inc.asset_roles.get(a, AT_RISK) != AT_RISK and inc.resolved_at and self.now - inc.resolved_at <= self.p.reopen_window:
                     if not quiet:
                         self.note(inc, f"{desc} (rebooted after the incident)", at)
                     return
 
         # one device, one incident: another problem of an asset that is root of an open incident
+        # (not a reboot incident: a fault after a restart is its own story, never "… rebooted")
         for inc in self.asset_incs.get(a, ()):
-            if inc.open and inc.asset_roles.get(a) == "root" and _automatic(inc.fp):
+            if (inc.open and inc.asset_roles.get(a) == ROOT and _automatic(inc.fp)
+                    and not all(key == UPTIME for _, key in inc.root_checks)):
                 self.attach(inc, a, "root", clients, k, desc)
                 return
 
@@ -1013,6 +1098,120 @@ class _Run:
             if inc.open and not _automatic(inc.fp):
                 self.emit(Note(inc.ref, f"the probes opened {fp}: {desc}", at))
 
+    # ------------------------------------------------------------ impact before outage
+
+    def own_level(self, a: int) -> int:
+        """What `a`'s own confirmed problems do to what it feeds: 0 nothing, 1 at risk
+        (on battery, battery low, a degraded trunk port, a silent UPS/PDU that may
+        still feed), 2 lost (output off, a PDU's inlet lost, the device down, a
+        trunk port down). Reboots and client ports threaten nothing downstream."""
+        level = self._own.get(a)
+        if level is not None:
+            return level
+        keys = self.problem_keys.get(a)
+        if not keys:
+            self._own[a] = 0
+            return 0
+        asset = self.assets.get(a)
+        kind = asset.kind if asset is not None else "other"
+        level = 0
+        for k in keys:
+            if not self.confirmed((a, k)):
+                continue
+            c = self.view[(a, k)]
+            if k == REACHABILITY:
+                lvl = 1 if kind in ("ups", "pdu") else 2
+            elif k.startswith(POWER_PREFIX):
+                lvl = 2 if _power_lost(kind, k, c.state, getattr(c, "value", None)) else 1
+            elif _trunk(asset, if_index_of(k)):
+                lvl = 2 if c.state == CRITICAL and k.startswith("link:") else 1
+            else:
+                continue
+            level = max(level, lvl)
+        self._own[a] = level
+        return level
+
+    def level(self, a: int) -> int:
+        """`a`'s own level, or what its feeds pass on: every feed of one kind (power,
+        uplink) lost -> lost (2); any feed lost or at risk -> at risk (1). So an
+        asset with two power or uplink edges is at risk while one is down, and lost
+        only when both are."""
+        level = self._level.get(a)
+        if level is not None:
+            return level
+        self._level[a] = 0  # a cycle contributes nothing
+        level = self.own_level(a)
+        edges = self.graph.up.get(a)
+        if level < 2 and edges:
+            if len(edges) == 1:  # one feed: its level passes on as it is
+                level = max(level, self.level(edges[0].depends_on))
+            else:
+                feeds: dict[str, list[int]] = defaultdict(list)
+                for e in edges:
+                    feeds[e.kind].append(self.level(e.depends_on))
+                for levels in feeds.values():
+                    if all(x == 2 for x in levels):
+                        level = 2
+                        break
+                    if any(levels):
+                        level = 1
+        self._level[a] = level
+        return level
+
+    def spread_risk(self) -> None:
+        """Every asset downstream (power, uplink) of an incident's sources in trouble
+        joins it before anything fails: `at_risk` while a feed is in trouble,
+        `impacted` once every feed of one kind is lost. Their clients and services
+        count for the priority and the title."""
+        if not (self.shifted or any(i.new for i in self.all)):
+            return  # no problem confirmed or cleared, no new incident: the last call's answer stands
+        for inc in [i for i in self.all if i.open and _automatic(i.fp)]:
+            sources = sorted({a for a, _ in inc.root_checks if self.own_level(a) >= 1})
+            if not sources:
+                continue
+            for d in self.graph.downstream(sources):
+                current = inc.asset_roles.get(d)
+                if current in (ROOT, IMPACTED):
+                    continue
+                lvl = self.level(d)
+                if lvl == 0 or (lvl == 1 and current == AT_RISK):
+                    continue
+                if window_for(self.assets.get(d), self.maintenance, self.now) is not None:
+                    continue
+                if any(o is not inc and o.open and o.asset_roles.get(d) in (ROOT, IMPACTED)
+                       for o in self.asset_incs.get(d, ())):
+                    continue  # already accounted for by another incident
+                via = ", ".join(sorted({f"{e.kind} {self.name(e.depends_on)}" for e in self.graph.up.get(d, ())
+                                        if self.level(e.depends_on)}))
+                clients = clients_of_asset(self.assets.get(d))
+                if lvl == 2:
+                    self.attach(inc, d, IMPACTED, clients, None, f"{self.name(d)} impacted: every feed lost ({via})")
+                else:
+                    self.attach(inc, d, AT_RISK, clients, None, f"{self.name(d)} at risk: fed through {via}")
+
+    def battery(self, inc: _Inc) -> tuple[int | None, dt.datetime | None, str]:
+        """(minutes left, when the battery runs out, which UPS) for an incident whose
+        root UPS is on battery: the lowest estimate of its UPSes, from their last
+        upsEstimatedMinutesRemaining sample; (None, None, "") without one."""
+        best: tuple[int | None, dt.datetime | None, str] = (None, None, "")
+        for a in sorted({a for a, _ in inc.root_checks}):
+            src = self.view.get((a, "power:source"))
+            c = self.view.get((a, MINUTES_REMAINING))
+            if c is None or (src is not None and src.state not in PROBLEM_STATES) or (
+                    src is None and c.state not in PROBLEM_STATES):
+                continue
+            try:
+                minutes = float(getattr(c, "value", None))
+            except (TypeError, ValueError):
+                continue
+            if not 0 <= minutes < NO_ESTIMATE_MINUTES:
+                continue
+            seen = getattr(c, "observed_at", None) or getattr(c, "last_observed_at", None) or self.now
+            at = seen + dt.timedelta(minutes=minutes)
+            if best[1] is None or at < best[1]:
+                best = (int(minutes), at, self.name(a))
+        return best
+
     def suppress(self, a: int, k: str, w: MaintenanceWindow, u: CheckUpdate | None) -> None:
         """Recorded once, when the problem is (newly) confirmed inside the window."""
         if u is None:
@@ -1047,60 +1246,132 @@ class _Run:
 
     # ------------------------------------------------------------ finalise
 
-    def services_of(self, inc: _Inc) -> set[int]:
+    def services_of(self, inc: _Inc) -> tuple[set[int], set[int]]:
+        """(services down, services only at risk) of an incident."""
         services: set[int] = set()
+        at_risk: set[int] = set()
         for a, k in inc.root_checks:
             services |= services_of_check(self.assets.get(a), k)
         for a, role in inc.asset_roles.items():
-            if role == "impacted":
+            if role == IMPACTED:
                 services |= services_of_asset(self.assets.get(a))
-        return services
+            elif role == AT_RISK:
+                at_risk |= services_of_asset(self.assets.get(a))
+        return services, at_risk - services
+
+    def priority(self, inc: _Inc, category: str) -> str:
+        down, at_risk = self.services_of(inc)
+        return priority_for(category, inc.client_ids, down | at_risk, self.topology.client_plan_rank, self.p,
+                            at_risk_client_ids=inc.at_risk_clients, at_risk_service_ids=at_risk)
 
     def finalise(self) -> None:
-        rank = self.topology.client_plan_rank
         for inc in self.all:
             if inc.new:
                 category = categorize(inc.fp, inc.root_checks, self.topology, self.problem_keys)
-                priority = priority_for(category, inc.client_ids, self.services_of(inc), rank, self.p)
+                minutes, until, ups = self.battery(inc)
+                if minutes is not None and minutes < BATTERY_WARN_MINUTES:
+                    inc.description.append(_battery_note(ups, minutes, until))
                 self.out[inc.slot] = OpenIncident(
                     fingerprint=inc.fp,
-                    title=self.title(inc, category),
+                    title=self.title(inc, category, minutes),
                     category=category,
-                    priority=priority,
+                    priority=self.priority(inc, category),
                     source=inc.source,
                     at=self.now,
                     root_checks=frozenset(inc.root_checks),
                     asset_roles=dict(inc.asset_roles),
                     client_ids=frozenset(inc.client_ids),
                     description=_lines(inc.description),
+                    at_risk_client_ids=frozenset(inc.at_risk_clients),
+                    battery_exhausted_at=until,
+                    battery_minutes_left=minutes,
                 )
-            elif inc.touched and inc.open:
+            elif inc.open and (inc.touched or self.roots_observed(inc)):
                 category = inc.category
                 if inc.category != "request" and inc.root_checks:
                     category = categorize(inc.fp, inc.root_checks, self.topology, self.problem_keys)
-                priority = priority_for(category, inc.client_ids, self.services_of(inc), rank, self.p)
-                new_cat = category if category != inc.category else None
-                new_prio = priority if _prio_num(priority) < _prio_num(inc.priority) else None
-                if new_cat or new_prio:
-                    impacted = sum(1 for r in inc.asset_roles.values() if r == "impacted")
-                    reason = (f"{len(inc.asset_roles)} assets ({impacted} impacted), "
-                              f"{len(inc.client_ids)} clients affected")
-                    self.emit(Reclassify(inc.ref, new_cat, new_prio, reason))
+                if inc.touched:
+                    priority = self.priority(inc, category)
+                    new_cat = category if category != inc.category else None
+                    new_prio = priority if _prio_num(priority) < _prio_num(inc.priority) else None
+                    if new_cat or new_prio:
+                        impacted = sum(1 for r in inc.asset_roles.values() if r == IMPACTED)
+                        at_risk = sum(1 for r in inc.asset_roles.values() if r == AT_RISK)
+                        reason = (f"{len(inc.asset_roles)} assets ({impacted} impacted"
+                                  + (f", {at_risk} at risk" if at_risk else "") + "), "
+                                  f"{len(inc.client_ids)} clients affected"
+                                  + (f" ({len(inc.at_risk_clients)} at risk)" if inc.at_risk_clients else ""))
+                        self.emit(Reclassify(inc.ref, new_cat, new_prio, reason))
+                if _automatic(inc.fp) and inc.title:
+                    self.retitle(inc, category)
 
-    def title(self, inc: _Inc, category: str) -> str:
+    def roots_observed(self, inc: _Inc) -> bool:
+        """Did this call observe one of the incident's root assets (minutes of battery falling ...)?"""
+        roots = {a for a, _ in inc.root_checks}
+        return any(a in roots for a, _ in self.updates)
+
+    def retitle(self, inc: _Inc, category: str) -> None:
+        minutes, until, ups = self.battery(inc)
+        title = self.title(inc, category, minutes)
+        note = ""
+        if minutes is not None and minutes < BATTERY_WARN_MINUTES and (
+                inc.battery_min is None or inc.battery_min >= BATTERY_WARN_MINUTES):
+            note = _battery_note(ups, minutes, until)
+        if title != inc.title or minutes != inc.battery_min or note:
+            self.emit(Retitle(inc.ref, title, self.now, until, minutes, note))
+            inc.title, inc.battery_min, inc.battery_at = title, minutes, until
+
+    def title(self, inc: _Inc, category: str, minutes: int | None = None) -> str:
+        """What happened, in words, with what it hits: "Khimki node on battery —
+        12 min left, 3 clients at risk"."""
+        at_risk = len(inc.at_risk_clients)
+        down = len(inc.client_ids) - at_risk
+        if inc.fp.startswith("site:") and inc.fp.endswith(":power"):
+            s = int(inc.fp.split(":")[1])
+            parts = [f"{minutes} min left"] if minutes is not None else []
+            if down and at_risk:
+                parts.append(f"{_plural(down, 'client')} down")
+            if at_risk:
+                parts.append(f"{_plural(at_risk, 'client')} at risk")
+            elif down:
+                parts.append(f"{_plural(down, 'client')} affected")
+            return f"{self.site_name(s)} {self.power_what(inc)}" + (" — " + ", ".join(parts) if parts else "")
+        base = self.base_title(inc, category)
+        return base + (f" — {_plural(at_risk, 'client')} at risk" if at_risk else "")
+
+    def power_what(self, inc: _Inc) -> str:
+        """The worst power problem of the incident's root checks, in words."""
+        words = []
+        for a, k in sorted(inc.root_checks):
+            c = self.view.get((a, k))
+            if c is None or c.state not in PROBLEM_STATES:
+                continue
+            value = str(getattr(c, "value", None) or "")
+            if k == "power:source":
+                lost = _power_lost("ups", k, c.state, value)
+                words.append((0, "without power (UPS output off)" if lost else
+                              "on battery" if c.state == CRITICAL else f"UPS on {value or 'bypass'}"))
+            elif k == "power:output":
+                words.append((0, "without power (UPS output bad)"))
+            elif k.startswith("power:input"):
+                words.append((1, "input power lost"))
+            elif k == "power:battery" or k == MINUTES_REMAINING:
+                words.append((2, "battery low" if c.state == CRITICAL else "battery degraded"))
+            elif k == REACHABILITY:
+                words.append((3, f"{self.name(a)} silent"))
+            else:
+                words.append((3, f"power problem ({k})"))
+        return min(words)[1] if words else "power problem"
+
+    def base_title(self, inc: _Inc, category: str) -> str:
         if inc.fp.startswith("site:") and inc.fp.endswith(":unreachable"):
             s = int(inc.fp.split(":")[1])
             return f"Site {self.site_name(s)} unreachable — power or fiber suspected"
         roots = sorted(inc.root_checks)
+        if not roots:
+            return inc.title
         a, k = roots[0]
         name = self.name(a)
-        if inc.fp.startswith("site:") and inc.fp.endswith(":power"):
-            s = int(inc.fp.split(":")[1])
-            c = self.view.get((a, k))
-            what = "on battery" if k == "power:source" else ("battery low" if k == "power:battery" else k)
-            if c is not None and c.state not in PROBLEM_STATES:
-                what = k
-            return f"Power problem at {self.site_name(s)}: {name} {what}"
         idx = if_index_of(k)
         if category == "fiber":
             return f"Fiber down on {name}" + (f" (port {idx})" if idx is not None else "")
@@ -1114,6 +1385,11 @@ class _Run:
         return f"{name}: {k} {c.state if c else ''}".strip()
 
 
+def _battery_note(ups: str, minutes: int, until: dt.datetime | None) -> str:
+    when = f" (about {until:%H:%M} UTC)" if until is not None else ""
+    return f"{ups}: battery runs out in {_plural(minutes, 'minute')}{when} — act now"
+
+
 MAX_DESCRIPTION_LINES = 20
 
 
@@ -1123,6 +1399,30 @@ def _lines(lines: list[str]) -> str:
         return "\n".join(lines)
     more = len(lines) - MAX_DESCRIPTION_LINES
     return "\n".join(lines[:MAX_DESCRIPTION_LINES] + [f"… and {more} more"])
+
+
+def _power_lost(kind: str, key: str, state: str, value: str | None) -> bool:
+    """Does this power problem mean the feed is gone (not just on battery)?
+    A UPS whose output source is none / output bad; a PDU (or anything but a UPS)
+    whose input is lost."""
+    if state != CRITICAL:
+        return False
+    if key == "power:output":
+        return True
+    if key == "power:source":
+        return str(value or "").startswith("none")
+    return kind != "ups" and key.startswith("power:input")
+
+
+def _trunk(asset: AssetInfo | None, if_index: int | None) -> bool:
+    """A port that carries everything behind the asset (fiber or uplink role, no
+    single client): its trouble is what the downstream assets depend on."""
+    iface = _interface(asset, if_index)
+    return iface is not None and iface.role in ("fiber", "uplink") and iface.client_id is None
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
 
 
 def _automatic(fp: str) -> bool:

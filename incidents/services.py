@@ -19,7 +19,8 @@ from accounts.dbutil import atomic
 from accounts.services import audit
 from accounts.errors import Conflict, Forbidden, Invalid, NotFound
 from accounts.viewer import Viewer
-from cmdb.tables import Asset, Client, ServiceAsset
+from cmdb.impact import impact_of
+from cmdb.tables import Asset, Client
 from incidents import rawsql, sla_store, workflow
 from incidents.rawsql import Sql
 from incidents.tables import (
@@ -33,6 +34,10 @@ from incidents.tables import (
 UTC = dt.timezone.utc
 SYSTEM_AUTHOR = "system"
 ENGINE_AUTHOR = "engine"
+#: A client's impact on an incident: its equipment is hit, or only at risk (fed by a source in trouble).
+DOWN, AT_RISK = "down", "at_risk"
+#: Roles of affected assets, weakest first: a link is only ever strengthened.
+ROLES = ("at_risk", "impacted", "root")
 
 
 def utcnow() -> dt.datetime:
@@ -140,7 +145,7 @@ async def store_incident(
 
 async def store_assets(incident_id: int, roles: dict[int, str], at: dt.datetime,
                        known: dict[int, tuple[str, int | None]] | None = None) -> list[int]:
-    """Link assets with their role (root wins over impacted). `known` maps
+    """Link assets with their role (root > impacted > at_risk: never weakened). `known` maps
     asset_id -> (name, site_id) when the caller has them; else they are read
     from the CMDB. Returns the asset ids newly linked."""
     if not roles:
@@ -165,11 +170,13 @@ async def store_assets(incident_id: int, roles: dict[int, str], at: dt.datetime,
         [(incident_id, a, info.get(a, (f"asset {a}", None))[0], info.get(a, ("", None))[1], roles[a], at)
          for a in missing],
         "ON CONFLICT (incident, asset_id) DO UPDATE SET role = excluded.role WHERE excluded.role = 'root'")
-    upgrade = [a for a, role in existing.items() if roles[a] == "root" and role != "root"]
-    if upgrade:
-        q = Sql()
-        await q.fetch(f"UPDATE inc_affected_asset SET role = 'root' WHERE incident = {q(incident_id)} "
-                      f"AND asset_id IN {q.ints(upgrade)}")
+    strength = {r: n for n, r in enumerate(ROLES)}
+    for role in ROLES[1:]:
+        upgrade = [a for a, was in existing.items() if roles[a] == role and strength.get(was, 1) < strength[role]]
+        if upgrade:
+            q = Sql()
+            await q.fetch(f"UPDATE inc_affected_asset SET role = {q(role)} WHERE incident = {q(incident_id)} "
+                          f"AND asset_id IN {q.ints(upgrade)}")
     return missing
 
 
@@ -179,23 +186,33 @@ async def store_checks(incident_id: int, checks: Iterable[tuple[int, str]]) -> N
                         'ON CONFLICT (incident, asset_id, "key") DO NOTHING')
 
 
-async def store_clients(incident_id: int, client_ids: Iterable[int], at: dt.datetime) -> list[int]:
-    """Link clients (a snapshot of their names); returns the ones newly linked."""
+async def store_clients(incident_id: int, client_ids: Iterable[int], at: dt.datetime, *, impact: str = DOWN
+                        ) -> list[int]:
+    """Link clients (a snapshot of their names) as `down` or `at_risk`; a client at
+    risk whose equipment is now hit becomes `down` (never the other way).
+    Returns the ones newly linked or newly down."""
     wanted = {c for c in client_ids if c is not None}
     if not wanted:
         return []
     q = Sql()
-    have = {r["client_id"] for r in await q.fetch(
-        f"SELECT client_id FROM inc_affected_client WHERE incident = {q(incident_id)} AND client_id IN {q.ints(wanted)}")}
-    new = sorted(wanted - have)
+    have = {r["client_id"]: r["impact"] for r in await q.fetch(
+        f"SELECT client_id, impact FROM inc_affected_client WHERE incident = {q(incident_id)} "
+        f"AND client_id IN {q.ints(wanted)}")}
+    new = sorted(wanted - set(have))
     if new:
         q = Sql()
         names = {r["id"]: r["name"] for r in await q.fetch(f"SELECT id, name FROM cmdb_client WHERE id IN {q.ints(new)}")}
         await rawsql.insert(
-            "inc_affected_client", ("incident", "client_id", "name", "added_at"), ("int", "int", "text", "time"),
-            [(incident_id, c, names.get(c, f"client {c}"), at) for c in new],
+            "inc_affected_client", ("incident", "client_id", "name", "added_at", "impact"),
+            ("int", "int", "text", "time", "text"),
+            [(incident_id, c, names.get(c, f"client {c}"), at, impact) for c in new],
             "ON CONFLICT (incident, client_id) DO NOTHING")
-    return new
+    hit = sorted(c for c, was in have.items() if impact == DOWN and was == AT_RISK)
+    if hit:
+        q = Sql()
+        await q.fetch(f"UPDATE inc_affected_client SET impact = {q(DOWN)} WHERE incident = {q(incident_id)} "
+                      f"AND client_id IN {q.ints(hit)}")
+    return new + hit
 
 
 async def set_status(incident_id: int, from_status: str, to_status: str, at: dt.datetime, *,
@@ -320,6 +337,7 @@ def _serialise(row: dict, assets: list[dict], clients: list[dict]) -> dict:
         "resolution_due_at": aware(row["resolution_due_at"]),
         "response_breached": row["response_breached"],
         "resolution_breached": row["resolution_breached"],
+        "battery_exhausted_at": aware(row["battery_exhausted_at"]),
         "affected_assets": assets,
         "affected_clients": clients,
     }
@@ -336,10 +354,11 @@ async def _links(ids: list[int]) -> tuple[dict[int, list[dict]], dict[int, list[
         assets[r["incident"]].append(
             {"asset_id": r["asset_id"], "name": r["name"], "role": r["role"], "site_id": r["site_id"]}
         )
-    for r in await AffectedClient.select(AffectedClient.incident, AffectedClient.client_id, AffectedClient.name).where(
+    for r in await AffectedClient.select(AffectedClient.incident, AffectedClient.client_id, AffectedClient.name,
+                                         AffectedClient.impact).where(
         AffectedClient.incident.is_in(ids)
     ).order_by(AffectedClient.id):
-        clients[r["incident"]].append({"client_id": r["client_id"], "name": r["name"]})
+        clients[r["incident"]].append({"client_id": r["client_id"], "name": r["name"], "impact": r["impact"]})
     return assets, clients
 
 
@@ -630,7 +649,7 @@ async def escalate_due(now: dt.datetime, ola_minutes: Sequence[int]) -> int:
 class ManualIncident:
     title: str
     category: str
-    client_id: int
+    client_id: int | None
     source: str
     description: str = ""
     asset_ids: tuple[int, ...] = ()
@@ -658,19 +677,25 @@ async def open_manual(viewer: Viewer, data: ManualIncident, *, now: dt.datetime,
         raise Invalid(f"source must be one of {', '.join(workflow.MANUAL_SOURCES)}", field="source")
     if data.priority is not None and data.priority not in workflow.PRIORITIES:
         raise Invalid(f"priority must be one of {', '.join(workflow.PRIORITIES)}", field="priority")
-    client = await Client.select(Client.id, Client.status).where(Client.id == data.client_id).first()
-    if client is None:
+    if data.client_id is not None and not await Client.exists().where(Client.id == data.client_id):
         raise Invalid(f"no client {data.client_id}", field="client_id")
     asset_ids = list(dict.fromkeys(data.asset_ids))
+    if data.client_id is None and not asset_ids:
+        raise Invalid("name the client (client_id) or the equipment (asset_ids)", field="client_id")
     assets = {r["id"]: r for r in await Asset.select(Asset.id, Asset.name, Asset.site, Asset.client).where(
         Asset.id.is_in(asset_ids))} if asset_ids else {}
     unknown = [a for a in asset_ids if a not in assets]
     if unknown:
         raise Invalid(f"no asset(s) {', '.join(map(str, unknown))}", field="asset_ids")
-    client_ids = {data.client_id} | {r["client"] for r in assets.values() if r["client"] is not None}
-    service_ids = {r["service"] for r in await ServiceAsset.select(ServiceAsset.service).where(
-        ServiceAsset.asset.is_in(asset_ids))} if asset_ids else set()
-    priority = data.priority or await sla_store.manual_priority(data.category, client_ids, service_ids)
+    # The clients behind the assets: theirs, and those of everything downstream (power, uplink).
+    hit = await impact_of(asset_ids)
+    impact = {c["client_id"]: c["impact"] for c in hit["clients"]}
+    if data.client_id is not None:
+        impact[data.client_id] = DOWN
+    client_ids = set(impact)
+    at_risk = {c for c, level in impact.items() if level == AT_RISK}
+    service_ids = {s["service_id"] for s in hit["services"] if s["impact"] == DOWN}
+    priority = data.priority or await sla_store.manual_priority(data.category, client_ids - at_risk, service_ids)
     async with atomic():
         incident_id = await store_incident(
             fingerprint=f"manual:{uuid.uuid4().hex}",
@@ -684,7 +709,8 @@ async def open_manual(viewer: Viewer, data: ManualIncident, *, now: dt.datetime,
         )
         await store_assets(incident_id, {a: "root" for a in asset_ids}, now,
                            {a: (r["name"], r["site"]) for a, r in assets.items()})
-        await store_clients(incident_id, client_ids, now)
+        await store_clients(incident_id, client_ids - at_risk, now)
+        await store_clients(incident_id, at_risk, now, impact=AT_RISK)
         await add_entry(incident_id, "event",
                         f"opened by {viewer.email} from {data.source}" + (f": {data.description}" if data.description else ""),
                         at=now, visibility="public", author=viewer.email, author_user_id=viewer.user_id,

@@ -79,6 +79,16 @@ class ProbeBatch(Table, tablename="inc_probe_batch"):
     received_at = Timestamptz(default=TimestamptzNow())
 
 
+class ProbeSite(Table, tablename="inc_probe_site"):
+    """When each probe worker last posted observations of each site: a worker that
+    polled a site and went quiet (its token refused, its host down) is a `probe
+    stale` incident. UNIQUE(probe, site_id) in migration."""
+
+    probe = Varchar(length=100)
+    site_id = Integer(index=True)
+    last_at = Timestamptz()
+
+
 # ---------------------------------------------------------------- incidents
 # Below: the incident engine's own tables. Affected assets and clients are plain
 # ids plus a snapshot of their names (no foreign keys): an incident's history
@@ -155,6 +165,9 @@ class Incident(Table, tablename="inc_incident"):
     self_healed = Boolean(default=False)
     acted = Boolean(default=False)  # a person acknowledged, commented or moved it
     parent_id = Integer(null=True, default=None)
+    # a UPS on battery: when it runs out (from its runtime samples) and the minutes the title shows
+    battery_exhausted_at = Timestamptz(null=True, default=None)
+    battery_minutes_left = Integer(null=True, default=None)
     created_by = Varchar(length=254, default="")
     updated_at = Timestamptz(default=TimestamptzNow())
 
@@ -164,7 +177,7 @@ class AffectedAsset(Table, tablename="inc_affected_asset"):
     asset_id = Integer(index=True)  # UNIQUE(incident, asset_id) in migration
     name = Varchar(length=200, default="")  # snapshot
     site_id = Integer(null=True, default=None, index=True)  # snapshot
-    role = Varchar(length=10, default="impacted")  # root | impacted
+    role = Varchar(length=10, default="impacted")  # root | impacted | at_risk (fed by a source in trouble)
     added_at = Timestamptz()
 
 
@@ -181,6 +194,7 @@ class AffectedClient(Table, tablename="inc_affected_client"):
     client_id = Integer(index=True)  # UNIQUE(incident, client_id) in migration
     name = Varchar(length=200, default="")  # snapshot
     added_at = Timestamptz()
+    impact = Varchar(length=8, default="down")  # down | at_risk (only equipment at risk so far)
 
 
 class TimelineEntry(Table, tablename="inc_timeline"):

@@ -18,13 +18,17 @@ from pathlib import Path
 
 import httpx
 
-from probes.wire import Observation, ObservationBatch, Target
+from probes.wire import Observation, ObservationBatch, Target, utcnow
 
 log = logging.getLogger("rackcard.probes.client")
 
 
 class ServerUnavailable(Exception):
     """The server did not answer, or answered 5xx: try again later."""
+
+
+class TokenRefused(ServerUnavailable):
+    """The server refuses this worker's token (revoked, expired): nothing it sends is seen."""
 
 
 class ServerRefused(Exception):
@@ -71,6 +75,17 @@ class ServerClient:
         response = await self._request("GET", "/probe/targets", params=params)
         return [Target.from_dict(t) for t in response.json()]
 
+    # -- status
+    STATUS_FILE = "worker.status"  # JSON; not *.json, which the spool reads as batches
+
+    def report_status(self, state: str, reason: str) -> None:
+        """Write this worker's state (ok | stale) next to its spool, for whoever runs it."""
+        body = {"state": state, "reason": reason, "since": utcnow().isoformat(), "probe": self.probe,
+                "server": self.server, "spooled": len(self.spooled())}
+        tmp = self.spool_dir / (self.STATUS_FILE + ".tmp")
+        tmp.write_text(json.dumps(body, indent=1) + "\n")
+        os.replace(tmp, self.spool_dir / self.STATUS_FILE)
+
     # -- spool
     def spooled(self) -> list[Path]:
         return sorted(p for p in self.spool_dir.glob("*.json") if p.is_file())
@@ -115,7 +130,7 @@ class ServerClient:
                     await self._request("POST", "/probe/observations", json=body)
                 except ServerRefused as exc:
                     if exc.status == 401:
-                        raise ServerUnavailable(f"the server refused the probe token: {exc}") from None
+                        raise TokenRefused(f"the server refused the probe token: {exc}") from None
                     # A batch the server will never take (malformed, forbidden): set aside, keep going.
                     self._set_aside(path, f"refused ({exc})")
                     continue

@@ -80,7 +80,7 @@ def _spool_dir(args: argparse.Namespace) -> Path:
 
 
 async def _run(args: argparse.Namespace, token: str) -> int:
-    from probes.worker import Worker, WorkerConfig
+    from probes.worker import EXIT_TOKEN_REFUSED, TokenRefusedExit, Worker, WorkerConfig
 
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per batch is noise
 
@@ -89,7 +89,7 @@ async def _run(args: argparse.Namespace, token: str) -> int:
         trap_host=None if args.no_traps else args.trap_host, trap_port=args.trap_port,
         trap_communities=tuple(args.trap_community or ["public"]),
         timeout_s=args.timeout, retries=args.retries, max_in_flight=args.max_in_flight,
-        profiles_file=args.profiles,
+        profiles_file=args.profiles, exit_on_refused=args.exit_on_refused,
     ))
     task = asyncio.create_task(worker.run())
     loop = asyncio.get_running_loop()
@@ -99,6 +99,9 @@ async def _run(args: argparse.Namespace, token: str) -> int:
         await task
     except asyncio.CancelledError:
         log.info("probe worker stopped")
+    except TokenRefusedExit:
+        log.error("probe worker stopped: the server refused its token")
+        return EXIT_TOKEN_REFUSED
     return 0
 
 
@@ -142,4 +145,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--retries", type=int, default=1, help="SNMP retries after the first try (default 1)")
     p.add_argument("--max-in-flight", type=int, default=64, help="SNMP requests in flight at most (default 64)")
     p.add_argument("--profiles", metavar="FILE", help="JSON file of extra or overriding probe profiles")
+    p.add_argument("--exit-on-refused", action="store_true",
+                   help="exit with code 3 when the server refuses the token (whoever started the worker renews "
+                   "it); without it the worker reports itself stale and keeps spooling")
     p.set_defaults(func=_probe)

@@ -111,12 +111,11 @@ def _fmt_duration(seconds: int) -> str:
 
 
 def rule_uptime(values, oids, params):
+    """Always ok here: a short uptime alone is no evidence of a restart (a device
+    just added, or a poller just started). The server compares it with the
+    stored uptime and the wall clock (incidents.checks) and raises the reboot."""
     ticks = _int(values, "value", oids)
-    seconds = ticks // 100
-    recent = int(params.get("recent_reboot_s", 600))
-    if seconds < recent:
-        return WARNING, str(ticks), f"up for only {_fmt_duration(seconds)}: restarted recently", None
-    return OK, str(ticks), f"up {_fmt_duration(seconds)}", None
+    return OK, str(ticks), f"up {_fmt_duration(ticks // 100)}", None
 
 
 def rule_link(values, oids, params):

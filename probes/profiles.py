@@ -24,6 +24,7 @@ from typing import Any, Mapping
 
 # IF-MIB and SNMPv2-MIB
 SYS_UPTIME = "1.3.6.1.2.1.1.3.0"
+SYS_NAME = "1.3.6.1.2.1.1.5.0"
 IF_ADMIN_STATUS = "1.3.6.1.2.1.2.2.1.7.{if_index}"
 IF_OPER_STATUS = "1.3.6.1.2.1.2.2.1.8.{if_index}"
 # RFC 1628 UPS-MIB

@@ -32,9 +32,14 @@ SYS_UPTIME = "1.3.6.1.2.1.1.3.0"
 SYS_NAME = "1.3.6.1.2.1.1.5.0"
 
 
+#: When the simulated devices "booted" (Unix time): their sysUpTime counts from it on
+#: the wall clock, so restarting the simulator (or the demo) is not a device restart.
+SIM_BOOTED_AT = 1_780_000_000
+
+
 def _uptime_line(uptime_ticks: int | None) -> str:
-    if uptime_ticks is None:  # a live, growing counter (snmpsim's numeric variation)
-        return f"{SYS_UPTIME}|67:numeric|rate=100,initial=8640000"
+    if uptime_ticks is None:  # a live counter on the wall clock (snmpsim's numeric variation, absolute time)
+        return f"{SYS_UPTIME}|67:numeric|rate=100,atime=1,wrap=1,initial={-100 * SIM_BOOTED_AT}"
     return f"{SYS_UPTIME}|67|{uptime_ticks}"
 
 
@@ -121,7 +126,7 @@ class SimAgent:
     """One snmpsim-command-responder process on a loopback port."""
 
     def __init__(self, root: str | Path | None = None, host: str = "127.0.0.1", port: int | None = None,
-                 v3: V3User | None = None):
+                 v3: V3User | None = None, extra_hosts: Sequence[str] = ()):
         self._own_root = root is None
         self.root = Path(root or tempfile.mkdtemp(prefix="rackcard-snmpsim-"))
         self.data_dir = self.root / "data"
@@ -130,6 +135,8 @@ class SimAgent:
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         self.host = host
         self.port = port or free_udp_port(host)
+        # more loopback addresses served on the same port (a device per address; data still by community)
+        self.extra_hosts = tuple(h for h in dict.fromkeys(extra_hosts) if h != host)
         self.v3 = v3
         self.process: subprocess.Popen | None = None
         self.log_path = self.root / "snmpsim.log"
@@ -156,6 +163,7 @@ class SimAgent:
                 f"--v3-priv-proto={self.v3.priv_protocol}",
             ]
         cmd.append(f"--agent-udpv4-endpoint={self.host}:{self.port}")
+        cmd += [f"--agent-udpv4-endpoint={h}:{self.port}" for h in self.extra_hosts]
         return cmd
 
     def start(self, ready_timeout: float = 20.0) -> "SimAgent":
@@ -165,13 +173,27 @@ class SimAgent:
                 self.command(), stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
             )
         deadline = time.monotonic() + ready_timeout
-        marker = f"Listening at UDP/IPv4 endpoint {self.host}:{self.port}"
+        # every endpoint, not only the first: they open one after the other
+        markers = [f"Listening at UDP/IPv4 endpoint {h}:{self.port}" for h in (self.host, *self.extra_hosts)]
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"snmpsim exited: {self.log_path.read_text()[-2000:]}")
-            if marker in self.log_path.read_text(errors="replace"):
-                return self
+            text = self.log_path.read_text(errors="replace")
+            if all(m in text for m in markers):
+                break
             time.sleep(0.05)
+        else:
+            self.stop()
+            raise RuntimeError(f"snmpsim did not start in {ready_timeout} s: {self.log_path.read_text()[-2000:]}")
+        # snmpsim drops what arrives in its first moments after "Listening": wait until each endpoint answers
+        communities = sorted(p.stem for p in self.data_dir.glob("*.snmprec"))
+        pending = [h for h in (self.host, *self.extra_hosts)] if communities else []
+        while pending and time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"snmpsim exited: {self.log_path.read_text()[-2000:]}")
+            pending = [h for h in pending if not _answers(h, self.port, communities[0])]
+        if not pending:
+            return self
         self.stop()
         raise RuntimeError(f"snmpsim did not start in {ready_timeout} s: {self.log_path.read_text()[-2000:]}")
 
@@ -193,6 +215,25 @@ class SimAgent:
     @property
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
+
+
+def _answers(host: str, port: int, community: str, timeout: float = 0.2) -> bool:
+    """Does an SNMPv2c GET of sysUpTime.0 get any answer? (hand-encoded: no pysnmp here)."""
+
+    def tlv(tag: int, body: bytes) -> bytes:
+        return bytes([tag, len(body)]) + body
+
+    varbind = tlv(0x30, tlv(0x06, bytes([0x2B, 6, 1, 2, 1, 1, 3, 0])) + b"\x05\x00")
+    pdu = tlv(0xA0, tlv(0x02, b"\x01") + tlv(0x02, b"\x00") + tlv(0x02, b"\x00") + tlv(0x30, varbind))
+    packet = tlv(0x30, tlv(0x02, b"\x01") + tlv(0x04, community.encode()[:60]) + pdu)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(timeout)
+        try:
+            sock.sendto(packet, (host, port))
+            sock.recvfrom(4096)
+            return True
+        except OSError:
+            return False
 
 
 @dataclass(frozen=True)
@@ -218,12 +259,13 @@ def recording_for(device: SimDevice) -> str:
 
 @asynccontextmanager
 async def demo_agents(devices: Sequence[SimDevice], port: int, host: str = "127.0.0.1",
-                      root: str | Path | None = None) -> AsyncIterator[SimAgent | None]:
-    """Serve one recording per device (community = the device's) from one snmpsim process."""
+                      root: str | Path | None = None, hosts: Sequence[str] = ()) -> AsyncIterator[SimAgent | None]:
+    """Serve one recording per device (community = the device's) from one snmpsim
+    process, listening on `host` and every address of `hosts` (a device each)."""
     if not devices:
         yield None
         return
-    agent = SimAgent(root=root, host=host, port=port)
+    agent = SimAgent(root=root, host=host, port=port, extra_hosts=hosts)
     for device in devices:
         agent.write(device.community, recording_for(device))
     try:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
-from probes.client import ServerClient, ServerRefused, ServerUnavailable
+from probes.client import ServerClient, ServerRefused, ServerUnavailable, TokenRefused
 from probes.interpret import PollResult, interpret, oids_of, plan
 from probes.profiles import Profile, builtin_profiles, profile_for
 from probes.wire import Observation, Target, utcnow
@@ -42,6 +42,14 @@ async def poll_once(target: Target, poller=None, profiles: Mapping[str, Profile]
     return interpret(target, planned, result, utcnow().isoformat())
 
 
+#: The exit code of a worker that stopped because the server refused its token.
+EXIT_TOKEN_REFUSED = 3
+
+
+class TokenRefusedExit(Exception):
+    """Raised inside the worker to stop it when its token is refused (exit_on_refused)."""
+
+
 class Outbox:
     """Collects observations and hands them to the client as batches, via the spool."""
 
@@ -57,6 +65,7 @@ class Outbox:
         self._backoff = 0.0
         self._retry_at = 0.0
         self.server_up = True
+        self.token_refused = asyncio.Event()  # set while the server refuses our token: we are stale
 
     def add(self, observations: Iterable[Observation]) -> None:
         self._pending.extend(observations)
@@ -81,7 +90,9 @@ class Outbox:
         except ServerUnavailable as exc:
             self._backoff = min(self.max_backoff_s, max(self.flush_s, self._backoff * 2 or self.flush_s))
             self._retry_at = time.monotonic() + self._backoff
-            if self.server_up:
+            if isinstance(exc, TokenRefused):
+                self.refused(str(exc))
+            elif self.server_up:
                 log.warning("server unavailable (%s); spooling to %s", exc, self.client.spool_dir)
             self.server_up = False
             return
@@ -89,6 +100,18 @@ class Outbox:
             log.info("server back; spool replayed")
         self.server_up = True
         self._backoff = 0.0
+        if self.token_refused.is_set():
+            self.token_refused.clear()
+            self.client.report_status("ok", "the server takes our batches again")
+
+    def refused(self, why: str) -> None:
+        """Our token is refused: say so loudly, once, and report ourselves stale
+        (status file in the spool dir); batches keep spooling, nothing is lost."""
+        if not self.token_refused.is_set():
+            log.error("STALE: %s — this worker's observations are spooled but no one sees them; "
+                      "the server raises a 'probe stale' incident. Give the worker a new token.", why)
+            self.client.report_status("stale", why)
+        self.token_refused.set()
 
     async def run(self) -> None:
         try:
@@ -196,6 +219,7 @@ class WorkerConfig:
     retries: int = 1
     max_in_flight: int = 64
     profiles_file: str | None = None
+    exit_on_refused: bool = False  # embedded: stop when the token is refused (the server renews it)
 
 
 class Worker:
@@ -225,7 +249,10 @@ class Worker:
         try:
             targets = await self.client.targets(self.config.site)
         except (ServerUnavailable, ServerRefused) as exc:
-            log.warning("cannot fetch targets: %s", exc)
+            if isinstance(exc, ServerRefused) and exc.status == 401:
+                self.outbox.refused(f"the server refused the probe token: {exc}")
+            else:
+                log.warning("cannot fetch targets: %s", exc)
             return False
         except Exception:  # a malformed answer: keep the old targets
             log.exception("cannot read the targets")
@@ -236,6 +263,12 @@ class Worker:
             log.info("polling %d assets%s", len(targets), f" of site {self.config.site}" if self.config.site else "")
         self.targets_loaded.set()
         return True
+
+    async def _exit_when_refused(self) -> None:
+        """An embedded worker whose token is refused stops (exit code EXIT_TOKEN_REFUSED),
+        so the server that started it hands it a fresh token."""
+        await self.outbox.token_refused.wait()
+        raise TokenRefusedExit()
 
     async def _refresh_loop(self) -> None:
         while True:
@@ -251,13 +284,20 @@ class Worker:
             except Exception as exc:  # e.g. the port is taken: keep polling without traps
                 log.error("trap receiver not started on %s:%s: %s", self.config.trap_host, self.config.trap_port, exc)
                 self.receiver = None
+        refused = False
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._refresh_loop())
                 group.create_task(self.scheduler.run())
                 group.create_task(self.outbox.run())
+                if self.config.exit_on_refused:
+                    group.create_task(self._exit_when_refused())
+        except* TokenRefusedExit:
+            refused = True
         finally:
             if self.receiver is not None:
                 self.receiver.close()
             await self.outbox.flush()
             await self.client.aclose()
+        if refused:
+            raise TokenRefusedExit()

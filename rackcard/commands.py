@@ -8,10 +8,36 @@ import dataclasses
 import getpass
 import logging
 import os
+import socket
 import sys
 from pathlib import Path
 
 log = logging.getLogger("rackcard")
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """Bind the web port now, before anything shared is touched (probe tokens,
+    the demo's simulator data): a second server on a busy port stops here."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _udp_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def _serve(args: argparse.Namespace, demo: bool = False) -> int:
@@ -29,19 +55,37 @@ def _serve(args: argparse.Namespace, demo: bool = False) -> int:
     if workers > 1 and demo:
         print("error: demo runs in one process (it owns the simulated agents); drop --workers", file=sys.stderr)
         return 2
+    try:
+        sock = _listen(host, port)
+    except OSError as exc:
+        print(f"error: cannot listen on {host}:{port}: {exc.strerror or exc} — is another rackcard running there? "
+              "Nothing was changed (probe tokens, demo data); choose another --port or RACKCARD_PORT.",
+              file=sys.stderr)
+        return 3
+    if demo:
+        from cmdb.demo import demo_address, demo_snmp_port
+
+        if not all(_udp_free(h, demo_snmp_port()) for h in ("127.0.0.1", demo_address(1))):
+            sock.close()
+            print(f"error: the demo's simulated SNMP port udp 127.0.0.1:{demo_snmp_port()} is in use — is another "
+                  "rackcard demo running? Nothing was changed; set RACKCARD_DEMO_SNMP_PORT.", file=sys.stderr)
+            return 3
     log.info("rackcard listening on http://%s:%s (API /api/v1, OpenAPI /schema/openapi.json), %d process(es)",
              host, port, workers)
     # log_config=None: uvicorn's own lines go through rackcard's handler (text or JSON, with request ids).
-    common = dict(host=host, port=port, log_level=settings.log_level.lower(), log_config=None)
+    common = dict(log_level=settings.log_level.lower(), log_config=None)
     if workers == 1:
-        uvicorn.run(create_app(settings, demo=demo), **common)
+        # serve on the socket bound above: the app's start-up (tokens, demo data) runs only once the port is ours
+        uvicorn.Server(uvicorn.Config(create_app(settings, demo=demo), **common)).run(sockets=[sock])
         return 0
+    # Several processes: uvicorn binds in this process before starting them (their start-up runs after).
+    sock.close()
     from rackcard.cli import run_async
 
     run_async(lambda: asyncio.sleep(0), settings=settings)  # migrations once, before the processes start
     # The worker processes read their settings from the environment: pass the command line's on.
     os.environ.update(RACKCARD_HOST=host, RACKCARD_PORT=str(port))
-    uvicorn.run("rackcard.app:worker_app", factory=True, workers=workers, **common)
+    uvicorn.run("rackcard.app:worker_app", factory=True, workers=workers, host=host, port=port, **common)
     return 0
 
 

@@ -36,8 +36,8 @@ async def _demo_snmp_agents(settings):
     from probes.simulator import SimDevice, demo_agents
 
     port = demo_snmp_port()
-    rows = await Asset.select(Asset.id, Asset.kind, Asset.snmp_community).where(
-        (Asset.mgmt_ip == "127.0.0.1") & (Asset.snmp_port == port) & (Asset.snmp_version == "2c")
+    rows = await Asset.select(Asset.id, Asset.kind, Asset.snmp_community, Asset.mgmt_ip).where(
+        Asset.mgmt_ip.like("127.%") & (Asset.snmp_port == port) & (Asset.snmp_version == "2c")
         & Asset.snmp_community.is_not_null()
     )
     ifaces: dict[int, list] = {}
@@ -45,8 +45,10 @@ async def _demo_snmp_agents(settings):
         for i in await Interface.select().where(Interface.asset.is_in([r["id"] for r in rows])):
             ifaces.setdefault(i["asset"], []).append((i["if_index"], i["role"], i["name"]))
     devices = [SimDevice(r["snmp_community"], r["kind"], tuple(ifaces.get(r["id"], ()))) for r in rows]
-    async with demo_agents(devices, port, root=Path(settings.var_dir) / "demo-snmpsim"):
-        yield
+    hosts = sorted({r["mgmt_ip"] for r in rows})  # each demo device has its own loopback address
+    async with demo_agents(devices, port, root=Path(settings.var_dir) / "demo-snmpsim", host=hosts[0] if hosts else
+                           "127.0.0.1", hosts=hosts) as agent:
+        yield agent
 
 
 def announce(result, var_dir: Path, base_url: str) -> None:

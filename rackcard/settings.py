@@ -107,6 +107,7 @@ class Settings:
     imap_poll_s: int = 60
     mail_max_attachment_bytes: int = 10_000_000
     mail_attachment_types: tuple[str, ...] = ("image/*", "application/pdf", "text/plain", "text/csv")
+    probe_stale_intervals: int = 3  # a probe worker silent on a site this many poll intervals = `probe stale`
     sample_raw_hours: int = 48
     engine: EngineSettings = field(default_factory=EngineSettings)
 
@@ -152,6 +153,7 @@ class Settings:
             mail_max_attachment_bytes=_int(env, "RACKCARD_MAIL_MAX_ATTACHMENT_BYTES", 10_000_000),
             mail_attachment_types=tuple(t.strip().lower() for t in env.get(
                 "RACKCARD_MAIL_ATTACHMENT_TYPES", "image/*,application/pdf,text/plain,text/csv").split(",") if t.strip()),
+            probe_stale_intervals=_int(env, "RACKCARD_PROBE_STALE_INTERVALS", 3),
             sample_raw_hours=_int(env, "RACKCARD_SAMPLE_RAW_HOURS", 48),
             engine=EngineSettings(
                 hold_down_polls=_int(env, "RACKCARD_HOLD_DOWN_POLLS", 3),

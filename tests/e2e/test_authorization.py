@@ -88,6 +88,9 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/assets/{asset_id:int}/check-events"): STAFF,
     ("GET", "/api/v1/assets/{asset_id:int}/samples"): STAFF,
     ("POST", "/api/v1/assets/{asset_id:int}/poll"): STAFF,
+    # impact views (they name every affected client)
+    ("GET", "/api/v1/assets/{asset_id:int}/impact"): STAFF,
+    ("GET", "/api/v1/maintenance-windows/{window_id:int}/impact"): STAFF,
     # audit
     ("GET", "/api/v1/audit"): ADMIN,
     # alert ingest and mail intake

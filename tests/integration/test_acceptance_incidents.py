@@ -92,7 +92,7 @@ async def test_affected_assets_and_clients_are_kept_as_they_were_when_the_cmdb_c
 
     incident = (await api.get(f"/api/v1/incidents/{incident_id}")).json()
     assert [(a["asset_id"], a["name"], a["role"]) for a in incident["affected_assets"]] == [(mc, "mc-acme-1", "root")]
-    assert incident["affected_clients"] == [{"client_id": acme, "name": "Acme"}]
+    assert incident["affected_clients"] == [{"client_id": acme, "name": "Acme", "impact": "down"}]
     listed = (await api.get("/api/v1/incidents", params={"client_id": acme})).json()
     assert [i["id"] for i in listed["results"]] == [incident_id]
     assert (await api.get("/api/v1/incidents", params={"client_id": globex})).json()["count"] == 0

@@ -53,7 +53,7 @@ async def test_fiber_down_opens_one_incident_linked_to_asset_and_client_then_sel
     assert incident["category"] == "fiber" and incident["source"] == "trap"
     assert incident["fingerprint"] == f"asset:{mc}:link:1"
     assert [(a["asset_id"], a["role"]) for a in incident["affected_assets"]] == [(mc, "root")]
-    assert incident["affected_clients"] == [{"client_id": acme, "name": "Acme"}]
+    assert incident["affected_clients"] == [{"client_id": acme, "name": "Acme", "impact": "down"}]
     assert incident["response_due_at"] is not None  # Acme's plan applies
     assert incident["timeline"][0]["kind"] == "event"
 

@@ -56,7 +56,7 @@ async def test_fiber_down_on_a_real_agent_opens_then_auto_resolves(agent, api):
     incident = (await api.get(f"/api/v1/incidents/{listed['results'][0]['id']}")).json()
     assert incident["category"] == "fiber" and incident["source"] == "probe"
     assert [a["asset_id"] for a in incident["affected_assets"]] == [asset.id]
-    assert incident["affected_clients"] == [{"client_id": acme.id, "name": "Acme"}]
+    assert incident["affected_clients"] == [{"client_id": acme.id, "name": "Acme", "impact": "down"}]
 
     agent.write("mcinc", media_converter_rec("mcinc"))
     restored = now + dt.timedelta(seconds=60)

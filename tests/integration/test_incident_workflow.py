@@ -36,7 +36,7 @@ async def test_manual_incident_carries_assets_clients_and_timeline(api):
     assert incident["status"] == "new" and incident["line"] == "L1" and incident["source"] == "phone"
     assert incident["priority"] in ("P1", "P2", "P3", "P4")  # computed: none was given
     assert incident["affected_assets"] == [{"asset_id": mc, "name": "mc-acme-1", "role": "root", "site_id": site_id}]
-    assert incident["affected_clients"] == [{"client_id": client_id, "name": "Acme"}]
+    assert incident["affected_clients"] == [{"client_id": client_id, "name": "Acme", "impact": "down"}]
     assert incident["timeline"][0]["kind"] == "event" and incident["timeline"][0]["visibility"] == "public"
 
     listed = (await api.get("/api/v1/incidents", params={"status": "open", "client_id": client_id})).json()

@@ -70,8 +70,10 @@ def test_ups_battery_minutes_and_voltage_samples():
     assert run(UPS, ups_values(minutes=12))["power:minutes_remaining"].state == "warning"
 
 
-def test_uptime_recent_restart_is_a_warning():
-    assert run(MC, mc_values(uptime=100))["uptime"].state == "warning"
+def test_short_uptime_alone_is_no_reboot():
+    """A device just booted (or just added to monitoring): ok; restarts are found
+    by the server against the stored uptime (incidents.checks)."""
+    assert run(MC, mc_values(uptime=12000))["uptime"].state == "ok"
     seen = run(MC, mc_values(uptime=8640000 + 360000))["uptime"]
     assert (seen.state, seen.value, seen.message) == ("ok", "9000000", "up 1d 1h 0m")
 
@@ -172,3 +174,48 @@ def test_times_parse_with_an_unescaped_plus_and_without_a_zone():
     assert parse_time("2026-01-05T12:00:00Z") == expected
     assert parse_time("2026-01-05T15:00:00+03:00") == expected
     assert parse_time("2026-01-05 12:00:00") == expected  # no zone = UTC
+
+
+def _shared(host="127.0.0.1"):
+    """Five assets behind one address (the old demo, a chassis): each its own ports."""
+    slot = lambda i, n: Target(asset_id=i, name=n, kind="media_converter", host=host, community=n,  # noqa: E731
+                               interfaces=(TargetInterface(10 * i + 1, "copper"), TargetInterface(10 * i + 2, "fiber")))
+    return [slot(1, "mc-a"), slot(2, "mc-b"), slot(3, "mc-c"),
+            Target(asset_id=4, name="ups-k", kind="ups", host=host),
+            Target(asset_id=5, name="sw-k", kind="switch", host=host)]
+
+
+def test_a_trap_from_a_shared_address_goes_to_exactly_one_asset():
+    emitted: list[list[Observation]] = []
+    handler = TrapHandler(emitted.append, PROFILES)
+    handler.set_targets(_shared())
+    link_down = "1.3.6.1.6.3.1.1.5.3"
+    # the ifIndex that exists on one of them
+    handler.handle("127.0.0.1", {TRAP: link_down, "1.3.6.1.2.1.2.2.1.1.22": 22})
+    # sysName names it
+    handler.handle("127.0.0.1", {TRAP: link_down, "1.3.6.1.2.1.1.5.0": "MC-C", "1.3.6.1.2.1.2.2.1.1.32": 32})
+    # a UPS-MIB trap is about the UPS
+    handler.handle("127.0.0.1", {TRAP: "1.3.6.1.2.1.33.2.1"})
+    assert [(o.asset_id, o.key) for batch in emitted for o in batch] == [
+        (2, "link:22"), (3, "link:32"), (4, "power:source")]
+    assert handler.counters["applied"] == 3
+
+
+def test_an_ambiguous_trap_is_counted_and_never_fanned_out(caplog):
+    emitted: list[list[Observation]] = []
+    handler = TrapHandler(emitted.append, PROFILES)
+    handler.set_targets(_shared())
+    handler.handle("127.0.0.1", {TRAP: "1.3.6.1.6.3.1.1.5.1"})  # coldStart: which of the five?
+    handler.handle("127.0.0.1", {TRAP: "1.3.6.1.6.3.1.1.5.3", "1.3.6.1.2.1.2.2.1.1.99": 99})  # no such port anywhere
+    assert emitted == [] and handler.counters["ambiguous_sender"] == 2
+    assert "not attributed: 5 assets share that address" in caplog.text
+
+
+def test_snmpv1_agent_address_attributes_a_relayed_trap():
+    emitted: list[list[Observation]] = []
+    handler = TrapHandler(emitted.append, PROFILES)
+    handler.set_targets([*_shared("10.0.0.1"), Target(asset_id=9, name="mc-far", kind="media_converter",
+                                                      host="10.7.7.7", interfaces=(TargetInterface(1, "fiber"),))])
+    handler.handle("10.0.0.1", {TRAP: "1.3.6.1.6.3.1.1.5.3", "1.3.6.1.6.3.18.1.3.0": "10.7.7.7",
+                                "1.3.6.1.2.1.2.2.1.1.1": 1})
+    assert [(o.asset_id, o.key) for batch in emitted for o in batch] == [(9, "link:1")]

@@ -28,6 +28,7 @@ from incidents.rules import (
     Reclassify,
     Reopen,
     Resolve,
+    Retitle,
     SetFlapping,
     Suppress,
     Topology,
@@ -62,6 +63,10 @@ class Inc:
     acted: bool = False
     notes: list = field(default_factory=list)
     reopened: int = 0
+    at_risk_clients: set = field(default_factory=set)
+    battery_exhausted_at: dt.datetime | None = None
+    battery_minutes_left: int | None = None
+    description: str = ""
 
     @property
     def open(self) -> bool:
@@ -69,6 +74,12 @@ class Inc:
 
     def impacted(self) -> set[int]:
         return {a for a, r in self.roles.items() if r == "impacted"}
+
+    def at_risk(self) -> set[int]:
+        return {a for a, r in self.roles.items() if r == "at_risk"}
+
+    def down_clients(self) -> set[int]:
+        return self.clients - self.at_risk_clients
 
 
 class Sim:
@@ -99,7 +110,8 @@ class Sim:
                 id=i.id, fingerprint=i.fingerprint, status=i.status, category=i.category, priority=i.priority,
                 opened_at=i.opened_at, resolved_at=i.resolved_at, root_checks=frozenset(i.root_checks),
                 asset_roles=dict(i.roles), client_ids=frozenset(i.clients), flapping=i.flapping, acted=i.acted,
-                recent_changes=recent,
+                recent_changes=recent, at_risk_client_ids=frozenset(i.at_risk_clients), title=i.title,
+                battery_exhausted_at=i.battery_exhausted_at, battery_minutes_left=i.battery_minutes_left,
             ))
         return out
 
@@ -108,7 +120,8 @@ class Sim:
         """obs: [(asset_id, key, state)] observed now."""
         updates = []
         horizon = self.now - self.params.flap_window
-        for a, k, state in obs:
+        for a, k, state, *value in obs:  # (asset, key, state[, value])
+            value = str(value[0]) if value else None
             prev = self.checks.get((a, k))
             if prev is not None and prev.state == state:
                 streak, since = prev.streak + 1, prev.since
@@ -116,10 +129,10 @@ class Sim:
                 streak, since = 1, self.now
             recent = tuple(t for t in self.changes.get((a, k), ()) if t > horizon) if with_changes else ()
             updates.append(CheckUpdate(a, k, state, prev.state if prev else None, streak, since, self.now, source,
-                                       message=message, recent_changes=recent))
+                                       message=message, recent_changes=recent, value=value))
             if prev is not None and prev.state != state:
                 self.changes.setdefault((a, k), []).append(self.now)
-            self.checks[(a, k)] = CheckStatus(a, k, state, since, streak, source, self.now)
+            self.checks[(a, k)] = CheckStatus(a, k, state, since, streak, source, self.now, value)
         return self._decide(updates)
 
     def poll(self, obs, times=1, every=MIN, **kw) -> list:
@@ -151,23 +164,34 @@ class Sim:
                 assert not any(i.open and i.fingerprint == d.fingerprint for i in self.incidents.values()), \
                     f"second open incident for {d.fingerprint}"
                 i = Inc(len(self.incidents) + 1, d.fingerprint, d.title, d.category, d.priority, d.at, d.source,
-                        set(d.root_checks), dict(d.asset_roles), set(d.client_ids))
+                        set(d.root_checks), dict(d.asset_roles), set(d.client_ids),
+                        at_risk_clients=set(d.at_risk_client_ids), battery_exhausted_at=d.battery_exhausted_at,
+                        battery_minutes_left=d.battery_minutes_left)
+                i.description = d.description
                 self.incidents[i.id] = i
                 by_fp[d.fingerprint] = i
             elif isinstance(d, AttachAsset):
                 i = ref(d.incident)
                 assert i.open
-                if d.role == "root" or i.roles.get(d.asset_id) == "root":
-                    i.roles[d.asset_id] = "root"
-                else:
-                    i.roles[d.asset_id] = "impacted"
+                strength = {"at_risk": 0, "impacted": 1, "root": 2}
+                i.roles[d.asset_id] = max(d.role, i.roles.get(d.asset_id, "at_risk"), key=strength.__getitem__)
                 if d.check_key:
                     i.root_checks.add((d.asset_id, d.check_key))
+                if d.role == "at_risk":
+                    i.at_risk_clients |= d.client_ids - i.clients
+                else:
+                    i.at_risk_clients -= d.client_ids
                 i.clients |= d.client_ids
             elif isinstance(d, Note):
                 ref(d.incident).notes.append(d.text)
             elif isinstance(d, SetFlapping):
                 ref(d.incident).flapping = d.flapping
+            elif isinstance(d, Retitle):
+                i = ref(d.incident)
+                i.title, i.battery_exhausted_at, i.battery_minutes_left = d.title, d.battery_exhausted_at, \
+                    d.battery_minutes_left
+                if d.note:
+                    i.notes.append(d.note)
             elif isinstance(d, Reclassify):
                 i = ref(d.incident)
                 i.category = d.category or i.category
@@ -576,11 +600,12 @@ def test_root_recovered_child_opens_on_its_next_update_without_a_tick():
 
 
 def test_priority_rises_with_impact():
-    sim = Sim(remote_site(50, ups_clients={500}))
+    sim = Sim(remote_site(2, ups_clients={500}))
     (opened,) = of(sim.observe([(UPS, "power:source", "critical")], source="trap"), OpenIncident)
-    assert opened.priority == "P2"  # one client (the power service's), urgent category
+    # one client down (the power service's), two at risk (one level less), urgent category
+    assert opened.priority == "P2"
     sim.advance(10 * MIN)
-    out = sim.poll([(i, "reachability", "critical") for i in range(1, 51)], times=3)
+    out = sim.poll([(i, "reachability", "critical") for i in range(1, 3)], times=3)
     (reclass,) = of(out, Reclassify)
     assert reclass.priority == "P1" and reclass.category is None
     assert sim.incidents[1].priority == "P1"
@@ -652,7 +677,8 @@ def test_correlation_is_transitive_over_uplinks():
     sim.poll([(1, "reachability", "critical")], times=3)
     sim.poll([(3, "reachability", "critical")], times=3)
     assert len(sim.incidents) == 1
-    assert sim.incidents[1].roles == {1: "root", 3: "impacted"}
+    # acc-2 between them is lost too (its only uplink is down): impacted without waiting for its polls
+    assert sim.incidents[1].roles == {1: "root", 2: "impacted", 3: "impacted"}
     assert 60 in sim.incidents[1].clients
 
 
@@ -685,7 +711,7 @@ def test_upstream_incident_opened_later_adopts_children_already_in_trouble():
     sim.observe([(3, "reachability", "critical")])  # unconfirmed
     sim.observe([(1, "reachability", "critical")], source="trap")
     (inc,) = sim.incidents.values()
-    assert inc.roles == {1: "root", 3: "impacted"}
+    assert inc.roles == {1: "root", 2: "impacted", 3: "impacted"}
 
 
 def test_upstream_problem_inside_maintenance_suppresses_the_children():
