@@ -9,7 +9,7 @@ import datetime as dt
 from urllib.parse import urlencode
 
 from litestar import Request, Response, get
-from litestar.params import FromQuery, QueryParameter
+from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Template
 from typing import Annotated
 
@@ -108,7 +108,7 @@ async def reports_csv(
 
 
 @get("/reports/clients/{client_id:int}", name="client-sla-report")
-async def client_sla_page(viewer: CurrentViewer, client_id: int, from_: From = None,
+async def client_sla_page(viewer: CurrentViewer, client_id: FromPath[int], from_: From = None,
                           to: FromQuery[str | None] = None) -> Template:
     """One client's SLA report: service availability and incidents against the plan (printable)."""
     query = _query(from_, to, None, client_id, None, None)
