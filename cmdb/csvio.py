@@ -36,6 +36,7 @@ from typing import AsyncIterator, Callable, Iterable
 
 from accounts.dbutil import INTEGRITY_ERRORS, atomic, current_engine
 from accounts.errors import DomainError, Forbidden, Invalid, NotFound
+from accounts.services import audit
 from accounts.viewer import Viewer
 from cmdb import normalise
 from cmdb.resources import MISSING
@@ -448,8 +449,6 @@ async def import_csv(
                 await outer.rollback_to()
                 raise _Rollback
             await outer.release()
-            from accounts.services import audit
-
             await audit(viewer, "import", spec.kind, None, {"rows": report.rows})
     except _Rollback:
         pass
@@ -507,6 +506,8 @@ async def export_rows(kind: str, viewer: Viewer, batch: int = 1000, filters: dic
         raise Forbidden("exporting is for staff")
     where = spec.service.where_for(viewer, dict(filters or {}))
     header = export_columns(kind, viewer)
+    # Every export is audited: who took which list, with which columns (secrets or not).
+    await audit(viewer, "export", kind, None, {"columns": header})
     yield header
     fields = {NATURAL_KEYS.get(f.name, f.name) if f.ref is not None else f.name: f for f in spec.fields}
     # (column, field, written as a natural key?)

@@ -46,7 +46,7 @@ class Field:
     fills (itself, plus normalised copies such as `name_norm`)."""
 
     name: str
-    type: str = "str"  # str | int | ids (list of ints)
+    type: str = "str"  # str | int | bool | ids (list of ints)
     required: bool = False
     nullable: bool = False
     default: Any = MISSING  # on create when absent; MISSING = the table's default
@@ -91,6 +91,8 @@ class Field:
                 raise Invalid(f"{self.name} must be at least {self.min}", field=self.name)
             if self.max is not None and value > self.max:
                 raise Invalid(f"{self.name} must be at most {self.max}", field=self.name)
+        elif self.type == "bool":
+            value = _as_bool(raw, self.name)
         elif self.type == "ids":
             if not isinstance(raw, (list, tuple)):
                 raise Invalid(f"{self.name} must be a list of ids", field=self.name)
@@ -127,6 +129,21 @@ def _as_int(raw: Any, name: str) -> int:
     if isinstance(raw, str) and raw.strip().lstrip("-").isdigit():
         return int(raw.strip())
     raise Invalid(f"{name} must be a whole number (got {raw!r})", field=name)
+
+
+_TRUE, _FALSE = ("true", "yes", "1"), ("false", "no", "0")
+
+
+def _as_bool(raw: Any, name: str) -> bool:
+    """JSON true/false, or the words a CSV cell carries (true/false, yes/no, 1/0)."""
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower() if isinstance(raw, (str, int)) else None
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise Invalid(f"{name} must be true or false (got {raw!r})", field=name)
 
 
 def Ref(name: str, table: type[Table], **kw) -> Field:
@@ -195,6 +212,9 @@ class Resource:
     lock: Callable[[], Awaitable[None]] | None = None  # serialise writers (PostgreSQL advisory lock)
     output: tuple[str, ...] = ()  # extra table columns shown read-only (family, prefix_len ...)
     summary: str = ""
+    #: Who may change rows: admins and engineers ("inventory"), or every staff user ("staff":
+    #: contacts, which the NOC keeps current while taking calls and mail).
+    writers: str = "inventory"
 
     def __post_init__(self) -> None:
         self.by_name = {f.name: f for f in self.fields}
@@ -214,6 +234,16 @@ class Resource:
 def require_staff(viewer: Viewer) -> None:
     if not viewer.is_staff:
         raise Forbidden("this is for staff users")
+
+
+def require_inventory(viewer: Viewer) -> None:
+    if not viewer.edits_inventory:
+        raise Forbidden("changing the inventory is for engineers and administrators")
+
+
+def require_writer(resource: "Resource", viewer: Viewer) -> None:
+    """The role check for changing rows of `resource` (see Resource.writers)."""
+    (require_staff if resource.writers == "staff" else require_inventory)(viewer)
 
 
 def scope(resource: Resource, viewer: Viewer) -> list:
@@ -508,7 +538,7 @@ class ResourceService:
         raise Conflict(f"the {self.r.name} conflicts with a concurrent change; try again ({failed})") from failed
 
     async def create(self, viewer: Viewer, data: dict) -> dict:
-        require_staff(viewer)
+        require_writer(self.r, viewer)
         parsed = self.parse(data, partial=False)
         values = self._columns(parsed)
         after = {**self._defaults(), **values}
@@ -528,7 +558,7 @@ class ResourceService:
         return await self.get(viewer, new_id)
 
     async def update(self, viewer: Viewer, row_id: int, data: dict) -> dict:
-        require_staff(viewer)
+        require_writer(self.r, viewer)
         parsed = self.parse(data, partial=True)
         before = await self._row(row_id, viewer)
         after = {**before, **self._columns(parsed)}
@@ -558,7 +588,7 @@ class ResourceService:
         return await self.get(viewer, row_id)
 
     async def delete(self, viewer: Viewer, row_id: int) -> None:
-        require_staff(viewer)
+        require_writer(self.r, viewer)
         async with atomic():
             before = await self._row(row_id, viewer)
             blockers = await referenced_by(self.table, row_id)

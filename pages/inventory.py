@@ -26,7 +26,7 @@ from accounts.http import CurrentViewer
 from accounts.viewer import Viewer
 from cmdb import services
 from cmdb.csvio import export_csv
-from cmdb.resources import MISSING, Field, Ref, ResourceService
+from cmdb.resources import MISSING, Field, Ref, ResourceService, require_writer
 from cmdb.tables import Prefix
 from incidents import live
 from pages.crud import N_, FormField, Pages, controller
@@ -248,6 +248,9 @@ class ResourcePages(Pages):
         if self.path == "ip-addresses":
             extra["prefixes"] = await ref_options(PREFIX_REF)
         return await form_fields(self.svc, values, errors, viewer, current), extra
+
+    def may_change(self, viewer: Viewer) -> None:
+        require_writer(self.svc.r, viewer)
 
     async def create(self, viewer: Viewer, data: dict) -> dict:
         return await self.svc.create(viewer, clean_form(self.svc, data, partial=False))
