@@ -120,7 +120,7 @@ def widget_of(f: Field) -> str:
         return "password"
     if f.type == "ids":
         return "ids"
-    if f.choices or f.ref is not None:
+    if f.choices or f.ref is not None or f.type == "bool":
         return "select"
     if f.type == "int":
         return "number"
@@ -137,6 +137,8 @@ async def form_fields(svc: ResourceService, values: dict, errors: dict[str, str]
         options: list[tuple[str, str]] = []
         if f.choices:
             options = [(c, c) for c in f.choices]
+        elif f.type == "bool":
+            options = [("true", "true"), ("false", "false")]  # as the webhook form's "active"
         elif f.ref is not None and f.type != "ids":
             found = await ref_options(f)
             if found is None:
@@ -144,6 +146,8 @@ async def form_fields(svc: ResourceService, values: dict, errors: dict[str, str]
             else:
                 options = found
         value = values.get(f.name, "" if current is not None or f.default is MISSING else f.default)
+        if isinstance(value, bool):
+            value = "true" if value else "false"
         if isinstance(value, list):
             value = ", ".join(str(v) for v in value)
         if f.secret:
