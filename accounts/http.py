@@ -52,6 +52,20 @@ async def require_staff(connection: ASGIConnection, _: BaseRouteHandler) -> None
         raise PermissionDeniedException("this endpoint is for staff users")
 
 
+async def require_inventory(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    """Inventory writes: admins and engineers (the NOC reads the inventory only)."""
+    viewer = await authenticate(connection)
+    if not viewer.edits_inventory:
+        raise PermissionDeniedException("changing the inventory is for engineers and administrators")
+
+
+async def require_client(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    """The portal: client users of one client only (staff use the staff routes)."""
+    viewer = await authenticate(connection)
+    if not viewer.is_client or viewer.client_id is None:
+        raise PermissionDeniedException("this endpoint is for client users (the portal)")
+
+
 async def require_admin(connection: ASGIConnection, _: BaseRouteHandler) -> None:
     viewer = await authenticate(connection)
     if not viewer.is_admin:

@@ -12,11 +12,12 @@ import secrets
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from accounts import audit_log
 from accounts.dbutil import atomic
 from accounts.errors import Conflict, Invalid, NotFound
 from accounts.ratelimit import FailureLimiter
-from accounts.tables import ApiToken, AuditLog, Session, User
-from accounts.viewer import ROLES, Viewer
+from accounts.tables import ApiToken, Session, User
+from accounts.viewer import ROLES, SYSTEM, Viewer
 
 log = logging.getLogger("rackcard.accounts")
 _hasher = PasswordHasher()
@@ -55,7 +56,10 @@ async def create_user(
     client_id: int | None = None,
     name: str = "",
     timezone: str = "UTC",
+    *,
+    by: Viewer | None = None,
 ) -> User:
+    """Create a user (audited; `by` is who asked, SYSTEM for the CLI)."""
     email = normalise_email(email)
     if role not in ROLES:
         raise Invalid(f"role must be one of {', '.join(ROLES)}", field="role")
@@ -75,41 +79,54 @@ async def create_user(
         timezone=timezone,
         password_hash=hash_password(password) if password else "",
     )
-    await user.save()
+    async with atomic():
+        await user.save()
+        await audit_log.record(by or SYSTEM, "create", "user", user.id, {
+            "email": email, "role": role, "client_id": client_id, "name": name, "timezone": timezone,
+            "password": bool(password)})
     return user
 
 
 async def authenticate_password(email: str, password: str, *, limiter: FailureLimiter | None = None,
                                 source: str | None = None) -> User | None:
-    """The user these credentials belong to, or None. With a `limiter` (the
-    app's, accounts.http.limiter_of), failures count per source address and
-    per account, and past the limit TooMany (429) is raised before checking."""
-    account = f"acct:{(email or '').strip().lower()[:254]}"
+    """The user when the password is right, or None. Every attempt, good or bad, is
+    audited with its source address (a failure names the address tried, never the
+    password). With a `limiter` (the app's, accounts.http.limiter_of), failures
+    count per source address and per account, and past the limit TooMany (429) is
+    raised before checking."""
+    tried = (email or "").strip().lower()
+    account = f"acct:{tried[:254]}"
     keys = (account, f"addr:{source}") if source else (account,)
     if limiter is not None:
         limiter.check(*keys)
-    user = await User.objects().where(User.email == (email or "").strip().lower()).first()
+    user = await User.objects().where(User.email == tried).first()
     if user is None or not user.active or not user.password_hash:
         hash_password(password or "x")  # same work either way: no user enumeration by timing
-        found = None
+        ok = False
     else:
-        found = user if verify_password(user.password_hash, password) else None
-    if limiter is not None:
-        if found is None:
-            limiter.failed(*keys)
-        else:
+        ok = verify_password(user.password_hash, password)
+    if ok:
+        if limiter is not None:
             limiter.succeeded(account)
-    return found
+        await audit_log.record(viewer_for_user(user), "login", "user", user.id, {"method": "password"})
+        return user
+    if limiter is not None:
+        limiter.failed(*keys)
+    reason = "unknown user" if user is None else "inactive user" if not user.active else "wrong password"
+    await audit_log.record(None, "login_failed", "user", user.id if user else None,
+                           {"method": "password", "reason": reason}, actor=tried)
+    return None
 
 
 async def create_token(
     email: str | None = None, name: str = "", probe: str | None = None, site_code: str | None = None,
-    *, ingest: str | None = None,
+    *, ingest: str | None = None, by: Viewer | None = None,
 ) -> str:
     """Create an API token and return it; only its hash is stored, so it is shown once.
 
     Three kinds: a user's token (`email`), a probe worker's (`probe`), or an
-    alert-ingest token (`ingest`: may post monitoring alerts, nothing else)."""
+    alert-ingest token (`ingest`: may post monitoring alerts, nothing else).
+    `by` is who asked (audited; the CLI and internal jobs act as SYSTEM)."""
     user = None
     if probe is not None and ingest is not None:
         raise Invalid("a token is either a probe token or an ingest token", field="ingest")
@@ -122,14 +139,19 @@ async def create_token(
         if user is None:
             raise NotFound(f"no user with e-mail {email}", field="email")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    await ApiToken(
+    row = ApiToken(
         user=user.id if user else None,
         name=name or (f"probe {probe}" if probe else f"ingest {ingest}" if ingest else ""),
         kind="probe" if probe else "ingest" if ingest else "user",
         token_hash=_token_hash(token),
         prefix=token[:10],
         site_code=site_code,
-    ).save()
+    )
+    async with atomic():
+        await row.save()
+        await audit_log.record(by or SYSTEM, "create", "api_token", row.id, {
+            "name": row.name, "kind": row.kind, "prefix": row.prefix, "site_code": site_code,
+            "user": user.email if user else None})
     return token
 
 
@@ -308,12 +330,4 @@ async def set_language(viewer: Viewer, language: str) -> None:
 
 async def audit(viewer: Viewer, action: str, entity: str, entity_id: int | None, changes: dict | None = None) -> None:
     """Record a change. Call inside the change's transaction so both land or neither."""
-    await AuditLog(
-        at=dt.datetime.now(dt.timezone.utc),
-        user_id=viewer.user_id,
-        actor=viewer.email,
-        action=action,
-        entity=entity,
-        entity_id=entity_id,
-        changes=json.dumps(changes or {}, default=str),
-    ).save()
+    await audit_log.record(viewer, action, entity, entity_id, changes)

@@ -32,15 +32,17 @@ class ApiToken(Table, tablename="rc_api_token"):
 
 
 class AuditLog(Table, tablename="rc_audit_log"):
-    """Every change to the inventory: who, what, when, before/after."""
+    """Who did what, when, from where, before/after (accounts.audit). Append-only:
+    the database refuses UPDATE and DELETE (triggers in the migrations)."""
 
     at = Timestamptz(default=TimestamptzNow(), index=True)
     user_id = Integer(null=True, default=None)
     actor = Varchar(length=254, default="")
-    action = Varchar(length=16)  # create | update | delete | import
+    action = Varchar(length=16)  # create | update | delete | import | export | login | login_failed | ...
     entity = Varchar(length=32, index=True)
     entity_id = Integer(null=True, default=None, index=True)
     changes = JSON(default="{}")
+    source = Varchar(length=64, default="")  # the request's peer address, or "cli"
 
 
 class Session(Table, tablename="rc_session"):

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 ROLES = ("admin", "engineer", "noc", "client")
 STAFF_ROLES = ("admin", "engineer", "noc")
+INVENTORY_ROLES = ("admin", "engineer")
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,11 @@ class Viewer:
     @property
     def is_staff(self) -> bool:
         return self.role in STAFF_ROLES
+
+    @property
+    def edits_inventory(self) -> bool:
+        """Admins and engineers change the inventory; the NOC reads it (and works incidents)."""
+        return self.role in INVENTORY_ROLES
 
     @property
     def is_admin(self) -> bool:

@@ -16,7 +16,7 @@ from typing import Annotated
 
 from litestar.params import JSONBody, QueryParameter
 
-from accounts.http import CurrentViewer, require_staff
+from accounts.http import CurrentViewer, require_inventory, require_staff
 from validation import ID_MAX, ID_MIN
 from validation.params import Limit, Offset, PathId
 from cmdb import paging, schemas, services
@@ -45,7 +45,7 @@ def _filters_doc(svc: ResourceService) -> str:
 
 # --------------------------------------------------------------------------- OpenAPI from the declarations
 
-_JSON_TYPES = {"int": OpenAPIType.INTEGER, "str": OpenAPIType.STRING}
+_JSON_TYPES = {"int": OpenAPIType.INTEGER, "str": OpenAPIType.STRING, "bool": OpenAPIType.BOOLEAN}
 
 
 def _field_schema(f: Field) -> Schema:
@@ -111,6 +111,8 @@ def resource_controller(svc: ResourceService) -> type[Controller]:
     fields = ", ".join(f"`{f.name}`" for f in r.fields)
     item = resource_schema(svc, output=True)
 
+    writers = [require_staff] if r.writers == "staff" else [require_inventory]
+
     class ResourceController(Controller):
         path = f"/{r.path}"
         guards = [require_staff]
@@ -130,7 +132,7 @@ def resource_controller(svc: ResourceService) -> type[Controller]:
             return paging.page(str(request.url), found["count"], found["results"], limit, offset)
 
         @post("/", summary=f"Create a {r.name}", description=f"Fields: {fields}.",
-              operation_class=_documented(resource_schema(svc), item))
+              operation_class=_documented(resource_schema(svc), item), guards=writers)
         async def create_item(self, viewer: CurrentViewer, data: Body) -> dict:
             return await svc.create(viewer, data)
 
@@ -139,11 +141,12 @@ def resource_controller(svc: ResourceService) -> type[Controller]:
             return await svc.get(viewer, item_id)
 
         @patch("/{item_id:int}", summary=f"Change some fields of a {r.name}", description=f"Fields: {fields}.",
-               operation_class=_documented(resource_schema(svc, partial=True), item))
+               operation_class=_documented(resource_schema(svc, partial=True), item), guards=writers)
         async def update_item(self, viewer: CurrentViewer, item_id: ItemId, data: Body) -> dict:
             return await svc.update(viewer, item_id, data)
 
-        @delete("/{item_id:int}", summary=f"Delete a {r.name} (409 while something still references it)")
+        @delete("/{item_id:int}", summary=f"Delete a {r.name} (409 while something still references it)",
+                guards=writers)
         async def delete_item(self, viewer: CurrentViewer, item_id: ItemId) -> None:
             await svc.delete(viewer, item_id)
 

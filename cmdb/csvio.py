@@ -38,6 +38,7 @@ import charset_normalizer
 
 from accounts.dbutil import INTEGRITY_ERRORS, atomic, current_engine, is_sqlite
 from accounts.errors import DomainError, Forbidden, Invalid, NotFound
+from accounts.services import audit
 from accounts.viewer import Viewer
 import validation
 from cmdb import normalise
@@ -644,6 +645,8 @@ async def export_rows(kind: str, viewer: Viewer, batch: int = 1000, filters: dic
         raise Forbidden("exporting is for staff")
     where = spec.service.where_for(viewer, dict(filters or {}))
     header = export_columns(kind, viewer)
+    # Every export is audited: who took which list, with which columns (secrets or not).
+    await audit(viewer, "export", kind, None, {"columns": header})
     yield header
     fields = {NATURAL_KEYS.get(f.name, f.name) if f.ref is not None else f.name: f for f in spec.fields}
     # (column, field, written as a natural key?)

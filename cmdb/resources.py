@@ -50,7 +50,7 @@ class Field:
     fills (itself, plus normalised copies such as `name_norm`)."""
 
     name: str
-    type: str = "str"  # str | int | ids (list of ints)
+    type: str = "str"  # str | int | bool | ids (list of ints)
     required: bool = False
     nullable: bool = False
     default: Any = MISSING  # on create when absent; MISSING = the table's default
@@ -108,6 +108,8 @@ class Field:
             else:
                 value = validation.integer(raw, self.name, min=validation.INT_MIN if self.min is None else self.min,
                                            max=validation.INT_MAX if self.max is None else self.max)
+        elif self.type == "bool":
+            value = _as_bool(raw, self.name)
         elif self.type == "ids":
             if not isinstance(raw, (list, tuple)):
                 raise Invalid(f"{self.name} must be a list of ids", field=self.name)
@@ -142,6 +144,21 @@ class Field:
 
 def _as_int(raw: Any, name: str) -> int:
     return validation.integer(raw, name)
+
+
+_TRUE, _FALSE = ("true", "yes", "1"), ("false", "no", "0")
+
+
+def _as_bool(raw: Any, name: str) -> bool:
+    """JSON true/false, or the words a CSV cell carries (true/false, yes/no, 1/0)."""
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower() if isinstance(raw, (str, int)) else None
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise Invalid(f"{name} must be true or false (got {raw!r})", field=name)
 
 
 def Ref(name: str, table: type[Table], **kw) -> Field:
@@ -210,6 +227,9 @@ class Resource:
     lock: Callable[[], Awaitable[None]] | None = None  # serialise writers (PostgreSQL advisory lock)
     output: tuple[str, ...] = ()  # extra table columns shown read-only (family, prefix_len ...)
     summary: str = ""
+    #: Who may change rows: admins and engineers ("inventory"), or every staff user ("staff":
+    #: contacts, which the NOC keeps current while taking calls and mail).
+    writers: str = "inventory"
 
     def __post_init__(self) -> None:
         self.by_name = {f.name: f for f in self.fields}
@@ -246,6 +266,16 @@ class Resource:
 def require_staff(viewer: Viewer) -> None:
     if not viewer.is_staff:
         raise Forbidden("this is for staff users")
+
+
+def require_inventory(viewer: Viewer) -> None:
+    if not viewer.edits_inventory:
+        raise Forbidden("changing the inventory is for engineers and administrators")
+
+
+def require_writer(resource: "Resource", viewer: Viewer) -> None:
+    """The role check for changing rows of `resource` (see Resource.writers)."""
+    (require_staff if resource.writers == "staff" else require_inventory)(viewer)
 
 
 def scope(resource: Resource, viewer: Viewer) -> list:
@@ -586,7 +616,7 @@ class ResourceService:
                             errors=[{"field": n, "message": "only administrators may set this field"} for n in refused])
 
     async def create(self, viewer: Viewer, data: dict) -> dict:
-        require_staff(viewer)
+        require_writer(self.r, viewer)
         parsed = self.parse(data, partial=False)
         self._admin_only(viewer, parsed, None)
         values = self._columns(parsed)
@@ -607,7 +637,7 @@ class ResourceService:
         return await self.get(viewer, new_id)
 
     async def update(self, viewer: Viewer, row_id: int, data: dict) -> dict:
-        require_staff(viewer)
+        require_writer(self.r, viewer)
         parsed = self.parse(data, partial=True)
         before = await self._row(row_id, viewer)
         self._admin_only(viewer, parsed, before)
@@ -638,7 +668,7 @@ class ResourceService:
         return await self.get(viewer, row_id)
 
     async def delete(self, viewer: Viewer, row_id: int) -> None:
-        require_staff(viewer)
+        require_writer(self.r, viewer)
         async with atomic():
             before = await self._row(row_id, viewer)
             blockers = await referenced_by(self.table, row_id)

@@ -15,7 +15,7 @@ from cmdb.resources import Field, ResourceService
 
 
 def _python_type(f: Field) -> Any:
-    base: Any = {"int": int, "str": str, "ids": list[int]}[f.type]
+    base: Any = {"int": int, "str": str, "bool": bool, "ids": list[int]}[f.type]
     return Optional[base] if f.nullable else base
 
 

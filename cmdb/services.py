@@ -42,6 +42,7 @@ from cmdb.topology import Edge, Graph
 from probes.profiles import check_overrides, installed_profiles, profile_names
 
 CLIENT_STATUSES = ("active", "suspended", "terminated")
+CONTACT_LANGUAGES = ("en", "ru")  # the languages incident e-mail is written in
 SITE_KINDS = ("datacenter", "remote", "client_premises")
 ASSET_KINDS = ("media_converter", "router", "switch", "server", "ups", "pdu", "other")
 ASSET_STATUSES = ("active", "spare", "decommissioned")
@@ -333,10 +334,14 @@ CONTACT = Resource(
         Normed("email", normalise.email, max_length=254, clean=_email),
         Normed("phone", normalise.phone, max_length=50),
         Field("role", max_length=100),
+        # Incident e-mail (opening, public updates) goes to contacts that asked for it, in their language.
+        Field("notify", type="bool", default=False),
+        Choice("language", CONTACT_LANGUAGES, default="en"),
     ],
     unique=[Unique(("client", "email_norm"), "email", "e-mail", when=lambda v: bool(v["email_norm"]))],
     q_columns=("name_norm", "email_norm", "phone_norm"),
     summary="Contacts of clients; e-mail unique per client, phone normalised for search",
+    writers="staff",
 )
 
 SITE = Resource(

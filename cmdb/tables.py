@@ -6,7 +6,7 @@ fixed-width hex IPs) so that search and range lookups use plain B-tree indexes
 on both SQLite and PostgreSQL.
 """
 
-from piccolo.columns import ForeignKey, Integer, SmallInt, Text, Timestamptz, Varchar
+from piccolo.columns import Boolean, ForeignKey, Integer, SmallInt, Text, Timestamptz, Varchar
 from piccolo.columns.base import OnDelete
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
@@ -34,6 +34,8 @@ class Contact(Table, tablename="cmdb_contact"):
     phone = Varchar(length=50, default="")
     phone_norm = Varchar(length=32, default="", index=True)  # digits only, national trunk prefix normalised
     role = Varchar(length=100, default="")
+    notify = Boolean(default=False)  # wants incident e-mail (opening, public updates)
+    language = Varchar(length=8, default="en")  # en | ru: the language of that e-mail
 
 
 class Site(Table, tablename="cmdb_site"):

@@ -469,6 +469,11 @@ async def asset_samples(asset_id: int, viewer: Viewer, key: str | None = None, s
     if not viewer.is_staff:
         raise Forbidden("samples are for staff")
     await _asset_exists(asset_id)
+    return await read_samples(asset_id, key, since)
+
+
+async def read_samples(asset_id: int, key: str | None = None, since: dt.datetime | None = None) -> list[dict]:
+    """Numeric history of one asset (default the last day); the caller has checked the viewer may see it."""
     since = since or (utcnow() - dt.timedelta(days=1))
     return await timeseries.series(asset_id, since, key, MAX_SAMPLES_RETURNED)
 

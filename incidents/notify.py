@@ -40,6 +40,7 @@ from accounts.dbutil import atomic
 from cmdb import addressing
 from cmdb.tables import Contact
 from incidents import admin, chat
+from incidents.client_view import client_views
 from incidents.services import add_entry
 from incidents.tables import (
     AffectedClient,
@@ -132,14 +133,17 @@ async def expand(config: NotifyConfig, now: dt.datetime) -> int:
 
 
 async def _client_addresses(incident_id: int) -> list[str]:
+    """The affected clients' contacts that asked for incident e-mail ("notify me"),
+    as `client:<client id>:<language>:<address>` targets."""
     client_ids = [r["client_id"] for r in await AffectedClient.select(AffectedClient.client_id).where(
         AffectedClient.incident == incident_id)]
     if not client_ids:
         return []
     seen: dict[str, str] = {}
-    for r in await Contact.select(Contact.client, Contact.email_norm).where(
-            Contact.client.is_in(client_ids) & (Contact.email_norm != "")).order_by(Contact.id):
-        seen.setdefault(r["email_norm"], f"client:{r['client']}:{r['email_norm']}")
+    for r in await Contact.select(Contact.client, Contact.email_norm, Contact.language).where(
+            Contact.client.is_in(client_ids) & (Contact.email_norm != "") & (Contact.notify == True)  # noqa: E712
+    ).order_by(Contact.id):
+        seen.setdefault(r["email_norm"], f"client:{r['client']}:{r['language'] or 'en'}:{r['email_norm']}")
     return list(seen.values())
 
 
@@ -220,17 +224,29 @@ async def _attempt(config: NotifyConfig, delivery_id: int, now: dt.datetime, htt
                     attempts, error)
 
 
-def _recipient(target: str) -> tuple[str, str]:
-    """An e-mail delivery's target -> (audience, address): `noc:<address>` or `client:<id>:<address>`."""
+@dataclass(frozen=True)
+class Recipient:
+    audience: str  # noc | client
+    address: str
+    client_id: int | None = None
+    language: str = "en"
+
+
+def _recipient(target: str) -> Recipient:
+    """An e-mail delivery's target: `noc:<address>` or `client:<id>:<language>:<address>`."""
     audience, _, rest = target.partition(":")
-    return audience, rest.split(":", 1)[1] if audience == "client" else rest
+    if audience != "client":
+        return Recipient(audience, rest)
+    client_id, _, rest = rest.partition(":")
+    language, _, address = rest.partition(":")
+    return Recipient("client", address, int(client_id), language)
 
 
 def _describe(channel: str, target: str) -> str:
     if channel == "webhook":
         return f"webhook #{target}"
-    audience, address = _recipient(target)
-    return f"e-mail {address} ({audience})"
+    who = _recipient(target)
+    return f"e-mail {who.address} ({who.audience})"
 
 
 async def _post_webhook(http: httpx.AsyncClient, webhook_id: int, delivery_id: int, event: str, payload: dict,
@@ -320,13 +336,11 @@ async def _battery_minutes(incident: dict) -> float | None:
 
 def _mail(config: NotifyConfig, target: str, event: str, payload: dict,
           thread: "MailThread | None" = None) -> EmailMessage:
-    """NOC mail carries the whole summary; a client contact's only public facts
-    (never internal notes, nor other clients' names). The subject carries the
-    incident number (the e-mail intake threads replies by it, for the
-    incident's own clients only) and `thread` the headers that make mail
-    clients show every message of an incident as one conversation."""
+    """The NOC's mail: the whole summary. The subject carries the incident number
+    (the e-mail intake threads replies by it, for the incident's own clients
+    only) and `thread` the headers that make mail clients show every message of
+    an incident as one conversation."""
     incident = payload.get("incident", {})
-    audience, address = _recipient(target)
     subject = f"[rackcard] {event}: #{incident.get('id')} {incident.get('title', '')} ({incident.get('priority', '')})"
     lines = [
         f"Incident #{incident.get('id')}: {incident.get('title', '')}",
@@ -338,15 +352,19 @@ def _mail(config: NotifyConfig, target: str, event: str, payload: dict,
         lines.append(f"Resolved: {incident.get('resolved_at')}")
     if payload.get("comment"):
         lines += ["", payload["comment"]]
-    if audience == "noc":
-        lines += ["", f"Line: {incident.get('line')}   Source: {incident.get('source')}",
-                  "Affected assets: " + ", ".join(f"{a['name']} ({a['role']})" for a in incident.get("affected_assets", [])),
-                  "Affected clients: " + ", ".join(c["name"] for c in incident.get("affected_clients", []))]
-        for key in ("breach", "from", "to"):
-            if key in payload:
-                lines.append(f"{key}: {payload[key]}")
+    lines += ["", f"Line: {incident.get('line')}   Source: {incident.get('source')}",
+              "Affected assets: " + ", ".join(f"{a['name']} ({a['role']})" for a in incident.get("affected_assets", [])),
+              "Affected clients: " + ", ".join(c["name"] for c in incident.get("affected_clients", []))]
+    for key in ("breach", "from", "to"):
+        if key in payload:
+            lines.append(f"{key}: {payload[key]}")
     if config.public_url:
         lines += ["", f"{config.public_url.rstrip('/')}/incidents/{incident.get('id')}"]
+    return _message(config, _recipient(target).address, subject, lines, event, thread)
+
+
+def _message(config: NotifyConfig, address: str, subject: str, lines: list[str], event: str,
+             thread: "MailThread | None") -> EmailMessage:
     message = EmailMessage()
     message["From"] = config.mail_from
     message["To"] = address
@@ -361,6 +379,60 @@ def _mail(config: NotifyConfig, target: str, event: str, payload: dict,
         message["X-Auto-Response-Suppress"] = "All"
     message.set_content("\n".join(lines) + "\n")
     return message
+
+
+#: Client e-mail in the contact's language (cmdb.services.CONTACT_LANGUAGES).
+CLIENT_TEXT = {
+    "en": {
+        "incident": "Incident", "event": "Event", "status": "Status", "priority": "Priority",
+        "category": "Category", "opened_at": "Opened", "resolved_at": "Resolved", "assets": "Your equipment",
+        "events": {"opened": "opened", "resolved": "resolved", "reopened": "reopened", "comment": "update"},
+        "statuses": {"new": "new", "acknowledged": "acknowledged", "in_progress": "in progress",
+                     "pending_client": "waiting for you", "resolved": "resolved", "closed": "closed"},
+        "categories": {"fiber": "fiber line", "power": "power", "equipment": "equipment", "reboot": "reboot",
+                       "request": "request", "other": "other"},
+    },
+    "ru": {
+        "incident": "Инцидент", "event": "Событие", "status": "Статус", "priority": "Приоритет",
+        "category": "Категория", "opened_at": "Открыт", "resolved_at": "Решён", "assets": "Ваше оборудование",
+        "events": {"opened": "открыт", "resolved": "решён", "reopened": "открыт снова", "comment": "новости"},
+        "statuses": {"new": "новый", "acknowledged": "принят", "in_progress": "в работе",
+                     "pending_client": "ждёт вашего ответа", "resolved": "решён", "closed": "закрыт"},
+        "categories": {"fiber": "оптическая линия", "power": "электропитание", "equipment": "оборудование",
+                       "reboot": "перезагрузка", "request": "заявка", "other": "другое"},
+    },
+}
+
+
+async def _client_mail(config: NotifyConfig, who: Recipient, event: str, payload: dict,
+                       thread: "MailThread | None" = None) -> EmailMessage:
+    """A client contact's mail: public facts only, in the contact's language, with
+    other clients' names and their equipment masked and only this client's assets
+    listed (never internal notes, support lines or other clients). The subject
+    keeps `#<id>` so that a reply threads to the incident."""
+    incident = payload.get("incident", {})
+    text = CLIENT_TEXT.get(who.language, CLIENT_TEXT["en"])
+    view = (await client_views([incident["id"]], who.client_id))[incident["id"]] if incident.get("id") else None
+    mask = view.mask if view else (lambda t: t or "")
+    title = mask(incident.get("title", ""))
+    label = text["events"].get(event, event)
+    lines = [
+        f"{text['incident']} #{incident.get('id')}: {title}",
+        f"{text['event']}: {label}",
+        f"{text['status']}: {text['statuses'].get(incident.get('status'), incident.get('status'))}   "
+        f"{text['priority']}: {incident.get('priority')}   "
+        f"{text['category']}: {text['categories'].get(incident.get('category'), incident.get('category'))}",
+        f"{text['opened_at']}: {incident.get('opened_at')}",
+    ]
+    if incident.get("resolved_at"):
+        lines.append(f"{text['resolved_at']}: {incident.get('resolved_at')}")
+    if view and view.own_assets:
+        lines.append(f"{text['assets']}: " + ", ".join(a["name"] for a in view.own_assets))
+    if payload.get("comment"):
+        lines += ["", mask(payload["comment"])]
+    if config.public_url:
+        lines += ["", f"{config.public_url.rstrip('/')}/portal/incidents/{incident.get('id')}"]
+    return _message(config, who.address, f"[rackcard] {label}: #{incident.get('id')} {title}", lines, event, thread)
 
 
 @dataclass(frozen=True)
@@ -395,11 +467,14 @@ async def _send_mail(config: NotifyConfig, target: str, event: str, payload: dic
     if not config.smtp_host:
         raise RuntimeError("RACKCARD_SMTP_HOST is not set")
     thread = await _thread(config, incident_id, delivery_id)
-    await aiosmtplib.send(_mail(config, target, event, payload, thread), hostname=config.smtp_host,
+    who = _recipient(target)
+    message = await _client_mail(config, who, event, payload, thread) if who.audience == "client" \
+        else _mail(config, target, event, payload, thread)
+    await aiosmtplib.send(message, hostname=config.smtp_host,
                           port=config.smtp_port, timeout=config.timeout_s, start_tls=False, use_tls=False)
     # Remembered: a reply naming this Message-ID threads to the incident (mail intake).
     await MailMessage.insert(MailMessage(message_id=thread.message_id, incident=incident_id, direction="out",
-                                         address=_recipient(target)[1][:254], at=now)).on_conflict(action="DO NOTHING")
+                                         address=who.address[:254], at=now)).on_conflict(action="DO NOTHING")
 
 
 async def run_once(config: NotifyConfig, now: dt.datetime | None = None,

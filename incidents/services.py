@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
 from accounts.dbutil import atomic
+from accounts.services import audit
 from accounts.errors import Conflict, Forbidden, Invalid, NotFound
 from accounts.viewer import Viewer
 from cmdb.impact import impact_of
@@ -247,20 +248,7 @@ async def refresh_sla(incident_id: int, now: dt.datetime) -> None:
     row = rows[0]
     client_ids = [r["client_id"] for r in await rawsql.fetch(
         "SELECT client_id FROM inc_affected_client WHERE incident = {}", incident_id)]
-    history = [
-        (aware(r["at"]), json.loads(r["data"] or "{}").get("to", ""))
-        for r in await rawsql.fetch(
-            "SELECT at, data FROM inc_timeline WHERE incident = {} AND kind = 'status' ORDER BY at, id", incident_id)
-    ]
-    result = await sla_store.due_times(
-        client_ids=client_ids,
-        priority=row["priority"],
-        opened_at=aware(row["opened_at"]),
-        first_response_at=aware(row["first_response_at"]),
-        resolved_at=aware(row["resolved_at"]) if row["status"] in (workflow.RESOLVED, workflow.CLOSED) else None,
-        status_history=history,
-        now=now,
-    )
+    result = await _due_times(incident_id, row, client_ids, now)
     values = {
         Incident.sla_plan_id: result.plan_id,
         Incident.response_due_at: result.response_due_at,
@@ -277,6 +265,30 @@ async def refresh_sla(incident_id: int, now: dt.datetime) -> None:
             await add_entry(incident_id, "sla", f"SLA {kind} time breached (due {due:%Y-%m-%d %H:%M} UTC)",
                             at=now, data={"breach": kind, "due": due})
             await enqueue(incident_id, "breached", now, public=False, extra={"breach": kind})
+
+
+async def _due_times(incident_id: int, row: dict, client_ids: Sequence[int], now: dt.datetime) -> sla_store.DueTimes:
+    """Due times and breaches of an incident row under the most demanding plan of `client_ids`."""
+    history = [
+        (aware(r["at"]), json.loads(r["data"] or "{}").get("to", ""))
+        for r in await rawsql.fetch(
+            "SELECT at, data FROM inc_timeline WHERE incident = {} AND kind = 'status' ORDER BY at, id", incident_id)
+    ]
+    return await sla_store.due_times(
+        client_ids=client_ids,
+        priority=row["priority"],
+        opened_at=aware(row["opened_at"]),
+        first_response_at=aware(row["first_response_at"]),
+        resolved_at=aware(row["resolved_at"]) if row["status"] in (workflow.RESOLVED, workflow.CLOSED) else None,
+        status_history=history,
+        now=now,
+    )
+
+
+async def due_times_for_client(row: dict, client_id: int, now: dt.datetime) -> sla_store.DueTimes:
+    """The incident (a row of inc_incident) measured against one client's own plan:
+    what that client's SLA promises, whatever the other affected clients' plans are."""
+    return await _due_times(row["id"], row, [client_id], now)
 
 
 async def check_breaches(now: dt.datetime) -> int:
@@ -532,6 +544,7 @@ async def transition(viewer: Viewer, incident_id: int, to: str, *, now: dt.datet
                                field="to")
         await set_status(incident_id, current, to, now, author=viewer.email, author_user_id=viewer.user_id,
                          reason=reason, fields=fields)
+        await audit(viewer, "update", "incident", incident_id, {"status": [current, to], "reason": reason})
         if to == workflow.RESOLVED:
             await enqueue(incident_id, "resolved", now, public=True)
         elif current == workflow.RESOLVED and to == workflow.IN_PROGRESS:
@@ -542,26 +555,43 @@ async def transition(viewer: Viewer, incident_id: int, to: str, *, now: dt.datet
 async def comment(viewer: Viewer, incident_id: int, body: str, visibility: str = "internal", *,
                   now: dt.datetime | None = None) -> dict:
     _require_staff(viewer)
-    now = now or utcnow()
+    if visibility not in workflow.VISIBILITIES:
+        raise Invalid("visibility must be 'internal' or 'public'", field="visibility")
+    await add_comment(viewer, incident_id, body, visibility, now=now or utcnow())
+    return await get_incident(viewer, incident_id)
+
+
+async def add_comment(viewer: Viewer, incident_id: int, body: str, visibility: str, *, now: dt.datetime,
+                      client_id: int | None = None) -> None:
+    """Append a comment (the caller has checked who may write where).
+
+    A staff public comment is a first response and goes to every affected
+    client's contacts. A client's comment (`client_id` set) is public to that
+    client and to staff only: it is tagged with the client and mailed to the
+    NOC, never to the other clients of a shared incident."""
     body = (body or "").strip()
     if not body:
         raise Invalid("a comment needs a body", field="body")
-    if visibility not in workflow.VISIBILITIES:
-        raise Invalid("visibility must be 'internal' or 'public'", field="visibility")
+    if len(body) > 10000:
+        raise Invalid("a comment is at most 10000 characters", field="body")
     async with atomic():
         row = await _load_for_update(incident_id)
         if row["status"] == workflow.CLOSED:
             raise Conflict(f"incident {incident_id} is closed; reopen is not possible after closing", field="id")
         await add_entry(incident_id, "comment", body, at=now, visibility=visibility, author=viewer.email,
-                        author_user_id=viewer.user_id)
-        values: dict[Any, Any] = {Incident.acted: True, Incident.updated_at: now}
-        if visibility == "public" and row["first_response_at"] is None:
+                        author_user_id=viewer.user_id, data={"client_id": client_id} if client_id else None)
+        staff_public = visibility == "public" and client_id is None
+        values: dict[Any, Any] = {Incident.updated_at: now}
+        if client_id is None:
+            values[Incident.acted] = True
+        if staff_public and row["first_response_at"] is None:
             values[Incident.first_response_at] = now
         await Incident.update(values).where(Incident.id == incident_id)
-        if visibility == "public":
+        if staff_public:
             await refresh_sla(incident_id, now)
-            await enqueue(incident_id, "comment", now, public=True, extra={"comment": body})
-    return await get_incident(viewer, incident_id)
+        if visibility == "public":
+            await enqueue(incident_id, "comment", now, public=staff_public, extra={"comment": body})
+        await audit(viewer, "comment", "incident", incident_id, {"visibility": visibility, "body": body})
 
 
 async def escalate(viewer: Viewer, incident_id: int, *, now: dt.datetime | None = None, reason: str = "") -> dict:
@@ -577,6 +607,7 @@ async def escalate(viewer: Viewer, incident_id: int, *, now: dt.datetime | None 
             raise Conflict(f"incident {incident_id} is already with the vendor", field="line")
         await _move_line(incident_id, row["line"], target, now, author=viewer.email, user_id=viewer.user_id,
                          reason=reason or "escalated by hand", acted=True)
+        await audit(viewer, "update", "incident", incident_id, {"line": [row["line"], target], "reason": reason})
     return await get_incident(viewer, incident_id)
 
 
@@ -643,7 +674,15 @@ class ManualIncident:
 async def create_manual(viewer: Viewer, data: ManualIncident, *, now: dt.datetime | None = None) -> dict:
     """Open an incident from a call, e-mail or chat; the client's SLA applies."""
     _require_staff(viewer)
-    now = now or utcnow()
+    incident_id = await open_manual(viewer, data, now=now or utcnow())
+    return await get_incident(viewer, incident_id)
+
+
+async def open_manual(viewer: Viewer, data: ManualIncident, *, now: dt.datetime,
+                      opening_data: dict | None = None) -> int:
+    """Validate and store an incident opened by a person (staff, or a client
+    through the portal once the portal has checked the assets are theirs);
+    returns its id. `opening_data` is added to the public opening entry's data."""
     title = (data.title or "").strip()
     if not title:
         raise Invalid("an incident needs a title", field="title")
@@ -691,10 +730,13 @@ async def create_manual(viewer: Viewer, data: ManualIncident, *, now: dt.datetim
                         f"opened by {viewer.email} from {data.source}" + (f": {data.description}" if data.description else ""),
                         at=now, visibility="public", author=viewer.email, author_user_id=viewer.user_id,
                         data={"source": data.source, "priority": priority,
-                              "priority_given": data.priority is not None})
+                              "priority_given": data.priority is not None, **(opening_data or {})})
         await refresh_sla(incident_id, now)
         await enqueue(incident_id, "opened", now, public=True)
-    return await get_incident(viewer, incident_id)
+        await audit(viewer, "create", "incident", incident_id, {
+            "title": title, "category": data.category, "source": data.source, "priority": priority,
+            "client_id": data.client_id, "asset_ids": asset_ids, "description": data.description})
+    return incident_id
 
 
 async def set_priority(viewer: Viewer, incident_id: int, priority: str, *, now: dt.datetime | None = None,
@@ -710,6 +752,8 @@ async def set_priority(viewer: Viewer, incident_id: int, priority: str, *, now: 
             await change_priority(incident_id, row["priority"], priority, now, author=viewer.email,
                                   user_id=viewer.user_id, reason=reason)
             await Incident.update({Incident.acted: True}).where(Incident.id == incident_id)
+            await audit(viewer, "update", "incident", incident_id,
+                        {"priority": [row["priority"], priority], "reason": reason})
     return await get_incident(viewer, incident_id)
 
 

@@ -109,6 +109,10 @@ class Pages:
         """The fields, and anything more the form template shows (free units, prefixes ...)."""
         raise NotImplementedError
 
+    def may_change(self, viewer: Viewer) -> None:
+        """Raise Forbidden when `viewer` may not change these rows: the forms are
+        refused (403) before any row is looked up, as the API's guards do."""
+
     async def create(self, viewer: Viewer, data: dict) -> dict:
         raise NotImplementedError
 
@@ -178,10 +182,12 @@ def controller(pages: Pages) -> type[Controller]:
 
         @get("/new", name=f"list:{pages.path}:new")
         async def new_form(self, request: Request, viewer: CurrentViewer) -> Template:
+            pages.may_change(viewer)
             return await render_form(viewer, dict(request.query_params))
 
         @post("/new", name=f"list:{pages.path}:create", status_code=303)
         async def create(self, viewer: CurrentViewer, data: FormBody) -> Template | Redirect:
+            pages.may_change(viewer)
             try:
                 row = await pages.create(viewer, data)
             except DomainError as exc:
@@ -195,6 +201,7 @@ def controller(pages: Pages) -> type[Controller]:
 
         @post("/{item_id:int}/edit", name=f"list:{pages.path}:update", status_code=303)
         async def update(self, viewer: CurrentViewer, item_id: FromPath[int], data: FormBody) -> Template | Redirect:
+            pages.may_change(viewer)
             current = await pages.get(viewer, item_id)
             try:
                 await pages.update(viewer, item_id, data)
@@ -204,6 +211,7 @@ def controller(pages: Pages) -> type[Controller]:
 
         @post("/{item_id:int}/delete", name=f"list:{pages.path}:delete", status_code=303)
         async def remove(self, viewer: CurrentViewer, item_id: FromPath[int]) -> Template | Redirect:
+            pages.may_change(viewer)
             current = await pages.get(viewer, item_id)
             try:
                 await pages.delete(viewer, item_id)

@@ -26,7 +26,7 @@ from accounts.http import CurrentViewer
 from accounts.viewer import Viewer
 from cmdb import services
 from cmdb.csvio import export_csv
-from cmdb.resources import MISSING, Field, Ref, ResourceService
+from cmdb.resources import MISSING, Field, Ref, ResourceService, require_writer
 from cmdb.tables import Prefix
 from incidents import live
 from pages.crud import N_, FormField, Pages, controller
@@ -120,7 +120,7 @@ def widget_of(f: Field) -> str:
         return "password"
     if f.type == "ids":
         return "ids"
-    if f.choices or f.ref is not None:
+    if f.choices or f.ref is not None or f.type == "bool":
         return "select"
     if f.type == "int":
         return "number"
@@ -137,6 +137,8 @@ async def form_fields(svc: ResourceService, values: dict, errors: dict[str, str]
         options: list[tuple[str, str]] = []
         if f.choices:
             options = [(c, c) for c in f.choices]
+        elif f.type == "bool":
+            options = [("true", "true"), ("false", "false")]  # as the webhook form's "active"
         elif f.ref is not None and f.type != "ids":
             found = await ref_options(f)
             if found is None:
@@ -144,6 +146,8 @@ async def form_fields(svc: ResourceService, values: dict, errors: dict[str, str]
             else:
                 options = found
         value = values.get(f.name, "" if current is not None or f.default is MISSING else f.default)
+        if isinstance(value, bool):
+            value = "true" if value else "false"
         if isinstance(value, list):
             value = ", ".join(str(v) for v in value)
         if f.secret:
@@ -248,6 +252,9 @@ class ResourcePages(Pages):
         if self.path == "ip-addresses":
             extra["prefixes"] = await ref_options(PREFIX_REF)
         return await form_fields(self.svc, values, errors, viewer, current), extra
+
+    def may_change(self, viewer: Viewer) -> None:
+        require_writer(self.svc.r, viewer)
 
     async def create(self, viewer: Viewer, data: dict) -> dict:
         return await self.svc.create(viewer, clean_form(self.svc, data, partial=False))

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from litestar.response import Response
 
-from accounts.errors import Invalid
+from accounts.errors import Forbidden, Invalid
 from accounts.viewer import Viewer
 from incidents import admin, services, workflow
 from pages.crud import N_, FormField, Pages, controller
@@ -44,6 +44,7 @@ class Kind:
     update: Callable[[Viewer, int, dict], Awaitable[dict]] | None = None
     remove: Callable[[Viewer, int], Awaitable[None]] | None = None
     label: str = "name"
+    admin_writes: bool = False  # SLA plans and webhooks are changed by administrators only
     extra: dict = field(default_factory=dict)
 
 
@@ -123,13 +124,15 @@ KINDS = (
                  ("timezone", N_("Time zone"), "text", ()), ("business_days", N_("Business days (1 = Monday)"), "text", ()),
                  ("business_start", N_("Business day starts"), "text", ()),
                  ("business_end", N_("Business day ends"), "text", ()), *PRIORITY_FIELDS),
-         get_one=admin.get_plan, create=admin.create_plan, update=admin.update_plan, remove=admin.delete_plan),
+         get_one=admin.get_plan, create=admin.create_plan, update=admin.update_plan, remove=admin.delete_plan,
+         admin_writes=True),
     Kind("webhooks", N_("Webhooks"), N_("New webhook"),
          (("name", N_("Name")), ("url", N_("URL")), ("events", N_("Events")), ("active", N_("Active"))),
          _webhooks, sorts=("name", "url"),
          fields=(("name", N_("Name"), "text", ()), ("url", N_("URL"), "text", ()),
                  ("events", N_("Events (empty = all)"), "text", ()), ("active", N_("Active"), "select", ("true", "false"))),
-         get_one=admin.get_webhook, create=admin.create_webhook, update=admin.update_webhook, remove=admin.delete_webhook),
+         get_one=admin.get_webhook, create=admin.create_webhook, update=admin.update_webhook, remove=admin.delete_webhook,
+         admin_writes=True),
 )
 
 def _zone(viewer: Viewer) -> dt.tzinfo:
@@ -250,6 +253,10 @@ class RecordPages(Pages):
         return [FormField(name, label, widget, value=str(values.get(name, "") or ""),
                           options=[(c, c) for c in choices], error=errors.get(name))
                 for name, label, widget, choices in self.kind.fields], {}
+
+    def may_change(self, viewer: Viewer) -> None:
+        if self.kind.admin_writes and not viewer.is_admin:
+            raise Forbidden("this is changed by administrators only")
 
     async def create(self, viewer: Viewer, data: dict) -> dict:
         return await self.kind.create(viewer, form_input(self.kind, data, viewer))

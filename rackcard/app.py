@@ -10,17 +10,21 @@ from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import AsyncIterator, Iterator
 
-from litestar import Litestar, Router
+from litestar import Litestar, Request, Router
 from litestar.openapi import OpenAPIConfig
+from litestar.response import Redirect
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.static_files import create_static_files_router
 
 from litestar.di import Provide
 
 from accounts import secretbox
+from accounts.audit_log import SourceAddressMiddleware
 from accounts.http import page_viewer_dependency, require_staff_session, require_token, viewer_dependency
 from accounts.ratelimit import FailureLimiter
 from incidents import admin, checks
+from portal.pages import NotAClient, require_client_session
+from portal.pages import page_routes as portal_page_routes
 from rackcard import csrf, db, logs, openapi, ops, web
 from rackcard.api_docs import VendoredSwagger
 from rackcard.composed import build_card
@@ -45,6 +49,8 @@ API_MODULES = (
     "integrations.mail_api",
     "rackcard.composed",
     "incidents.desk_api",
+    "rackcard.audit_api",
+    "portal.api",
 )
 
 #: Each page module exposes `page_routes`: staff pages, mounted behind a session of a staff user
@@ -115,22 +121,33 @@ def create_app(
         dependencies={**page_viewer_dependency, "build_card": Provide(lambda: build_card, sync_to_thread=False)},
         include_in_schema=False,
     )
+    portal_pages = Router(
+        path="/portal",
+        route_handlers=portal_page_routes,
+        guards=[require_client_session],
+        dependencies=page_viewer_dependency,
+        include_in_schema=False,
+    )
     app = Litestar(
         route_handlers=[
             api,
             staff_pages,
+            portal_pages,
             *web.web_routes,
             *ops.routes,
             create_static_files_router(path="/static", directories=[ROOT / "static"], include_in_schema=False),
         ],
-        middleware=[logs.request_id_middleware, ops.prometheus_config().middleware, SecurityHeaders(), RequestBounds()],
+        # SourceAddressMiddleware: the audit log's "from where".
+        middleware=[SourceAddressMiddleware, logs.request_id_middleware, ops.prometheus_config().middleware,
+                    SecurityHeaders(), RequestBounds()],
         lifespan=[lifespan],
         request_max_body_size=BODY_MAX_BYTES,
         template_config=web.template_config(),
         # Every unsafe page request (forms, htmx) needs the CSRF token; /api/v1 is exempt (bearer tokens).
         before_request=csrf.check,
         before_send=[csrf.before_send],
-        exception_handlers=web.exception_handlers,  # type: ignore[arg-type]
+        # a staff user who opens the portal is sent to the board
+        exception_handlers={**web.exception_handlers, NotAClient: _to_board},  # type: ignore[arg-type]
         openapi_config=OpenAPIConfig(
             title="rackcard",
             version="1",
@@ -174,6 +191,10 @@ def worker_app() -> Litestar:
     embedded probe worker and the timers run in exactly one of them.
     """
     return create_app(Settings.from_env(), migrate=False, background="leader")
+
+
+def _to_board(request: Request, exc: NotAClient) -> Redirect:
+    return Redirect("/", status_code=303)
 
 
 def _redacted(url: str) -> str:

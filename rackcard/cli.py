@@ -47,6 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    from accounts.audit_log import set_source
+
+    set_source("cli")  # audit rows written by commands say where they came from
     try:
         return args.func(args) or 0
     except (DomainError, SettingsError, BackupError) as exc:

@@ -88,8 +88,16 @@ async def _empty_all_tables(engine) -> None:
 
         async with aiosqlite.connect(engine.connection_kwargs["database"]) as conn:
             await conn.execute("PRAGMA foreign_keys = OFF")
+            # Append-only tables (the audit log) refuse DELETE by trigger: lift the
+            # triggers while emptying, then put them back as the migration wrote them.
+            async with conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'") as cursor:
+                triggers = list(await cursor.fetchall())
+            for name, _ in triggers:
+                await conn.execute(f'DROP TRIGGER "{name}"')
             for name in tables:
                 await conn.execute(f'DELETE FROM "{name}"')
+            for _, sql in triggers:
+                await conn.execute(sql)
             await conn.commit()
     else:
         joined = ", ".join(f'"{n}"' for n in tables)

@@ -78,3 +78,22 @@ async def test_htmx_fragments(db, session_as):
     assert 'value="10.20.0.1"' in free.text
     live = await engineer.get(f"/sites/{ids['remote']}/live")
     assert live.status_code == 200 and "<html" not in live.text and "topo-node" in live.text
+
+
+async def test_contact_form_offers_the_portal_notify_choice(db, session_as):
+    """The contact's notify flag (client e-mail only to contacts who asked) is a true/false choice on the
+    generic form, and the NOC (who keep contacts current) can set it."""
+    from cmdb.tables import Client, Contact
+
+    client = Client(code="acme", name="Acme", name_norm="acme")
+    await client.save()
+    noc, _ = await session_as("noc")
+    token = await page_csrf(noc, "/contacts/new")
+    form = (await noc.get("/contacts/new")).text
+    assert 'name="notify"' in form and '<option value="false" selected>' in form
+    made = await noc.post("/contacts/new", data={"csrf_token": token, "name": "Ann", "client_id": str(client.id),
+                                                 "email": "ann@acme.test", "notify": "true"})
+    assert made.status_code == 303
+    row = await Contact.select(Contact.id, Contact.notify).where(Contact.email == "ann@acme.test").first()
+    assert row["notify"] is True
+    assert '<option value="true" selected>' in (await noc.get(f"/contacts/{row['id']}/edit")).text

@@ -21,7 +21,7 @@ async def client(name: str = "Acme", *, plan_id: int | None = None, email: str |
     await row.save()
     if email:
         await Contact(client=row.id, name=f"{name} NOC", name_norm=f"{name.lower()} noc", email=email,
-                      email_norm=email.lower()).save()
+                      email_norm=email.lower(), notify=True).save()
     return row.id
 
 

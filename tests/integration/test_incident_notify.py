@@ -153,21 +153,9 @@ async def test_gives_up_after_max_attempts(db):
 
 
 async def test_email_to_the_noc_and_public_updates_to_client_contacts(db):
-    from aiosmtpd.controller import Controller
+    from smtp_inbox import smtp_server
 
-    class Inbox:
-        def __init__(self):
-            self.messages: list = []
-
-        async def handle_DATA(self, server, session, envelope):
-            self.messages.append(envelope)
-            return "250 OK"
-
-    inbox = Inbox()
-    port = _free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
+    with smtp_server() as (inbox, port):
         acme = await data.client("Acme", email="ops@acme.example")
         other = await data.client("Other", email="it@other.example")
         site = await data.site("datacenter")
@@ -180,8 +168,6 @@ async def test_email_to_the_noc_and_public_updates_to_client_contacts(db):
         config = notify.NotifyConfig(smtp_host="127.0.0.1", smtp_port=port, noc_email="noc@dc.example",
                                      mail_from="rackcard@dc.example")
         await notify.run_once(config, now=T0)
-    finally:
-        controller.stop()
     received = {(m.rcpt_tos[0], m.content.decode().split("Subject: ", 1)[1].split("\r\n", 1)[0].split(":")[0])
                 for m in inbox.messages}
     assert received == {

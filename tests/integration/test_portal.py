@@ -1,0 +1,171 @@
+"""The client portal API on a real database (both engines): each client sees
+only itself — its equipment with live state, its ports on shared equipment,
+its incidents with public entries only and other clients' names masked, its
+SLA terms and whether each incident is within them, the maintenance that
+affects it — and files requests and comments that reach the staff side."""
+
+from __future__ import annotations
+
+import json
+
+import two_clients
+
+from incidents.tables import CheckState, Incident, TimelineEntry
+
+
+async def _world(client_as):
+    w = await two_clients.build()
+    return w, await client_as("client", w.alpha), await client_as("client", w.bravo)
+
+
+def _no_leak(response, markers):
+    text = response.text
+    leaked = [m for m in markers if m.lower() in text.lower()]
+    assert not leaked, (str(response.url), leaked)
+
+
+async def test_a_shared_power_incident_shows_each_client_only_itself(db, client_as, api):
+    w, alpha, bravo = await _world(client_as)
+    for who, other, me, my_asset, their_asset in ((alpha, w.bravo_markers, w.alpha, w.alpha_asset, w.bravo_asset),
+                                                  (bravo, w.alpha_markers, w.bravo, w.bravo_asset, w.alpha_asset)):
+        r = await who.get(f"/api/v1/portal/incidents/{w.shared_incident}")
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert [a["asset_id"] for a in body["affected_assets"]] == [my_asset]
+        assert "affected_clients" not in body
+        assert "[another client]" in body["title"]
+        # public entries only: the opening and the staff update; never the internal note
+        assert [e["body"].splitlines()[0] for e in body["timeline"]] == ["opened: ups-khimki on battery",
+                                                                         "Engineers are on the way to Khimki node"]
+        assert {e["author"] for e in body["timeline"]} == {"monitoring", "support"}
+        _no_leak(r, other)
+        listing = await who.get("/api/v1/portal/incidents")
+        assert {i["id"] for i in listing.json()["results"]} == {w.shared_incident,
+                                                                w.alpha_incident if me == w.alpha else w.bravo_incident}
+        _no_leak(listing, other)
+    staff = (await api.get(f"/api/v1/incidents/{w.shared_incident}")).json()
+    assert {c["client_id"] for c in staff["affected_clients"]} == {w.alpha, w.bravo}  # the staff view is whole
+
+
+async def test_foreign_ids_are_not_found_and_change_nothing(db, client_as):
+    w, alpha, _ = await _world(client_as)
+    assert (await alpha.get(f"/api/v1/portal/incidents/{w.bravo_incident}")).status_code == 404
+    assert (await alpha.get(f"/api/v1/portal/incidents/{w.bravo_incident + 1000}")).status_code == 404
+    assert (await alpha.get(f"/api/v1/portal/assets/{w.bravo_asset}/samples")).status_code == 404
+    entries = await TimelineEntry.count()
+    r = await alpha.post(f"/api/v1/portal/incidents/{w.bravo_incident}/comments", json={"body": "hello"})
+    assert r.status_code == 404
+    incidents = await Incident.count()
+    for asset in (w.bravo_asset, w.ups, 10**6):
+        r = await alpha.post("/api/v1/portal/requests", json={"category": "reboot", "asset_id": asset})
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "asset_id", r.text
+        assert "rtr-bravo-1" not in r.text
+    assert await Incident.count() == incidents and await TimelineEntry.count() == entries
+    # staff routes: 403, never data
+    for path in ("/api/v1/incidents", f"/api/v1/clients/{w.alpha}/card", f"/api/v1/assets/{w.alpha_asset}"):
+        assert (await alpha.get(path)).status_code == 403
+
+
+async def test_equipment_with_live_state_ports_addresses_and_services(db, client_as):
+    w, alpha, _ = await _world(client_as)
+    from incidents.services import utcnow
+
+    now = utcnow()
+    await CheckState.insert(
+        CheckState(asset=w.alpha_asset, key="reachability", state="critical", since=now, last_observed_at=now,
+                   message="no answer from 10.1.1.1"),
+        CheckState(asset=w.chassis, key="link:3", state="ok", since=now, last_observed_at=now),
+        CheckState(asset=w.chassis, key="link:5", state="critical", since=now, last_observed_at=now),
+    )
+    r = await alpha.get("/api/v1/portal/assets")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    (asset,) = body["assets"]
+    assert asset["name"] == "rtr-alpha-1" and asset["state"] == "critical"
+    assert asset["rack"]["name"] == "A01" and asset["site"]["name"] == "Moscow DC1"
+    assert asset["checks"][0]["key"] == "reachability"
+    assert not {"mgmt_ip", "snmp_community", "snmp_version", "notes"} & set(asset)
+    (port,) = body["ports"]
+    assert (port["equipment"], port["if_index"], port["state"]) == ("mc-chassis-khimki", 3, "ok")
+    assert [i["address"] for i in body["ip_addresses"]] == ["192.0.2.10"]
+    assert [p["prefix"] for p in body["prefixes"]] == ["192.0.2.0/24"]
+    assert [s["bandwidth_mbps"] for s in body["services"]] == [100]
+    _no_leak(r, w.bravo_markers)
+    assert "no answer" not in r.text  # check messages are staff-side detail
+
+
+async def test_sla_terms_and_whether_each_incident_is_within_them(db, client_as):
+    w, alpha, bravo = await _world(client_as)
+    company = (await alpha.get("/api/v1/portal/company")).json()
+    assert company["sla"]["name"] == "Gold" and company["sla"]["response_minutes"]["P2"] == 30
+    assert [c["email"] for c in company["contacts"]] == ["alice@alpha.test", "andrew@alpha.test"]
+    assert "notes" not in company
+    inc = (await alpha.get(f"/api/v1/portal/incidents/{w.alpha_incident}")).json()
+    # opened two hours ago at P2, no response yet: Gold's 30-minute response time is breached
+    assert inc["sla"]["applies"] and inc["sla"]["response_breached"] and not inc["sla"]["within"]
+    assert (await bravo.get("/api/v1/portal/company")).json()["sla"] is None
+    inc_b = (await bravo.get(f"/api/v1/portal/incidents/{w.bravo_incident}")).json()
+    assert inc_b["sla"] == {**inc_b["sla"], "applies": False, "within": True}
+
+
+async def test_maintenance_windows_that_affect_the_client(db, client_as):
+    w, alpha, _ = await _world(client_as)
+    r = await alpha.get("/api/v1/portal/maintenance")
+    reasons = {m["reason"]: m["current"] for m in r.json()}
+    assert reasons == {"Alpha router firmware": False, "DC1 power feed maintenance": True}
+    _no_leak(r, w.bravo_markers)
+
+
+async def test_a_reboot_request_opens_an_l1_incident_from_the_portal(db, client_as, api):
+    w, alpha, bravo = await _world(client_as)
+    r = await alpha.post("/api/v1/portal/requests", json={"category": "reboot", "asset_id": w.alpha_asset,
+                                                          "description": "please power-cycle it"})
+    assert r.status_code == 201, r.text
+    mine = r.json()
+    assert mine["title"] == "Reboot request: rtr-alpha-1" and mine["category"] == "request"
+    staff = (await api.get(f"/api/v1/incidents/{mine['id']}")).json()
+    assert (staff["source"], staff["line"], staff["category"]) == ("portal", "L1", "request")
+    assert [c["client_id"] for c in staff["affected_clients"]] == [w.alpha]
+    # a request on our shared chassis, where Alpha has a port, is allowed too
+    r = await alpha.post("/api/v1/portal/requests", json={"category": "no_internet", "asset_id": w.chassis})
+    assert r.status_code == 201, r.text
+    # bad input: named field, nothing written
+    before = await Incident.count()
+    for body, field in (({"category": "coffee"}, "category"), ({"category": "reboot"}, "asset_id"),
+                        ({"category": "other", "asset_id": "x"}, "asset_id"), ({"category": "other", "foo": 1}, "foo")):
+        r = await alpha.post("/api/v1/portal/requests", json=body)
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == field, (body, r.text)
+    assert await Incident.count() == before
+
+
+async def test_a_client_comment_is_public_to_that_client_only(db, client_as, api):
+    w, alpha, bravo = await _world(client_as)
+    r = await alpha.post(f"/api/v1/portal/incidents/{w.shared_incident}/comments",
+                         json={"body": "Alpha here: our office is dark"})
+    assert r.status_code == 201, r.text
+    assert r.json()["timeline"][-1]["body"] == "Alpha here: our office is dark"
+    assert r.json()["timeline"][-1]["author"].endswith("@example.test")
+    seen_by_bravo = await bravo.get(f"/api/v1/portal/incidents/{w.shared_incident}")
+    assert "office is dark" not in seen_by_bravo.text
+    staff = (await api.get(f"/api/v1/incidents/{w.shared_incident}")).json()
+    assert staff["timeline"][-1]["body"] == "Alpha here: our office is dark"
+    assert (await alpha.post(f"/api/v1/portal/incidents/{w.shared_incident}/comments",
+                             json={"body": "  "})).status_code == 422
+
+
+async def test_samples_of_own_assets(db, client_as):
+    w, alpha, _ = await _world(client_as)
+    from incidents.services import utcnow
+    from incidents.tables import Sample
+
+    await Sample.insert(Sample(asset=w.alpha_asset, key="power:voltage", value=229.5, at=utcnow()),
+                        Sample(asset=w.bravo_asset, key="power:voltage", value=111.0, at=utcnow()))
+    r = await alpha.get(f"/api/v1/portal/assets/{w.alpha_asset}/samples")
+    assert [s["value"] for s in r.json()] == [229.5]
+    assert (await alpha.get(f"/api/v1/portal/assets/{w.alpha_asset}/samples?since=yesterday")).status_code == 422
+
+
+async def test_staff_and_probes_are_refused_by_the_portal(db, client_as):
+    for role in ("admin", "engineer", "noc"):
+        staff = await client_as(role)
+        assert (await staff.get("/api/v1/portal/assets")).status_code == 403
