@@ -6,7 +6,8 @@ A resource's row type is made from its declaration in cmdb/services.py
 (`row_type`), so the documented fields are the fields the service returns.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: on Python 3.11 it hides NotRequired from
+# TypedDict, and every optional key would be documented as required.
 
 from typing import Any, NotRequired, Optional, TypedDict
 

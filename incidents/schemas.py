@@ -2,7 +2,8 @@
 windows, webhooks, check state, the live views), for the OpenAPI document:
 handlers return plain dicts annotated with these TypedDicts."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: on Python 3.11 it hides NotRequired from
+# TypedDict, and every optional key would be documented as required.
 
 import datetime as dt
 from typing import Any, NotRequired, Optional, TypedDict
