@@ -8,6 +8,7 @@ import re
 from urllib.parse import urlparse
 
 import pytest
+from playwright.async_api import expect
 from conftest import screenshot
 from pages_data import fiber_cut, operator
 
@@ -49,7 +50,8 @@ async def test_a_shift_watches_an_incident_arrive_acknowledges_comments_and_reso
     await row.wait_for(timeout=15_000)  # htmx polling brings it in, no reload
     assert "Romashka LLC" in await row.inner_text()
     assert "Not acknowledged" in await row.inner_text()
-    await page.wait_for_function("/^\\(P[12]: 1\\) Board/.test(document.title)", timeout=15_000)  # P1/P2 count
+    # Waits use Playwright's own assertions: a wait_for_function string is eval'd, which the CSP forbids.
+    await expect(page).to_have_title(re.compile(r"^\(P[12]: 1\) Board"), timeout=15_000)  # P1/P2 count
     assert await page.evaluate("window.sameDocument === true"), "the board reloaded instead of refreshing in place"
     await screenshot(page, "board-light")
 
@@ -57,8 +59,7 @@ async def test_a_shift_watches_an_incident_arrive_acknowledges_comments_and_reso
     await page.keyboard.press("j")
     assert await row.get_attribute("aria-selected") == "true"
     await page.keyboard.press("a")
-    await page.wait_for_function(
-        "!document.querySelector('tr[data-incident]').classList.contains('unacked')", timeout=15_000)
+    await expect(page.locator("tr[data-incident]").first).not_to_have_class(re.compile(r"\bunacked\b"), timeout=15_000)
     await page.keyboard.press("Enter")
     await page.wait_for_url(re.compile(r"/incidents/\d+$"))
     incident_id = int(page.url.rsplit("/", 1)[1])
