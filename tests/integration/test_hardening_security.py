@@ -38,7 +38,19 @@ async def _snmp_asset(api, site) -> dict:
     return r.json()
 
 
-@pytest.mark.parametrize("role", ["noc", "engineer"])
+async def test_the_noc_changes_no_asset_at_all(api, client_as):
+    """The NOC reads the inventory (issue 7's roles): any asset write is 403, SNMP settings included."""
+    site = await _site(api)
+    asset = await _snmp_asset(api, site)
+    noc = await client_as("noc")
+    for body in ({"mgmt_ip": "192.0.2.66"}, {"snmp_community": "guess"}, {"name": "mc-1b"}):
+        r = await noc.patch(f"/api/v1/assets/{asset['id']}", json=body)
+        assert r.status_code == 403, (body, r.text)
+    row = await Asset.select(Asset.mgmt_ip, Asset.name).where(Asset.id == asset["id"]).first()
+    assert row["mgmt_ip"] != "192.0.2.66" and row["name"] != "mc-1b"
+
+
+@pytest.mark.parametrize("role", ["engineer"])
 async def test_only_admins_change_snmp_settings(api, client_as, role):
     site = await _site(api)
     asset = await _snmp_asset(api, site)
