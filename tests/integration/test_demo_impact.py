@@ -61,7 +61,7 @@ async def test_demo_ups_on_battery_lists_its_clients_before_anything_fails(db, s
     # first polls (the devices "booted" long ago or just now: no history, no reboot); then a simulator restart
     async with _demo_snmp_agents(settings):
         await _poll(targets)
-    async with _demo_snmp_agents(settings) as agent:
+    async with _demo_snmp_agents(settings) as (agent, _devices, _remote):
         await _poll(targets)
         assert await CheckEvent.count().where(CheckEvent.key == "reboot") == 0
         assert await Incident.count() == 0
