@@ -15,19 +15,11 @@ from pathlib import Path
 import pytest
 
 import _trap_scenario
-from _probe_support import LiveServer, make_site, wait_until
+from _probe_support import make_site, wait_until
 from probes.simulator import SimAgent
 from probes.worker import Worker, WorkerConfig
 
 RECORDINGS = Path(__file__).resolve().parents[1] / "data" / "snmprec"
-
-
-@pytest.fixture
-async def live(app):
-    server = LiveServer(app)
-    await server.start()
-    yield server
-    await server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -47,11 +39,11 @@ async def _token(name="edge") -> str:
     return await create_token(probe=name)
 
 
-async def test_a_new_asset_is_polled_within_5_s_of_its_creation(db, live, api, agent, tmp_path):
+async def test_a_new_asset_is_polled_within_5_s_of_its_creation(db, live_app, api, agent, tmp_path):
     from incidents.tables import CheckState
 
     site = await make_site()
-    worker = Worker(WorkerConfig(server=live.url, token=await _token(), spool_dir=tmp_path / "spool", probe="edge",
+    worker = Worker(WorkerConfig(server=live_app.url, token=await _token(), spool_dir=tmp_path / "spool", probe="edge",
                                  trap_host=None, refresh_s=60, flush_s=0.2, timeout_s=0.5))
     task = asyncio.create_task(worker.run())
     try:
@@ -95,7 +87,7 @@ async def test_a_new_asset_is_polled_within_5_s_of_its_creation(db, live, api, a
             await task
 
 
-async def test_poll_now_worker_and_remote_probe_read_the_same_with_one_profile_set(db, live, api, agent, tmp_path,
+async def test_poll_now_worker_and_remote_probe_read_the_same_with_one_profile_set(db, live_app, api, agent, tmp_path,
                                                                                    monkeypatch):
     """RACKCARD_PROFILES names a set where 'site_ups' reads input voltage x0.1: every poller uses it."""
     from probes import profiles as profile_module
@@ -127,7 +119,7 @@ async def test_poll_now_worker_and_remote_probe_read_the_same_with_one_profile_s
     assert by_server["power:input_voltage"][1] == "230.1" and by_server["profile"][1] == "site_ups"
 
     token = await _token("remote")
-    worker = Worker(WorkerConfig(server=live.url, token=token, spool_dir=tmp_path / "w", trap_host=None))
+    worker = Worker(WorkerConfig(server=live_app.url, token=token, spool_dir=tmp_path / "w", trap_host=None))
     [target] = [t for t in await worker.client.targets() if t.asset_id == asset_id]
     by_worker = shape([o.to_dict() for o in await poll_once(target, None, worker.profiles)])
     await worker.client.aclose()
@@ -135,7 +127,7 @@ async def test_poll_now_worker_and_remote_probe_read_the_same_with_one_profile_s
     # the remote worker is not given the set: it polls with the one the server serves
     env = {k: v for k, v in os.environ.items() if k != "RACKCARD_PROFILES"} | {"RACKCARD_PROBE_TOKEN": token}
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "rackcard.cli", "probe", "--server", live.url, "--once", str(asset_id), "--json",
+        sys.executable, "-m", "rackcard.cli", "probe", "--server", live_app.url, "--once", str(asset_id), "--json",
         "--spool-dir", str(tmp_path / "once"), env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await process.communicate()
     assert process.returncode == 0, err.decode()
@@ -143,8 +135,8 @@ async def test_poll_now_worker_and_remote_probe_read_the_same_with_one_profile_s
     assert by_server == by_worker == by_remote
 
 
-async def test_traps_are_applied_at_once_and_in_order_while_polls_time_out(db, live, tmp_path):
-    run = await _trap_scenario.run(live.url, await _token("bench"), tmp_path, traps=20)
+async def test_traps_are_applied_at_once_and_in_order_while_polls_time_out(db, live_app, tmp_path):
+    run = await _trap_scenario.run(live_app.url, await _token("bench"), tmp_path, traps=20)
     assert len(run.latencies_ms) == 20
     # every trap made exactly one state change, in the order sent
     assert run.events == ["critical", "ok"] * 10, run.events

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from _probe_support import LiveServer, make_asset, make_site, start_agent, wait_until as _wait
+from _probe_support import make_asset, make_site, start_agent, wait_until as _wait
 from probes.simulator import free_udp_port
 
 pytestmark = pytest.mark.slow
@@ -24,22 +24,14 @@ def agent(tmp_path_factory):
     agent.close()
 
 
-@pytest.fixture
-async def live(app):
-    server = LiveServer(app)
-    await server.start()
-    yield server
-    await server.stop()
-
-
-async def test_embedded_worker_process_reports_to_the_server(db, app, settings, live, agent):
+async def test_embedded_worker_process_reports_to_the_server(db, app, settings, live_app, agent):
     from accounts.tables import ApiToken
     from incidents.embedded_probe import background
     from incidents.tables import CheckState
 
     site = await make_site()
     ups = await make_asset(site.id, "ups1", "ups", agent.host, agent.port, community="ups1")
-    settings = dataclasses.replace(settings, port=live.port, trap_host="127.0.0.1", trap_port=free_udp_port())
+    settings = dataclasses.replace(settings, port=live_app.port, trap_host="127.0.0.1", trap_port=free_udp_port())
     async with background(app.state, settings):
         async def polled():
             return await CheckState.exists().where((CheckState.asset == ups.id) & (CheckState.key == "power:source"))
@@ -60,7 +52,7 @@ async def test_embedded_worker_process_reports_to_the_server(db, app, settings, 
     assert await ApiToken.count().where((ApiToken.kind == "probe") & (ApiToken.revoked == False)) == 0  # noqa: E712
 
 
-async def test_probe_once_prints_what_it_saw(db, live, agent):
+async def test_probe_once_prints_what_it_saw(db, live_app, agent):
     from accounts.services import create_token
 
     site = await make_site()
@@ -70,7 +62,7 @@ async def test_probe_once_prints_what_it_saw(db, live, agent):
 
     async def run(*args):
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "rackcard.cli", "probe", "--server", live.url, "--timeout", "0.3", *args,
+            sys.executable, "-m", "rackcard.cli", "probe", "--server", live_app.url, "--timeout", "0.3", *args,
             env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )
         out, err = await process.communicate()
