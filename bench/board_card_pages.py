@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 
 from _results import append_run, machine  # noqa: E402
-from cmdb_card_search import Dataset, _pg_admin, _pg_database_url, percentile, seed_pg, seed_sqlite  # noqa: E402
+from cmdb_card_search import BENCH_SECRET_KEY, Dataset, _pg_admin, _pg_database_url, percentile, seed_pg, seed_sqlite  # noqa: E402
 from rackcard import db as rdb  # noqa: E402
 
 TARGET_P95_MS = 100.0
@@ -77,7 +77,7 @@ async def measure(url: str, data: Dataset, samples: int, warmup: int) -> dict[st
         await add_live_state(data)
         email = f"bench-{uuid.uuid4().hex[:6]}@bench.local"
         await create_user(email, "noc", "bench password 123")
-        settings = Settings.from_env({"RACKCARD_DATABASE_URL": url, "RACKCARD_SECRET_KEY": "b" * 40,
+        settings = Settings.from_env({"RACKCARD_DATABASE_URL": url, "RACKCARD_SECRET_KEY": BENCH_SECRET_KEY,
                                       "RACKCARD_VAR_DIR": tempfile.mkdtemp()})
         app = create_app(settings, manage_db=False, background=False)
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench") as client:

@@ -53,6 +53,9 @@ import httpx  # noqa: E402
 from cmdb import addressing  # noqa: E402
 from _results import RESULTS, append_run, machine  # noqa: E402  (bench/ is the script's directory)
 from rackcard import db as rdb  # noqa: E402
+from accounts import secretbox  # noqa: E402
+
+BENCH_SECRET_KEY = "b" * 40
 
 TARGET_P95_MS = 50.0
 BIG_CLIENTS, BIG_ASSETS = 10, 500  # the card of a large client is the card's worst case
@@ -114,6 +117,9 @@ class Dataset:
 
     def build(self) -> "Dataset":
         s, rng = self.s, self.rng
+        # Rows are built as the services store them, SNMP secrets sealed; the
+        # apps below are started with the same key.
+        secretbox.configure(BENCH_SECRET_KEY)
         t0 = time.perf_counter()
         sites = []
         for i in range(1, self.n_sites + 1):
@@ -337,7 +343,7 @@ async def measure(url: str, data: Dataset, samples: int, warmup: int) -> dict[st
         email = f"bench-{uuid.uuid4().hex[:6]}@bench.local"
         await create_user(email, "admin", "bench password 123")
         token = await create_token(email)
-        settings = Settings.from_env({"RACKCARD_DATABASE_URL": url, "RACKCARD_SECRET_KEY": "b" * 40,
+        settings = Settings.from_env({"RACKCARD_DATABASE_URL": url, "RACKCARD_SECRET_KEY": BENCH_SECRET_KEY,
                                       "RACKCARD_VAR_DIR": tempfile.mkdtemp()})
         app = create_app(settings, manage_db=False, background=False)
         transport = httpx.ASGITransport(app=app)
