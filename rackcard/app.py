@@ -44,6 +44,7 @@ API_MODULES = (
     "cmdb.import_api",
     "incidents.api",
     "incidents.probe_api",
+    "incidents.power_api",
     "incidents.live_api",
     "integrations.api",
     "integrations.mail_api",

@@ -1,0 +1,246 @@
+"""Remote power-cycle against real agents: a net-snmp `snmpd` PDU whose outlet
+OIDs accept SET through a `pass_persist` script that records each SET (and SIGSTOPs the
+`snmpd` of the device the outlet feeds while it is off), a live server and a
+real probe worker."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from _probe_support import make_site, wait_until
+from probes.worker import Worker, WorkerConfig
+
+PASS_SCRIPT = Path(__file__).resolve().parents[1] / "data" / "power" / "pdu_pass.py"
+SNMPD = "/usr/sbin/snmpd"
+PDU_HOST, DEVICE_HOST = "127.0.5.1", "127.0.5.2"
+
+pytestmark = pytest.mark.skipif(not os.path.exists(SNMPD), reason="net-snmp snmpd is not installed")
+
+
+def _free_udp_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def _snmpd(conf: Path, host: str, pid_file: Path, community: str) -> tuple[subprocess.Popen, int]:
+    port = _free_udp_port(host)
+    proc = subprocess.Popen([SNMPD, "-f", "-Lo", "-C", "-c", str(conf), "-p", str(pid_file), f"udp:{host}:{port}"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(40):  # until it answers (it reads its MIBs first)
+        done = subprocess.run(["snmpget", "-v2c", "-c", community, "-t", "0.5", "-r", "0", f"{host}:{port}",
+                               "1.3.6.1.2.1.1.3.0"], capture_output=True)
+        if done.returncode == 0:
+            break
+    return proc, port
+
+
+@pytest.fixture
+def agents(tmp_path):
+    """A PDU (outlets 1-4 on; outlet 3 feeds the device) and the device's own agent."""
+    state = tmp_path / "pdu"
+    state.mkdir()
+    (state / "outlets.json").write_text(json.dumps({str(n): 2 for n in range(1, 5)}))
+    pdu_conf = tmp_path / "pdu.conf"
+    pdu_conf.write_text(f"rwcommunity private\npass_persist .1.3.6.1.4.1.318.1.1.26 /usr/bin/python3 {PASS_SCRIPT} {state}\n")
+    dev_conf = tmp_path / "dev.conf"
+    dev_conf.write_text("rocommunity public\n")
+    pdu, pdu_port = _snmpd(pdu_conf, PDU_HOST, tmp_path / "pdu.pid", "private")
+    dev, dev_port = _snmpd(dev_conf, DEVICE_HOST, tmp_path / "dev.pid", "public")
+    (state / "fed-3.pid").write_text(str(dev.pid))
+    try:
+        yield {"state": state, "pdu_port": pdu_port, "dev_port": dev_port}
+    finally:
+        for proc in (pdu, dev):
+            os.kill(proc.pid, signal.SIGCONT)
+            proc.terminate()
+            proc.wait(5)
+
+
+@pytest.fixture
+def fast(monkeypatch):
+    for name, value in (("RACKCARD_POWER_OFF_S", "0.5"), ("RACKCARD_POWER_STEP_S", "0.3"),
+                        ("RACKCARD_POWER_CONFIRM_S", "3"), ("RACKCARD_POWER_WATCH_S", "20")):
+        monkeypatch.setenv(name, value)
+
+
+async def _created(api, path: str, body: dict) -> int:
+    r = await api.post(path, json=body)
+    assert r.status_code == 201, r.text
+    return r.json()["id"]
+
+
+async def _inventory(api, agents) -> dict:
+    site = await make_site()
+    ids = {"site": site.id}
+    ids["a"] = await _created(api, "/api/v1/clients", {"code": "ROM", "name": "Romashka", "self_service_power": True})
+    ids["b"] = await _created(api, "/api/v1/clients", {"code": "VAS", "name": "Vasilek"})
+    ids["pdu"] = await _created(api, "/api/v1/assets", {
+        "name": "pdu-r1", "kind": "pdu", "site_id": site.id, "mgmt_ip": PDU_HOST, "snmp_port": agents["pdu_port"],
+        "snmp_version": "2c", "snmp_community": "private", "profile": "apc_rpdu2", "poll_interval_s": 3600})
+    ids["dead_pdu"] = await _created(api, "/api/v1/assets", {
+        "name": "pdu-dead", "kind": "pdu", "site_id": site.id, "mgmt_ip": "127.0.5.9", "snmp_port": agents["pdu_port"],
+        "snmp_version": "2c", "snmp_community": "private", "profile": "apc_rpdu2", "poll_interval_s": 3600})
+    ids["mc"] = await _created(api, "/api/v1/assets", {
+        "name": "mc-romashka", "kind": "media_converter", "site_id": site.id, "client_id": ids["a"],
+        "mgmt_ip": DEVICE_HOST, "snmp_port": agents["dev_port"], "snmp_version": "2c", "snmp_community": "public",
+        "poll_interval_s": 3600})
+    for name, client in (("rt-romashka", ids["a"]), ("mc-vasilek", ids["b"]), ("sw-shared-a", ids["a"]),
+                         ("sw-shared-b", ids["b"]), ("mc-dead", ids["a"])):
+        ids[name] = await _created(api, "/api/v1/assets", {"name": name, "kind": "router", "site_id": site.id,
+                                                           "client_id": client})
+    for asset, pdu, outlet in (("mc", "pdu", 3), ("rt-romashka", "pdu", 1), ("mc-vasilek", "pdu", 2),
+                               ("sw-shared-a", "pdu", 4), ("sw-shared-b", "pdu", 4), ("mc-dead", "dead_pdu", 1)):
+        await _created(api, "/api/v1/dependencies", {"asset_id": ids[asset], "depends_on_id": ids[pdu],
+                                                     "kind": "power", "outlet_number": outlet})
+    return ids
+
+
+async def _probe_token(name="edge") -> str:
+    from accounts.services import create_token
+
+    return await create_token(probe=name)
+
+
+async def _job(job_id: int) -> dict:
+    from incidents.tables import PowerJob
+
+    return await PowerJob.select().where(PowerJob.id == job_id).first()
+
+
+async def _finished(job_id: int) -> None:
+    async def done():
+        return (await _job(job_id))["status"] in ("done", "failed")
+
+    await wait_until(done, attempts=300, delay=0.1)
+
+
+async def _timeline(incident_id: int) -> list[dict]:
+    from incidents.tables import TimelineEntry
+
+    return await TimelineEntry.select().where(TimelineEntry.incident == incident_id).order_by(TimelineEntry.id)
+
+
+def _sets(agents) -> list[str]:
+    log = agents["state"] / "sets.log"
+    return log.read_text().splitlines() if log.exists() else []
+
+
+@pytest.fixture
+async def worker(db, live_app, tmp_path):
+    w = Worker(WorkerConfig(server=live_app.url, token=await _probe_token(), spool_dir=tmp_path / "spool",
+                            probe="edge", trap_host=None, refresh_s=60, flush_s=0.2, timeout_s=0.5, long_poll_s=1))
+    task = asyncio.create_task(w.run())
+    yield w
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_the_right_outlet_goes_off_then_on_once_and_the_device_returns(
+        db, live_app, api, client_as, agents, fast, worker):
+    from incidents.tables import CheckEvent
+
+    ids = await _inventory(api, agents)
+    r = await api.post(f"/api/v1/assets/{ids['mc']}/power-cycle", json={"reason": "no internet", "dry_run": True})
+    assert r.status_code == 202, r.text
+    assert r.json()["status"] == "dry_run" and r.json()["outlet_number"] == 3 and r.json()["job_id"] is None
+    assert _sets(agents) == []
+
+    r = await api.post(f"/api/v1/assets/{ids['mc']}/power-cycle", json={"reason": "no internet since 9:00"})
+    assert r.status_code == 202, r.text
+    body = r.json()
+    assert body["pdu_name"] == "pdu-r1" and body["outlet_number"] == 3 and body["status"] == "queued"
+    await _finished(body["job_id"])
+    job = await _job(body["job_id"])
+    assert job["status"] == "done", job["result"]
+    assert _sets(agents) == ["3 off", "3 on"]  # the right outlet, off then on, once
+
+    events = [(e["from_state"], e["to_state"]) for e in await CheckEvent.select().where(
+        (CheckEvent.asset == ids["mc"]) & (CheckEvent.key == "reachability")).order_by(CheckEvent.at)]
+    assert ("ok", "critical") in events or (None, "critical") in events
+    assert events[-1][1] == "ok"
+
+    timeline = await _timeline(body["incident_id"])
+    steps = [e["data"] if isinstance(e["data"], dict) else json.loads(e["data"]) for e in timeline]
+    names = [s.get("step") for s in steps if s.get("power_job") == body["job_id"]]
+    for step in ("requested", "outlet_read", "sent_off", "outlet_off", "sent_on", "outlet_on", "asset_back"):
+        assert step in names, names
+    assert names.index("outlet_off") < names.index("outlet_on") < names.index("asset_back")
+
+    # the client sees the public steps in the portal, without the PDU's internals
+    client = await client_as("client", client_id=ids["a"])
+    r = await client.get(f"/api/v1/portal/incidents/{body['incident_id']}")
+    assert r.status_code == 200, r.text
+    text = json.dumps(r.json())
+    assert "Power to mc-romashka switched off" in text and "mc-romashka answers again" in text
+    assert "pdu-r1" not in text and "private" not in text
+
+    # a second request inside the cool-down is refused with the time left
+    r = await api.post(f"/api/v1/assets/{ids['mc']}/power-cycle", json={"reason": "again"})
+    assert r.status_code == 429, r.text
+    assert "try again in" in r.json()["detail"] and int(r.headers["retry-after"]) > 0
+    assert _sets(agents) == ["3 off", "3 on"]
+
+    # every attempt audited: who, from where, result
+    from accounts.tables import AuditLog
+
+    rows = await AuditLog.select().where((AuditLog.action == "power_cycle") & (AuditLog.entity_id == ids["mc"]))
+    results = [json.loads(r["changes"])["result"] for r in rows]
+    assert sorted(results) == ["dry_run", "queued", "refused"]
+
+
+async def test_guards_refuse_shared_outlets_foreign_assets_and_clients_without_self_service(
+        db, live_app, api, client_as, agents, fast):
+    ids = await _inventory(api, agents)
+    r = await api.post(f"/api/v1/assets/{ids['sw-shared-a']}/power-cycle", json={"reason": "x"})
+    assert r.status_code == 409 and "sw-shared-b (Vasilek)" in r.json()["detail"], r.text
+
+    client_a = await client_as("client", client_id=ids["a"])
+    r = await client_a.post(f"/api/v1/portal/assets/{ids['mc-vasilek']}/power-cycle", json={"reason": "x"})
+    assert r.status_code == 404, r.text
+    r = await client_a.post(f"/api/v1/portal/assets/{ids['sw-shared-a']}/power-cycle", json={"reason": "x"})
+    assert r.status_code == 409, r.text
+    r = await client_a.post(f"/api/v1/portal/assets/{ids['mc']}/power-cycle", json={"reason": "x", "dry_run": True})
+    assert r.status_code == 202 and "pdu" not in json.dumps(r.json()), r.text
+
+    client_b = await client_as("client", client_id=ids["b"])  # Vasilek's contract has no self-service
+    r = await client_b.post(f"/api/v1/portal/assets/{ids['mc-vasilek']}/power-cycle", json={"reason": "x"})
+    assert r.status_code == 403, r.text
+    r = await api.post(f"/api/v1/assets/{ids['mc']}/power-cycle", json={"reason": ""})
+    assert r.status_code == 422 and r.json().get("field", "reason") == "reason", r.text
+    assert _sets(agents) == []
+
+
+async def test_a_pdu_that_refuses_or_does_not_answer_fails_clearly_without_retries(
+        db, live_app, api, agents, fast, worker):
+    from incidents.tables import Incident, PowerJob
+
+    ids = await _inventory(api, agents)
+    (agents["state"] / "refuse").write_text("")
+    r = await api.post(f"/api/v1/assets/{ids['rt-romashka']}/power-cycle", json={"reason": "hung"})
+    assert r.status_code == 202, r.text
+    refused = r.json()
+    r = await api.post(f"/api/v1/assets/{ids['mc-dead']}/power-cycle", json={"reason": "hung"})
+    assert r.status_code == 202, r.text
+    silent = r.json()
+    for job in (refused, silent):
+        await _finished(job["job_id"])
+        row = await _job(job["job_id"])
+        assert row["status"] == "failed"
+        incident = await Incident.select(Incident.status).where(Incident.id == job["incident_id"]).first()
+        assert incident["status"] not in ("resolved", "closed")
+        bodies = [e["body"] for e in await _timeline(job["incident_id"])]
+        assert any("did not complete" in b for b in bodies)
+    assert "did not take the off command" in (await _job(refused["job_id"]))["result"]
+    assert "did not answer" in (await _job(silent["job_id"]))["result"]
+    # no retry storm: one job each, still failed, nothing switched
+    assert await PowerJob.count() == 2
+    assert _sets(agents) == []
