@@ -121,10 +121,13 @@ async def plan(viewer: Viewer, asset_id: int) -> dict:
     if refusal:
         _raise(refusal)
     hit = await impact_of([asset_id, *(s.asset_id for s in sharers)])
-    also = [s.name for s in sharers] + [d["name"] for d in hit["downstream"] if d["impact"] == "down"]
+    below = [d for d in hit["downstream"] if d["impact"] == "down"]
+    if viewer.is_client and any(d["client_id"] != asset["client"] for d in below):
+        raise Conflict("switching this outlet would also cut equipment that is not yours: ask us to do it", field="id")
     return {"asset_id": asset_id, "asset_name": asset["name"], "client_id": asset["client"],
             "client_name": asset["client_name"] or "", "pdu_id": feed.pdu_id, "pdu_name": feed.pdu_name,
-            "outlet_number": feed.outlet_number, "outlet_name": feed.outlet_name, "also_loses_power": also}
+            "outlet_number": feed.outlet_number, "outlet_name": feed.outlet_name,
+            "also_loses_power": [s.name for s in sharers] + [d["name"] for d in below]}
 
 
 # ---------------------------------------------------------------- requesting
@@ -385,14 +388,13 @@ async def jobs_of(viewer: Viewer, asset_id: int | None = None, incident_id: int 
     return await query.order_by(PowerJob.id, ascending=False).limit(50)
 
 
-async def eligible_asset_ids(client_id: int) -> set[int]:
-    """A client's assets a power-cycle could switch (for the portal's buttons): own, one
-    outlet recorded, the contract allowing self-service. The full guard runs on request."""
-    client = await Client.select(Client.self_service_power).where(Client.id == client_id).first()
-    if client is None or not client["self_service_power"]:
+async def switchable(asset_ids: list[int]) -> set[int]:
+    """Of these assets, those fed by exactly one power dependency with a recorded outlet
+    (where the pages offer the button; the full guard runs on the confirmation and the request)."""
+    if not asset_ids:
         return set()
     rows = await Dependency.select(Dependency.asset, Dependency.outlet_number).where(
-        (Dependency.kind == "power") & Dependency.asset.is_in(Asset.select(Asset.id).where(Asset.client == client_id)))
+        (Dependency.kind == "power") & Dependency.asset.is_in(list(asset_ids)))
     count: dict[int, int] = {}
     known: set[int] = set()
     for r in rows:
@@ -400,3 +402,47 @@ async def eligible_asset_ids(client_id: int) -> set[int]:
         if r["outlet_number"] is not None:
             known.add(r["asset"])
     return {a for a in known if count[a] == 1}
+
+
+async def self_service(client_id: int | None) -> bool:
+    """Whether the client's contract lets its users power-cycle their equipment."""
+    if client_id is None:
+        return False
+    row = await Client.select(Client.self_service_power).where(Client.id == client_id).first()
+    return bool(row and row["self_service_power"])
+
+
+# ---------------------------------------------------------------- the confirmation forms (staff pages and portal)
+
+
+def form_id(raw, field: str) -> int | None:
+    """An optional id from a form field."""
+    text = str(raw or "").strip()
+    if not text:
+        return None
+    if not text.isdigit() or len(text) > 12:
+        raise Invalid(f"{field} must be a number", field=field)
+    return int(text)
+
+
+async def confirmation(viewer: Viewer, asset_id: int, error: DomainError | None = None) -> tuple[dict, int]:
+    """The confirmation page's context (the plan, or why not) and its status."""
+    plan_, refusal = None, error
+    try:
+        plan_ = await plan(viewer, asset_id)
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        refusal = exc
+    return {"plan": plan_, "refusal": refusal, "asset_id": asset_id}, (error.status if error is not None else 200)
+
+
+async def from_form(viewer: Viewer, asset_id: int, data: dict) -> tuple[dict | None, DomainError | None]:
+    """Request the power-cycle a confirmation form sent: (the answer, None) or (None, the refusal)."""
+    try:
+        incident_id = form_id(data.get("incident_id"), "incident_id")
+        return await request_cycle(viewer, asset_id, str(data.get("reason", ""))[:1000], incident_id), None
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        return None, exc

@@ -387,6 +387,16 @@ class PortalScope:
                 "incident_id": done["incident_id"], "status": done["status"],
                 "also_loses_power": done["also_loses_power"]}
 
+    async def power_cycle_offered(self, asset_ids: list[int]) -> set[int]:
+        """Of these own assets, those the portal offers to power-cycle (self-service contract, one known outlet)."""
+        from incidents import power
+
+        if not await power.self_service(self.client_id):
+            return set()
+        own = {r["id"] for r in await Asset.select(Asset.id).where(
+            Asset.id.is_in(list(asset_ids) or [0]) & (Asset.client == self.client_id))}
+        return await power.switchable(sorted(own))
+
     async def _requestable_asset(self, asset_id: int) -> str:
         row = await Asset.select(Asset.id, Asset.name, Asset.client).where(Asset.id == asset_id).first()
         if row is not None and row["client"] == self.client_id:

@@ -244,3 +244,57 @@ async def test_a_pdu_that_refuses_or_does_not_answer_fails_clearly_without_retri
     # no retry storm: one job each, still failed, nothing switched
     assert await PowerJob.count() == 2
     assert _sets(agents) == []
+
+
+async def test_pages_offer_the_button_and_confirm_naming_device_outlet_and_what_else_loses_power(
+        db, app, api, session_as, agents, fast):
+    from conftest import csrf_of
+    from incidents.tables import PowerJob
+
+    ids = await _inventory(api, agents)
+    # a second device of the same client on outlet 3: it loses power too, and is named
+    extra = await _created(api, "/api/v1/assets", {"name": "rt-behind-mc", "kind": "router",
+                                                   "site_id": ids["site"], "client_id": ids["a"]})
+    await _created(api, "/api/v1/dependencies", {"asset_id": extra, "depends_on_id": ids["pdu"], "kind": "power",
+                                                 "outlet_number": 3})
+    staff, _ = await session_as("engineer")
+    for path in (f"/assets/{ids['mc']}", f"/clients/{ids['a']}"):
+        page = await staff.get(path)
+        assert page.status_code == 200 and f'/assets/{ids["mc"]}/power-cycle' in page.text, path
+    page = await staff.get(f"/assets/{ids['mc-vasilek']}")
+    assert "/power-cycle" in page.text  # one known outlet: offered (the guard runs on the confirmation)
+    page = await staff.get(f"/assets/{ids['sw-shared-a']}/power-cycle")
+    assert page.status_code == 200 and "sw-shared-b (Vasilek)" in page.text and "power-confirm" not in page.text
+
+    page = await staff.get(f"/assets/{ids['mc']}/power-cycle")
+    assert page.status_code == 200
+    for shown in ("mc-romashka", "pdu-r1", "outlet 3", "rt-behind-mc"):
+        assert shown in page.text, shown
+    r = await staff.post(f"/assets/{ids['mc']}/power-cycle", data={"reason": "", "csrf_token": csrf_of(page.text)})
+    assert r.status_code == 422 and "say why" in r.text
+    r = await staff.post(f"/assets/{ids['mc']}/power-cycle", data={"reason": "from the card"})
+    assert r.status_code == 403  # no CSRF token
+    assert await PowerJob.count() == 0
+    r = await staff.post(f"/assets/{ids['mc']}/power-cycle",
+                         data={"reason": "caller says no internet", "csrf_token": csrf_of(page.text)})
+    assert r.status_code == 303, r.text
+    incident_path = r.headers["location"].split("#")[0]
+    page = await staff.get(incident_path)
+    assert "Power-cycle of mc-romashka requested: caller says no internet" in page.text
+    assert f'/assets/{ids["mc"]}/power-cycle?incident_id=' in page.text  # the incident page's own button
+
+    # the portal: a button next to each eligible device of a self-service client, a confirmation without the PDU
+    client, _ = await session_as("client", client_id=ids["a"])
+    page = await client.get("/portal")
+    assert f'/portal/assets/{ids["rt-romashka"]}/power-cycle' in page.text
+    assert f'/portal/assets/{ids["sw-shared-a"]}/power-cycle' in page.text  # offered; refused on confirmation
+    page = await client.get(f"/portal/assets/{ids['rt-romashka']}/power-cycle")
+    assert page.status_code == 200 and "outlet 1" in page.text and "pdu-r1" not in page.text
+    r = await client.post(f"/portal/assets/{ids['rt-romashka']}/power-cycle",
+                          data={"reason": "router hangs", "csrf_token": csrf_of(page.text)})
+    assert r.status_code == 303 and r.headers["location"].startswith("/portal/incidents/"), r.text
+    page = await client.get(r.headers["location"].split("#")[0])
+    assert "Power-cycle of rt-romashka requested: router hangs" in page.text
+    assert (await client.get(f"/portal/assets/{ids['mc-vasilek']}/power-cycle")).status_code == 404
+    other, _ = await session_as("client", client_id=ids["b"])  # no self-service: no button
+    assert "/power-cycle" not in (await other.get("/portal")).text
