@@ -298,3 +298,53 @@ async def test_pages_offer_the_button_and_confirm_naming_device_outlet_and_what_
     assert (await client.get(f"/portal/assets/{ids['mc-vasilek']}/power-cycle")).status_code == 404
     other, _ = await session_as("client", client_id=ids["b"])  # no self-service: no button
     assert "/power-cycle" not in (await other.get("/portal")).text
+
+
+async def test_jobs_go_only_to_the_worker_serving_the_pdus_site_and_one_nobody_takes_fails_once(
+        db, app, api, client_as, agents, fast, monkeypatch):
+    from accounts.services import create_token
+    from incidents import power
+    from incidents.tables import Incident, PowerJob
+
+    ids = await _inventory(api, agents)  # the PDU is at site rs1
+    await _created(api, "/api/v1/sites", {"code": "far", "name": "Far away", "kind": "remote"})
+    r = await api.post(f"/api/v1/assets/{ids['mc']}/power-cycle", json={"reason": "no internet"})
+    assert r.status_code == 202, r.text
+    job_id = r.json()["job_id"]
+
+    import httpx
+
+    async def probe(token):
+        return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://rackcard.test",
+                                 headers={"Authorization": f"Bearer {token}"})
+
+    async with await probe(await create_token(probe="far-probe", site_code="far")) as far_probe:
+        r = await far_probe.post("/api/v1/probe/power-jobs/claim")
+        assert r.status_code == 200 and r.json() == {"job": None}
+        r = await far_probe.post("/api/v1/probe/power-jobs/claim", params={"site": "rs1"})
+        assert r.status_code == 403
+    staff = await client_as("engineer")
+    r = await staff.get(f"/api/v1/assets/{ids['pdu']}")
+    assert "private" not in r.text  # the write secret is not in staff answers
+    r = await api.post(f"/api/v1/assets/{ids['rt-romashka']}/power-cycle", json={"reason": "x", "dry_run": True})
+    assert "private" not in r.text
+    async with await probe(await create_token(probe="rs1-probe", site_code="rs1")) as rs1_probe:
+        r = await rs1_probe.post("/api/v1/probe/power-jobs/claim")
+        job = r.json()["job"]
+        assert job["job_id"] == job_id and job["outlet"] == 3 and job["pdu"]["community"] == "private"
+        r = await rs1_probe.post("/api/v1/probe/power-jobs/claim")
+        assert r.json() == {"job": None}  # taken once
+
+    # a job nobody takes ends failed on the timeline, once; the incident stays open
+    monkeypatch.setenv("RACKCARD_POWER_COOLDOWN_S", "0")
+    monkeypatch.setenv("RACKCARD_POWER_CLAIM_TIMEOUT_S", "0")
+    r = await api.post(f"/api/v1/assets/{ids['rt-romashka']}/power-cycle", json={"reason": "hung"})
+    assert r.status_code == 202, r.text
+    second = r.json()
+    assert await power.expire(power.services.utcnow() + power.dt.timedelta(seconds=1)) >= 1
+    row = await PowerJob.select().where(PowerJob.id == second["job_id"]).first()
+    assert row["status"] == "failed" and "no probe worker serving site rs1" in row["result"]
+    incident = await Incident.select(Incident.status).where(Incident.id == second["incident_id"]).first()
+    assert incident["status"] not in ("resolved", "closed")
+    bodies = [e["body"] for e in await _timeline(second["incident_id"])]
+    assert sum("did not complete" in b for b in bodies) == 1
