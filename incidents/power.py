@@ -50,7 +50,7 @@ def _setting(name: str, default: float) -> float:
 
 
 def settings() -> dict:
-    """Timings, read at each use (RACKCARD_POWER_*)."""
+    """Limits and timings, read from the environment at each use (README: Remote power-cycle)."""
     return {
         "cooldown_s": int(_setting("RACKCARD_POWER_COOLDOWN_S", 900)),
         "per_client_hour": int(_setting("RACKCARD_POWER_PER_CLIENT_HOUR", 6)),
