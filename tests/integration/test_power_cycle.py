@@ -348,3 +348,35 @@ async def test_jobs_go_only_to_the_worker_serving_the_pdus_site_and_one_nobody_t
     assert incident["status"] not in ("resolved", "closed")
     bodies = [e["body"] for e in await _timeline(second["incident_id"])]
     assert sum("did not complete" in b for b in bodies) == 1
+
+
+@pytest.mark.slow
+async def test_a_client_reboots_its_media_converter_from_the_portal_in_a_browser(
+        db, live_app, api, agents, fast, worker, browser_login):
+    import re
+
+    from playwright.async_api import expect
+
+    from conftest import screenshot
+
+    ids = await _inventory(api, agents)
+    page, _ = await browser_login("client", client_id=ids["a"])
+    await page.wait_for_url(re.compile(r"/portal$"))
+    await page.locator(f"tr[data-asset='{ids['mc']}'] a.power-cycle").click()
+    await expect(page.locator("#power-device")).to_have_text("mc-romashka")
+    await expect(page.locator("#power-outlet")).to_contain_text("outlet 3")
+    await expect(page.locator("#power-also")).to_have_text("nothing else")
+    await screenshot(page, "portal-power-cycle-confirm")
+    await page.fill("#power-reason", "no internet since the morning")
+    await page.click("#power-confirm")
+    await page.wait_for_url(re.compile(r"/portal/incidents/\d+"))
+    for _ in range(60):  # the public steps arrive as the worker reports them
+        if "mc-romashka answers again" in await page.locator("main").inner_text():
+            break
+        await page.wait_for_timeout(500)
+        await page.reload()
+    text = await page.locator("main").inner_text()
+    assert "Power to mc-romashka switched off" in text and "mc-romashka answers again" in text
+    assert "pdu-r1" not in text
+    await screenshot(page, "portal-power-cycle-timeline")
+    assert _sets(agents) == ["3 off", "3 on"]
