@@ -54,8 +54,9 @@ class Failed(Exception):
 
 
 async def run_job(job: PowerJob, poller, profiles: Mapping[str, Profile], report: Report,
-                  emit: Callable[[list[Observation]], None], sleep=asyncio.sleep) -> bool:
-    """Run one job to its end; True when the outlet cycled (and the asset, if watched, answered)."""
+                  emit: Callable[[list[Observation]], Awaitable], sleep=asyncio.sleep) -> bool:
+    """Run one job to its end; True when the outlet cycled (and the asset, if watched, answered).
+    `emit` posts the asset's observations at once, so its check states lead the steps reported."""
     from probes.worker import AssetMemory, choose_profile, poll_once
 
     pdu = job.pdu
@@ -80,7 +81,7 @@ async def run_job(job: PowerJob, poller, profiles: Mapping[str, Profile], report
                 await _confirm(poller, pdu, control, arg, job, sleep)
                 await report(f"outlet_{arg}", True, f"outlet {job.outlet} is {arg}", False)
                 if arg == "off" and job.asset is not None:
-                    emit(await poll_once(job.asset, poller, profiles))  # the asset's checks see it dark
+                    await emit(await poll_once(job.asset, poller, profiles))  # its checks see it dark
             elif action == "wait":
                 await sleep(job.off_s)
     except Failed as exc:
@@ -143,7 +144,7 @@ async def _watch(job: PowerJob, poller, profiles, report: Report, emit, sleep) -
     waited = 0.0
     while True:
         observations = await poll_once(job.asset, poller, profiles)
-        emit(observations)
+        await emit(observations)
         first = observations[0] if observations else None
         if first is not None and first.key == "reachability" and first.state == OK:
             uptime = next((o.message for o in observations if o.key == "uptime"), "")

@@ -433,7 +433,8 @@ class Worker:
             log.error("a malformed power job: %s", exc)
             return
         try:
-            await run_job(job, self.poller, self.profiles, lambda *a: self._report_step(job.job_id, *a), self.outbox.add)
+            await run_job(job, self.poller, self.profiles, lambda *a: self._report_step(job.job_id, *a),
+                          lambda observations: self.client.send_now(observations, self.stats()))
         except Exception as exc:  # a bug must not leave the job silent: say it failed
             log.exception("power job %s failed", job.job_id)
             await self._report_step(job.job_id, "failed", False, f"the probe worker failed: {exc}", True)

@@ -160,7 +160,8 @@ async def test_the_right_outlet_goes_off_then_on_once_and_the_device_returns(
     assert body["pdu_name"] == "pdu-r1" and body["outlet_number"] == 3 and body["status"] == "queued"
     await _finished(body["job_id"])
     job = await _job(body["job_id"])
-    assert job["status"] == "done", job["result"]
+    errors = agents["state"] / "errors.log"
+    assert job["status"] == "done", (job["result"], errors.read_text() if errors.exists() else "")
     assert _sets(agents) == ["3 off", "3 on"]  # the right outlet, off then on, once
 
     events = [(e["from_state"], e["to_state"]) for e in await CheckEvent.select().where(

@@ -42,7 +42,9 @@ def switch(n, command):
     with open(state_dir / "sets.log", "a") as log:
         log.write(f"{n} {command}\n")
     outlets[n] = OFF if command == "off" else ON
-    (state_dir / "outlets.json").write_text(json.dumps(outlets))
+    tmp = state_dir / "outlets.json.tmp"
+    tmp.write_text(json.dumps(outlets))
+    os.replace(tmp, state_dir / "outlets.json")  # whole, never half-written
     pid_file = state_dir / f"fed-{n}.pid"
     if pid_file.exists():
         os.kill(int(pid_file.read_text()), signal.SIGSTOP if command == "off" else signal.SIGCONT)
@@ -75,5 +77,13 @@ while True:
     first = sys.stdin.readline()
     if not first:
         break
+    if not first.strip():  # snmpd ends some requests with a blank line: not a request, no answer
+        continue
     request = [first.strip()] + [sys.stdin.readline().strip() for _ in range(WANTS.get(first.strip(), 1) - 1)]
-    print("\n".join(answer(request)), flush=True)
+    try:
+        reply = answer(request)
+    except Exception as exc:  # noted for the test to show, never a dead agent
+        with open(state_dir / "errors.log", "a") as log:
+            log.write(f"{request}: {exc!r}\n")
+        reply = ["NONE"]
+    print("\n".join(reply), flush=True)
