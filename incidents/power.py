@@ -27,8 +27,8 @@ from incidents.power_rules import Feed, Refusal, Sharer
 from incidents.tables import AffectedAsset, Incident, MaintenanceWindow, PowerJob
 from validation.errors import DomainError, TooMany
 
-QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
-ACTIVE = (QUEUED, RUNNING)
+WAITING, QUEUED, RUNNING, DONE, FAILED = "waiting", "queued", "running", "done", "failed"
+MAX_THEN_AFTER_S = 3600
 #: Steps clients see on the portal (with these words, not the PDU's internals).
 PUBLIC_STEPS = {
     "outlet_off": "Power to {asset} switched off",
@@ -134,29 +134,26 @@ async def plan(viewer: Viewer, asset_id: int) -> dict:
 
 
 async def request_cycle(viewer: Viewer, asset_id: int, reason: str, incident_id: int | None = None,
-                        dry_run: bool = False, *, now: dt.datetime | None = None) -> dict:
-    """Queue a power-cycle (or, with dry_run, only check it would be allowed). Every
-    attempt is audited with who, from where and the result."""
+                        dry_run: bool = False, *, then_asset_id: int | None = None, then_after_s: int = 60,
+                        now: dt.datetime | None = None) -> dict:
+    """Queue a power-cycle (or, with dry_run, only check it would be allowed). With
+    `then_asset_id`, a second device (the client's router) is power-cycled `then_after_s`
+    seconds after the first came back: the order that fixes most "no internet" calls.
+    Every attempt is audited with who, from where and the result."""
     now = now or services.utcnow()
     try:
-        result = await _request(viewer, asset_id, reason, incident_id, dry_run, now)
+        result = await _request(viewer, asset_id, reason, incident_id, dry_run, then_asset_id, then_after_s, now)
     except DomainError as exc:
         async with atomic():
             await audit(viewer, "power_cycle", "asset", asset_id, {
-                "result": "refused", "status": exc.status,
-                "why": str(exc), "dry_run": dry_run, "reason": (reason or "")[:MAX_REASON]})
+                "result": "refused", "status": exc.status, "why": str(exc), "dry_run": dry_run,
+                "reason": (reason or "")[:MAX_REASON], "then_asset_id": then_asset_id})
         raise
     return result
 
 
-async def _request(viewer: Viewer, asset_id: int, reason: str, incident_id: int | None, dry_run: bool,
-                   now: dt.datetime) -> dict:
-    reason = (reason or "").strip()
-    if not reason:
-        raise Invalid("say why the equipment is power-cycled", field="reason")
-    if len(reason) > MAX_REASON:
-        raise Invalid(f"reason is at most {MAX_REASON} characters", field="reason")
-    await expire(now)
+async def _guard(viewer: Viewer, asset_id: int, now: dt.datetime, also_queued: int = 0) -> dict:
+    """The plan, once the cool-down of the asset and its client's hourly allowance allow it."""
     planned = await plan(viewer, asset_id)
     cfg = settings()
     last = await PowerJob.select(PowerJob.created_at).where(PowerJob.asset_id == asset_id).order_by(
@@ -168,31 +165,65 @@ async def _request(viewer: Viewer, asset_id: int, reason: str, incident_id: int 
     if planned["client_id"] is not None:
         recent = [services.aware(r["created_at"]) for r in await PowerJob.select(PowerJob.created_at).where(
             (PowerJob.client_id == planned["client_id"]) & (PowerJob.created_at > now - dt.timedelta(hours=1)))]
-        wait = power_rules.rate_left(recent, now, cfg["per_client_hour"])
+        wait = power_rules.rate_left(recent + [now] * also_queued, now, cfg["per_client_hour"])
         if wait:
             raise TooMany(f"{planned['client_name']} has had {cfg['per_client_hour']} power-cycles this hour; "
                           f"try again in {wait} s", retry_after=wait, field="id")
+    site = await Asset.select(Asset.site.code.as_alias("code")).where(Asset.id == planned["pdu_id"]).first()
+    return {**planned, "site_code": site["code"] if site else ""}
+
+
+async def _request(viewer: Viewer, asset_id: int, reason: str, incident_id: int | None, dry_run: bool,
+                   then_asset_id: int | None, then_after_s: int, now: dt.datetime) -> dict:
+    reason = (reason or "").strip()
+    if not reason:
+        raise Invalid("say why the equipment is power-cycled", field="reason")
+    if len(reason) > MAX_REASON:
+        raise Invalid(f"reason is at most {MAX_REASON} characters", field="reason")
+    if not 0 <= then_after_s <= MAX_THEN_AFTER_S:
+        raise Invalid(f"then_after_s must be 0 to {MAX_THEN_AFTER_S} seconds", field="then_after_s")
+    await expire(now)
+    planned = await _guard(viewer, asset_id, now)
+    then = None
+    if then_asset_id is not None:
+        if then_asset_id == asset_id:
+            raise Invalid("the second device must be another one", field="then_asset_id")
+        try:
+            then = await _guard(viewer, then_asset_id, now, also_queued=1)
+        except DomainError as exc:  # about the second device: say so
+            exc.detail = f"then_asset_id: {exc.detail}"
+            exc.field, exc.errors = "then_asset_id", [{"field": "then_asset_id", "message": exc.detail}]
+            raise
+        if (then["pdu_id"], then["outlet_number"]) == (planned["pdu_id"], planned["outlet_number"]):
+            raise Invalid(f"{then['asset_name']} is on the same outlet: it is power-cycled with "
+                          f"{planned['asset_name']}", field="then_asset_id")
     if incident_id is not None:
         await _check_incident(viewer, incident_id)
-    site = await Asset.select(Asset.site.code.as_alias("code")).where(Asset.id == planned["pdu_id"]).first()
+    answer = {k: v for k, v in planned.items() if k != "site_code"}
     if dry_run:
         await audit(viewer, "power_cycle", "asset", asset_id, {"result": "dry_run", "reason": reason,
-                                                              "outlet": planned["outlet_number"]})
-        return {**planned, "dry_run": True, "job_id": None, "incident_id": incident_id, "status": "dry_run"}
+                                                              "outlet": planned["outlet_number"],
+                                                              "then_asset_id": then_asset_id})
+        return {**answer, "dry_run": True, "job_id": None, "then_job_id": None, "incident_id": incident_id,
+                "status": "dry_run"}
     if incident_id is None:
         incident_id = await _open_incident_of(asset_id)
     if incident_id is None:
         incident_id = await services.open_manual(viewer, services.ManualIncident(
             title=f"Power-cycle: {planned['asset_name']}", category="request", client_id=planned["client_id"],
-            source="portal" if viewer.is_client else "phone", description=reason, asset_ids=(asset_id,)), now=now)
+            source="portal" if viewer.is_client else "phone", description=reason,
+            asset_ids=(asset_id,) + ((then_asset_id,) if then else ())), now=now)
     try:
         async with atomic():
-            job_id = await _store_job(viewer, planned, site["code"] if site else "", incident_id, reason, now)
+            job_id = await _store_job(viewer, planned, incident_id, reason, now)
+            then_job_id = await _store_job(viewer, then, incident_id, reason, now, after=(job_id, then_after_s)
+                                           ) if then else None
     except INTEGRITY_ERRORS as exc:
         if is_unique_violation(exc):
             raise Conflict("a power-cycle of this equipment or outlet is already under way", field="id") from None
         raise
-    return {**planned, "dry_run": False, "job_id": job_id, "incident_id": incident_id, "status": QUEUED}
+    return {**answer, "dry_run": False, "job_id": job_id, "then_job_id": then_job_id, "incident_id": incident_id,
+            "status": QUEUED}
 
 
 async def _check_incident(viewer: Viewer, incident_id: int) -> None:
@@ -214,27 +245,33 @@ async def _open_incident_of(asset_id: int) -> int | None:
     return row["id"] if row else None
 
 
-async def _store_job(viewer: Viewer, p: dict, site_code: str, incident_id: int, reason: str,
-                     now: dt.datetime) -> int:
+async def _store_job(viewer: Viewer, p: dict, incident_id: int, reason: str, now: dt.datetime,
+                     after: tuple[int, int] | None = None) -> int:
+    """A queued job, or (`after` = (job id, seconds)) one waiting for that job to succeed."""
     job = PowerJob(asset_id=p["asset_id"], asset_name=p["asset_name"], client_id=p["client_id"], pdu_id=p["pdu_id"],
                    pdu_name=p["pdu_name"], outlet_number=p["outlet_number"], outlet_name=p["outlet_name"],
-                   site_code=site_code, incident_id=incident_id, status=QUEUED, step="queued", reason=reason,
-                   requested_by=viewer.email, requested_from=audit_log.source()[:64], created_at=now)
+                   site_code=p["site_code"], incident_id=incident_id, status=WAITING if after else QUEUED,
+                   step="waiting" if after else "queued", reason=reason, requested_by=viewer.email,
+                   requested_from=audit_log.source()[:64], created_at=now,
+                   after_job_id=after[0] if after else None, after_s=after[1] if after else 0)
     await job.save()
     also = ", ".join(p["also_loses_power"]) or "nothing else"
     outlet = f"{p['pdu_name']} outlet {p['outlet_number']}" + (f" ({p['outlet_name']})" if p["outlet_name"] else "")
+    when = f" {after[1]} s after job {after[0]} brought its device back" if after else ""
     await services.add_entry(incident_id, "event", f"Power-cycle of {p['asset_name']} requested: {reason}",
                              at=now, visibility="public", author=viewer.email, author_user_id=viewer.user_id,
                              data={"power_job": job.id, "step": "requested"})
-    await services.add_entry(incident_id, "event", f"Power-cycle job {job.id}: {outlet}; also loses power: {also}",
+    await services.add_entry(incident_id, "event", f"Power-cycle job {job.id}{when}: {outlet}; also loses power: {also}",
                              at=now, author=viewer.email, data={"power_job": job.id, "step": "planned"})
     cfg = settings()
     span = cfg["claim_timeout_s"] + cfg["off_s"] + 2 * cfg["confirm_s"] + cfg["watch_s"] + 60
+    if after:
+        span = 2 * span + after[1]
     await MaintenanceWindow(asset_id=p["asset_id"], starts_at=now, ends_at=now + dt.timedelta(seconds=span),
                             reason=f"power-cycle job {job.id}", created_by=viewer.email, created_at=now).save()
     await audit(viewer, "power_cycle", "asset", p["asset_id"], {
-        "result": "queued", "job_id": job.id, "incident_id": incident_id, "reason": reason,
-        "pdu_id": p["pdu_id"], "outlet": p["outlet_number"]})
+        "result": "waiting" if after else "queued", "job_id": job.id, "incident_id": incident_id, "reason": reason,
+        "pdu_id": p["pdu_id"], "outlet": p["outlet_number"], "after_job_id": after[0] if after else None})
     return job.id
 
 
@@ -279,7 +316,8 @@ async def _claim_one(viewer: Viewer, sites: list[str] | None) -> dict | None:
 
     now = services.utcnow()
     await expire(now)
-    query = PowerJob.select(PowerJob.id).where(PowerJob.status == QUEUED)
+    query = PowerJob.select(PowerJob.id).where(
+        (PowerJob.status == QUEUED) & (PowerJob.not_before.is_null() | (PowerJob.not_before <= now)))
     if sites is not None:
         if not sites:
             return None
@@ -356,13 +394,32 @@ async def _finish(job: dict, status: str, step: str, text: str, author: str, now
         await MaintenanceWindow.update({MaintenanceWindow.ends_at: now}).where(
             (MaintenanceWindow.asset_id == job["asset_id"]) & (MaintenanceWindow.reason == f"power-cycle job {job['id']}")
             & (MaintenanceWindow.ends_at > now))
+        for waiting in await PowerJob.select().where(
+                (PowerJob.after_job_id == job["id"]) & (PowerJob.status == WAITING)):
+            await _release(waiting, status == DONE, job, now)
+
+
+async def _release(waiting: dict, go: bool, first: dict, now: dt.datetime) -> None:
+    """The job waiting for `first`: queued after its delay when the first succeeded, else not run."""
+    if not go:
+        await _finish(waiting, FAILED, "skipped", f"not run: the power-cycle of {first['asset_name']} did not "
+                                                  "complete", "system", now)
+        return
+    await PowerJob.update({PowerJob.status: QUEUED, PowerJob.step: "queued",
+                           PowerJob.not_before: now + dt.timedelta(seconds=waiting["after_s"])}).where(
+        PowerJob.id == waiting["id"])
+    await services.add_entry(waiting["incident_id"], "event",
+                             f"Power-cycle job {waiting['id']}: {waiting['asset_name']} in {waiting['after_s']} s",
+                             at=now, data={"power_job": waiting["id"], "step": "queued"})
 
 
 async def expire(now: dt.datetime) -> int:
     """Jobs nobody took in time, or whose worker stopped reporting: failed, on the timeline."""
     cfg = settings()
     stale = await PowerJob.select().where(
-        ((PowerJob.status == QUEUED) & (PowerJob.created_at < now - dt.timedelta(seconds=cfg["claim_timeout_s"])))
+        ((PowerJob.status == QUEUED) & PowerJob.not_before.is_null()
+         & (PowerJob.created_at < now - dt.timedelta(seconds=cfg["claim_timeout_s"])))
+        | ((PowerJob.status == QUEUED) & (PowerJob.not_before < now - dt.timedelta(seconds=cfg["claim_timeout_s"])))
         | ((PowerJob.status == RUNNING) & (PowerJob.lease_until < now)))
     for job in stale:
         if job["status"] == QUEUED:
@@ -426,22 +483,33 @@ def form_id(raw, field: str) -> int | None:
 
 
 async def confirmation(viewer: Viewer, asset_id: int, error: DomainError | None = None) -> tuple[dict, int]:
-    """The confirmation page's context (the plan, or why not) and its status."""
-    plan_, refusal = None, error
+    """The confirmation page's context (the plan, or why not; the client's other devices
+    that may follow, e.g. its router) and its status."""
+    plan_, refusal, then_choices = None, error, []
     try:
         plan_ = await plan(viewer, asset_id)
     except DomainError as exc:
         if exc.status == 404:
             raise
         refusal = exc
-    return {"plan": plan_, "refusal": refusal, "asset_id": asset_id}, (error.status if error is not None else 200)
+    if plan_ is not None and plan_["client_id"] is not None:
+        own = {r["id"]: r["name"] for r in await Asset.select(Asset.id, Asset.name).where(
+            (Asset.client == plan_["client_id"]) & (Asset.id != asset_id)).order_by(Asset.name)}
+        fit = await switchable(list(own))
+        then_choices = [(i, name) for i, name in own.items() if i in fit]
+    return ({"plan": plan_, "refusal": refusal, "asset_id": asset_id, "then_choices": then_choices},
+            error.status if error is not None else 200)
 
 
 async def from_form(viewer: Viewer, asset_id: int, data: dict) -> tuple[dict | None, DomainError | None]:
     """Request the power-cycle a confirmation form sent: (the answer, None) or (None, the refusal)."""
     try:
         incident_id = form_id(data.get("incident_id"), "incident_id")
-        return await request_cycle(viewer, asset_id, str(data.get("reason", ""))[:1000], incident_id), None
+        then_asset_id = form_id(data.get("then_asset_id"), "then_asset_id")
+        then_after_s = form_id(data.get("then_after_s"), "then_after_s")
+        return await request_cycle(viewer, asset_id, str(data.get("reason", ""))[:1000], incident_id,
+                                   then_asset_id=then_asset_id,
+                                   then_after_s=60 if then_after_s is None else then_after_s), None
     except DomainError as exc:
         if exc.status == 404:
             raise

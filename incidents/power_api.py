@@ -24,6 +24,8 @@ class PowerCycleBody:
     reason: str
     incident_id: int | None = None
     dry_run: bool = False
+    then_asset_id: int | None = None  # e.g. the client's router, power-cycled after this device came back
+    then_after_s: int = 60
 
 
 @dataclass
@@ -35,9 +37,11 @@ class PowerStepBody:
 
 
 @post("/assets/{asset_id:int}/power-cycle", guards=[require_staff], status_code=202,
-      summary="Power-cycle the asset through its PDU outlet (guarded, audited, on an incident); dry_run only checks")
+      summary="Power-cycle the asset through its PDU outlet (guarded, audited, on an incident); dry_run only "
+              "checks; then_asset_id: a second device then_after_s seconds after the first came back")
 async def power_cycle(viewer: CurrentViewer, asset_id: PathId, data: JSONBody[PowerCycleBody]) -> PowerCycleOut:
-    return await power.request_cycle(viewer, asset_id, data.reason, data.incident_id, data.dry_run)
+    return await power.request_cycle(viewer, asset_id, data.reason, data.incident_id, data.dry_run,
+                                     then_asset_id=data.then_asset_id, then_after_s=data.then_after_s)
 
 
 @get("/assets/{asset_id:int}/power-jobs", guards=[require_staff], summary="The asset's power-cycle jobs, newest first")

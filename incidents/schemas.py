@@ -340,6 +340,7 @@ class PowerCycleOut(TypedDict):
     also_loses_power: list[str]
     dry_run: bool
     job_id: Optional[int]
+    then_job_id: Optional[int]  # the second device's job (then_asset_id), waiting for the first
     incident_id: Optional[int]
     status: str  # dry_run | queued
 
@@ -351,7 +352,7 @@ class PowerJobOut(TypedDict):
     pdu_name: str
     outlet_number: int
     incident_id: int
-    status: str  # queued | running | done | failed
+    status: str  # waiting | queued | running | done | failed
     step: str
     requested_by: str
     created_at: dt.datetime

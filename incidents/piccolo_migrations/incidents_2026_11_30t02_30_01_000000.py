@@ -6,7 +6,7 @@ ID = "2026-11-30T02:30:01:000000"
 VERSION = "1.38.0"
 DESCRIPTION = "remote power-cycle jobs: at most one active job per asset and per PDU outlet"
 
-_ACTIVE = "WHERE status IN ('queued', 'running')"
+_ACTIVE = "WHERE status IN ('waiting', 'queued', 'running')"
 
 
 async def forwards():

@@ -271,6 +271,7 @@ async def test_pages_offer_the_button_and_confirm_naming_device_outlet_and_what_
     assert page.status_code == 200
     for shown in ("mc-romashka", "pdu-r1", "outlet 3", "rt-behind-mc"):
         assert shown in page.text, shown
+    assert f'<option value="{ids["rt-romashka"]}">rt-romashka</option>' in page.text  # may follow it
     r = await staff.post(f"/assets/{ids['mc']}/power-cycle", data={"reason": "", "csrf_token": csrf_of(page.text)})
     assert r.status_code == 422 and "say why" in r.text
     r = await staff.post(f"/assets/{ids['mc']}/power-cycle", data={"reason": "from the card"})
@@ -381,3 +382,28 @@ async def test_a_client_reboots_its_media_converter_from_the_portal_in_a_browser
     assert "pdu-r1" not in text
     await screenshot(page, "portal-power-cycle-timeline")
     assert _sets(agents) == ["3 off", "3 on"]
+
+
+async def test_media_converter_first_then_the_router_after_it_came_back(db, live_app, api, agents, fast, worker):
+    from incidents.tables import PowerJob
+
+    ids = await _inventory(api, agents)
+    r = await api.post(f"/api/v1/assets/{ids['mc']}/power-cycle",
+                       json={"reason": "no internet", "then_asset_id": ids["mc"]})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "then_asset_id", r.text
+    r = await api.post(f"/api/v1/assets/{ids['mc']}/power-cycle",
+                       json={"reason": "no internet", "then_asset_id": ids["sw-shared-a"]})
+    assert r.status_code == 409 and "then_asset_id" in r.json()["detail"], r.text
+    r = await api.post(f"/api/v1/assets/{ids['mc']}/power-cycle",
+                       json={"reason": "no internet", "then_asset_id": ids["rt-romashka"], "then_after_s": 1})
+    assert r.status_code == 202, r.text
+    body = r.json()
+    assert (await _job(body["then_job_id"]))["status"] == "waiting"
+    await _finished(body["job_id"])
+    await _finished(body["then_job_id"])
+    assert (await _job(body["then_job_id"]))["status"] == "done"
+    assert _sets(agents) == ["3 off", "3 on", "1 off", "1 on"]  # the converter, then the router
+    first = await _job(body["job_id"])
+    second = await _job(body["then_job_id"])
+    assert second["claimed_at"] >= first["finished_at"]
+    assert await PowerJob.count() == 2
