@@ -2,7 +2,7 @@ from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.columns.column_types import Integer, Text, Timestamptz, Varchar
 from piccolo.columns.indexes import IndexMethod
 
-ID = "2026-11-30T02:40:00:000000"
+ID = "2026-11-30T02:41:37:013001"
 VERSION = "1.38.0"
 DESCRIPTION = "remote power-cycle jobs"
 

@@ -2,7 +2,7 @@ from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.columns.column_types import Boolean, Integer, Varchar
 from piccolo.columns.indexes import IndexMethod
 
-ID = "2026-11-30T02:30:00:000000"
+ID = "2026-11-30T02:41:37:013000"
 VERSION = "1.38.0"
 DESCRIPTION = "Power dependencies name the PDU outlet; clients' contracts may allow self-service power-cycles"
 

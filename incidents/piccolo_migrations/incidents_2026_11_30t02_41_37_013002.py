@@ -2,7 +2,7 @@ from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 
 from accounts.migration_sql import run_sql
 
-ID = "2026-11-30T02:40:01:000000"
+ID = "2026-11-30T02:41:37:013002"
 VERSION = "1.38.0"
 DESCRIPTION = "remote power-cycle jobs: at most one active job per asset and per PDU outlet"
 
