@@ -324,3 +324,48 @@ class AssetOverview(TypedDict):
     impact: AssetImpact
     incidents: list[IncidentOut]
     samples: dict[str, list[SamplePoint]]
+
+
+class PowerCycleOut(TypedDict):
+    """A power-cycle queued (or, dry run, only checked): what is switched and who else loses power."""
+
+    asset_id: int
+    asset_name: str
+    client_id: Optional[int]
+    client_name: str
+    pdu_id: int
+    pdu_name: str
+    outlet_number: int
+    outlet_name: str
+    also_loses_power: list[str]
+    dry_run: bool
+    job_id: Optional[int]
+    then_job_id: Optional[int]  # the second device's job (then_asset_id), waiting for the first
+    incident_id: Optional[int]
+    status: str  # dry_run | queued
+
+
+class PowerJobOut(TypedDict):
+    id: int
+    asset_id: int
+    asset_name: str
+    pdu_name: str
+    outlet_number: int
+    incident_id: int
+    status: str  # waiting | queued | running | done | failed
+    step: str
+    requested_by: str
+    created_at: dt.datetime
+    finished_at: Optional[dt.datetime]
+    result: str
+
+
+class PowerClaimOut(TypedDict):
+    """The job handed to the worker serving the PDU's site (PDU secrets included), or null."""
+
+    job: Optional[dict[str, Any]]
+
+
+class PowerStepOut(TypedDict):
+    job_id: int
+    status: str

@@ -14,13 +14,20 @@ from accounts.audit_log import parse_time
 from accounts.errors import Invalid
 from accounts.http import CurrentViewer, require_client
 from cmdb import paging
-from portal.scope import PortalScope
+from portal.scope import PortalPowerCycleOut, PortalScope
 from portal.scope import Request as PortalRequest
 
 
 @dataclass
 class CommentBody:
     body: str
+
+
+@dataclass
+class PortalPowerCycleBody:
+    reason: str
+    incident_id: int | None = None
+    dry_run: bool = False
 
 
 @get("/company", summary="The client's company, its SLA terms and contacts")
@@ -97,11 +104,19 @@ async def file_request(viewer: CurrentViewer, data: JSONBody[dict[str, Any]]) ->
         title=_text(data, "title"), description=_text(data, "description")))
 
 
+@post("/assets/{asset_id:int}/power-cycle", status_code=202,
+      summary="Power-cycle an own device through its PDU outlet (when the contract allows self-service)")
+async def power_cycle(viewer: CurrentViewer, asset_id: FromPath[int], data: JSONBody[PortalPowerCycleBody]
+                      ) -> PortalPowerCycleOut:
+    return await PortalScope(viewer).power_cycle(asset_id, data.reason, data.incident_id, data.dry_run)
+
+
 router = Router(
     path="/portal",
     guards=[require_client],
     tags=["portal"],
-    route_handlers=[company, assets, samples, incidents, incident, comment, maintenance, file_request],
+    route_handlers=[company, assets, samples, incidents, incident, comment, maintenance, file_request,
+                    power_cycle],
 )
 
 api_routes = [router]

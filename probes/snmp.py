@@ -3,6 +3,8 @@
 - `SnmpPoller.get(target, oids)` -> probes.interpret.PollResult (never raises
   for network or agent trouble: timeouts, auth failures and error statuses
   become the result's status and message).
+- `SnmpPoller.set(target, [(oid, int)])` -> PollResult: one SET request, sent
+  once (no retries: a PDU outlet command is never repeated behind the caller's back).
 - `open_trap_listener(host, port, callback)` -> a listener calling
   `callback(source_ip, {oid: plain value})` for each SNMPv1/v2c notification.
 
@@ -40,6 +42,7 @@ from pysnmp.hlapi.v3arch.asyncio import (
     UsmUserData,
     bulk_cmd,
     get_cmd,
+    set_cmd,
     usm3DESEDEPrivProtocol,
     usmAesCfb128Protocol,
     usmAesCfb192Protocol,
@@ -59,6 +62,7 @@ from pysnmp.hlapi.v1arch.asyncio import SnmpDispatcher
 from pysnmp.hlapi.v1arch.asyncio import UdpTransportTarget as V1UdpTransportTarget
 from pysnmp.hlapi.v1arch.asyncio import bulk_cmd as v1_bulk_cmd
 from pysnmp.hlapi.v1arch.asyncio import get_cmd as v1_get_cmd
+from pysnmp.hlapi.v1arch.asyncio import set_cmd as v1_set_cmd
 from pysnmp.proto import errind, rfc1902, rfc1905
 
 from probes.interpret import Missing, PollResult
@@ -228,6 +232,22 @@ class SnmpPoller:
             values.update(walked)
         return PollResult("ok", values=values, elapsed_ms=_ms(started))
 
+    async def set(self, target: Target, values: Sequence[tuple[str, int]]) -> PollResult:
+        """SET integer `values` in one request, sent once; ok = the agent accepted all of them."""
+        once = SnmpPoller(self.timeout, retries=0)  # its own transport, without retries
+        v3 = target.version == "3"
+        started = time.perf_counter()
+        try:
+            auth = _auth(target)
+            transport = await once._transport(v3, target.host, target.port)
+        except Exception as exc:  # bad settings: report, don't raise
+            return PollResult("error", message=f"cannot write: {exc}")
+        answer = await once._request((target, v3, auth, transport), [oid for oid, _ in values], started,
+                                     writes=[v for _, v in values])
+        if isinstance(answer, PollResult):
+            return answer
+        return PollResult("ok", values={str(oid): plain(value) for oid, value in answer}, elapsed_ms=_ms(started))
+
     async def walk(self, target: Target, columns: Sequence[str]) -> PollResult:
         """Every row of each table column (GETBULK; SNMPv2c and v3)."""
         return await self.get(target, (), columns)
@@ -260,8 +280,9 @@ class SnmpPoller:
                 break
         return found
 
-    async def _request(self, session, oids: list[str], started: float, bulk: int = 0):
-        """One GET (or GETBULK with `bulk` repetitions): the var-binds, or a PollResult saying why not."""
+    async def _request(self, session, oids: list[str], started: float, bulk: int = 0, writes: list[int] | None = None):
+        """One GET (GETBULK with `bulk` repetitions, SET of integers with `writes`):
+        the var-binds, or a PollResult saying why not."""
         target, v3, auth, transport = session
         tries = self.retries + 1
         owner = engine_for_loop() if v3 else dispatcher_for_loop()
@@ -270,13 +291,19 @@ class SnmpPoller:
                 if v3:
                     context = ContextData(contextName=(target.v3_context or "").encode())
                     binds = [ObjectType(ObjectIdentity(oid)) for oid in oids]
-                    if bulk:
+                    if writes is not None:
+                        binds = [ObjectType(ObjectIdentity(oid), rfc1902.Integer32(v)) for oid, v in zip(oids, writes)]
+                        reply = await set_cmd(owner, auth, transport, context, *binds, lookupMib=False)
+                    elif bulk:
                         reply = await bulk_cmd(owner, auth, transport, context, 0, bulk, *binds, lookupMib=False)
                     else:
                         reply = await get_cmd(owner, auth, transport, context, *binds, lookupMib=False)
                 else:
                     binds = [(rfc1902.ObjectName(oid), univ.Null("")) for oid in oids]
-                    if bulk:
+                    if writes is not None:
+                        binds = [(rfc1902.ObjectName(oid), rfc1902.Integer32(v)) for oid, v in zip(oids, writes)]
+                        reply = await v1_set_cmd(owner, auth, transport, *binds, lookupMib=False)
+                    elif bulk:
                         reply = await v1_bulk_cmd(owner, auth, transport, 0, bulk, *binds, lookupMib=False)
                     else:
                         reply = await v1_get_cmd(owner, auth, transport, *binds, lookupMib=False)
