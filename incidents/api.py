@@ -4,7 +4,6 @@ client users); webhooks are for administrators."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from litestar import Request, delete, get, patch, post
@@ -12,9 +11,11 @@ from litestar.params import FromPath, FromQuery, JSONBody
 
 from accounts.errors import Invalid
 from accounts.http import CurrentViewer, require_admin, require_staff
+from validation.bodies import Body as TypedBody, Id
 from validation.params import Limit, Offset, PathId, QueryId
 from cmdb import paging
 from incidents import admin, impact, services
+from incidents.fields import Category, CommentText, Description, ManualSource, Note, Priority, Status, Title, Visibility
 from incidents.schemas import DeliveryOut, IncidentDetail, IncidentOut, SlaPlanOut, WebhookOut, WindowOut
 
 Body = JSONBody[dict[str, Any]]
@@ -25,32 +26,28 @@ ADMIN = [require_admin]
 # ---------------------------------------------------------------- incidents
 
 
-@dataclass
-class ManualIncidentBody:
-    title: str
-    category: str
-    source: str
-    client_id: int | None = None  # optional: the clients behind asset_ids are derived from the topology
-    description: str = ""
-    asset_ids: list[int] = field(default_factory=list)
-    priority: str | None = None
+class ManualIncidentBody(TypedBody):
+    title: Title
+    category: Category
+    source: ManualSource
+    client_id: Id | None = None  # optional: the clients behind asset_ids are derived from the topology
+    description: Description = ""
+    asset_ids: list[Id] = []
+    priority: Priority | None = None
 
 
-@dataclass
-class TransitionBody:
-    to: str
-    reason: str = ""
+class TransitionBody(TypedBody):
+    to: Status
+    reason: Note = ""
 
 
-@dataclass
-class CommentBody:
-    body: str
-    visibility: str = "internal"
+class CommentBody(TypedBody):
+    body: CommentText
+    visibility: Visibility = "internal"
 
 
-@dataclass
-class EscalateBody:
-    reason: str = ""
+class EscalateBody(TypedBody):
+    reason: Note = ""
 
 
 @get("/incidents", guards=STAFF, summary="List incidents (status=open: every status before resolved)",

@@ -4,7 +4,6 @@ Staff and probe tokens get 403 here (staff have the staff routes)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from litestar import Request, Router, get, post
@@ -14,13 +13,14 @@ from accounts.audit_log import parse_time
 from accounts.errors import Invalid
 from accounts.http import CurrentViewer, require_client
 from cmdb import paging
+from validation.bodies import Body as TypedBody
+from incidents.fields import CommentText
 from portal.scope import PortalScope
 from portal.scope import Request as PortalRequest
 
 
-@dataclass
-class CommentBody:
-    body: str
+class CommentBody(TypedBody):
+    body: CommentText
 
 
 @get("/company", summary="The client's company, its SLA terms and contacts")
