@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, delete, get, patch, post
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromQuery, JSONBody
 
 from accounts.errors import Invalid
 from accounts.http import CurrentViewer, require_admin, require_staff
@@ -16,7 +16,8 @@ from validation.params import Limit, Offset, PathId, QueryId
 from cmdb import paging
 from incidents import admin, impact, services
 from incidents.fields import Category, CommentText, Description, ManualSource, Note, Priority, Status, Title, Visibility
-from incidents.schemas import DeliveryOut, IncidentDetail, IncidentOut, SlaPlanOut, WebhookOut, WindowOut
+from incidents.schemas import (DeliveryOut, ImpactView, IncidentDetail, IncidentOut, SlaPlanOut, WebhookOut, WindowImpact,
+                               WindowOut)
 
 Body = JSONBody[dict[str, Any]]
 STAFF = [require_staff]
@@ -177,7 +178,7 @@ async def delete_window(viewer: CurrentViewer, window_id: PathId) -> None:
 
 @get("/maintenance-windows/{window_id:int}/impact", guards=STAFF,
      summary="The clients to warn: what the window's asset, site or client's assets would hit while down")
-async def window_impact(viewer: CurrentViewer, window_id: FromPath[int]) -> dict:
+async def window_impact(viewer: CurrentViewer, window_id: PathId) -> WindowImpact:
     return await impact.window_impact(viewer, window_id)
 
 
@@ -185,7 +186,7 @@ async def window_impact(viewer: CurrentViewer, window_id: FromPath[int]) -> dict
      summary="What would be hit if this asset failed: downstream assets (down / at_risk), clients, services, SLA plans",
      description="Downstream over power and uplink edges; an asset with another feed of the same kind still up "
      "is `at_risk`, otherwise `down`. A client or service is `down` when any asset it relies on is down.")
-async def asset_impact(viewer: CurrentViewer, asset_id: FromPath[int]) -> dict:
+async def asset_impact(viewer: CurrentViewer, asset_id: PathId) -> ImpactView:
     return await impact.asset_impact(viewer, asset_id)
 
 

@@ -324,3 +324,144 @@ class AssetOverview(TypedDict):
     impact: AssetImpact
     incidents: list[IncidentOut]
     samples: dict[str, list[SamplePoint]]
+
+
+# ---------------------------------------------------------------- support desk
+
+
+class ArticleOut(TypedDict):
+    """A knowledge-base article; lists leave out `html`."""
+
+    id: int
+    title: str
+    body: str  # Markdown
+    categories: list[str]
+    asset_kinds: list[str]
+    asset_models: list[str]
+    visibility: str  # public | internal
+    language: str  # en | ru
+    used_in: int  # incidents it was used on
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    html: NotRequired[str]  # the safe rendering (one article)
+    score: NotRequired[int]  # suggestions: category 4, model 3, kind 2
+
+
+class CannedReplyOut(TypedDict):
+    id: int
+    name: str
+    category: Optional[str]  # null = any
+    language: str
+    body: str
+    placeholders: list[str]
+    visibility: str  # of the comment it becomes
+    uses: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class RenderedReply(TypedDict):
+    reply_id: int
+    incident_id: int
+    body: str
+    visibility: str
+    values: dict[str, Optional[str]]  # each placeholder's value
+
+
+class Suggestions(TypedDict):
+    incident_id: int
+    articles: list[ArticleOut]
+    replies: list[CannedReplyOut]
+    used: list[ArticleOut]
+
+
+# ---------------------------------------------------------------- probe protocol, discovery
+
+
+class TargetsVersion(TypedDict):
+    version: str  # moves with every audited inventory change
+
+
+class ServedProfiles(TypedDict):
+    profiles: dict[str, dict[str, Any]]  # name -> profile entry, as in RACKCARD_PROFILES
+
+
+class DiscoveredInterface(TypedDict):
+    """The stored interface a discovered port is (or null)."""
+
+    id: int
+    name: str
+    role: str
+    client_id: Optional[int]
+    if_name: str
+    matches: bool  # the stored ifName/ifDescr still names this ifIndex
+
+
+class DiscoveredPort(TypedDict):
+    if_index: int
+    if_name: str
+    if_descr: str
+    alias: str
+    if_type: str
+    speed_mbps: Optional[int]
+    admin: str
+    oper: str
+    role: str  # proposed: fiber | copper | other
+    entity_name: str
+    name: str
+    interface: Optional[DiscoveredInterface]
+
+
+class Discovery(TypedDict):
+    asset_id: int
+    ports: list[DiscoveredPort]
+    created: list[int]  # interface ids made from the picks
+    updated: list[int]
+
+
+# ---------------------------------------------------------------- impact views
+
+
+class ImpactAsset(TypedDict):
+    asset_id: int
+    name: str
+    kind: Optional[str]
+    site_id: Optional[int]
+    client_id: Optional[int]
+    impact: str  # down | at_risk
+
+
+class ImpactClient(TypedDict):
+    client_id: int
+    name: str
+    impact: str  # down | at_risk
+    sla_plan_id: Optional[int]
+
+
+class ImpactService(TypedDict):
+    service_id: int
+    kind: str
+    client_id: Optional[int]
+    site_id: Optional[int]
+    impact: str
+
+
+class ImpactPlan(TypedDict):
+    sla_plan_id: int
+    name: str
+    client_ids: list[int]
+
+
+class ImpactView(TypedDict):
+    """What failing assets would hit: themselves, everything downstream, the
+    clients and services behind them, and those clients' SLA plans."""
+
+    assets: list[ImpactAsset]
+    downstream: list[ImpactAsset]
+    clients: list[ImpactClient]
+    services: list[ImpactService]
+    sla_plans: list[ImpactPlan]
+
+
+class WindowImpact(ImpactView):
+    window: WindowOut
