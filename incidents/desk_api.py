@@ -14,7 +14,8 @@ from accounts.http import CurrentViewer, require_staff, require_token
 from validation.params import Limit, Offset, PathId, QueryId
 from cmdb import paging
 from incidents import canned, kb, kpi, kpi_store
-from incidents.schemas import ArticleOut, CannedReplyOut, IncidentDetail, RenderedReply, Suggestions
+from incidents.schemas import (ArticleOut, CannedReplyOut, IncidentDetail, KpiReport, RenderedReply, SlaReport,
+                               Suggestions)
 
 Body = JSONBody[dict[str, Any]]
 #: Staff and client users; the service scopes clients to public articles.
@@ -46,7 +47,7 @@ async def kpi_report(
     viewer: CurrentViewer, from_: From = None, to: FromQuery[str | None] = None,
     group_by: FromQuery[str | None] = None, client_id: QueryId = None,
     category: FromQuery[str | None] = None, bucket: FromQuery[str | None] = None,
-) -> dict:
+) -> KpiReport:
     return await _report(viewer, from_, to, group_by, client_id, category, bucket)
 
 
@@ -73,7 +74,7 @@ async def kpi_report_csv(
                  "downtime from the check history; incidents: response and resolution against the client's plan.\n\n"
                  + "\n".join(f"- **{k}**: {v}" for k, v in kpi.DEFINITIONS_SLA.items()))
 async def sla_report(viewer: CurrentViewer, client_id: FromQuery[int], from_: From = None,
-                     to: FromQuery[str | None] = None) -> dict:
+                     to: FromQuery[str | None] = None) -> SlaReport:
     now = dt.datetime.now(UTC)
     query = kpi_store.parse_query(from_=from_, to=to, group_by=None, client_id=client_id, category=None, bucket=None,
                                   now=now)

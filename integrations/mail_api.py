@@ -16,7 +16,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from accounts.http import CurrentViewer, require_staff
 from integrations import mail
 from integrations.mail import MailConfig
-from integrations.schemas import AttachmentOut, Dropped, QuarantineList
+from integrations.schemas import Accepted, AttachmentOut, Dropped, QuarantineList
 
 
 @get("/mail/quarantine", guards=[require_staff], summary="Mail from unknown senders, waiting for a decision")
@@ -28,7 +28,7 @@ async def quarantine_list(viewer: CurrentViewer, status: FromQuery[str | None] =
 @post("/mail/quarantine/{quarantine_id:int}/accept", guards=[require_staff], status_code=200,
       summary="Accept the sender as a contact of a client; their pending mail is then processed")
 async def quarantine_accept(request: Request, viewer: CurrentViewer, quarantine_id: FromPath[int],
-                            data: JSONBody[dict]) -> dict:
+                            data: JSONBody[dict]) -> Accepted:
     return await mail.accept(viewer, quarantine_id, data, MailConfig.from_settings(request.app.state.settings))
 
 

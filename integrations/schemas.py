@@ -5,7 +5,9 @@ No `from __future__ import annotations`: on Python 3.11 it hides NotRequired
 from TypedDict."""
 
 import datetime as dt
-from typing import Any, Optional, TypedDict
+from typing import Any, NotRequired, Optional, TypedDict
+
+from cmdb.schemas import ContactRow
 
 
 class IngestResult(TypedDict):
@@ -62,3 +64,21 @@ class AttachmentOut(TypedDict):
     size: int  # bytes
     message_id: str
     received_at: dt.datetime
+
+
+class ProcessedMail(TypedDict):
+    """What became of one mail: opened, appended, duplicate, ignored (or quarantined)."""
+
+    quarantine_id: int
+    outcome: str
+    incident_id: NotRequired[int]
+    attachments: NotRequired[int]  # files kept
+    refused: NotRequired[list[str]]  # files not kept, and why
+    note: NotRequired[Optional[str]]
+    reason: NotRequired[str]  # why it was ignored
+    message_id: NotRequired[str]  # a duplicate's
+
+
+class Accepted(TypedDict):
+    contact: ContactRow  # type: ignore[valid-type]
+    processed: list[ProcessedMail]
