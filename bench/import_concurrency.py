@@ -77,6 +77,9 @@ def main() -> None:
                 p95 = sorted(values)[int(0.95 * (len(values) - 1))]
                 lines.append(f"| {name} | {when} | {len(values)} | {statistics.median(values):.3f} | {p95:.3f} | "
                              f"{max(values):.3f} | {sum(v > 1 for v in values)} |")
+    if timings.slow:
+        lines += ["", "answers over 0.5 s (s into the import, s taken): "
+                  + ", ".join(f"{at:g}: {took:.2f}" for at, took in sorted(timings.slow))]
     print("\n".join(lines))
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     append_run("## import_concurrency — writers during a long import (SQLite)", USAGE,
