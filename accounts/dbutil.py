@@ -53,18 +53,49 @@ def atomic(engine: Engine | None = None):
     return engine.transaction()
 
 
-#: One queue of writers per event loop: SQLite's own busy handler polls, so a
-#: writer that commits and begins again at once (an import's chunks) would
-#: starve the others; asyncio.Lock hands the database over in arrival order.
-_write_queues: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock]" = weakref.WeakKeyDictionary()
+class _WriteQueue:
+    """SQLite's writers of one event loop, served in arrival order. SQLite's
+    own busy handler polls, so a writer that commits and begins again at once
+    (an import's chunks) would starve the others; asyncio.Lock hands the
+    database over in arrival order, and `waiting` tells a long writer that
+    someone queues behind it."""
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.waiting = 0
+
+    @contextlib.asynccontextmanager
+    async def turn(self):
+        self.waiting += 1
+        try:
+            await self.lock.acquire()
+        finally:
+            self.waiting -= 1
+        try:
+            yield
+        finally:
+            self.lock.release()
+
+
+_write_queues: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _WriteQueue]" = weakref.WeakKeyDictionary()
+
+
+def _queue() -> _WriteQueue:
+    loop = asyncio.get_running_loop()
+    queue = _write_queues.get(loop)
+    if queue is None:
+        queue = _write_queues[loop] = _WriteQueue()
+    return queue
+
+
+def writers_waiting() -> bool:
+    """Whether another writer queues for SQLite's write lock behind the current
+    one (in this process): a long writer (an import) commits and lets it in."""
+    return _queue().waiting > 0
 
 
 @contextlib.asynccontextmanager
 async def _sqlite_write(engine: SQLiteEngine):
-    loop = asyncio.get_running_loop()
-    queue = _write_queues.get(loop)
-    if queue is None:
-        queue = _write_queues[loop] = asyncio.Lock()
-    async with queue:
+    async with _queue().turn():
         async with engine.transaction(transaction_type=TransactionType.immediate) as transaction:
             yield transaction

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 from litestar import get, post
 from litestar.params import FromQuery, JSONBody
@@ -16,15 +17,16 @@ from litestar.params import FromQuery, JSONBody
 from accounts.http import CurrentViewer, require_probe, require_staff
 from incidents import power
 from incidents.schemas import PowerClaimOut, PowerCycleOut, PowerJobOut, PowerStepOut
+from incidents.fields import Note
+from validation.bodies import Body as TypedBody, Id
 from validation.params import PathId
 
 
-@dataclass
-class PowerCycleBody:
-    reason: str
-    incident_id: int | None = None
+class PowerCycleBody(TypedBody):
+    reason: Note
+    incident_id: Optional[Id] = None
     dry_run: bool = False
-    then_asset_id: int | None = None  # e.g. the client's router, power-cycled after this device came back
+    then_asset_id: Optional[Id] = None  # e.g. the client's router, power-cycled after this device came back
     then_after_s: int = 60
 
 
