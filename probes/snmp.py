@@ -11,6 +11,13 @@ v3arch SnmpEngine (USM). v3arch also works for v2c but configures a target
 entry per device and scans that table for every reply (measured: 5 ms CPU per
 poll at 100 devices, 21 ms at 400), while v1arch stays near 1 ms at any count.
 
+SNMPv3 requests skip pysnmp's high-level API: its `get_cmd` resolves every OID
+through the MIB view on the way out and back (a fifth of a v3 poll's CPU).
+Requests go straight to the command generators with plain (OID, Null)
+var-binds, addressed by the engine's target entry (user, parameters, address:
+configured on first use, looked up in dicts afterwards). The engine caches each
+agent's engine id and time window, so discovery happens once per agent.
+
 One dispatcher and one SnmpEngine per event loop (a new engine costs ~200 ms
 CPU; an engine from another loop silently times out), a bound on requests in
 flight, and a raised SO_RCVBUF so bursts of replies are not dropped.
@@ -30,16 +37,12 @@ from pyasn1.type import univ
 from pysnmp.carrier.asyncio.dgram import udp
 from pysnmp.entity import config
 from pysnmp.entity.engine import SnmpEngine as _LowEngine
+from pysnmp.entity.rfc3413 import cmdgen as _cmdgen
 from pysnmp.entity.rfc3413 import ntfrcv
 from pysnmp.hlapi.v3arch.asyncio import (
-    ContextData,
-    ObjectIdentity,
-    ObjectType,
     SnmpEngine,
     UdpTransportTarget,
     UsmUserData,
-    bulk_cmd,
-    get_cmd,
     usm3DESEDEPrivProtocol,
     usmAesCfb128Protocol,
     usmAesCfb192Protocol,
@@ -54,6 +57,7 @@ from pysnmp.hlapi.v3arch.asyncio import (
     usmNoAuthProtocol,
     usmNoPrivProtocol,
 )
+from pysnmp.hlapi.v3arch.asyncio.cmdgen import LCD as _V3_LCD
 from pysnmp.hlapi.v1arch.asyncio import CommunityData as V1CommunityData
 from pysnmp.hlapi.v1arch.asyncio import SnmpDispatcher
 from pysnmp.hlapi.v1arch.asyncio import UdpTransportTarget as V1UdpTransportTarget
@@ -87,6 +91,8 @@ AUTH_ERRORS = (
 )
 
 RCVBUF_BYTES = 4 * 1024 * 1024
+_V3_GET = _cmdgen.GetCommandGenerator()
+_V3_BULK = _cmdgen.BulkCommandGenerator()
 
 _per_loop: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict]" = weakref.WeakKeyDictionary()
 
@@ -267,15 +273,10 @@ class SnmpPoller:
         owner = engine_for_loop() if v3 else dispatcher_for_loop()
         async with self._slots:
             try:
+                binds = [(rfc1902.ObjectName(oid), univ.Null("")) for oid in oids]
                 if v3:
-                    context = ContextData(contextName=(target.v3_context or "").encode())
-                    binds = [ObjectType(ObjectIdentity(oid)) for oid in oids]
-                    if bulk:
-                        reply = await bulk_cmd(owner, auth, transport, context, 0, bulk, *binds, lookupMib=False)
-                    else:
-                        reply = await get_cmd(owner, auth, transport, context, *binds, lookupMib=False)
+                    reply = await self._v3_request(owner, target, auth, transport, binds, bulk)
                 else:
-                    binds = [(rfc1902.ObjectName(oid), univ.Null("")) for oid in oids]
                     if bulk:
                         reply = await v1_bulk_cmd(owner, auth, transport, 0, bulk, *binds, lookupMib=False)
                     else:
@@ -308,6 +309,26 @@ class SnmpPoller:
                 at = f" at {oids[int(error_index) - 1]}"
             return PollResult("error", message=f"agent error: {error_status.prettyPrint()}{at}", elapsed_ms=_ms(started))
         return var_binds
+
+
+    async def _v3_request(self, engine: SnmpEngine, target: Target, auth, transport, binds: list, bulk: int):
+        """One SNMPv3 GET/GETBULK through the engine's command generators:
+        (error indication, error status, error index, [(OID, value)])."""
+        context = (target.v3_context or "").encode()
+        # LCD.configure adds the user, parameters and address entries on first use and
+        # only looks them up afterwards; the address entry's name is what requests use.
+        addr_name, _ = _V3_LCD.configure(engine, auth, transport, context)
+        future = asyncio.get_running_loop().create_future()
+
+        def done(_engine, _handle, error_indication, error_status, error_index, var_binds, _ctx):
+            if not future.done():
+                future.set_result((error_indication, error_status, error_index, var_binds))
+
+        if bulk:
+            _V3_BULK.send_varbinds(engine, addr_name, None, context, 0, bulk, binds, done)
+        else:
+            _V3_GET.send_varbinds(engine, addr_name, None, context, binds, done)
+        return await future
 
 
 def _ms(started: float) -> float:
