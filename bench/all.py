@@ -109,6 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     headlines, notes = run(names, args.quick, args.pg, args.timeout)
     if not args.pg:
         notes.append("PostgreSQL not measured (no --pg / RACKCARD_TEST_PG_URL).")
+    skipped = [n for n in BENCHES if n not in names]
+    if skipped:
+        notes.append("Not run in this pass (see their own sections below): " + ", ".join(f"`{n}`" for n in skipped) + ".")
     if args.quick:
         notes.append("`--quick`: small scales, figures not comparable with the targets.")
     minutes = (dt.datetime.now(dt.timezone.utc) - started).total_seconds() / 60

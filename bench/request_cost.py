@@ -84,9 +84,13 @@ async def run(url: str, n: int) -> dict[str, dict]:
             async def session_check():
                 assert await viewer_for_session(session) is not None
 
-            return {"/healthz (floor)": await _timed(n, healthz), "/api/v1/me": await _timed(n, me),
-                    "token check alone": await _timed(n, token_check),
-                    "session check alone": await _timed(n, session_check)}
+            out = {"/healthz (floor)": await _timed(n, healthz), "/api/v1/me": await _timed(n, me),
+                   "token check alone": await _timed(n, token_check),
+                   "session check alone": await _timed(n, session_check)}
+        from accounts import services
+
+        await asyncio.gather(*services._pending)  # the token's last_used_at write, before the database goes
+        return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -119,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(f"| {engine} | **fixed cost** (/api/v1/me − /healthz) | {fixed:.2f} | | {fixed_cpu:.2f} |")
         headline("request_cost", f"fixed cost per request, {engine} (p50 wall)", fixed, "ms", f"< {TARGET_MS:g} ms",
                  fixed < TARGET_MS)
+        headline("request_cost", f"fixed cost per request, {engine} (CPU of this process)", fixed_cpu, "ms",
+                 f"< {TARGET_MS:g} ms", fixed_cpu < TARGET_MS)
         headline("request_cost", f"session check, {engine} (p50 wall)", rows["session check alone"]["p50"], "ms",
                  f"< {TARGET_MS:g} ms", rows["session check alone"]["p50"] < TARGET_MS)
     lines.append("")
