@@ -105,9 +105,50 @@ def _for_loop(kind: type):
     return objects[kind]
 
 
+class _NoExpiry(dict):
+    """An expiry queue that holds nothing, so nothing expires (see _PollingEngine)."""
+
+    def __contains__(self, key) -> bool:
+        return True
+
+    def __getitem__(self, key) -> list:
+        return []  # what is queued goes nowhere
+
+    def __delitem__(self, key) -> None:
+        pass
+
+
+class _PollingEngine(SnmpEngine):
+    """pysnmp's SnmpEngine, keeping what it learns about each agent.
+
+    pysnmp forgets an agent's engine id 300 s after discovering it, and its time
+    window 300 s after *each* reply (every reply queues a deletion), so a device
+    polled every minute started nearly every poll after its fifth minute with
+    one or two extra round trips (a report, then the request again). Here both
+    stay; a rebooted agent still resynchronises (its notInTimeWindow report
+    carries the new time), and a replaced one is rediscovered after a failed
+    poll (`forget_agent`)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        mp = self.message_processing_subsystems.get(3)
+        usm = self.security_models.get(3)
+        for model, name in ((mp, "_SnmpV3MessageProcessingModel__engineIdCacheExpQueue"),
+                            (usm, "_SnmpUSMSecurityModel__timelineExpQueue")):
+            if model is not None and hasattr(model, name):
+                setattr(model, name, _NoExpiry())
+            else:  # a pysnmp that changed its internals: works, with the rediscoveries
+                log.warning("pysnmp internals changed: SNMPv3 agents will be rediscovered every 5 minutes")
+
+    def forget_agent(self, address: tuple) -> None:
+        """Drop the cached engine id of the agent at `address` (it is discovered again)."""
+        cache = getattr(self.message_processing_subsystems.get(3), "_SnmpV3MessageProcessingModel__engineIdCache", {})
+        cache.pop((udp.DOMAIN_NAME, address), None)
+
+
 def engine_for_loop() -> SnmpEngine:
     """The one SnmpEngine (SNMPv3) of the running event loop."""
-    return _for_loop(SnmpEngine)
+    return _for_loop(_PollingEngine)
 
 
 def dispatcher_for_loop() -> SnmpDispatcher:
@@ -286,6 +327,8 @@ class SnmpPoller:
             finally:
                 self._raise_rcvbuf(owner)
         error_indication, error_status, error_index, var_binds = reply
+        if error_indication and v3 and not isinstance(error_indication, errind.RequestTimedOut):
+            owner.forget_agent(tuple(transport.transport_address))  # a replaced agent: rediscover it next time
         if error_indication:
             if isinstance(error_indication, errind.RequestTimedOut):
                 return PollResult(
