@@ -86,7 +86,8 @@ def run(names: list[str], quick: bool, pg: str | None, timeout: float) -> tuple[
             print(f"=== {name}: exit {code} in {took:.0f} s, {len(found)} headline figures", flush=True)
             if code != 0:
                 notes.append(f"`{name}` ended with {'a timeout' if code == 'timeout' else f'exit code {code}'} "
-                             f"after {took:.0f} s (its figures above, if any, are partial).")
+                             f"after {took:.0f} s: a crash, a wrong answer or a missed target (some benchmarks "
+                             "exit 1 for those); see its output and section.")
             elif not found:
                 notes.append(f"`{name}` reported no headline figure.")
     return headlines, notes
