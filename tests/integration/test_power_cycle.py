@@ -407,3 +407,35 @@ async def test_media_converter_first_then_the_router_after_it_came_back(db, live
     second = await _job(body["then_job_id"])
     assert second["claimed_at"] >= first["finished_at"]
     assert await PowerJob.count() == 2
+
+
+async def test_an_snmpv3_authpriv_set_switches_the_outlet_once(tmp_path):
+    """The PDU's v3 authPriv write user: the SET goes through the engine's own
+    command generator (the v3 path of probes.snmp), reaches the outlet once, and
+    a wrong key writes nothing."""
+    from probes.snmp import SnmpPoller
+    from probes.wire import Target
+
+    state = tmp_path / "pdu"
+    state.mkdir()
+    (state / "outlets.json").write_text(json.dumps({str(n): 2 for n in range(1, 5)}))
+    conf = tmp_path / "pdu-v3.conf"
+    conf.write_text('rocommunity public\ncreateUser pduadmin SHA "pdu-auth-key-1" AES "pdu-priv-key-1"\n'
+                    f"rwuser pduadmin priv\npass_persist .1.3.6.1.4.1.318.1.1.26 /usr/bin/python3 {PASS_SCRIPT} {state}\n")
+    pdu, port = _snmpd(conf, PDU_HOST, tmp_path / "pdu.pid", "public")
+    try:
+        target = Target(asset_id=1, name="pdu-v3", kind="pdu", host=PDU_HOST, port=port, version="3",
+                        v3_user="pduadmin", v3_auth_protocol="SHA", v3_auth_key="pdu-auth-key-1",
+                        v3_priv_protocol="AES", v3_priv_key="pdu-priv-key-1")
+        poller = SnmpPoller(timeout=2.0)
+        control = ".1.3.6.1.4.1.318.1.1.26.9.2.4.1.5."
+        done = await poller.set(target, [(control.lstrip(".") + "2", 2)])  # rPDU2 command 2 = off
+        assert done.status == "ok", done.message
+        assert (state / "sets.log").read_text().split("\n")[0] == "2 off"
+        wrong = Target(**{**target.__dict__, "v3_auth_key": "not-the-key-1"})
+        refused = await SnmpPoller(timeout=1.0).set(wrong, [(control.lstrip(".") + "3", 2)])
+        assert refused.status != "ok"
+        assert (state / "sets.log").read_text().strip().split("\n") == ["2 off"]
+    finally:
+        pdu.terminate()
+        pdu.wait(5)
