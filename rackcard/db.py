@@ -7,10 +7,13 @@ tests can run the same suite against SQLite and PostgreSQL in one process.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-import os
 import functools
+import os
+import queue
 import re
+import sqlite3
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import AsyncIterator
@@ -18,7 +21,7 @@ from urllib.parse import urlparse
 
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
-from piccolo.engine.sqlite import SQLiteEngine
+from piccolo.engine.sqlite import SQLiteEngine, dict_factory
 
 from accounts.dbutil import INTEGRITY_ERRORS, atomic, is_sqlite, is_unique_violation  # noqa: F401 (re-exported)
 
@@ -34,10 +37,62 @@ def make_engine(url: str) -> Engine:
             raise ValueError("RACKCARD_DATABASE_URL: sqlite URL needs a file path, e.g. sqlite:///var/rackcard.sqlite")
         private_file(Path(path))
         # SQLite has one writer: wait for the lock instead of failing at once.
-        return SQLiteEngine(path=path, timeout=30)
+        return KeptReadersSQLiteEngine(path=path, timeout=30)
     if parsed.scheme in {"postgres", "postgresql"}:
         return PostgresEngine(config={"dsn": url})
     raise ValueError(f"RACKCARD_DATABASE_URL: unsupported scheme {parsed.scheme!r} (use sqlite:/// or postgresql://)")
+
+
+class KeptReadersSQLiteEngine(SQLiteEngine):
+    """Piccolo's SQLite engine, with the SELECTs made outside a transaction run on
+    kept-open connections in the default thread pool.
+
+    Piccolo opens a new aiosqlite connection, with a thread of its own, for every
+    query outside a transaction (~1-2 ms each; a client card makes dozens of
+    queries). A kept connection in autocommit mode reads the last commit at each
+    statement (WAL: readers never wait for the writer), so nothing else changes.
+    Writes, and every query inside a transaction, go the way Piccolo sends them."""
+
+    #: Connections kept between reads; more are opened while reads overlap.
+    KEEP = 4
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._readers: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
+
+    def _read(self, query: str, args: list) -> list:
+        try:
+            connection = self._readers.get_nowait()
+        except queue.Empty:
+            connection = sqlite3.connect(**self.connection_kwargs, check_same_thread=False)
+            connection.row_factory = dict_factory
+            connection.execute("PRAGMA foreign_keys = 1")
+        try:
+            cursor = connection.execute(query, args)
+            try:
+                rows = cursor.fetchall()
+            finally:
+                cursor.close()
+        except BaseException:
+            connection.close()
+            raise
+        if self._readers.qsize() < self.KEEP:
+            self._readers.put(connection)
+        else:
+            connection.close()
+        return rows
+
+    async def _run_in_new_connection(self, query: str, args=None, query_type: str = "generic", table=None):
+        if query_type == "generic" and query.lstrip()[:6].upper() == "SELECT":
+            return await asyncio.get_running_loop().run_in_executor(None, self._read, query, list(args or []))
+        return await super()._run_in_new_connection(query, args, query_type, table)
+
+    def close_readers(self) -> None:
+        while True:
+            try:
+                self._readers.get_nowait().close()
+            except queue.Empty:
+                return
 
 
 def private_dir(path: Path) -> None:
@@ -106,6 +161,8 @@ async def start(engine: Engine) -> None:
 async def stop(engine: Engine) -> None:
     if isinstance(engine, PostgresEngine):
         await engine.close_connection_pool()
+    elif isinstance(engine, KeptReadersSQLiteEngine):
+        engine.close_readers()
 
 
 async def migrate(quiet: bool = True) -> None:
