@@ -6,6 +6,12 @@ fails is rolled back to its savepoint so the rest can still be checked, and if
 any row failed the whole file is rolled back and the report lists every bad row
 (row number as in the file, header = row 1; column; problem).
 
+On SQLite (one writer for the whole database) a long import instead commits in
+short chunks so other writers keep flowing; each chunk records what it made
+(ImportRun), and a failed import — or one whose process died, found by its
+stale heartbeat — has all of it deleted again. Rows of a running import are
+visible to readers until then.
+
 Columns use the API's field names. References may be given by id (`site_id`,
 `client_id`, `rack_id`, `asset_id`) or by natural key:
 
@@ -30,10 +36,12 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import datetime as dt
 import functools
 import io
 import time
 from dataclasses import dataclass, field
+import logging
 from typing import AsyncIterator, Callable, Iterable, Iterator
 
 import charset_normalizer
@@ -45,7 +53,7 @@ from accounts.viewer import Viewer
 import validation
 from cmdb import normalise
 from cmdb.resources import MISSING
-from cmdb.tables import Asset, Client, Rack, Site
+from cmdb.tables import Asset, Client, ImportRun, ImportRunRow, Rack, Site
 
 #: Kinds in the order an empty database must import them (references point back).
 KINDS = (
@@ -484,7 +492,7 @@ CHUNK_SECONDS = 0.05
 
 async def _import_chunk(spec: KindSpec, rows: list[ParsedRow], start: int, chunked: bool, viewer: Viewer,
                         refs: References, report: ImportReport, keep: bool,
-                        row_done: Callable[[], None]) -> tuple[list[int], int]:
+                        row_done: Callable[[], None], run: int | None = None) -> tuple[list[int], int]:
     """Create rows from `start` on in one transaction (joining a caller's):
     all of them, or when `chunked` until the chunk's bounds; committed only
     while the import is still clean and `keep`. Returns (the ids it kept,
@@ -508,6 +516,10 @@ async def _import_chunk(spec: KindSpec, rows: list[ParsedRow], start: int, chunk
                 # Undo this chunk; when this joined a caller's transaction, only ours.
                 await outer.rollback_to()
                 raise _Rollback
+            if run is not None:
+                # Committed with the chunk: what to undo should this process die mid-import.
+                await ImportRunRow.insert(*(ImportRunRow(run=run, row_id=i) for i in ids))
+                await ImportRun.update({ImportRun.heartbeat_at: _utcnow()}).where(ImportRun.id == run)
             await outer.release()
     except _Rollback:
         return [], end
@@ -546,6 +558,45 @@ async def _undo(spec: KindSpec, ids: list[int]) -> None:
         async with atomic():
             await table.delete().where(table.id.is_in(ids[max(0, end - CHUNK_ROWS):end]))
 
+#: A running import's heartbeat moves with every chunk (well under a second apart);
+#: one this old belongs to a process that died.
+INTERRUPTED_AFTER = dt.timedelta(seconds=60)
+
+log = logging.getLogger("rackcard.cmdb")
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+async def _start_run(spec: KindSpec) -> int:
+    now = _utcnow()
+    row = await ImportRun.insert(ImportRun(kind=spec.kind, status="running", started_at=now, heartbeat_at=now))
+    return row[0]["id"]
+
+
+async def _end_run(run: int | None) -> None:
+    if run is not None:
+        await ImportRun.delete().where(ImportRun.id == run)  # its rows go with it (cascade)
+
+
+async def undo_interrupted(now: dt.datetime | None = None) -> int:
+    """Undo the imports whose process died mid-run (a chunked import commits as it
+    goes): what their chunks made is deleted, as a failed import deletes it.
+    Returns how many runs were undone. Run at start and by the timers."""
+    stale = (now or _utcnow()) - INTERRUPTED_AFTER
+    undone = 0
+    for run in await ImportRun.select().where(ImportRun.heartbeat_at < stale):
+        ids = [r["row_id"] for r in await ImportRunRow.select(ImportRunRow.row_id)
+               .where(ImportRunRow.run == run["id"]).order_by(ImportRunRow.id)]
+        await _undo(spec_for(run["kind"]), ids)
+        await _end_run(run["id"])
+        log.warning("an import of %s started %s was interrupted: the %d rows it had committed are removed",
+                    run["kind"], run["started_at"], len(ids))
+        undone += 1
+    return undone
+
+
 Progress = Callable[[int, int], None]
 
 
@@ -583,12 +634,21 @@ async def import_csv(
         if progress is not None:
             progress(next(counter), len(parsed.rows))
 
+    run = await _start_run(spec) if chunked and not dry_run else None
     start = 0
-    while start < len(parsed.rows):
-        made, start = await _import_chunk(spec, parsed.rows, start, chunked, viewer, refs, report,
-                                          keep=not dry_run, row_done=row_done)
-        created.extend(made)
-        await asyncio.sleep(0)  # the writer handed the lock runs before the next chunk queues
+    try:
+        while start < len(parsed.rows):
+            made, start = await _import_chunk(spec, parsed.rows, start, chunked, viewer, refs, report,
+                                              keep=not dry_run, row_done=row_done, run=run)
+            created.extend(made)
+            await asyncio.sleep(0)  # the writer handed the lock runs before the next chunk queues
+    except BaseException:
+        # A failure mid-import (or the request cancelled): nothing of it stays. If
+        # even the undo fails, the run's journal has it undone later.
+        if created:
+            await _undo(spec, created)
+        await _end_run(run)
+        raise
     if report.errors and created:
         await _undo(spec, created)
     elif not report.errors and not dry_run:
@@ -596,6 +656,7 @@ async def import_csv(
 
         async with atomic(engine):
             await audit(viewer, "import", spec.kind, None, {"rows": report.rows})
+    await _end_run(run)
     report.errors.sort(key=lambda e: e.row)
     if report.errors:
         report.created = 0

@@ -158,3 +158,20 @@ class Dependency(Table, tablename="cmdb_dependency"):
     # power only: the PDU outlet feeding the asset (what a remote power-cycle switches)
     outlet_number = Integer(null=True, default=None)
     outlet_name = Varchar(length=100, default="")
+
+
+class ImportRun(Table, tablename="cmdb_import_run"):
+    """A chunked import on SQLite while it runs: its chunks are committed as they
+    go (writers keep flowing), so the ids each chunk made are recorded with it.
+    A run that fails is undone by the import itself; one whose process died
+    (heartbeat gone stale) is undone by cmdb.csvio.undo_interrupted."""
+
+    kind = Varchar(length=20)
+    status = Varchar(length=8, default="running")  # running | done | undone
+    started_at = Timestamptz()
+    heartbeat_at = Timestamptz()
+
+
+class ImportRunRow(Table, tablename="cmdb_import_run_row"):
+    run = ForeignKey(references=ImportRun, on_delete=OnDelete.cascade, index=True)
+    row_id = Integer()

@@ -6,7 +6,9 @@
 - every NOTIFY_S: notify.run_once — outbox fan-out and due deliveries/retries;
 - every SAMPLES_S: timeseries.maintain — roll complete buckets up, prune in small batches;
 - every KPI_S: kpi_store.refresh_facts — measure the incidents the KPI triggers queued, so a
-  report never has to catch up on a day's (or, after an upgrade, a year's) changes itself.
+  report never has to catch up on a day's (or, after an upgrade, a year's) changes itself;
+- every IMPORTS_S (and at start): cmdb.csvio.undo_interrupted — a chunked SQLite import
+  whose process died mid-run has what it committed removed (imports are all or nothing).
 
 A failing round is logged and the loop goes on. Several web replicas may run
 these loops at once: every step claims its rows (compare-and-set) or relies
@@ -21,6 +23,7 @@ import logging
 from contextlib import asynccontextmanager, suppress
 from typing import AsyncIterator, Awaitable, Callable
 
+from cmdb import csvio
 from incidents import engine, kpi_store, notify, probe_health, timeseries
 
 log = logging.getLogger("rackcard.incidents")
@@ -29,6 +32,7 @@ TICK_S = 15.0
 NOTIFY_S = 2.0
 SAMPLES_S = 60.0
 KPI_S = 60.0
+IMPORTS_S = 60.0
 
 
 def _now() -> dt.datetime:
@@ -58,6 +62,7 @@ async def background(app_state, settings) -> AsyncIterator[None]:
         asyncio.create_task(_every("notifications", NOTIFY_S, lambda: notify.run_once(config))),
         asyncio.create_task(_every("sample roll-ups", SAMPLES_S, lambda: timeseries.maintain(_now()))),
         asyncio.create_task(_every("KPI facts", KPI_S, lambda: kpi_store.refresh_facts(_now()))),
+        asyncio.create_task(_every("interrupted imports", IMPORTS_S, lambda: csvio.undo_interrupted(_now()))),
     ]
     try:
         yield

@@ -5,6 +5,7 @@ has the figures); a rejected import still leaves nothing behind."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 
@@ -59,3 +60,45 @@ async def test_a_rejected_chunked_import_leaves_nothing(api, db, monkeypatch):
     assert r.status_code == 422, r.text
     assert [e["row"] for e in r.json()["errors"]] == [rows + 1]
     assert await Client.count() == 0
+
+
+async def test_an_import_killed_mid_run_is_undone_by_the_timers(tmp_path):
+    """The chunks of a SQLite import are committed as it goes; when its process
+    dies (kill -9), the rows it had committed are removed once its heartbeat is
+    stale, as a rejected import removes them."""
+    import datetime as dt
+    import signal
+    import subprocess
+    import sys
+
+    from cmdb import csvio
+    from cmdb.tables import ImportRun
+    from conftest import _migrate
+    from rackcard import db as rdb
+
+    url = f"sqlite:///{tmp_path / 'rackcard.sqlite'}"
+    await asyncio.to_thread(_migrate, url)
+    source = tmp_path / "clients.csv"
+    source.write_bytes(import_load.clients_csv(20_000))
+    env = {**os.environ, "RACKCARD_DATABASE_URL": url, "RACKCARD_VAR_DIR": str(tmp_path / "var"),
+           "RACKCARD_SECRET_KEY": "k" * 40}
+    child = subprocess.Popen([sys.executable, "-m", "rackcard.cli", "import", "--kind", "clients", "--quiet",
+                              str(source)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        async with rdb.connected(url, run_migrations=False):
+            for _ in range(600):  # until a few chunks are committed
+                if await Client.count() >= 600:
+                    break
+                assert child.poll() is None, child.stdout.read().decode()
+                await asyncio.sleep(0.1)
+            child.send_signal(signal.SIGKILL)
+            child.wait(10)
+            committed = await Client.count()
+            assert 0 < committed < 20_000 and await ImportRun.count() == 1
+            assert await csvio.undo_interrupted() == 0  # its heartbeat is still fresh: maybe alive
+            later = dt.datetime.now(dt.timezone.utc) + csvio.INTERRUPTED_AFTER + dt.timedelta(seconds=1)
+            assert await csvio.undo_interrupted(later) == 1
+            assert await Client.count() == 0 and await ImportRun.count() == 0
+    finally:
+        if child.poll() is None:
+            child.kill()
