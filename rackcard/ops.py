@@ -76,7 +76,7 @@ def _escape(value: str) -> str:
 
 
 async def domain_metrics(now: dt.datetime) -> str:
-    from incidents import stats
+    from incidents import leases, stats
 
     lines = [
         "# HELP rackcard_open_incidents Open incidents (new to pending_client) by priority.",
@@ -96,6 +96,12 @@ async def domain_metrics(now: dt.datetime) -> str:
     ]
     for site, age in sorted((await stats.site_observation_age(now)).items()):
         lines.append(_sample("rackcard_site_last_observation_age_seconds", round(age, 3), site=site))
+    lines += [
+        "# HELP rackcard_probe_leases Assets each probe worker holds a live lease on (it polls them).",
+        "# TYPE rackcard_probe_leases gauge",
+    ]
+    for holder, count in sorted((await leases.holders(now)).items()):
+        lines.append(_sample("rackcard_probe_leases", count, holder=holder))
     return "\n".join(lines) + "\n"
 
 
