@@ -3,11 +3,13 @@
 Each worker (its identity: the probe token's name and the worker id it sends
 in `X-Probe-Worker`) asks for targets; it gets a lease on its fair share of
 its scope's assets (a site code, or every site): the scope's assets over the
-workers alive in that scope. A lease runs `lease_s` and is renewed each time
-the worker fetches targets or posts observations; a worker holding more than
+workers alive in that scope. `lease_s` (RACKCARD_PROBE_LEASE_S) is the promise:
+a dead worker's assets move within it. A lease is granted for three quarters
+of it and renewed each time the worker fetches targets (it does every quarter)
+or posts observations; a worker holding more than
 its share (another worker joined) gives the rest back, a dead worker's leases
 lapse and the others pick them up on their next fetch. So each asset is polled
-by exactly one worker, and a dead worker's assets move within about a lease.
+by exactly one worker, and a dead worker's assets move within `lease_s`.
 
 The claim runs in one write transaction: `SELECT ... FOR UPDATE SKIP LOCKED`
 on PostgreSQL (two workers claiming at once take different rows), `BEGIN
@@ -32,6 +34,8 @@ _WORKER_ID = re.compile(f"[{WORKER_ID_CHARS}]{{1,60}}")
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 
 _lease_s = 90.0
+#: The part of lease_s a lease is granted for: the rest is the others' next fetch (every lease_s / 4).
+GRANTED = 0.75
 
 
 def configure(lease_s: float) -> None:
@@ -62,7 +66,7 @@ async def lease(viewer: Viewer, worker_id: str | None, scope: str, asset_ids: li
     leases renewed, its excess given back, free or lapsed ones claimed up to its share."""
     holder = holder_of(viewer, worker_id)
     now = now or utcnow()
-    until = now + dt.timedelta(seconds=_lease_s)
+    until = now + dt.timedelta(seconds=_lease_s * GRANTED)
     ids = sorted(set(asset_ids))
     async with atomic():
         q = Sql()
@@ -110,7 +114,7 @@ async def renew(viewer: Viewer, worker_id: str | None, now: dt.datetime | None =
     if not viewer.is_probe:
         return
     holder = holder_of(viewer, worker_id)
-    until = (now or utcnow()) + dt.timedelta(seconds=_lease_s)
+    until = (now or utcnow()) + dt.timedelta(seconds=_lease_s * GRANTED)
     async with atomic():
         for table in ("inc_probe_holder", "inc_probe_lease"):
             q = Sql()

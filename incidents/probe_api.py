@@ -30,10 +30,12 @@ WorkerId = Annotated[str | None, HeaderParameter(name=leases.WORKER_HEADER, requ
      response_headers=[ResponseHeader(name=leases.LEASE_HEADER, documentation_only=True,
                                       description="seconds the lease runs unless renewed (fetch or post again)")])
 async def probe_targets(viewer: CurrentViewer, site: FromQuery[str | None] = None,
-                        worker: WorkerId = None) -> Response[list[Target]]:
+                        worker: WorkerId = None, lease: FromQuery[bool] = True) -> Response[list[Target]]:
+    """lease=false: every target, leasing nothing (a one-off poll beside the workers)."""
     targets = await checks.probe_targets(viewer, site)
-    mine = await leases.lease(viewer, worker, viewer.site_code or site or "", [t.asset_id for t in targets])
-    targets = [t for t in targets if t.asset_id in mine]
+    if lease:
+        mine = await leases.lease(viewer, worker, viewer.site_code or site or "", [t.asset_id for t in targets])
+        targets = [t for t in targets if t.asset_id in mine]
     return Response([t.to_dict() for t in targets], headers={leases.LEASE_HEADER: f"{leases.lease_seconds():g}"})
 
 

@@ -73,8 +73,12 @@ class ServerClient:
             raise ServerRefused(response.status_code, str(detail))
         return response
 
-    async def targets(self, site: str | None = None) -> list[Target]:
-        params = {"site": site} if site else None
+    async def targets(self, site: str | None = None, lease: bool = True) -> list[Target]:
+        """Our share of the targets, leased to us; lease=False: all of them, leasing nothing
+        (a one-off poll beside the workers)."""
+        params = {"site": site} if site else {}
+        if not lease:
+            params["lease"] = "false"
         response = await self._request("GET", "/probe/targets", params=params)
         try:
             self.lease_s = float(response.headers[LEASE_HEADER])

@@ -6,7 +6,8 @@
   503 with the failing parts otherwise, so a proxy stops sending traffic.
 - `/metrics`: Prometheus text. HTTP requests and latency by route template come
   from Litestar's Prometheus middleware; the domain figures (open incidents by
-  priority, deliveries by status, age of each site's newest observation) are
+  priority, deliveries by status, age of each site's newest observation, probe
+  lease holders) are
   read from the database at scrape time, so every web replica reports the same
   domain numbers.
 
