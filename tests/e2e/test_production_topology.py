@@ -20,14 +20,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
 import httpx
 import pytest
 
-from _processes import free_port, wait_until_up
+from _processes import free_port, probe_worker, stop_all, until, wait_until_up
 from integration._counting_relay import CountingRelay
 from integration._probe_support import make_asset, make_site
 from probes.simulator import SimAgent, media_converter_rec, ups_rec
@@ -90,31 +89,28 @@ class Topology:
 
     def worker(self, name: str, url: str) -> None:
         env = {**self.env, "RACKCARD_PROBE_TOKEN": self.token}
-        self.workers[name] = subprocess.Popen(
-            [sys.executable, "-m", "rackcard.cli", "probe", "--server", url, "--name", name, "--no-traps",
-             "--spool-dir", str(self.spool(name)), "--timeout", "0.5"],
-            env=env, stdout=subprocess.DEVNULL, stderr=open(self.tmp_path / f"{name}.log", "ab"))
+        self.workers[name] = probe_worker(name, url, env, self.spool(name), self.tmp_path / f"{name}.log", 0.5)
+
+    async def start(self) -> tuple[str, str]:
+        """Two web processes, a worker posting through each; back once both take observations."""
+        web1, web2 = self.web("web1"), self.web("web2")
+        self.worker("w1", web1)
+        self.worker("w2", web2)
+        await until(_balanced, 60, "the workers never split the devices")
+
+        async def both_posting():
+            return _posts(web1) > 0 and _posts(web2) > 0
+
+        await until(both_posting, 30, "observations did not arrive through both web processes")
+        return web1, web2
 
     def stop_workers(self) -> None:
         """SIGTERM: a worker flushes what it holds (to the server, or to its spool) and exits."""
-        for process in self.workers.values():
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in self.workers.values():
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_all(self.workers.values())
 
     def close(self) -> None:
         self.stop_workers()
-        for process, _ in self.webs.values():
-            if process.poll() is None:
-                process.send_signal(signal.SIGINT)
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+        stop_all([process for process, _ in self.webs.values()], signal.SIGINT)
 
 
 async def _setup(db_url, tmp_path, edge: SimAgent, relay: CountingRelay) -> Topology:
@@ -129,16 +125,6 @@ async def _setup(db_url, tmp_path, edge: SimAgent, relay: CountingRelay) -> Topo
         await make_asset(dc.id, name, "ups", relay.host, relay.port, community=name, profile="ups",
                          poll_interval_s=INTERVAL_S)
     return Topology(db_url, tmp_path, await create_token(probe="edge"))
-
-
-async def _until(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await predicate()
-        if result:
-            return result
-        assert time.monotonic() < deadline, what
-        await asyncio.sleep(0.3)
 
 
 async def _balanced() -> bool:
@@ -171,17 +157,9 @@ async def test_two_web_processes_two_workers_one_incident(db, db_url, tmp_path, 
     agent, relay = agents
     topology = await _setup(db_url, tmp_path, agent, relay)
     try:
-        web1, web2 = topology.web("web1"), topology.web("web2")
-        topology.worker("w1", web1)
-        topology.worker("w2", web2)
-        await _until(_balanced, 60, "the workers never split the four devices")
-
-        async def both_posting():
-            return _posts(web1) > 0 and _posts(web2) > 0
-
-        await _until(both_posting, 30, "observations did not arrive through both web processes")
+        await topology.start()
         os.kill(agent.process.pid, signal.SIGSTOP)  # the whole site goes silent
-        incidents = await _until(_one_site_incident, 60, "no site incident")
+        incidents = await until(_one_site_incident, 60, "no site incident")
         await asyncio.sleep(INTERVAL_S * 3)  # more silent polls through both processes: still one incident
         incidents = await _open_incidents()
         assert len(incidents) == 1 and incidents[0]["fingerprint"].startswith("site:"), incidents
@@ -197,23 +175,15 @@ async def test_kill_9_of_a_web_process_loses_and_doubles_nothing(db, db_url, tmp
     agent, relay = agents
     topology = await _setup(db_url, tmp_path, agent, relay)
     try:
-        web1, web2 = topology.web("web1"), topology.web("web2")
+        web1, _ = await topology.start()
         port1 = int(web1.rsplit(":", 1)[1])
-        topology.worker("w1", web1)
-        topology.worker("w2", web2)
-        await _until(_balanced, 60, "the workers never split the four devices")
-
-        async def both_posting():
-            return _posts(web1) > 0 and _posts(web2) > 0
-
-        await _until(both_posting, 30, "observations did not arrive through both web processes")
         topology.webs["web1"][0].send_signal(signal.SIGKILL)  # mid-stream: w1 may be posting right now
         topology.webs["web1"][0].wait()
 
         async def w1_spooling():
             return any(topology.spool("w1").glob("*.json"))
 
-        await _until(w1_spooling, 30, "w1 did not spool while its web process was gone")
+        await until(w1_spooling, 30, "w1 did not spool while its web process was gone")
         os.kill(agent.process.pid, signal.SIGSTOP)  # the outage happens while web1 is down
         await asyncio.sleep(INTERVAL_S * 4)
         topology.web("web1", port1)  # started again on its port: w1's spool replays
@@ -221,8 +191,8 @@ async def test_kill_9_of_a_web_process_loses_and_doubles_nothing(db, db_url, tmp
         async def drained():
             return not any(topology.spool("w1").glob("*.json"))
 
-        await _until(drained, 60, "w1's spool did not drain")
-        await _until(_one_site_incident, 60, "no site incident")
+        await until(drained, 60, "w1's spool did not drain")
+        await until(_one_site_incident, 60, "no site incident")
         os.kill(agent.process.pid, signal.SIGCONT)
         await asyncio.sleep(INTERVAL_S * 2)
         topology.stop_workers()  # each flushes what it still holds

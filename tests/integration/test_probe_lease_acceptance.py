@@ -18,13 +18,13 @@ import dataclasses
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections import defaultdict
 
 import pytest
 
 from _counting_relay import GET_PDU, CountingRelay, udp_ports_of
+from e2e._processes import probe_worker, stop_all, until
 from _probe_support import make_site
 from probes.simulator import SimAgent, media_converter_rec
 
@@ -68,20 +68,7 @@ async def _targets(relay: CountingRelay) -> dict[str, int]:
 def _worker(name: str, url: str, token: str, tmp_path) -> subprocess.Popen:
     env = dict(os.environ, RACKCARD_PROBE_TOKEN=token, RACKCARD_VAR_DIR=str(tmp_path / "var"),
                RACKCARD_LOG_LEVEL="WARNING")
-    return subprocess.Popen(
-        [sys.executable, "-m", "rackcard.cli", "probe", "--server", url, "--name", name, "--no-traps",
-         "--spool-dir", str(tmp_path / name), "--timeout", "1"],
-        env=env, stdout=subprocess.DEVNULL, stderr=open(tmp_path / f"{name}.log", "wb"))
-
-
-async def _until(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await predicate()
-        if result:
-            return result
-        assert time.monotonic() < deadline, what
-        await asyncio.sleep(0.2)
+    return probe_worker(name, url, env, tmp_path / name, tmp_path / f"{name}.log")
 
 
 def _polls(relay: CountingRelay, since: float) -> dict[str, list]:
@@ -107,7 +94,7 @@ async def test_two_workers_poll_each_target_once_per_interval_and_take_over_a_de
             held = await leases.holders()
             return len(held) == 2 and sorted(held.values()) == [TARGETS // 2, TARGETS // 2] and held
 
-        held = await _until(balanced, 90, "the two workers never split the targets")
+        held = await until(balanced, 90, "the two workers never split the targets")
         # Past the handover: the taker's first polls of what it took are spread over one interval.
         await asyncio.sleep(INTERVAL_S * 1.5)
         ports = {name: udp_ports_of(p.pid) for name, p in workers.items()}
@@ -118,7 +105,7 @@ async def test_two_workers_poll_each_target_once_per_interval_and_take_over_a_de
             polls = _polls(relay, start)
             return len(polls) == TARGETS and all(len(p) >= INTERVALS + 1 for p in polls.values()) and polls
 
-        polls = await _until(ten_intervals, INTERVALS * INTERVAL_S * 1.5 + 20, "not every target was polled 11 times")
+        polls = await until(ten_intervals, INTERVALS * INTERVAL_S * 1.5 + 20, "not every target was polled 11 times")
         by_worker: dict[str, set[str]] = defaultdict(set)
         for device, seen in polls.items():
             pollers = {owner.get(r.source[1], f"port {r.source[1]}") for r in seen}
@@ -138,7 +125,7 @@ async def test_two_workers_poll_each_target_once_per_interval_and_take_over_a_de
             return (await leases.holders()).get(survivor) == TARGETS
 
         # one lease, plus a second for w2's fetch to come back on this shared machine
-        await _until(taken_over, LEASE_S + 1, f"w2 did not take w1's targets within a lease ({LEASE_S} s)")
+        await until(taken_over, LEASE_S + 1, f"w2 did not take w1's targets within a lease ({LEASE_S} s)")
         took = time.monotonic() - killed
         w2_ports = udp_ports_of(workers["w2"].pid)
 
@@ -146,13 +133,7 @@ async def test_two_workers_poll_each_target_once_per_interval_and_take_over_a_de
             polls = _polls(relay, killed + took)
             return all(any(r.source[1] in w2_ports for r in polls.get(d, ())) for d in by_worker["w1"])
 
-        await _until(w2_polls_all, INTERVAL_S * 2 + 5, "w2 did not poll w1's targets after taking them")
+        await until(w2_polls_all, INTERVAL_S * 2 + 5, "w2 did not poll w1's targets after taking them")
         print(f"\nhandover after kill -9: {took:.1f} s (lease {LEASE_S} s, interval {INTERVAL_S} s)")
     finally:
-        for p in workers.values():
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-                try:
-                    p.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
+        stop_all(workers.values(), timeout=10)
