@@ -13,8 +13,9 @@ by exactly one worker, and a dead worker's assets move within `lease_s`.
 
 The claim runs in one write transaction: `SELECT ... FOR UPDATE SKIP LOCKED`
 on PostgreSQL (two workers claiming at once take different rows), `BEGIN
-IMMEDIATE` on SQLite (claims queue). Staff and admins reading targets get all
-of them and take no lease.
+IMMEDIATE` on SQLite (claims queue). A token whose workers no longer hold any
+asset of a site forgets that site in incidents.probe_health (its silence
+there is no stale probe).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import re
 from accounts.dbutil import atomic
 from accounts.errors import Invalid
 from accounts.viewer import Viewer
+from incidents import probe_health
 from incidents.rawsql import Sql, insert
 from probes.wire import LEASE_HEADER, WORKER_HEADER, WORKER_ID_CHARS, utcnow  # noqa: F401 (re-exported)
 
@@ -106,7 +108,20 @@ async def lease(viewer: Viewer, worker_id: str | None, scope: str, asset_ids: li
                 claimed = [r[0] for r in await q.fetch(
                     f"UPDATE inc_probe_lease SET holder = {q(holder)}, expires_at = {q(until)} "
                     f"WHERE asset IN {q.ints(free)} AND expires_at <= {q(now)} RETURNING asset")]
+        if viewer.probe_name:
+            await _forget_sites_gone(viewer.probe_name, now)
     return set(keep) | set(claimed)
+
+
+async def _forget_sites_gone(probe: str, now: dt.datetime) -> None:
+    """A site whose assets all moved to workers of other tokens is not this token's
+    to watch: its silence there must not read as a stale probe (incidents.probe_health)."""
+    q = Sql()
+    rows = await q.fetch(
+        "SELECT DISTINCT a.site FROM inc_probe_lease l JOIN cmdb_asset a ON a.id = l.asset "
+        f"WHERE (l.holder = {q(probe)} OR substr(l.holder, 1, {q(len(probe) + 1)}) = {q(probe + '/')}) "
+        f"AND l.expires_at > {q(now)}")
+    await probe_health.keep_sites(probe, [r[0] for r in rows if r[0] is not None])
 
 
 async def renew(viewer: Viewer, worker_id: str | None, now: dt.datetime | None = None) -> None:

@@ -126,3 +126,24 @@ async def test_lease_holders_in_metrics(db, app, http, probe_token):
     samples = {(s.name, s.labels.get("holder")): s.value
                for family in text_string_to_metric_families(text) for s in family.samples}
     assert samples[("rackcard_probe_leases", "probe edge/a")] == 4
+
+
+async def test_a_site_handed_to_another_token_is_no_stale_probe(db, app):
+    """Token A polled sites 1 and 2; B joins and A gives site 2 away: A's silence there opens nothing."""
+    from cmdb.tables import Site
+    from incidents import leases, probe_health
+    from incidents.tables import ProbeSite
+
+    one, two = await _assets(1, "s1"), await _assets(1, "s2")
+    a, b = PROBE, Viewer(user_id=None, email="", role="probe", probe_name="other")
+    now = utcnow()
+    assert await leases.lease(a, "x", "", one + two, now) == set(one + two)
+    sites = {r["id"] for r in await Site.select(Site.id)}
+    await probe_health.note_batch("edge", sites, now)
+    await leases.lease(b, "y", "", one + two, now)  # joins: nothing free yet
+    assert await leases.lease(a, "x", "", one + two, now) == set(one)  # gives back its excess
+    assert await leases.lease(b, "y", "", one + two, now) == set(two)
+    kept = {r["site_id"] for r in await ProbeSite.select().where(ProbeSite.probe == "edge")}
+    assert len(kept) == 1 and kept < sites
+    later = now + dt.timedelta(hours=1)
+    assert (await probe_health.check(later))["opened"] == 1  # site 1 only: A really went quiet there
