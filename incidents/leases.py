@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+from typing import Mapping
 
 from accounts.dbutil import atomic
 from accounts.errors import Invalid
@@ -62,20 +63,29 @@ def holder_of(viewer: Viewer, worker_id: str | None) -> str:
     return f"{name}/{worker_id}"[:MAX_HOLDER]
 
 
-async def lease(viewer: Viewer, worker_id: str | None, scope: str, asset_ids: list[int],
+async def lease(viewer: Viewer, worker_id: str | None, scope: str, assets: Mapping[int, str | None],
                 now: dt.datetime | None = None) -> set[int]:
-    """The assets of `asset_ids` (the scope's targets) this worker holds now: its
-    leases renewed, its excess given back, free or lapsed ones claimed up to its share."""
+    """The assets (id -> site code: the scope's targets) this worker holds now: its
+    leases renewed, its excess given back, free or lapsed ones claimed up to its share.
+
+    A site's own workers (scope = that site) come first there: workers of every
+    site (scope "") share only the sites no live site worker covers, and a site
+    worker takes its site's assets from them."""
     holder = holder_of(viewer, worker_id)
     now = now or utcnow()
     until = now + dt.timedelta(seconds=_lease_s * GRANTED)
-    ids = sorted(set(asset_ids))
     async with atomic():
         q = Sql()
         await q.fetch(
             "INSERT INTO inc_probe_holder (holder, scope, expires_at) "
             f"VALUES ({q(holder)}, {q(scope)}, {q(until)}) ON CONFLICT (holder) DO UPDATE "
             "SET scope = excluded.scope, expires_at = excluded.expires_at")
+        covered: set[str] = set()
+        if not scope:
+            q = Sql()
+            covered = {r[0] for r in await q.fetch(
+                f"SELECT DISTINCT scope FROM inc_probe_holder WHERE scope <> '' AND expires_at > {q(now)}")}
+        ids = sorted(a for a, site in assets.items() if site not in covered)
         q = Sql()
         live = (await q.fetch(f"SELECT COUNT(*) FROM inc_probe_holder WHERE scope = {q(scope)} "
                               f"AND expires_at > {q(now)}"))[0][0]
@@ -101,16 +111,22 @@ async def lease(viewer: Viewer, worker_id: str | None, scope: str, asset_ids: li
             q = Sql()
             lock = "" if q.sqlite else " FOR UPDATE SKIP LOCKED"
             free = [r[0] for r in await q.fetch(
-                f"SELECT asset FROM inc_probe_lease WHERE asset IN {q.ints(ids)} AND expires_at <= {q(now)} "
+                f"SELECT asset FROM inc_probe_lease WHERE asset IN {q.ints(ids)} AND {_claimable(q, scope, now)} "
                 f"ORDER BY asset LIMIT {int(want)}{lock}")]
             if free:
                 q = Sql()
                 claimed = [r[0] for r in await q.fetch(
                     f"UPDATE inc_probe_lease SET holder = {q(holder)}, expires_at = {q(until)} "
-                    f"WHERE asset IN {q.ints(free)} AND expires_at <= {q(now)} RETURNING asset")]
+                    f"WHERE asset IN {q.ints(free)} AND {_claimable(q, scope, now)} RETURNING asset")]
         if viewer.probe_name:
             await _forget_sites_gone(viewer.probe_name, now)
     return set(keep) | set(claimed)
+
+
+def _claimable(q: Sql, scope: str, now: dt.datetime) -> str:
+    """A lease that lapsed; for a site's own worker also one that a worker of every site holds."""
+    steal = " OR holder IN (SELECT holder FROM inc_probe_holder WHERE scope = '')" if scope else ""
+    return f"(expires_at <= {q(now)}{steal})"
 
 
 async def _forget_sites_gone(probe: str, now: dt.datetime) -> None:

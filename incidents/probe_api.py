@@ -34,7 +34,8 @@ async def probe_targets(viewer: CurrentViewer, site: FromQuery[str | None] = Non
     """lease=false: every target, leasing nothing (a one-off poll beside the workers)."""
     targets = await checks.probe_targets(viewer, site)
     if lease:
-        mine = await leases.lease(viewer, worker, viewer.site_code or site or "", [t.asset_id for t in targets])
+        mine = await leases.lease(viewer, worker, viewer.site_code or site or "",
+                                  {t.asset_id: t.site_code for t in targets})
         targets = [t for t in targets if t.asset_id in mine]
     return Response([t.to_dict() for t in targets], headers={leases.LEASE_HEADER: f"{leases.lease_seconds():g}"})
 

@@ -1,7 +1,8 @@
 """Probe workers share targets by lease (incidents.leases), on both databases:
 disjoint shares that cover every asset, the excess handed over when a worker
 joins, a dead worker's assets taken over once its lease lapses, renewal on
-posts, concurrent claims that never overlap, lease holders in /metrics."""
+posts, concurrent claims that never overlap, lease holders in /metrics, a
+site's own worker first at its site, no stale probe for a site handed on."""
 
 from __future__ import annotations
 
@@ -59,16 +60,16 @@ async def test_a_dead_workers_targets_move_after_one_lease(db, app):
 
     ids = await _assets(10)
     now = utcnow()
-    first = await leases.lease(PROBE, "a", "", ids, now)
-    second = await leases.lease(PROBE, "b", "", ids, now)
-    first = await leases.lease(PROBE, "a", "", ids, now)
-    second = await leases.lease(PROBE, "b", "", ids, now)
+    first = await leases.lease(PROBE, "a", "", dict.fromkeys(ids), now)
+    second = await leases.lease(PROBE, "b", "", dict.fromkeys(ids), now)
+    first = await leases.lease(PROBE, "a", "", dict.fromkeys(ids), now)
+    second = await leases.lease(PROBE, "b", "", dict.fromkeys(ids), now)
     assert len(first) == len(second) == 5
     # "a" dies. Before its lease runs out, "b" keeps its own share ...
     lease = dt.timedelta(seconds=leases.lease_seconds())  # the promise; a lease is granted for 3/4
-    assert await leases.lease(PROBE, "b", "", ids, now + lease * 0.7) == second
+    assert await leases.lease(PROBE, "b", "", dict.fromkeys(ids), now + lease * 0.7) == second
     # ... and once it has, "b" holds everything.
-    assert await leases.lease(PROBE, "b", "", ids, now + lease * 0.76) == set(ids)
+    assert await leases.lease(PROBE, "b", "", dict.fromkeys(ids), now + lease * 0.76) == set(ids)
 
 
 async def test_posting_renews_the_lease(db, app, probe_token):
@@ -96,12 +97,12 @@ async def test_concurrent_claims_never_overlap(db, app):
     now = utcnow()
     names = ["a", "b", "c"]
     for name in names:  # all three are known alive: each wants a third
-        await leases.lease(PROBE, name, "", [], now)
-    shares = await asyncio.gather(*(leases.lease(PROBE, name, "", ids, now) for name in names))
+        await leases.lease(PROBE, name, "", {}, now)
+    shares = await asyncio.gather(*(leases.lease(PROBE, name, "", dict.fromkeys(ids), now) for name in names))
     seen = [a for share in shares for a in share]
     assert len(seen) == len(set(seen))
     assert all(len(s) <= 10 for s in shares)
-    again = [await leases.lease(PROBE, name, "", ids, now) for name in names]  # the rest claimed on the next fetch
+    again = [await leases.lease(PROBE, name, "", dict.fromkeys(ids), now) for name in names]  # the rest claimed on the next fetch
     assert set().union(*again) == set(ids) and sum(map(len, again)) == 30
 
 
@@ -137,13 +138,29 @@ async def test_a_site_handed_to_another_token_is_no_stale_probe(db, app):
     one, two = await _assets(1, "s1"), await _assets(1, "s2")
     a, b = PROBE, Viewer(user_id=None, email="", role="probe", probe_name="other")
     now = utcnow()
-    assert await leases.lease(a, "x", "", one + two, now) == set(one + two)
+    assert await leases.lease(a, "x", "", dict.fromkeys(one + two), now) == set(one + two)
     sites = {r["id"] for r in await Site.select(Site.id)}
     await probe_health.note_batch("edge", sites, now)
-    await leases.lease(b, "y", "", one + two, now)  # joins: nothing free yet
-    assert await leases.lease(a, "x", "", one + two, now) == set(one)  # gives back its excess
-    assert await leases.lease(b, "y", "", one + two, now) == set(two)
+    await leases.lease(b, "y", "", dict.fromkeys(one + two), now)  # joins: nothing free yet
+    assert await leases.lease(a, "x", "", dict.fromkeys(one + two), now) == set(one)  # gives back its excess
+    assert await leases.lease(b, "y", "", dict.fromkeys(one + two), now) == set(two)
     kept = {r["site_id"] for r in await ProbeSite.select().where(ProbeSite.probe == "edge")}
     assert len(kept) == 1 and kept < sites
     later = now + dt.timedelta(hours=1)
     assert (await probe_health.check(later))["opened"] == 1  # site 1 only: A really went quiet there
+
+
+async def test_a_sites_own_worker_comes_first_there_and_falls_back_to_the_others(db, app):
+    """The embedded worker (every site) and a remote site's worker: the site's assets go to
+    the site's worker at once; when it dies the embedded worker takes them back after a lease."""
+    from incidents import leases
+
+    remote, dc = await _assets(2, "rs1"), await _assets(2, "dc1")
+    every = {**dict.fromkeys(remote, "rs1"), **dict.fromkeys(dc, "dc1")}
+    embedded, site = PROBE, Viewer(user_id=None, email="", role="probe", probe_name="rs1", site_code="rs1")
+    now = utcnow()
+    assert await leases.lease(embedded, "e", "", every, now) == set(every)
+    assert await leases.lease(site, "r", "rs1", dict.fromkeys(remote, "rs1"), now) == set(remote)  # taken over
+    assert await leases.lease(embedded, "e", "", every, now) == set(dc)
+    later = now + dt.timedelta(seconds=leases.lease_seconds())  # the site's worker died
+    assert await leases.lease(embedded, "e", "", every, later) == set(every)
