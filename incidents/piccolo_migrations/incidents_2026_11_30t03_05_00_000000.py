@@ -3,7 +3,7 @@ from piccolo.columns.column_types import Integer, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.columns.indexes import IndexMethod
 
-ID = "2026-11-30T02:15:00:000000"
+ID = "2026-11-30T03:05:00:000000"
 VERSION = "1.38.0"
 DESCRIPTION = "probe leases: workers sharing a site split its assets; the live workers per scope"
 
