@@ -141,15 +141,20 @@ async def _forget_sites_gone(probe: str, now: dt.datetime) -> None:
 
 
 async def renew(viewer: Viewer, worker_id: str | None, now: dt.datetime | None = None) -> None:
-    """A worker that posts is alive: its presence and leases run another lease time."""
+    """A worker that posts is alive: its presence and leases run another lease time.
+    Its lease rows are rewritten only once half their time has gone (a worker of
+    thousands of assets posting every second would otherwise rewrite them all each time)."""
     if not viewer.is_probe:
         return
     holder = holder_of(viewer, worker_id)
-    until = (now or utcnow()) + dt.timedelta(seconds=_lease_s * GRANTED)
+    now = now or utcnow()
+    granted = dt.timedelta(seconds=_lease_s * GRANTED)
     async with atomic():
-        for table in ("inc_probe_holder", "inc_probe_lease"):
-            q = Sql()
-            await q.fetch(f"UPDATE {table} SET expires_at = {q(until)} WHERE holder = {q(holder)}")
+        q = Sql()
+        await q.fetch(f"UPDATE inc_probe_holder SET expires_at = {q(now + granted)} WHERE holder = {q(holder)}")
+        q = Sql()
+        await q.fetch(f"UPDATE inc_probe_lease SET expires_at = {q(now + granted)} WHERE holder = {q(holder)} "
+                      f"AND expires_at < {q(now + granted / 2)}")
 
 
 async def holders(now: dt.datetime | None = None) -> dict[str, int]:

@@ -74,19 +74,26 @@ async def test_a_dead_workers_targets_move_after_one_lease(db, app):
 
 async def test_posting_renews_the_lease(db, app, probe_token):
     from incidents import leases
-    from incidents.tables import ProbeLease
+    from incidents.tables import ProbeHolder, ProbeLease
+
+    async def expiry(table, column):
+        return {r[column]: r["expires_at"] for r in await table.select().where(table.holder == "probe edge/a")}
 
     ids = await _assets(2)
     async with _worker(app, probe_token, "a") as a:
         await _ids(a)
-        before = {r["asset"]: r["expires_at"] for r in await ProbeLease.select().where(ProbeLease.holder == "probe edge/a")}
-        assert set(before) == set(ids)
+        alive, held = await expiry(ProbeHolder, "holder"), await expiry(ProbeLease, "asset")
+        assert set(held) == set(ids)
         await asyncio.sleep(0.05)
         batch = ObservationBatch.new([Observation(asset_id=ids[0], key="reachability", state="ok",
                                                   observed_at=utcnow().isoformat())], probe="edge")
         assert (await a.post("/api/v1/probe/observations", json=batch.to_dict())).status_code == 200
-    after = {r["asset"]: r["expires_at"] for r in await ProbeLease.select().where(ProbeLease.holder == "probe edge/a")}
-    assert all(after[i] > before[i] for i in ids)
+    assert (await expiry(ProbeHolder, "holder"))["probe edge/a"] > alive["probe edge/a"]
+    assert await expiry(ProbeLease, "asset") == held  # fresh leases are left alone ...
+    viewer = Viewer(user_id=None, email="", role="probe", probe_name="probe edge")
+    late = held[ids[0]] - dt.timedelta(seconds=leases.lease_seconds() * leases.GRANTED * 0.4)
+    await leases.renew(viewer, "a", late)  # ... and renewed once half their time has gone
+    assert all(v > held[i] for i, v in (await expiry(ProbeLease, "asset")).items())
     assert await leases.holders() == {"probe edge/a": 2}
 
 
