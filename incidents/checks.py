@@ -410,6 +410,15 @@ def set_clock_tolerance(seconds: int) -> None:
     CLOCK_TOLERANCE = dt.timedelta(seconds=seconds)
 
 
+#: No asset is polled more often than this (RACKCARD_MIN_POLL_INTERVAL_S).
+MIN_INTERVAL_S = 5
+
+
+def set_min_interval(seconds: int) -> None:
+    global MIN_INTERVAL_S
+    MIN_INTERVAL_S = max(1, seconds)
+
+
 #: Sent by the worker as the last observation of every answered poll (probes.interpret.readability).
 PROFILE_CHECK = "profile"
 #: Checks reported once, not on every poll: never retired.
@@ -518,7 +527,7 @@ async def probe_targets(viewer: Viewer, site_code: str | None = None, asset_id: 
             v3_auth_key=secretbox.open(r["snmp_v3_auth_key"]),
             v3_priv_protocol=r["snmp_v3_priv_protocol"], v3_priv_key=secretbox.open(r["snmp_v3_priv_key"]),
             v3_context=(r["snmp_v3_context"] or "") if r["snmp_version"] == "3" else "",
-            interval_s=max(5, r["poll_interval_s"] or 60), profile=r["profile"], site_code=r["site_code"],
+            interval_s=max(MIN_INTERVAL_S, r["poll_interval_s"] or 60), profile=r["profile"], site_code=r["site_code"],
             interfaces=tuple(interfaces.get(r["id"], ())), overrides=_overrides(r),
         )
         for r in rows

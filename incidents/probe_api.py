@@ -7,22 +7,38 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
-from litestar import get, post
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar import Response, get, post
+from litestar.datastructures import ResponseHeader
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
 
 from accounts.errors import Invalid
 from accounts.http import CurrentViewer, require_probe, require_staff
 from validation.params import PathId
-from incidents import checks, discover
+from incidents import checks, discover, leases
 from incidents.schemas import (BatchResult, CheckEventOut, CheckOut, Discovery, PollOut, SampleOut, ServedProfiles,
                                TargetsVersion)
 from probes.wire import Target, parse_time
 
 
-@get("/probe/targets", guards=[require_probe], summary="Assets this probe worker polls (SNMP secrets included)")
-async def probe_targets(viewer: CurrentViewer, site: FromQuery[str | None] = None) -> list[Target]:
-    return [t.to_dict() for t in await checks.probe_targets(viewer, site)]
+WorkerId = Annotated[str | None, HeaderParameter(name=leases.WORKER_HEADER, required=False,
+                                           description="this worker's id: workers of one token share targets by it")]
+
+
+@get("/probe/targets", guards=[require_probe],
+     summary="Assets this probe worker polls (SNMP secrets included): a probe token gets a lease on its share",
+     response_headers=[ResponseHeader(name=leases.LEASE_HEADER, documentation_only=True,
+                                      description="seconds the lease runs unless renewed (fetch or post again)")])
+async def probe_targets(viewer: CurrentViewer, site: FromQuery[str | None] = None,
+                        worker: WorkerId = None, lease: FromQuery[bool] = True) -> Response[list[Target]]:
+    """lease=false: every target, leasing nothing (a one-off poll beside the workers)."""
+    targets = await checks.probe_targets(viewer, site)
+    if lease:
+        mine = await leases.lease(viewer, worker, viewer.site_code or site or "",
+                                  {t.asset_id: t.site_code for t in targets})
+        targets = [t for t in targets if t.asset_id in mine]
+    return Response([t.to_dict() for t in targets], headers={leases.LEASE_HEADER: f"{leases.lease_seconds():g}"})
 
 
 @get("/probe/targets/version", guards=[require_probe],
@@ -40,8 +56,10 @@ async def probe_profiles(viewer: CurrentViewer) -> ServedProfiles:
 
 @post("/probe/observations", guards=[require_probe], status_code=200,
       summary="Apply an observation batch (idempotent per batch_id)")
-async def probe_observations(viewer: CurrentViewer, data: JSONBody[dict]) -> BatchResult:
-    return await checks.record_observations(data, viewer)
+async def probe_observations(viewer: CurrentViewer, data: JSONBody[dict], worker: WorkerId = None) -> BatchResult:
+    result = await checks.record_observations(data, viewer)
+    await leases.renew(viewer, worker)
+    return result
 
 
 @get("/assets/{asset_id:int}/checks", guards=[require_staff], summary="Latest state of each check of an asset")

@@ -49,6 +49,12 @@ async def note_batch(probe: str, site_ids: Iterable[int], at: dt.datetime) -> No
                         "WHERE inc_probe_site.last_at < excluded.last_at")
 
 
+async def keep_sites(probe: str, site_ids: Iterable[int]) -> None:
+    """`probe` polls only these sites now (its leases moved): its silence elsewhere is no fault."""
+    q = Sql()
+    await q.fetch(f"DELETE FROM inc_probe_site WHERE probe = {q(probe)} AND site_id NOT IN {q.ints(site_ids)}")
+
+
 async def retire(probe: str) -> None:
     """A worker stopped on purpose: forget its sites (its silence is no fault)."""
     await ProbeSite.delete().where(ProbeSite.probe == probe)

@@ -89,6 +89,24 @@ class ProbeSite(Table, tablename="inc_probe_site"):
     last_at = Timestamptz()
 
 
+class ProbeLease(Table, tablename="inc_probe_lease"):
+    """Which probe worker polls an asset, until when (incidents.leases): workers
+    sharing a site split its assets, and a dead worker's lapse to the others."""
+
+    asset = Integer(unique=True, index=True)
+    holder = Varchar(length=100, default="")
+    expires_at = Timestamptz(index=True)
+
+
+class ProbeHolder(Table, tablename="inc_probe_holder"):
+    """The probe workers alive now, by identity and the scope they poll (a site
+    code, or "" for every site): the fair share is the scope's assets over them."""
+
+    holder = Varchar(length=100, unique=True, index=True)
+    scope = Varchar(length=100, default="")
+    expires_at = Timestamptz()
+
+
 # ---------------------------------------------------------------- incidents
 # Below: the incident engine's own tables. Affected assets and clients are plain
 # ids plus a snapshot of their names (no foreign keys): an incident's history

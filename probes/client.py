@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from probes.wire import Observation, ObservationBatch, Target, utcnow
+from probes.wire import LEASE_HEADER, WORKER_HEADER, Observation, ObservationBatch, Target, utcnow
 
 log = logging.getLogger("rackcard.probes.client")
 
@@ -40,15 +40,18 @@ class ServerRefused(Exception):
 
 
 class ServerClient:
-    def __init__(self, server: str, token: str, spool_dir: str | Path, probe: str = "", timeout: float = 10.0):
+    def __init__(self, server: str, token: str, spool_dir: str | Path, probe: str = "", timeout: float = 10.0,
+                 worker_id: str = ""):
         self.server = server.rstrip("/")
         self.probe = probe
         self.spool_dir = Path(spool_dir)
         self.spool_dir.mkdir(parents=True, exist_ok=True)
         (self.spool_dir / "rejected").mkdir(exist_ok=True)
-        self._http = httpx.AsyncClient(
-            base_url=self.server, timeout=timeout, headers={"Authorization": f"Bearer {token}"}
-        )
+        headers = {"Authorization": f"Bearer {token}"}
+        if worker_id:  # workers sharing one token hold their leases on targets apart by it
+            headers[WORKER_HEADER] = worker_id
+        self._http = httpx.AsyncClient(base_url=self.server, timeout=timeout, headers=headers)
+        self.lease_s: float | None = None  # how long the server keeps our share of targets without news
         self._last_seq = 0
         self._lock = asyncio.Lock()
 
@@ -70,9 +73,17 @@ class ServerClient:
             raise ServerRefused(response.status_code, str(detail))
         return response
 
-    async def targets(self, site: str | None = None) -> list[Target]:
-        params = {"site": site} if site else None
+    async def targets(self, site: str | None = None, lease: bool = True) -> list[Target]:
+        """Our share of the targets, leased to us; lease=False: all of them, leasing nothing
+        (a one-off poll beside the workers)."""
+        params = {"site": site} if site else {}
+        if not lease:
+            params["lease"] = "false"
         response = await self._request("GET", "/probe/targets", params=params)
+        try:
+            self.lease_s = float(response.headers[LEASE_HEADER])
+        except (KeyError, ValueError):  # an older server: no leases
+            self.lease_s = None
         return [Target.from_dict(t) for t in response.json()]
 
     async def profile_data(self) -> dict:

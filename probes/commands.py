@@ -48,7 +48,7 @@ async def _target(args: argparse.Namespace, token: str, wanted: str):
 
     client = ServerClient(args.server, token, _spool_dir(args), probe=args.name)
     try:
-        targets = await client.targets(args.site)
+        targets = await client.targets(args.site, lease=False)
     except (ServerUnavailable, ServerRefused) as exc:
         print(f"error: cannot fetch targets from {args.server}: {exc}", file=sys.stderr)
         return None

@@ -15,6 +15,13 @@ OK, WARNING, CRITICAL, UNKNOWN = "ok", "warning", "critical", "unknown"
 STATES = (OK, WARNING, CRITICAL, UNKNOWN)
 SOURCES = ("poll", "trap")
 
+#: Sent by a worker: its id (workers of one token share targets by lease, held apart by it).
+WORKER_HEADER = "X-Probe-Worker"
+#: Sent by the server with the targets: seconds the worker's lease on them runs unless renewed.
+LEASE_HEADER = "X-Probe-Lease-Seconds"
+#: What a worker id may hold.
+WORKER_ID_CHARS = r"A-Za-z0-9._@:/+-"
+
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)

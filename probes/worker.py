@@ -10,6 +10,8 @@ import heapq
 import logging
 import os
 import random
+import re
+import socket
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -21,7 +23,7 @@ from probes.interpret import PollResult, interpret, oids_of, plan, readability, 
 from probes.profiles import (
     AUTO, SYS_OBJECT_ID, Profile, auto_profile, builtin_profiles, installed_profiles, profile_for, profiles_from_env,
 )
-from probes.wire import OK, UNKNOWN, Observation, Target, utcnow
+from probes.wire import OK, UNKNOWN, WORKER_ID_CHARS, Observation, Target, utcnow
 
 log = logging.getLogger("rackcard.probes.worker")
 
@@ -313,6 +315,7 @@ class WorkerConfig:
     profiles_file: str | None = None  # default RACKCARD_PROFILES
     long_poll_s: float = 25.0
     exit_on_refused: bool = False  # embedded: stop when the token is refused (the server renews it)
+    worker_id: str = ""  # default NAME@HOST: one per spool, so a restarted worker takes its leases back
 
 
 class Worker:
@@ -324,7 +327,10 @@ class Worker:
         # A set given here (--profiles / RACKCARD_PROFILES) wins; else the server's (fetched with the targets).
         self.local_profiles = bool(config.profiles_file or os.environ.get("RACKCARD_PROFILES"))
         self.profiles = builtin_profiles(config.profiles_file) if config.profiles_file else profiles_from_env()
-        self.client = ServerClient(config.server, config.token, config.spool_dir, probe=config.probe)
+        worker_id = re.sub(f"[^{WORKER_ID_CHARS}]", "-",
+                           config.worker_id or f"{config.probe or 'probe'}@{socket.gethostname()}")[:60]
+        self.client = ServerClient(config.server, config.token, config.spool_dir, probe=config.probe,
+                                   worker_id=worker_id)
         self.outbox = Outbox(self.client, flush_s=config.flush_s, stats=self.stats)
         self.poller = None
         self._poller_factory = lambda: SnmpPoller(config.timeout_s, config.retries, config.max_in_flight)
@@ -396,6 +402,11 @@ class Worker:
         await self.outbox.token_refused.wait()
         raise TokenRefusedExit()
 
+    def _refresh_every(self) -> float:
+        """refresh_s, or often enough to renew our lease on the targets (and take over a dead worker's)."""
+        lease = self.client.lease_s
+        return min(self.config.refresh_s, lease / 4) if lease else self.config.refresh_s
+
     async def _refresh_loop(self) -> None:
         """Targets at start, then whenever the server's targets version moves (long poll),
         and every refresh_s anyway."""
@@ -405,7 +416,7 @@ class Worker:
             if not ok:
                 await asyncio.sleep(min(5.0, self.config.refresh_s))
                 continue
-            deadline = time.monotonic() + self.config.refresh_s
+            deadline = time.monotonic() + self._refresh_every()
             while (left := deadline - time.monotonic()) > 0:
                 seen = await self._version(version, min(self.config.long_poll_s, left))
                 if seen is None or seen != version:

@@ -22,7 +22,7 @@ from accounts import secretbox
 from accounts.audit_log import SourceAddressMiddleware
 from accounts.http import page_viewer_dependency, require_staff_session, require_token, viewer_dependency
 from accounts.ratelimit import FailureLimiter
-from incidents import admin, checks
+from incidents import admin, checks, leases
 from portal.pages import NotAClient, require_client_session
 from portal.pages import page_routes as portal_page_routes
 from rackcard import csrf, db, logs, openapi, ops, web
@@ -85,6 +85,8 @@ def create_app(
     settings = settings or Settings.from_env()
     secretbox.configure(settings.secret_key, settings.old_secret_keys)
     checks.set_clock_tolerance(settings.clock_tolerance_s)
+    checks.set_min_interval(settings.min_poll_interval_s)
+    leases.configure(settings.probe_lease_s)
     admin.ALLOW_PRIVATE_WEBHOOKS = settings.allow_private_webhooks
 
     @asynccontextmanager

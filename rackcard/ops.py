@@ -6,7 +6,8 @@
   503 with the failing parts otherwise, so a proxy stops sending traffic.
 - `/metrics`: Prometheus text. HTTP requests and latency by route template come
   from Litestar's Prometheus middleware; the domain figures (open incidents by
-  priority, deliveries by status, age of each site's newest observation) are
+  priority, deliveries by status, age of each site's newest observation, probe
+  lease holders) are
   read from the database at scrape time, so every web replica reports the same
   domain numbers.
 
@@ -76,7 +77,7 @@ def _escape(value: str) -> str:
 
 
 async def domain_metrics(now: dt.datetime) -> str:
-    from incidents import stats
+    from incidents import leases, stats
 
     lines = [
         "# HELP rackcard_open_incidents Open incidents (new to pending_client) by priority.",
@@ -96,6 +97,12 @@ async def domain_metrics(now: dt.datetime) -> str:
     ]
     for site, age in sorted((await stats.site_observation_age(now)).items()):
         lines.append(_sample("rackcard_site_last_observation_age_seconds", round(age, 3), site=site))
+    lines += [
+        "# HELP rackcard_probe_leases Assets each probe worker holds a live lease on (it polls them).",
+        "# TYPE rackcard_probe_leases gauge",
+    ]
+    for holder, count in sorted((await leases.holders(now)).items()):
+        lines.append(_sample("rackcard_probe_leases", count, holder=holder))
     return "\n".join(lines) + "\n"
 
 

@@ -113,6 +113,8 @@ class Settings:
     mail_attachment_types: tuple[str, ...] = ("image/*", "application/pdf", "text/plain", "text/csv")
     probe_stale_intervals: int = 3  # a probe worker silent on a site this many poll intervals = `probe stale`
     sample_raw_hours: int = 48
+    probe_lease_s: int = 90  # a probe worker's lease on its share of targets runs this long unrenewed
+    min_poll_interval_s: int = 5  # no asset is polled more often (tests shorten it)
     engine: EngineSettings = field(default_factory=EngineSettings)
 
     @classmethod
@@ -163,6 +165,8 @@ class Settings:
                 "RACKCARD_MAIL_ATTACHMENT_TYPES", "image/*,application/pdf,text/plain,text/csv").split(",") if t.strip()),
             probe_stale_intervals=_int(env, "RACKCARD_PROBE_STALE_INTERVALS", 3),
             sample_raw_hours=_int(env, "RACKCARD_SAMPLE_RAW_HOURS", 48),
+            probe_lease_s=_int(env, "RACKCARD_PROBE_LEASE_S", 90),
+            min_poll_interval_s=_int(env, "RACKCARD_MIN_POLL_INTERVAL_S", 5),
             engine=EngineSettings(
                 hold_down_polls=_int(env, "RACKCARD_HOLD_DOWN_POLLS", 3),
                 flap_changes=_int(env, "RACKCARD_FLAP_CHANGES", 5),

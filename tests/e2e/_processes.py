@@ -3,8 +3,10 @@ waiting until its HTTP port answers (failing with its output if it died)."""
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
+import sys
 import time
 
 import httpx
@@ -28,3 +30,36 @@ def wait_until_up(server: subprocess.Popen, url: str, timeout: float = 60) -> No
         assert server.poll() is None, server.stdout.read()
         assert time.monotonic() < deadline, "server did not come up"
         time.sleep(0.2)
+
+
+async def until(predicate, timeout: float, what: str, step: float = 0.2):
+    """Await `predicate()` until it is truthy (returned); fail with `what` after `timeout` s."""
+    import asyncio
+
+    deadline = time.monotonic() + timeout
+    while True:
+        result = await predicate()
+        if result:
+            return result
+        assert time.monotonic() < deadline, what
+        await asyncio.sleep(step)
+
+
+def probe_worker(name: str, url: str, env: dict, spool_dir, log_path, timeout: float = 1.0) -> subprocess.Popen:
+    """A `rackcard probe` process without traps (the token in env's RACKCARD_PROBE_TOKEN)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "rackcard.cli", "probe", "--server", url, "--name", name, "--no-traps",
+         "--spool-dir", str(spool_dir), "--timeout", f"{timeout:g}"],
+        env=env, stdout=subprocess.DEVNULL, stderr=open(log_path, "ab"))
+
+
+def stop_all(processes, sig: int = signal.SIGTERM, timeout: float = 30) -> None:
+    """Signal every live process, then wait for each; kill whichever outlasts `timeout`."""
+    processes = [p for p in processes if p.poll() is None]
+    for process in processes:
+        process.send_signal(sig)
+    for process in processes:
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
