@@ -551,6 +551,14 @@ def served_profiles() -> dict:
 
 MAX_TARGETS_WAIT_S = 30.0
 TARGETS_VERSION_STEP_S = 0.25
+#: Set when the server stops: the workers' long polls answer at once instead of
+#: holding the shutdown up to MAX_TARGETS_WAIT_S (they ask again, elsewhere or later).
+_draining = False
+
+
+def drain_long_polls(draining: bool = True) -> None:
+    global _draining
+    _draining = draining
 
 
 async def _targets_version() -> str:
@@ -569,7 +577,7 @@ async def targets_version(viewer: Viewer, since: str | None = None, wait: float 
     deadline = asyncio.get_running_loop().time() + wait
     while True:
         version = await _targets_version()
-        if since is None or version != since or asyncio.get_running_loop().time() >= deadline:
+        if since is None or version != since or asyncio.get_running_loop().time() >= deadline or _draining:
             return version
         await asyncio.sleep(TARGETS_VERSION_STEP_S)
 

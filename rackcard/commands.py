@@ -40,6 +40,25 @@ def _udp_free(host: str, port: int) -> bool:
     return True
 
 
+#: Seconds a stopping server gives the requests in flight.
+GRACEFUL_S = 15
+
+
+def _DrainingServer(config):
+    """uvicorn's server, which on a stop signal also answers the probe workers'
+    long polls at once (they would hold the shutdown for up to 30 s)."""
+    import uvicorn
+
+    from incidents.checks import drain_long_polls
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig, frame) -> None:
+            drain_long_polls()
+            super().handle_exit(sig, frame)
+
+    return Server(config)
+
+
 def _serve(args: argparse.Namespace, demo: bool = False) -> int:
     import uvicorn
 
@@ -74,11 +93,12 @@ def _serve(args: argparse.Namespace, demo: bool = False) -> int:
              "%d process(es)",
              host, port, workers)
     # log_config=None: uvicorn's own lines go through rackcard's handler (text or JSON, with request ids).
-    common = dict(log_level=settings.log_level.lower(), log_config=None)
+    # On stop, requests in flight (an observation batch, an import) get GRACEFUL_S to finish.
+    common = dict(log_level=settings.log_level.lower(), log_config=None, timeout_graceful_shutdown=GRACEFUL_S)
     if workers == 1:
         # serve on the socket bound above: the app's start-up (tokens, demo data) runs only once the port is ours
         app = create_app(settings, demo=demo, demo_scenario=not getattr(args, "quiet", False))
-        uvicorn.Server(uvicorn.Config(app, **common)).run(sockets=[sock])
+        _DrainingServer(uvicorn.Config(app, **common)).run(sockets=[sock])
         return 0
     # Several processes: uvicorn binds in this process before starting them (their start-up runs after).
     sock.close()

@@ -101,7 +101,9 @@ class LiveServer:
         self._task = None
 
     async def start(self):
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, lifespan="off", log_level="warning")
+        # A stop cancels what still runs after a second (a worker's long poll would hold it 30 s).
+        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, lifespan="off", log_level="warning",
+                                timeout_graceful_shutdown=1)
         self._server = uvicorn.Server(config)
         self._task = asyncio.create_task(self._server.serve())
         while not self._server.started:
