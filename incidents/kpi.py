@@ -458,6 +458,21 @@ DEFINITIONS_SLA: dict[str, str] = {
                         "(overlapping outages count once).",
 }
 
+#: What the pages call each metric (DEFINITIONS and DEFINITIONS_SLA keys); the templates translate them.
+LABELS = {
+    "cohort": "Cohort", "incidents": "Incidents", "resolved": "Resolved", "closed_pct": "Closed share",
+    "first_contact_resolution_pct": "First-contact resolution", "time_to_first_response": "Time to first response",
+    "time_to_acknowledge": "Time to acknowledge (MTTA)", "time_to_resolve": "Time to resolve (MTTR)",
+    "handling_time": "Handling time", "calendar_vs_business": "Calendar and business time",
+    "response_breach_pct": "Response SLA breaches", "resolution_breach_pct": "Resolution SLA breaches",
+    "overdue_now": "Overdue now", "backlog": "Backlog and ageing", "series": "Incoming and resolved over time",
+    "reopen_rate_pct": "Reopen rate", "escalation_rate_pct": "Escalation rate",
+    "escalation_by_line": "Escalation by line", "proactive_pct": "Proactive share of problems",
+    "self_healed_pct": "Self-healed share", "detection_to_first_call": "Detection to the first client call",
+    "call_mix": "Call mix", "groups": "Groups", "availability_pct": "Availability",
+    "downtime_minutes": "Downtime, minutes",
+}
+
 
 def down_spans(changes: Iterable[tuple[dt.datetime, str]], start: dt.datetime, end: dt.datetime,
                state_before: str | None = None) -> list[tuple[dt.datetime, dt.datetime]]:

@@ -69,6 +69,11 @@ class Query:
     category: str | None = None
     bucket: str = "day"
 
+    def days(self) -> dict[str, str]:
+        """{"from", "to"}: the period as the UTC dates a period picker shows (`to` inclusive)."""
+        return {"from": self.start.date().isoformat(),
+                "to": (self.end - dt.timedelta(microseconds=1)).date().isoformat()}
+
 
 def parse_query(*, from_: str | None, to: str | None, group_by: str | None, client_id: int | None,
                 category: str | None, bucket: str | None, now: dt.datetime) -> Query:

@@ -186,6 +186,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/kb/{article_id:int}/edit"): STAFF_PAGE,
     ("POST", "/kb/{article_id:int}/edit"): STAFF_PAGE,
     ("GET", "/incidents/{incident_id:int}/desk"): STAFF_PAGE,
+    ("GET", "/history/{object_type:str}/{object_id:int}"): STAFF_PAGE,
     ("POST", "/incidents/{incident_id:int}/kb-use"): STAFF_PAGE,
     ("POST", "/incidents/{incident_id:int}/canned-reply"): STAFF_PAGE,
     ("GET", "/mail/quarantine"): STAFF_PAGE,
@@ -233,7 +234,11 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/portal/incidents/{incident_id:int}"): CLIENT_PAGE,
     ("POST", "/portal/incidents/{incident_id:int}/comments"): CLIENT_PAGE,
     ("GET", "/portal/requests/new"): CLIENT_PAGE,
+    ("GET", "/portal/requests/suggestions"): CLIENT_PAGE,
     ("POST", "/portal/requests"): CLIENT_PAGE,
+    ("GET", "/portal/kb"): CLIENT_PAGE,
+    ("GET", "/portal/kb/{article_id:int}"): CLIENT_PAGE,
+    ("GET", "/portal/sla"): CLIENT_PAGE,
 }
 
 ROLES = ("admin", "engineer", "noc", "client_a", "client_b", "probe", "ingest")
