@@ -277,9 +277,11 @@ _SEGMENT_IDS = {
     "clients": "bravo", "contacts": "bravo_contact", "racks": "bravo_rack", "assets": "bravo_asset",
     "ip-addresses": "bravo_ip", "incidents": "bravo_incident", "maintenance-windows": "bravo_window",
     "webhooks": "webhook", "sla-plans": "plan", "sites": "site_dc", "maintenance": "bravo_window",
+    "kb": "bravo_article",
 }
 #: Pages name their ids after what they are.
-_NAMED_IDS = {"{client_id:int}": "bravo", "{incident_id:int}": "bravo_incident", "{asset_id:int}": "bravo_asset"}
+_NAMED_IDS = {"{client_id:int}": "bravo", "{incident_id:int}": "bravo_incident", "{asset_id:int}": "bravo_asset",
+              "{article_id:int}": "bravo_article"}
 
 
 class Foreign:
@@ -300,7 +302,8 @@ class Own:
 
     def __init__(self, world, role: str):
         mine = "alpha" if role == "client_a" else "bravo"
-        self.values = {"bravo_incident": world.shared_incident, "bravo_asset": getattr(world, f"{mine}_asset")}
+        self.values = {"bravo_incident": world.shared_incident, "bravo_asset": getattr(world, f"{mine}_asset"),
+                       "bravo_article": world.public_article}
 
     def __getattr__(self, name: str):
         return self.values.get(name, NO_SUCH_ID)
