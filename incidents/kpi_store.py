@@ -325,10 +325,13 @@ def _unpack(value: Any, cast=str) -> list:
 
 
 def _minutes(value: Any) -> list[float]:
-    """The seconds of _numbers as minutes."""
+    """The seconds of _numbers as minutes, in order: kpi.summary's sort is then
+    linear, and so is most of the sort of several groups' values merged."""
     if value is None:
         return []
-    return [v / 60 for v in (json.loads(value) if isinstance(value, str) else value)]
+    seconds = json.loads(value) if isinstance(value, str) else list(value)
+    seconds.sort()
+    return [v / 60 for v in seconds]
 
 
 async def _aggregate(query: Query, group_by: str | None, *, lists: bool = True) -> dict[Any, dict[str, Any]]:
