@@ -54,7 +54,7 @@ async def history_page(viewer: CurrentViewer, object_type: FromPath[str], object
     found = await history(viewer, object_type, object_id, limit=PAGE, offset=(page - 1) * PAGE)
     return Template("pages/history.html", context={
         "history": found, "page": page, "pages": max(1, -(-found["count"] // PAGE)),
-        "object_url": OBJECT_URLS[object_type].format(object_id), "nav": "",
+        "object_url": OBJECT_URLS[object_type].format(object_id), "page_url": lambda n: f"?page={n}", "nav": "",
     })
 
 

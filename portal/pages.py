@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from itertools import groupby
+from urllib.parse import urlencode
 from typing import Annotated, Any
 
 from litestar import Request, get, post
@@ -173,8 +174,9 @@ async def request_submit(request: Request, viewer: CurrentViewer, data: FormBody
 async def kb_list(viewer: CurrentViewer, q: FromQuery[str] = "", page: FromQuery[int] = 1) -> Template:
     page = max(page, 1)
     count, articles = await PortalScope(viewer).articles(q[:200] or None, limit=KB_PAGE, offset=(page - 1) * KB_PAGE)
-    return Template("portal/kb_list.html", context={"q": q, "count": count, "articles": articles, "page": page,
-                                                    "pages": max(1, -(-count // KB_PAGE)), "nav": "kb"})
+    return Template("portal/kb_list.html", context={
+        "q": q, "count": count, "articles": articles, "page": page, "pages": max(1, -(-count // KB_PAGE)),
+        "page_url": lambda n: "?" + urlencode({"q": q, "page": n}), "nav": "kb"})
 
 
 @get("/kb/{article_id:int}")
