@@ -22,7 +22,8 @@ def _staff(viewer: Viewer) -> None:
         raise Forbidden("live check state is for staff")
 
 
-#: Problem checks per site and state: only rows that are not OK are joined and grouped
+#: Problem checks per site and state: only rows that are not OK are read (a partial index,
+#: inc_check_state_problem_ix, holds just those) and grouped
 #: (a healthy network has few), so the board's 5-second refresh stays cheap with 100,000 assets.
 _PROBLEMS_BY_SITE = (
     "SELECT a.site AS site_id, c.state AS state, COUNT(*) AS n FROM inc_check_state c "
