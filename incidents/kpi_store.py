@@ -324,6 +324,17 @@ def _unpack(value: Any, cast=str) -> list:
     return [cast(v) for v in value]
 
 
+_EPOCH = dt.date(1970, 1, 1)
+
+
+def _day_list(value: Any) -> list[str]:
+    """The cohort's opening days as ISO dates, from SQLite's text or PostgreSQL's day numbers."""
+    if value is None or isinstance(value, str):
+        return _unpack(value)
+    names = {n: (_EPOCH + dt.timedelta(days=n)).isoformat() for n in set(value)}
+    return [names[n] for n in value]
+
+
 def _minutes(value: Any) -> list[float]:
     """The seconds of _numbers as minutes, in order: kpi.summary's sort is then
     linear, and so is most of the sort of several groups' values merged."""
@@ -347,18 +358,20 @@ async def _aggregate(query: Query, group_by: str | None, *, lists: bool = True) 
     sums = ", ".join(f"COUNT(*) FILTER (WHERE {cond}) AS \"{name}\"" for name, cond in _COUNTS)
     spreads = ", ".join(f"{_numbers(q, f'f.{col}', f'f.{col} IS NOT NULL{extra}')} AS \"v_{col}\""
                         for _, col, extra in _SPREADS)
-    day = "substr(f.opened_at, 1, 10)" if q.sqlite else "to_char(f.opened_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+    # PostgreSQL: each day as days since 1970-01-01 (to_char per row costs more than the rest of a column)
+    days = _texts(q, "substr(f.opened_at, 1, 10)") if q.sqlite else \
+        "array_agg((f.opened_at AT TIME ZONE 'UTC')::date - DATE '1970-01-01')"
     delay = (f"CASE WHEN {_AUTO} AND f.first_call >= 0 THEN "
              + ("f.incident || ':' || f.first_call" if q.sqlite
                 else "f.incident::text || ':' || f.first_call::text") + " END")
-    extra = f", {_texts(q, day)} AS days, {_texts(q, 'f.category')} AS categories, {_texts(q, delay)} AS delays" \
+    extra = f", {days} AS days, {_texts(q, 'f.category')} AS categories, {_texts(q, delay)} AS delays" \
         if lists else ", NULL AS days, NULL AS categories, NULL AS delays"
     rows = await q.fetch(f"SELECT {select_key}, {sums}, {spreads}{extra} FROM inc_kpi_fact f{joins} "
                          f"WHERE {_cohort(q, query)}{group}")
     return {r["grp"]: {
         "counts": {name: int(r[name] or 0) for name, _ in _COUNTS},
         "values": {col: _minutes(r[f"v_{col}"]) for _, col, _ in _SPREADS},
-        "days": _unpack(r["days"]),
+        "days": _day_list(r["days"]),
         "categories": _unpack(r["categories"]),
         "delays": [(int(d) / 60, int(i)) for i, d in (x.split(":") for x in _unpack(r["delays"]))],
     } for r in rows if r["incidents"]}
