@@ -53,18 +53,105 @@ def atomic(engine: Engine | None = None):
     return engine.transaction()
 
 
-#: One queue of writers per event loop: SQLite's own busy handler polls, so a
-#: writer that commits and begins again at once (an import's chunks) would
-#: starve the others; asyncio.Lock hands the database over in arrival order.
-_write_queues: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock]" = weakref.WeakKeyDictionary()
+class _WriteQueue:
+    """SQLite's writers of one event loop, served in arrival order. SQLite's
+    own busy handler polls, so a writer that commits and begins again at once
+    (an import's chunks) would starve the others; asyncio.Lock hands the
+    database over in arrival order, and `waiting` tells a long writer that
+    someone queues behind it."""
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.waiting = 0
+
+    @contextlib.asynccontextmanager
+    async def turn(self):
+        self.waiting += 1
+        try:
+            await self.lock.acquire()
+        finally:
+            self.waiting -= 1
+        try:
+            yield
+        finally:
+            self.lock.release()
+
+
+_write_queues: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _WriteQueue]" = weakref.WeakKeyDictionary()
+
+
+def _queue() -> _WriteQueue:
+    loop = asyncio.get_running_loop()
+    queue = _write_queues.get(loop)
+    if queue is None:
+        queue = _write_queues[loop] = _WriteQueue()
+    return queue
+
+
+def writers_waiting() -> bool:
+    """Whether another writer queues for SQLite's write lock behind the current
+    one (in this process): a long writer (an import) commits and lets it in."""
+    return _queue().waiting > 0
 
 
 @contextlib.asynccontextmanager
 async def _sqlite_write(engine: SQLiteEngine):
-    loop = asyncio.get_running_loop()
-    queue = _write_queues.get(loop)
-    if queue is None:
-        queue = _write_queues[loop] = asyncio.Lock()
-    async with queue:
+    async with _queue().turn():
         async with engine.transaction(transaction_type=TransactionType.immediate) as transaction:
             yield transaction
+
+
+#: SQLite: plain read connections kept open, by (thread, database file); a few
+#: files at most per thread (tests switch databases), the oldest closed first.
+_sqlite_readers: dict[tuple[int, str], sqlite3.Connection] = {}
+_READERS_PER_THREAD = 4
+
+
+def _sqlite_reader(engine: SQLiteEngine) -> sqlite3.Connection:
+    import threading
+
+    thread = threading.get_ident()
+    database = str(engine.connection_kwargs["database"])
+    connection = _sqlite_readers.get((thread, database))
+    if connection is None:
+        mine = [key for key in _sqlite_readers if key[0] == thread]
+        for key in mine[: max(0, len(mine) - _READERS_PER_THREAD + 1)]:
+            _sqlite_readers.pop(key).close()
+        connection = sqlite3.connect(database, detect_types=engine.connection_kwargs.get("detect_types", 0),
+                                     timeout=1.0, isolation_level=None)
+        connection.row_factory = sqlite3.Row
+        _sqlite_readers[(thread, database)] = connection
+    return connection
+
+
+async def read_row(sql: str, *args):
+    """One row (a mapping) or None, for the reads every request makes (token and
+    session checks), at a fraction of a Piccolo query's cost.
+
+    `sql` takes `?` placeholders. SQLite: a read on an indexed key takes microseconds,
+    so it runs on a kept-open connection in the event loop's thread instead of a new
+    aiosqlite connection and its thread per query (~2 ms); in WAL mode a reader sees
+    the last commit and never waits for the writer. PostgreSQL: one statement on a
+    pooled connection (asyncpg prepares it once per connection). Inside a transaction,
+    the transaction's own connection is used, so its uncommitted writes are seen."""
+    engine = current_engine()
+    txn = engine.current_transaction.get()
+    if isinstance(engine, SQLiteEngine):
+        if txn is not None:
+            rows = await txn.connection.execute_fetchall(sql, args)
+            return rows[0] if rows else None
+        return _sqlite_reader(engine).execute(sql, args).fetchone()
+    numbered, n = [], 0
+    for part in sql.split("?"):
+        numbered.append(part)
+        n += 1
+        numbered.append(f"${n}")
+    sql = "".join(numbered[:-1])
+    if txn is not None:
+        return await txn.connection.fetchrow(sql, *args)
+    pool = getattr(engine, "pool", None)
+    if pool is not None:
+        async with pool.acquire() as connection:
+            return await connection.fetchrow(sql, *args)
+    async with engine.transaction() as transaction:
+        return await transaction.connection.fetchrow(sql, *args)

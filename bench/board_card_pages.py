@@ -34,8 +34,8 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
-from _results import append_run, machine  # noqa: E402
-from cmdb_card_search import BENCH_SECRET_KEY, Dataset, _pg_admin, _pg_database_url, percentile, seed_pg, seed_sqlite  # noqa: E402
+from _results import append_run, headline, machine, pg_admin, pg_database_url  # noqa: E402
+from cmdb_card_search import BENCH_SECRET_KEY, Dataset, percentile, seed_pg, seed_sqlite  # noqa: E402
 from rackcard import db as rdb  # noqa: E402
 
 TARGET_P95_MS = 100.0
@@ -187,13 +187,17 @@ async def main_async(args) -> int:
             directory.rmdir()
     if "pg" in args.engines and args.pg:
         name = f"rackcard_bench_pages_{os.getpid()}"
-        await _pg_admin(args.pg, f'CREATE DATABASE "{name}"')
+        await pg_admin(args.pg, f'CREATE DATABASE "{name}"')
         try:
-            runs["PostgreSQL"] = await run_engine("pg", _pg_database_url(args.pg, name), data, args)
+            runs["PostgreSQL"] = await run_engine("pg", pg_database_url(args.pg, name), data, args)
         finally:
-            await _pg_admin(args.pg, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await pg_admin(args.pg, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     if runs and not args.no_record:
         record(runs, data, args)
+    for engine, results in runs.items():
+        for label, short in (("board fragment (htmx poll)", "board fragment"), ("client card page", "card page")):
+            p95 = results[label]["p95"]
+            headline("pages", f"{short} p95, {engine}", p95, "ms", f"< {TARGET_P95_MS:.0f} ms", p95 < TARGET_P95_MS)
     bad = [(e, label) for e, res in runs.items() for label, r in res.items() if r["wrong"] or r["errors"]]
     for e, label in bad:
         print(f"wrong answers or errors: {e} {label}")

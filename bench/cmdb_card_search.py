@@ -43,7 +43,6 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import urlparse, urlunparse
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -51,7 +50,7 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 
 from cmdb import addressing  # noqa: E402
-from _results import RESULTS, append_run, machine  # noqa: E402  (bench/ is the script's directory)
+from _results import RESULTS, append_run, headline, machine, pg_admin, pg_database_url  # noqa: E402  (bench/ is the script's directory)
 from rackcard import db as rdb  # noqa: E402
 from accounts import secretbox  # noqa: E402
 
@@ -437,20 +436,6 @@ def body_results(body) -> list[dict]:
 # --------------------------------------------------------------------------- engines
 
 
-def _pg_database_url(url: str, name: str) -> str:
-    return urlunparse(urlparse(url)._replace(path="/" + name))
-
-
-async def _pg_admin(url: str, sql: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
 async def run_engine(engine: str, url: str, data: Dataset, args) -> dict:
     print(f"{engine}: migrating", flush=True)
     async with rdb.connected(url):
@@ -525,16 +510,23 @@ async def main_async(args) -> int:
             print("PostgreSQL skipped: give --pg URL or set RACKCARD_TEST_PG_URL", file=sys.stderr)
         else:
             name = f"rackcard_bench_{os.getpid()}"
-            await _pg_admin(args.pg, f'CREATE DATABASE "{name}"')
+            await pg_admin(args.pg, f'CREATE DATABASE "{name}"')
             try:
-                runs["PostgreSQL"] = await run_engine("pg", _pg_database_url(args.pg, name), data, args)
+                runs["PostgreSQL"] = await run_engine("pg", pg_database_url(args.pg, name), data, args)
             finally:
                 if not args.keep:
-                    await _pg_admin(args.pg, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                    await pg_admin(args.pg, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
                 else:
                     print(f"kept database {name}")
     if runs and not args.no_record:
         record(runs, data, args)
+    for engine, run in runs.items():
+        results = run["results"]
+        card = results["client card"]["p95"]
+        search = max(r["p95"] for label, r in results.items() if label.startswith("search"))
+        target = f"< {TARGET_P95_MS:.0f} ms"
+        headline("card_search", f"client card p95, {engine}", card, "ms", target, card < TARGET_P95_MS)
+        headline("card_search", f"slowest search p95, {engine}", search, "ms", target, search < TARGET_P95_MS)
     slow = [(e, label) for e, run in runs.items() for label, r in run["results"].items() if not r["p95"] < TARGET_P95_MS]
     wrong = [(e, label) for e, run in runs.items() for label, r in run["results"].items() if r["wrong"] or r["errors"]]
     for e, label in slow:

@@ -19,7 +19,6 @@ import datetime as dt
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,11 +28,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 
 import httpx  # noqa: E402
 
 import cmdb_card_search as card_bench  # noqa: E402  (bench/ is the script's directory)
-from _results import append_run, machine  # noqa: E402
+from _processes import free_port, wait_until_up  # noqa: E402  (the e2e tests' process helpers)
+from _results import append_run, headline, load_average, machine, scratch_pg  # noqa: E402
 from rackcard import db as rdb  # noqa: E402
 
 USERS = (1, 8, 32)
@@ -41,12 +42,6 @@ TARGET_RPS, TARGET_P95_MS = 500, 50.0
 USAGE = ("`./run bench http_load [--scale S] [--seconds N] [--workers W] [--pg URL]`: card 40 %, search 30 %, "
          "open-incident list 30 % over real HTTP (keep-alive) from 1, 8 and 32 users; the load generator shares "
          f"the machine. Targets on 2 cores: >= {TARGET_RPS} req/s and p95 < {TARGET_P95_MS:.0f} ms at 32 users.")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def _token(url: str) -> str:
@@ -106,21 +101,8 @@ def _serve(url: str, port: int, workers: int) -> subprocess.Popen:
     env = {**os.environ, "RACKCARD_DATABASE_URL": url, "RACKCARD_SECRET_KEY": "l" * 40,
            "RACKCARD_VAR_DIR": tempfile.mkdtemp(), "RACKCARD_EMBEDDED_PROBE": "false", "RACKCARD_LOG_LEVEL": "WARNING"}
     return subprocess.Popen([sys.executable, "-m", "rackcard.cli", "serve", "--port", str(port),
-                             "--workers", str(workers)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def _wait_up(base: str, server: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit("the server exited")
-        try:
-            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.3)
-    raise SystemExit("the server did not come up")
+                             "--workers", str(workers)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
 
 
 def run_engine(label: str, url: str, data, args) -> list[dict]:
@@ -134,13 +116,13 @@ def run_engine(label: str, url: str, data, args) -> list[dict]:
         return await _token(url)
 
     token = asyncio.run(prepare())
-    port = _free_port()
+    port = free_port()
     server = _serve(url, port, args.workers)
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_up(base, server)
+        wait_until_up(server, f"{base}/readyz", timeout=120)
         rows = []
-        for users in USERS:
+        for users in args.users:
             r = asyncio.run(_run_users(base, token, data, users, args.seconds))
             print(f"{label}: {users:>2} users  {r['rps']:7.1f} req/s  p50 {r['p50']:6.1f} ms  p95 {r['p95']:6.1f} ms"
                   f"  (n={r['n']}, errors={r['errors']})", flush=True)
@@ -160,26 +142,34 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=15.0, help="how long each user count runs")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="web processes")
     parser.add_argument("--pg", metavar="URL", help="also run on this PostgreSQL server (a scratch database is made)")
+    parser.add_argument("--users", default=",".join(map(str, USERS)), help="concurrent users, one step each")
+    parser.add_argument("--no-record", action="store_true", help="print only; do not append to bench/RESULTS.md")
     args = parser.parse_args(argv)
+    args.users = [int(u) for u in args.users.split(",")]
     data = card_bench.Dataset(int(10_000 * args.scale), int(100_000 * args.scale), int(200_000 * args.scale)).build()
-    targets = [("SQLite", f"sqlite:///{tempfile.mkdtemp()}/load.sqlite", None)]
+    async def on_pg():
+        async with scratch_pg(args.pg, "rackcard_bench_load") as url:
+            return await asyncio.to_thread(run_engine, "PostgreSQL", url, data, args)
+
+    targets = [("SQLite", lambda: run_engine("SQLite", f"sqlite:///{tempfile.mkdtemp()}/load.sqlite", data, args))]
     if args.pg:
-        name = f"rackcard_bench_load_{uuid.uuid4().hex[:6]}"
-        targets.append(("PostgreSQL", card_bench._pg_database_url(args.pg, name), name))
-    lines = [f"### {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC — {machine()}, load average "
-             f"{', '.join(f'{x:.1f}' for x in os.getloadavg())}", "",
+        targets.append(("PostgreSQL", lambda: asyncio.run(on_pg())))
+    lines = [f"### {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC — {machine()}, load average at start "
+             f"{load_average()}", "",
              f"{len(data.client_names):,} clients, `serve --workers {args.workers}`, {args.seconds:.0f} s per step:", "",
              "| engine | users | req/s | p50 ms | p95 ms | errors |", "|---|---|---|---|---|---|"]
-    for label, url, pg_name in targets:
-        if pg_name:
-            asyncio.run(card_bench._pg_admin(args.pg, f'CREATE DATABASE "{pg_name}"'))
-        try:
-            for r in run_engine(label, url, data, args):
-                lines.append(f"| {label} | {r['users']} | {r['rps']:.0f} | {r['p50']:.1f} | {r['p95']:.1f} | {r['errors']} |")
-        finally:
-            if pg_name:
-                asyncio.run(card_bench._pg_admin(args.pg, f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))
-    append_run("## http_load — card, search and incident list over real HTTP", USAGE, lines)
+    for label, measure in targets:
+        rows = measure()
+        for r in rows:
+            lines.append(f"| {label} | {r['users']} | {r['rps']:.0f} | {r['p50']:.1f} | {r['p95']:.1f} | {r['errors']} |")
+        top = rows[-1]
+        headline("http_load", f"req/s at {top['users']} users, {label}", top["rps"], "req/s", f">= {TARGET_RPS}",
+                 top["rps"] >= TARGET_RPS)
+        headline("http_load", f"p95 at {top['users']} users, {label}", top["p95"], "ms", f"< {TARGET_P95_MS:.0f} ms",
+                 top["p95"] < TARGET_P95_MS)
+    print("\n".join(lines))
+    if not args.no_record:
+        append_run("## http_load — card, search and incident list over real HTTP", USAGE, lines)
     return 0
 
 

@@ -31,16 +31,14 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
-from urllib.parse import urlparse, urlunparse
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
-from _results import append_run, machine  # noqa: E402
+from _results import append_run, headline, machine, scratch_pg  # noqa: E402
 from rackcard import db as rdb  # noqa: E402
 
 TARGET_P95_MS = 300.0
@@ -147,48 +145,23 @@ async def run(url: str, n_assets: int, requests: int) -> dict:
         return out
 
 
-def pg_database(base: str) -> tuple[str, str]:
-    import asyncpg
-
-    name = f"rackcard_bench_{uuid.uuid4().hex[:8]}"
-
-    async def create():
-        conn = await asyncpg.connect(base)
-        await conn.execute(f'CREATE DATABASE "{name}"')
-        await conn.close()
-
-    asyncio.run(create())
-    return urlunparse(urlparse(base)._replace(path="/" + name)), name
-
-
-def pg_drop(base: str, name: str) -> None:
-    import asyncpg
-
-    async def drop():
-        conn = await asyncpg.connect(base)
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.close()
-
-    asyncio.run(drop())
-
-
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--assets", type=int, default=500)
     parser.add_argument("--requests", type=int, default=60)
     parser.add_argument("--pg", default=os.environ.get("RACKCARD_TEST_PG_URL"), help="PostgreSQL server URL")
     parser.add_argument("--no-record", action="store_true", help="print only, do not append to bench/RESULTS.md")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     results = []
     load = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         results.append(asyncio.run(run(f"sqlite:///{tmp}/bench.sqlite", args.assets, args.requests)))
     if args.pg:
-        url, name = pg_database(args.pg)
-        try:
-            results.append(asyncio.run(run(url, args.assets, args.requests)))
-        finally:
-            pg_drop(args.pg, name)
+        async def on_pg():
+            async with scratch_pg(args.pg, "rackcard_bench_site") as url:
+                return await run(url, args.assets, args.requests)
+
+        results.append(asyncio.run(on_pg()))
     lines = [f"### {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC — {machine()}", "",
              f"One site with {args.assets} assets (12 racks, ~{args.assets * 2} dependencies, 300 client ports), "
              f"{args.requests} requests each, one at a time, in-process; load average before the run "
@@ -203,6 +176,8 @@ def main() -> int:
             lines.append(f"| {r['engine']} | {what} | {m['p50']:.1f} | {m['p95']:.1f} | {m['max']:.1f} | {m['cpu']:.1f} "
                          f"| {m['bytes'] / 1024:.0f} |")
         ok = ok and r["page"]["p95"] < TARGET_P95_MS
+        headline("site_page", f"site page p95, {r['engine']} ({args.assets} assets)", r["page"]["p95"], "ms",
+                 f"< {TARGET_P95_MS:.0f} ms", r["page"]["p95"] < TARGET_P95_MS)
     lines += ["", f"Target: the page p95 < {TARGET_P95_MS:.0f} ms: **{'met' if ok else 'NOT met'}**."]
     print("\n".join(lines))
     if not args.no_record:

@@ -41,12 +41,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlparse, urlunparse
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from _results import RESULTS, append_run, machine  # noqa: E402  (bench/ is the script's directory)
+from _results import RESULTS, append_run, headline, machine, scratch_pg  # noqa: E402  (bench/ is the script's directory)
 
 from incidents.rules import (  # noqa: E402
     AssetInfo,
@@ -354,25 +353,10 @@ async def full_bench(args) -> dict[str, dict]:
             p.unlink()
         directory.rmdir()
     if args.pg:
-        import asyncpg
-
         done = []
-        for i in range(args.full_repeats):  # a new database each run
-            name = f"rackcard_storm_{os.getpid()}_{i}"
-            admin = await asyncpg.connect(args.pg)
-            try:
-                await admin.execute(f'CREATE DATABASE "{name}"')
-            finally:
-                await admin.close()
-            try:
-                url = urlunparse(urlparse(args.pg)._replace(path="/" + name))
+        for _ in range(args.full_repeats):  # a new database each run
+            async with scratch_pg(args.pg, "rackcard_storm") as url:
                 done.append(await full_run(url, args.assets, args.clients, args.batch))
-            finally:
-                admin = await asyncpg.connect(args.pg)
-                try:
-                    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-                finally:
-                    await admin.close()
         runs["PostgreSQL"] = _median_run(done)
         _say("PostgreSQL", runs["PostgreSQL"], args.assets)
     else:
@@ -450,6 +434,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"full path not measured: {skipped}", file=sys.stderr)
     if not args.no_record:
         record(pure, full, args, skipped)
+    confirm = min(r["confirm_obs_s"] for r in pure)
+    headline("storm", "rules.decide alone, slowest confirming round", confirm, "obs/s", f">= {TARGET_OBS_S:,}",
+             confirm >= TARGET_OBS_S)
+    for engine, r in full.items():
+        headline("storm", f"full path, {engine}", r["obs_s"], "obs/s", f">= {TARGET_OBS_S:,}", r["obs_s"] >= TARGET_OBS_S)
+        headline("storm", f"last observation -> incident with all {args.assets}, {engine}", r["latency_s"] * 1000, "ms",
+                 f"< {TARGET_LATENCY_S:g} s", r["latency_s"] < TARGET_LATENCY_S)
     slow = [r for r in pure if r["confirm_obs_s"] < TARGET_OBS_S] + [
         r for r in full.values() if r["latency_s"] >= TARGET_LATENCY_S]
     return 1 if slow else 0

@@ -17,12 +17,11 @@ import datetime as dt
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _results import append_run, machine  # noqa: E402  (bench/ is the script's directory)
+from _results import append_run, headline, machine, scratch_pg  # noqa: E402  (bench/ is the script's directory)
 
 KEYS = ("power:input_voltage", "power:minutes_remaining", "power:load", "rx_power:2")
 USAGE = ("`./run bench timeseries [--devices N] [--pg URL]`: one day of samples (each device polled once a minute, "
@@ -86,39 +85,29 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--devices", type=int, default=100, help="simulated devices (figures are scaled to 1,000)")
     parser.add_argument("--pg", metavar="URL", help="also run on this PostgreSQL server (a scratch database is made)")
+    parser.add_argument("--no-record", action="store_true", help="print only; do not append to bench/RESULTS.md")
     args = parser.parse_args(argv)
     lines = [f"### {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC — {machine()}", "",
              f"{args.devices} devices x {len(KEYS)} numeric checks x 1 poll/min x 1 day, scaled to 1,000 devices:", "",
              "| engine | raw rows/day | raw MB/day | kept rows/day after roll-up | kept MB/day | roll-up s | prune s |",
              "|---|---|---|---|---|---|---|"]
-    targets = [("SQLite", f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite", None)]
+    async def on_pg():
+        async with scratch_pg(args.pg, "rackcard_bench_ts") as url:
+            return await run(url, args.devices)
+
+    targets = [("SQLite", lambda: asyncio.run(run(f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite", args.devices)))]
     if args.pg:
-        from urllib.parse import urlparse, urlunparse
-
-        name = f"rackcard_bench_ts_{uuid.uuid4().hex[:6]}"
-        targets.append(("PostgreSQL", urlunparse(urlparse(args.pg)._replace(path="/" + name)), (args.pg, name)))
-    for label, url, pg in targets:
-        if pg:
-            import asyncpg
-
-            async def admin(sql: str) -> None:
-                conn = await asyncpg.connect(pg[0])
-                try:
-                    await conn.execute(sql)
-                finally:
-                    await conn.close()
-
-            asyncio.run(admin(f'CREATE DATABASE "{pg[1]}"'))
-        try:
-            r = asyncio.run(run(url, args.devices))
-        finally:
-            if pg:
-                asyncio.run(admin(f'DROP DATABASE IF EXISTS "{pg[1]}" WITH (FORCE)'))
+        targets.append(("PostgreSQL", lambda: asyncio.run(on_pg())))
+    for label, measure in targets:
+        r = measure()
+        headline("timeseries", f"samples kept per 1,000 devices per day, {label}", r["kept_mb"], "MB")
+        headline("timeseries", f"raw sample rows per 1,000 devices per day, {label}", r["raw_rows"], "rows")
         row = (f"| {label} | {r['raw_rows']:,.0f} | {r['raw_mb']:,.1f} | {r['kept_rows']:,.0f} | {r['kept_mb']:,.2f} "
                f"| {r['rollup_s']:.2f} | {r['prune_s']:.2f} |")
         print(row, flush=True)
         lines.append(row)
-    append_run("## timeseries — sample rows and disk per 1,000 devices per day", USAGE, lines)
+    if not args.no_record:
+        append_run("## timeseries — sample rows and disk per 1,000 devices per day", USAGE, lines)
     return 0
 
 

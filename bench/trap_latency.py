@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
 
-from _results import append_run, machine  # noqa: E402
+from _results import append_run, headline, machine  # noqa: E402
 
 HEADER = "## trap latency — trap -> check state while polls time out"
 USAGE = "`python bench/trap_latency.py --traps 50`: real snmptrap -> worker -> live server (SQLite) -> check state."
@@ -63,6 +63,8 @@ async def main(traps: int, record: bool) -> None:
     in_order = run.events == ["critical", "ok"] * (traps // 2) + (["critical"] if traps % 2 else [])
     print(f"{len(lat)} traps: p50 {p50:.0f} ms, p95 {p95:.0f} ms, max {lat[-1]:.0f} ms; "
           f"polls meanwhile {run.polls} ({run.unanswered} unanswered); state changes in order: {in_order}")
+    headline("trap_latency", "trap -> check state p95, SQLite", p95, "ms", f"< {TARGET_P95_MS:.0f} ms", p95 < TARGET_P95_MS)
+    headline("trap_latency", "trap -> check state p50, SQLite", p50, "ms")
     if record:
         now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         ok = " ✓" if p95 < TARGET_P95_MS else " ✗"

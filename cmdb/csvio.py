@@ -28,15 +28,17 @@ export imports into an empty database as the same rows, in the order of KINDS.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import functools
 import io
+import time
 from dataclasses import dataclass, field
 from typing import AsyncIterator, Callable, Iterable, Iterator
 
 import charset_normalizer
 
-from accounts.dbutil import INTEGRITY_ERRORS, atomic, current_engine, is_sqlite
+from accounts.dbutil import INTEGRITY_ERRORS, atomic, current_engine, is_sqlite, writers_waiting
 from accounts.errors import DomainError, Forbidden, Invalid, NotFound
 from accounts.services import audit
 from accounts.viewer import Viewer
@@ -474,31 +476,42 @@ def _other_problems(spec: KindSpec, values: dict, columns: dict[str, str], error
 
 # --------------------------------------------------------------------------- import
 
-#: Rows per transaction of an import on SQLite (the write lock is released between chunks).
-CHUNK_ROWS = 20
+#: An import on SQLite commits after this many rows, after CHUNK_SECONDS holding the write
+#: lock, or as soon as another writer queues for it, whichever comes first.
+CHUNK_ROWS = 200
+CHUNK_SECONDS = 0.05
 
 
-async def _import_chunk(spec: KindSpec, rows: list[ParsedRow], viewer: Viewer, refs: References,
-                        report: ImportReport, keep: bool, row_done: Callable[[], None]) -> list[int]:
-    """Create `rows` in one transaction (joining a caller's); committed only
-    while the import is still clean and `keep`; returns the ids it kept."""
+async def _import_chunk(spec: KindSpec, rows: list[ParsedRow], start: int, chunked: bool, viewer: Viewer,
+                        refs: References, report: ImportReport, keep: bool,
+                        row_done: Callable[[], None]) -> tuple[list[int], int]:
+    """Create rows from `start` on in one transaction (joining a caller's):
+    all of them, or when `chunked` until the chunk's bounds; committed only
+    while the import is still clean and `keep`. Returns (the ids it kept,
+    where the next chunk starts)."""
     engine = current_engine()
     ids: list[int] = []
+    end = start
     try:
         async with atomic(engine):
             transaction = engine.current_transaction.get()
             outer = await transaction.savepoint()  # also when joining a caller's transaction
-            for row in rows:
-                await _import_row(spec, row, viewer, refs, report, transaction, ids)
+            began = time.monotonic()
+            while end < len(rows):
+                await _import_row(spec, rows[end], viewer, refs, report, transaction, ids)
+                end += 1
                 row_done()
+                if chunked and (end - start >= CHUNK_ROWS or writers_waiting()
+                                or time.monotonic() - began >= CHUNK_SECONDS):
+                    break
             if report.errors or not keep:
                 # Undo this chunk; when this joined a caller's transaction, only ours.
                 await outer.rollback_to()
                 raise _Rollback
             await outer.release()
     except _Rollback:
-        return []
-    return ids
+        return [], end
+    return ids, end
 
 
 async def _import_row(spec: KindSpec, row: ParsedRow, viewer: Viewer, refs: References, report: ImportReport,
@@ -550,18 +563,19 @@ async def import_csv(
     spec = spec_for(kind)
     if not viewer.is_admin:
         raise Forbidden("importing is for administrators")
-    parsed = parse(spec, data, encoding)
+    # Decoding and reading the cells is CPU work over the whole file: a thread
+    # keeps the event loop (the writers beside the import) turning meanwhile.
+    parsed = await asyncio.to_thread(parse, spec, data, encoding)
     report = ImportReport(kind=kind, rows=len(parsed.rows), errors=list(parsed.errors), dry_run=dry_run)
     if any(e.row == 1 for e in parsed.errors):
         raise ImportRejected(report)  # the header is wrong: the cells mean nothing yet
     refs = References()
     engine = current_engine()
-    # SQLite has one writer at a time: a long import commits in chunks so probe
-    # batches and API writes get the lock between them; what it created is
-    # deleted again if any row turns out bad. PostgreSQL (row locks) and a
-    # caller's own transaction keep the whole file in one transaction.
+    # SQLite has one writer at a time: a long import commits in short chunks,
+    # handing the lock to any probe batch or API write that queues for it; what
+    # it created is deleted again if any row turns out bad. PostgreSQL (row
+    # locks) and a caller's own transaction keep the whole file in one transaction.
     chunked = is_sqlite(engine) and engine.current_transaction.get() is None
-    size = CHUNK_ROWS if chunked else max(1, len(parsed.rows))
     created: list[int] = []
     counter = iter(range(1, len(parsed.rows) + 1))
 
@@ -569,9 +583,12 @@ async def import_csv(
         if progress is not None:
             progress(next(counter), len(parsed.rows))
 
-    for start in range(0, len(parsed.rows), size):
-        chunk = parsed.rows[start:start + size]
-        created.extend(await _import_chunk(spec, chunk, viewer, refs, report, keep=not dry_run, row_done=row_done))
+    start = 0
+    while start < len(parsed.rows):
+        made, start = await _import_chunk(spec, parsed.rows, start, chunked, viewer, refs, report,
+                                          keep=not dry_run, row_done=row_done)
+        created.extend(made)
+        await asyncio.sleep(0)  # the writer handed the lock runs before the next chunk queues
     if report.errors and created:
         await _undo(spec, created)
     elif not report.errors and not dry_run:

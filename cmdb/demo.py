@@ -137,7 +137,7 @@ INTERFACES = (
     ("sw-core-dc1", 49, "te1/0/1", "uplink", None),
 )
 
-# asset, depends_on, kind
+# asset, depends_on, kind (a power dependency on a PDU may add its outlet: number, name)
 DEPENDENCIES = (
     ("sw-core-dc1", "ups-dc1", "power"),
     ("rt-border-dc1", "ups-dc1", "power"),
@@ -149,7 +149,7 @@ DEPENDENCIES = (
     ("mc-dc2-1", "ups-dc2", "power"),
     ("sw-core-dc2", "rt-border-dc2", "uplink"),
     ("mc-dc2-1", "sw-core-dc2", "uplink"),
-    ("medlab-pacs", "medlab-pdu", "power"),
+    ("medlab-pacs", "medlab-pdu", "power", 4, "PACS"),
     # the remote node: its UPS and its one uplink to DC-1
     ("sw-khimki", "ups-khimki", "power"),
     ("mc-khimki-1", "ups-khimki", "power"),
@@ -340,9 +340,10 @@ async def _seed_inventory(viewer: Viewer) -> None:
             data.update(mgmt_ip=demo_address(polled_n), snmp_version="2c", snmp_community=name, snmp_port=port)
         assets[name] = _id(await services.assets.create(viewer, data))
 
-    for asset, depends_on, kind in DEPENDENCIES:
+    for asset, depends_on, kind, *outlet in DEPENDENCIES:
         await services.dependencies.create(
-            viewer, {"asset_id": assets[asset], "depends_on_id": assets[depends_on], "kind": kind}
+            viewer, {"asset_id": assets[asset], "depends_on_id": assets[depends_on], "kind": kind,
+                     **dict(zip(("outlet_number", "outlet_name"), outlet))}
         )
 
     for prefix, vrf, client, site, description in PREFIXES:

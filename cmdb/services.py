@@ -245,6 +245,8 @@ async def _dependency_check(ctx: Ctx) -> None:
     a = ctx.after
     if a["asset"] == a["depends_on"]:
         raise Invalid("an asset cannot depend on itself", field="depends_on_id")
+    if a.get("outlet_number") is not None and a["kind"] != "power":
+        raise Invalid("only a power dependency names a PDU outlet", field="outlet_number")
     if not ctx.touched("asset", "depends_on"):
         return
     graph = Graph(await load_upstream([a["depends_on"]], exclude_edge=ctx.id))
@@ -319,6 +321,7 @@ CLIENT = Resource(
         Field("sla_plan_id", type="int", nullable=True, min=1, filter=True),
         Field("notes", internal=True),
         _tz(),
+        Field("self_service_power", type="bool", default=False),
     ],
     unique=[Unique(("code",), "code", "code")],
     q_columns=("name_norm", "code"),
@@ -501,6 +504,8 @@ DEPENDENCY = Resource(
         Ref("asset_id", Asset, required=True),
         Ref("depends_on_id", Asset, required=True, ref_label="asset"),
         Choice("kind", DEPENDENCY_KINDS, required=True),
+        Field("outlet_number", type="int", nullable=True, min=1, max=4096),
+        Field("outlet_name", max_length=100),
     ],
     label="kind",
     unique=[Unique(("asset", "depends_on", "kind"), "depends_on_id", "dependency on asset")],

@@ -21,6 +21,8 @@ class Client(Table, tablename="cmdb_client"):
     notes = Text(default="")  # internal: never shown to client users
     sla_plan_id = Integer(null=True, default=None)  # incidents.SlaPlan (cmdb does not import incidents)
     timezone = Varchar(length=64, default="UTC")
+    # the contract lets the client's own users power-cycle their equipment from the portal
+    self_service_power = Boolean(default=False)
     created_at = Timestamptz(default=TimestamptzNow())
     updated_at = Timestamptz(default=TimestamptzNow())
 
@@ -153,3 +155,6 @@ class Dependency(Table, tablename="cmdb_dependency"):
     asset = ForeignKey(references=Asset, on_delete=OnDelete.cascade, index=True)
     depends_on = ForeignKey(references=Asset, on_delete=OnDelete.cascade, index=True)
     kind = Varchar(length=10)  # power | uplink
+    # power only: the PDU outlet feeding the asset (what a remote power-cycle switches)
+    outlet_number = Integer(null=True, default=None)
+    outlet_name = Varchar(length=100, default="")

@@ -4,18 +4,20 @@ client users); webhooks are for administrators."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from litestar import Request, delete, get, patch, post
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromQuery, JSONBody
 
 from accounts.errors import Invalid
 from accounts.http import CurrentViewer, require_admin, require_staff
+from validation.bodies import Body as TypedBody, Id
 from validation.params import Limit, Offset, PathId, QueryId
 from cmdb import paging
 from incidents import admin, impact, services
-from incidents.schemas import DeliveryOut, IncidentDetail, IncidentOut, SlaPlanOut, WebhookOut, WindowOut
+from incidents.fields import Category, CommentText, Description, ManualSource, Note, Priority, Status, Title, Visibility
+from incidents.schemas import (DeliveryOut, ImpactView, IncidentDetail, IncidentOut, SlaPlanOut, WebhookOut, WindowImpact,
+                               WindowOut)
 
 Body = JSONBody[dict[str, Any]]
 STAFF = [require_staff]
@@ -25,32 +27,28 @@ ADMIN = [require_admin]
 # ---------------------------------------------------------------- incidents
 
 
-@dataclass
-class ManualIncidentBody:
-    title: str
-    category: str
-    source: str
-    client_id: int | None = None  # optional: the clients behind asset_ids are derived from the topology
-    description: str = ""
-    asset_ids: list[int] = field(default_factory=list)
-    priority: str | None = None
+class ManualIncidentBody(TypedBody):
+    title: Title
+    category: Category
+    source: ManualSource
+    client_id: Id | None = None  # optional: the clients behind asset_ids are derived from the topology
+    description: Description = ""
+    asset_ids: list[Id] = []
+    priority: Priority | None = None
 
 
-@dataclass
-class TransitionBody:
-    to: str
-    reason: str = ""
+class TransitionBody(TypedBody):
+    to: Status
+    reason: Note = ""
 
 
-@dataclass
-class CommentBody:
-    body: str
-    visibility: str = "internal"
+class CommentBody(TypedBody):
+    body: CommentText
+    visibility: Visibility = "internal"
 
 
-@dataclass
-class EscalateBody:
-    reason: str = ""
+class EscalateBody(TypedBody):
+    reason: Note = ""
 
 
 @get("/incidents", guards=STAFF, summary="List incidents (status=open: every status before resolved)",
@@ -180,7 +178,7 @@ async def delete_window(viewer: CurrentViewer, window_id: PathId) -> None:
 
 @get("/maintenance-windows/{window_id:int}/impact", guards=STAFF,
      summary="The clients to warn: what the window's asset, site or client's assets would hit while down")
-async def window_impact(viewer: CurrentViewer, window_id: FromPath[int]) -> dict:
+async def window_impact(viewer: CurrentViewer, window_id: PathId) -> WindowImpact:
     return await impact.window_impact(viewer, window_id)
 
 
@@ -188,7 +186,7 @@ async def window_impact(viewer: CurrentViewer, window_id: FromPath[int]) -> dict
      summary="What would be hit if this asset failed: downstream assets (down / at_risk), clients, services, SLA plans",
      description="Downstream over power and uplink edges; an asset with another feed of the same kind still up "
      "is `at_risk`, otherwise `down`. A client or service is `down` when any asset it relies on is down.")
-async def asset_impact(viewer: CurrentViewer, asset_id: FromPath[int]) -> dict:
+async def asset_impact(viewer: CurrentViewer, asset_id: PathId) -> ImpactView:
     return await impact.asset_impact(viewer, asset_id)
 
 

@@ -14,6 +14,8 @@ from accounts.http import CurrentViewer, require_staff, require_token
 from validation.params import Limit, Offset, PathId, QueryId
 from cmdb import paging
 from incidents import canned, kb, kpi, kpi_store
+from incidents.schemas import (ArticleOut, CannedReplyOut, IncidentDetail, KpiReport, RenderedReply, SlaReport,
+                               Suggestions)
 
 Body = JSONBody[dict[str, Any]]
 #: Staff and client users; the service scopes clients to public articles.
@@ -45,11 +47,11 @@ async def kpi_report(
     viewer: CurrentViewer, from_: From = None, to: FromQuery[str | None] = None,
     group_by: FromQuery[str | None] = None, client_id: QueryId = None,
     category: FromQuery[str | None] = None, bucket: FromQuery[str | None] = None,
-) -> dict:
+) -> KpiReport:
     return await _report(viewer, from_, to, group_by, client_id, category, bucket)
 
 
-@get("/reports/kpi/csv", guards=STAFF, summary="One table of the KPI report as CSV (staff)",
+@get("/reports/kpi/csv", guards=STAFF, media_type="text/csv", summary="One table of the KPI report as CSV (staff)",
      description="`table`: " + " | ".join(kpi_store.TABLES) + " (groups ends with a TOTAL row). "
                  "The other parameters and the numbers are those of GET /reports/kpi.\n\n" + _PARAMS_TEXT)
 async def kpi_report_csv(
@@ -72,7 +74,7 @@ async def kpi_report_csv(
                  "downtime from the check history; incidents: response and resolution against the client's plan.\n\n"
                  + "\n".join(f"- **{k}**: {v}" for k, v in kpi.DEFINITIONS_SLA.items()))
 async def sla_report(viewer: CurrentViewer, client_id: FromQuery[int], from_: From = None,
-                     to: FromQuery[str | None] = None) -> dict:
+                     to: FromQuery[str | None] = None) -> SlaReport:
     now = dt.datetime.now(UTC)
     query = kpi_store.parse_query(from_=from_, to=to, group_by=None, client_id=client_id, category=None, bucket=None,
                                   now=now)
@@ -94,7 +96,7 @@ async def list_articles(
     request: Request, viewer: CurrentViewer, q: FromQuery[str | None] = None, category: FromQuery[str | None] = None,
     language: FromQuery[str | None] = None, visibility: FromQuery[str | None] = None,
     limit: Limit = paging.DEFAULT_LIMIT, offset: Offset = 0,
-) -> dict:
+) -> paging.Page[ArticleOut]:
     limit, offset = paging.check(limit, offset)
     count, results = await kb.search(viewer, q=q, category=category or None, language=language or None,
                                      visibility=visibility or None, limit=limit, offset=offset)
@@ -102,17 +104,17 @@ async def list_articles(
 
 
 @get("/kb/{article_id:int}", guards=VIEWERS, summary="One article with its safe HTML (client users: public only)")
-async def get_article(viewer: CurrentViewer, article_id: PathId) -> dict:
+async def get_article(viewer: CurrentViewer, article_id: PathId) -> ArticleOut:
     return await kb.get(viewer, article_id)
 
 
 @post("/kb", guards=STAFF, summary="Write an article (staff)", description=_KB_FIELDS)
-async def create_article(viewer: CurrentViewer, data: Body) -> dict:
+async def create_article(viewer: CurrentViewer, data: Body) -> ArticleOut:
     return await kb.create(viewer, data)
 
 
 @patch("/kb/{article_id:int}", guards=STAFF, summary="Change an article (staff)", description=_KB_FIELDS)
-async def update_article(viewer: CurrentViewer, article_id: PathId, data: Body) -> dict:
+async def update_article(viewer: CurrentViewer, article_id: PathId, data: Body) -> ArticleOut:
     return await kb.update(viewer, article_id, data)
 
 
@@ -128,7 +130,7 @@ async def delete_article(viewer: CurrentViewer, article_id: PathId) -> None:
                  "`replies`: canned replies for its category or any, in `language` when given. `used`: the "
                  "articles already used on it.")
 async def incident_suggestions(viewer: CurrentViewer, incident_id: PathId,
-                               language: FromQuery[str | None] = None) -> dict:
+                               language: FromQuery[str | None] = None) -> Suggestions:
     if language and language not in kb.LANGUAGES:
         raise Invalid(f"language must be one of {', '.join(kb.LANGUAGES)}", field="language")
     articles = await kb.suggestions(viewer, incident_id, language=language or None)
@@ -140,7 +142,7 @@ async def incident_suggestions(viewer: CurrentViewer, incident_id: PathId,
 
 @post("/incidents/{incident_id:int}/kb-uses", guards=STAFF, status_code=200,
       summary="Record that an article was used on an incident (staff): {\"article_id\"}")
-async def use_article(viewer: CurrentViewer, incident_id: PathId, data: Body) -> dict:
+async def use_article(viewer: CurrentViewer, incident_id: PathId, data: Body) -> ArticleOut:
     article_id = data.get("article_id")
     if not isinstance(article_id, int) or isinstance(article_id, bool):
         raise Invalid("article_id must be an article's id", field="article_id")
@@ -156,22 +158,22 @@ _REPLY_FIELDS = ("Fields: `name`, `category` (empty = any), `language` (en | ru)
 
 @get("/canned-replies", guards=STAFF, summary="Canned replies, most used first (staff)", description=_REPLY_FIELDS)
 async def list_replies(viewer: CurrentViewer, category: FromQuery[str | None] = None,
-                       language: FromQuery[str | None] = None) -> list[dict]:
+                       language: FromQuery[str | None] = None) -> list[CannedReplyOut]:
     return await canned.list_replies(viewer, category=category or None, language=language or None)
 
 
 @get("/canned-replies/{reply_id:int}", guards=STAFF, summary="One canned reply (staff)")
-async def get_reply(viewer: CurrentViewer, reply_id: PathId) -> dict:
+async def get_reply(viewer: CurrentViewer, reply_id: PathId) -> CannedReplyOut:
     return await canned.get(viewer, reply_id)
 
 
 @post("/canned-replies", guards=STAFF, summary="Write a canned reply (staff)", description=_REPLY_FIELDS)
-async def create_reply(viewer: CurrentViewer, data: Body) -> dict:
+async def create_reply(viewer: CurrentViewer, data: Body) -> CannedReplyOut:
     return await canned.create(viewer, data)
 
 
 @patch("/canned-replies/{reply_id:int}", guards=STAFF, summary="Change a canned reply (staff)")
-async def update_reply(viewer: CurrentViewer, reply_id: PathId, data: Body) -> dict:
+async def update_reply(viewer: CurrentViewer, reply_id: PathId, data: Body) -> CannedReplyOut:
     return await canned.update(viewer, reply_id, data)
 
 
@@ -193,7 +195,7 @@ def _values(data: dict | None) -> Any:
       description="Body `{\"values\": {placeholder: text}}` (optional) gives or overrides values. A placeholder "
                   "the incident cannot fill is a 422 whose `errors` name each missing one.")
 async def render_reply(viewer: CurrentViewer, incident_id: PathId, reply_id: PathId,
-                       data: JSONBody[dict[str, Any] | None] = None) -> dict:
+                       data: JSONBody[dict[str, Any] | None] = None) -> RenderedReply:
     return await canned.render(viewer, incident_id, reply_id, _values(data))
 
 
@@ -202,7 +204,7 @@ async def render_reply(viewer: CurrentViewer, incident_id: PathId, reply_id: Pat
       description="As /render, then the comment is added with the reply's visibility (a public one is mailed "
                   "to the clients). Nothing is sent when a placeholder has no value.")
 async def send_reply(viewer: CurrentViewer, incident_id: PathId, reply_id: PathId,
-                     data: JSONBody[dict[str, Any] | None] = None) -> dict:
+                     data: JSONBody[dict[str, Any] | None] = None) -> IncidentDetail:
     return await canned.send(viewer, incident_id, reply_id, _values(data))
 
 

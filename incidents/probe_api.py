@@ -15,7 +15,8 @@ from accounts.errors import Invalid
 from accounts.http import CurrentViewer, require_probe, require_staff
 from validation.params import PathId
 from incidents import checks, discover
-from incidents.schemas import BatchResult, CheckEventOut, CheckOut, PollOut, SampleOut
+from incidents.schemas import (BatchResult, CheckEventOut, CheckOut, Discovery, PollOut, SampleOut, ServedProfiles,
+                               TargetsVersion)
 from probes.wire import Target, parse_time
 
 
@@ -27,13 +28,13 @@ async def probe_targets(viewer: CurrentViewer, site: FromQuery[str | None] = Non
 @get("/probe/targets/version", guards=[require_probe],
      summary="Targets version; with since=V waits up to wait seconds (max 30) for it to move")
 async def probe_targets_version(viewer: CurrentViewer, since: FromQuery[str | None] = None,
-                                wait: FromQuery[float] = 0.0) -> dict:
+                                wait: FromQuery[float] = 0.0) -> TargetsVersion:
     return {"version": await checks.targets_version(viewer, since, wait)}
 
 
 @get("/probe/profiles", guards=[require_probe],
      summary="The profile entries this server adds to the built-ins (RACKCARD_PROFILES): one set for every poller")
-async def probe_profiles(viewer: CurrentViewer) -> dict:
+async def probe_profiles(viewer: CurrentViewer) -> ServedProfiles:
     return {"profiles": checks.served_profiles()}
 
 
@@ -78,7 +79,7 @@ async def asset_poll(viewer: CurrentViewer, asset_id: PathId) -> PollOut:
 @post("/assets/{asset_id:int}/discover", guards=[require_staff], status_code=200,
       summary="Walk the asset's IF-MIB/ENTITY-MIB and propose its ports; body {picks: [{name, role, client_id}]} "
               "stores the picked ports (by name) as interfaces")
-async def asset_discover(viewer: CurrentViewer, asset_id: FromPath[int], data: JSONBody[dict | None] = None) -> dict:
+async def asset_discover(viewer: CurrentViewer, asset_id: FromPath[int], data: JSONBody[dict | None] = None) -> Discovery:
     picks = (data or {}).get("picks") if isinstance(data, dict) else None
     return await discover.discover_asset(asset_id, viewer, picks)
 

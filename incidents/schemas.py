@@ -6,7 +6,7 @@ handlers return plain dicts annotated with these TypedDicts."""
 # TypedDict, and every optional key would be documented as required.
 
 import datetime as dt
-from typing import Any, NotRequired, Optional, TypedDict
+from typing import Any, NotRequired, Optional, TypedDict, Union
 
 from cmdb.schemas import AssetRow, CardInventory
 from probes.wire import Observation
@@ -324,3 +324,337 @@ class AssetOverview(TypedDict):
     impact: AssetImpact
     incidents: list[IncidentOut]
     samples: dict[str, list[SamplePoint]]
+
+
+class PowerCycleOut(TypedDict):
+    """A power-cycle queued (or, dry run, only checked): what is switched and who else loses power."""
+
+    asset_id: int
+    asset_name: str
+    client_id: Optional[int]
+    client_name: str
+    pdu_id: int
+    pdu_name: str
+    outlet_number: int
+    outlet_name: str
+    also_loses_power: list[str]
+    dry_run: bool
+    job_id: Optional[int]
+    then_job_id: Optional[int]  # the second device's job (then_asset_id), waiting for the first
+    incident_id: Optional[int]
+    status: str  # dry_run | queued
+
+
+class PowerJobOut(TypedDict):
+    id: int
+    asset_id: int
+    asset_name: str
+    pdu_name: str
+    outlet_number: int
+    incident_id: int
+    status: str  # waiting | queued | running | done | failed
+    step: str
+    requested_by: str
+    created_at: dt.datetime
+    finished_at: Optional[dt.datetime]
+    result: str
+
+
+class PowerClaimOut(TypedDict):
+    """The job handed to the worker serving the PDU's site (PDU secrets included), or null."""
+
+    job: Optional[dict[str, Any]]
+
+
+class PowerStepOut(TypedDict):
+    job_id: int
+    status: str
+# ---------------------------------------------------------------- support desk
+
+
+class ArticleOut(TypedDict):
+    """A knowledge-base article; lists leave out `html`."""
+
+    id: int
+    title: str
+    body: str  # Markdown
+    categories: list[str]
+    asset_kinds: list[str]
+    asset_models: list[str]
+    visibility: str  # public | internal
+    language: str  # en | ru
+    used_in: int  # incidents it was used on
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    html: NotRequired[str]  # the safe rendering (one article)
+    score: NotRequired[int]  # suggestions: category 4, model 3, kind 2
+
+
+class CannedReplyOut(TypedDict):
+    id: int
+    name: str
+    category: Optional[str]  # null = any
+    language: str
+    body: str
+    placeholders: list[str]
+    visibility: str  # of the comment it becomes
+    uses: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class RenderedReply(TypedDict):
+    reply_id: int
+    incident_id: int
+    body: str
+    visibility: str
+    values: dict[str, Optional[str]]  # each placeholder's value
+
+
+class Suggestions(TypedDict):
+    incident_id: int
+    articles: list[ArticleOut]
+    replies: list[CannedReplyOut]
+    used: list[ArticleOut]
+
+
+# ---------------------------------------------------------------- probe protocol, discovery
+
+
+class TargetsVersion(TypedDict):
+    version: str  # moves with every audited inventory change
+
+
+class ServedProfiles(TypedDict):
+    profiles: dict[str, dict[str, Any]]  # name -> profile entry, as in RACKCARD_PROFILES
+
+
+class DiscoveredInterface(TypedDict):
+    """The stored interface a discovered port is (or null)."""
+
+    id: int
+    name: str
+    role: str
+    client_id: Optional[int]
+    if_name: str
+    matches: bool  # the stored ifName/ifDescr still names this ifIndex
+
+
+class DiscoveredPort(TypedDict):
+    if_index: int
+    if_name: str
+    if_descr: str
+    alias: str
+    if_type: str
+    speed_mbps: Optional[int]
+    admin: str
+    oper: str
+    role: str  # proposed: fiber | copper | other
+    entity_name: str
+    name: str
+    interface: Optional[DiscoveredInterface]
+
+
+class Discovery(TypedDict):
+    asset_id: int
+    ports: list[DiscoveredPort]
+    created: list[int]  # interface ids made from the picks
+    updated: list[int]
+
+
+# ---------------------------------------------------------------- impact views
+
+
+class ImpactAsset(TypedDict):
+    asset_id: int
+    name: str
+    kind: Optional[str]
+    site_id: Optional[int]
+    client_id: Optional[int]
+    impact: str  # down | at_risk
+
+
+class ImpactClient(TypedDict):
+    client_id: int
+    name: str
+    impact: str  # down | at_risk
+    sla_plan_id: Optional[int]
+
+
+class ImpactService(TypedDict):
+    service_id: int
+    kind: str
+    client_id: Optional[int]
+    site_id: Optional[int]
+    impact: str
+
+
+class ImpactPlan(TypedDict):
+    sla_plan_id: int
+    name: str
+    client_ids: list[int]
+
+
+class ImpactView(TypedDict):
+    """What failing assets would hit: themselves, everything downstream, the
+    clients and services behind them, and those clients' SLA plans."""
+
+    assets: list[ImpactAsset]
+    downstream: list[ImpactAsset]
+    clients: list[ImpactClient]
+    services: list[ImpactService]
+    sla_plans: list[ImpactPlan]
+
+
+class WindowImpact(ImpactView):
+    window: WindowOut
+
+
+# ---------------------------------------------------------------- KPI and SLA reports (minutes, percentages)
+
+
+class Spread(TypedDict):
+    """n, mean, median and p90 in minutes (null without values)."""
+
+    n: int
+    mean: Optional[float]
+    median: Optional[float]
+    p90: Optional[float]
+
+
+class CalendarBusiness(TypedDict):
+    calendar: Spread
+    business: Spread  # counted in the client's business hours
+
+
+class FirstCallDelay(TypedDict):
+    incident_id: int
+    minutes: float
+
+
+class DetectionDelay(Spread):
+    incidents: NotRequired[list[FirstCallDelay]]  # the totals: the longest waits first
+
+
+class KpiMetrics(TypedDict):
+    incidents: int
+    resolved: int
+    resolved_pct: Optional[float]
+    closed: int
+    closed_pct: Optional[float]
+    first_contact_resolution_pct: Optional[float]
+    fcr_eligible: int
+    under_sla: int
+    response_breached: int
+    response_breach_pct: Optional[float]
+    resolution_breached: int
+    resolution_breach_pct: Optional[float]
+    reopened: int
+    reopen_rate_pct: Optional[float]
+    escalated: int
+    escalation_rate_pct: Optional[float]
+    auto_opened: int
+    problems: int
+    proactive: int
+    proactive_pct: Optional[float]
+    self_healed: int
+    self_healed_pct: Optional[float]
+    time_to_first_response: CalendarBusiness
+    time_to_acknowledge: CalendarBusiness
+    time_to_resolve: CalendarBusiness
+    handling_time: CalendarBusiness
+    detection_to_first_call: DetectionDelay
+
+
+class KpiGroup(KpiMetrics):
+    key: Union[int, str, None]  # the client/site id, or the category, line, source, priority
+    label: str
+    open_now: int
+    overdue_now: int
+
+
+class KpiPeriod(TypedDict):
+    period: str  # the day or week's first day
+    incoming: int
+    resolved: int
+
+
+class AgeBucket(TypedDict):
+    age: str
+    incidents: int
+
+
+class Backlog(TypedDict):
+    open: int
+    overdue_now: int
+    ageing: list[AgeBucket]
+
+
+class CategoryShare(TypedDict):
+    category: str
+    incidents: int
+    share_pct: Optional[float]
+
+
+class LineEscalation(TypedDict):
+    line: str  # L1 | L2 | L3
+    reached: int
+    escalated: int
+    escalation_rate_pct: Optional[float]
+
+
+class KpiFilters(TypedDict):
+    client_id: Optional[int]
+    category: Optional[str]
+
+
+KpiReport = TypedDict("KpiReport", {
+    "from": dt.datetime, "to": dt.datetime, "as_of": dt.datetime, "group_by": Optional[str], "bucket": str,
+    "totals": KpiMetrics, "series": list[KpiPeriod], "backlog": Backlog, "call_mix": list[CategoryShare],
+    "escalation_by_line": list[LineEscalation], "groups": list[KpiGroup], "filters": KpiFilters,
+    "definitions": dict[str, str],
+})
+
+
+class SlaReportClient(TypedDict):
+    id: int
+    name: str
+
+
+class SlaReportPlan(TypedDict):
+    id: Optional[int]
+    name: str
+    hours: str  # 24x7 | business
+    response_minutes: dict[str, int]  # priority -> minutes
+    resolution_minutes: dict[str, int]
+
+
+class ServiceAvailability(TypedDict):
+    id: int
+    kind: str
+    description: str
+    bandwidth_mbps: Optional[int]
+    status: str
+    site: str
+    checks: list[str]  # asset:check the service's availability is read from
+    downtime_minutes: float
+    availability_pct: Optional[float]
+
+
+class SlaIncidents(TypedDict):
+    incidents: int
+    resolved: int
+    under_sla: int
+    response_breached: int
+    response_breach_pct: Optional[float]
+    resolution_breached: int
+    resolution_breach_pct: Optional[float]
+    time_to_first_response: CalendarBusiness
+    time_to_resolve: CalendarBusiness
+
+
+SlaReport = TypedDict("SlaReport", {
+    "client": SlaReportClient, "plan": Optional[SlaReportPlan], "from": dt.datetime, "to": dt.datetime,
+    "as_of": dt.datetime, "services": list[ServiceAvailability], "incidents": SlaIncidents, "open_now": int,
+    "definitions": dict[str, str],
+})

@@ -15,6 +15,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
+import validation
 from accounts.dbutil import atomic
 from accounts.services import audit
 from accounts.errors import Conflict, Forbidden, Invalid, NotFound
@@ -683,25 +684,27 @@ async def open_manual(viewer: Viewer, data: ManualIncident, *, now: dt.datetime,
     """Validate and store an incident opened by a person (staff, or a client
     through the portal once the portal has checked the assets are theirs);
     returns its id. `opening_data` is added to the public opening entry's data."""
+    problems = validation.Problems()  # every bad field at once
     title = (data.title or "").strip()
     if not title:
-        raise Invalid("an incident needs a title", field="title")
+        problems.add("title", "an incident needs a title")
     if data.category not in workflow.CATEGORIES:
-        raise Invalid(f"category must be one of {', '.join(workflow.CATEGORIES)}", field="category")
+        problems.add("category", f"category must be one of {', '.join(workflow.CATEGORIES)}")
     if data.source not in workflow.MANUAL_SOURCES:
-        raise Invalid(f"source must be one of {', '.join(workflow.MANUAL_SOURCES)}", field="source")
+        problems.add("source", f"source must be one of {', '.join(workflow.MANUAL_SOURCES)}")
     if data.priority is not None and data.priority not in workflow.PRIORITIES:
-        raise Invalid(f"priority must be one of {', '.join(workflow.PRIORITIES)}", field="priority")
+        problems.add("priority", f"priority must be one of {', '.join(workflow.PRIORITIES)}")
     if data.client_id is not None and not await Client.exists().where(Client.id == data.client_id):
-        raise Invalid(f"no client {data.client_id}", field="client_id")
+        problems.add("client_id", f"no client {data.client_id}")
     asset_ids = list(dict.fromkeys(data.asset_ids))
     if data.client_id is None and not asset_ids:
-        raise Invalid("name the client (client_id) or the equipment (asset_ids)", field="client_id")
+        problems.add("client_id", "name the client (client_id) or the equipment (asset_ids)")
     assets = {r["id"]: r for r in await Asset.select(Asset.id, Asset.name, Asset.site, Asset.client).where(
         Asset.id.is_in(asset_ids))} if asset_ids else {}
     unknown = [a for a in asset_ids if a not in assets]
     if unknown:
-        raise Invalid(f"no asset(s) {', '.join(map(str, unknown))}", field="asset_ids")
+        problems.add("asset_ids", f"no asset(s) {', '.join(map(str, unknown))}")
+    problems.raise_if_any()
     # The clients behind the assets: theirs, and those of everything downstream (power, uplink).
     hit = await impact_of(asset_ids)
     impact = {c["client_id"]: c["impact"] for c in hit["clients"]}

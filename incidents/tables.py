@@ -284,3 +284,34 @@ def _link_client_sla_plan() -> None:
 
 
 _link_client_sla_plan()
+
+
+class PowerJob(Table, tablename="inc_power_job"):
+    """A remote power-cycle of one asset through its PDU outlet. The state lives here, so a
+    restarted server or worker picks up where it was; a job never runs twice (no retries).
+    At most one active (waiting/queued/running) job per asset and per outlet: partial unique
+    indexes (migration)."""
+
+    asset_id = Integer(index=True)
+    asset_name = Varchar(length=200, default="")
+    client_id = Integer(null=True, default=None, index=True)  # the asset's owner, for the per-client rate limit
+    pdu_id = Integer()
+    pdu_name = Varchar(length=200, default="")
+    outlet_number = Integer()
+    outlet_name = Varchar(length=100, default="")
+    site_code = Varchar(length=50, default="")  # the PDU's site: the probe worker serving it runs the job
+    incident_id = Integer(index=True)
+    status = Varchar(length=10, default="queued", index=True)  # waiting | queued | running | done | failed
+    after_job_id = Integer(null=True, default=None)  # waiting for this job to bring its device back ...
+    after_s = Integer(default=0)  # ... and then this many seconds (media converter first, then the router)
+    not_before = Timestamptz(null=True, default=None)  # queued, but not to be taken before
+    step = Varchar(length=32, default="queued")  # the last step reported
+    reason = Text(default="")
+    requested_by = Varchar(length=254, default="")
+    requested_from = Varchar(length=64, default="")
+    created_at = Timestamptz(index=True)
+    claimed_by = Varchar(length=100, default="")
+    claimed_at = Timestamptz(null=True, default=None)
+    lease_until = Timestamptz(null=True, default=None)
+    finished_at = Timestamptz(null=True, default=None)
+    result = Text(default="")

@@ -13,6 +13,7 @@ from litestar.params import FromQuery
 from accounts.errors import Invalid
 from accounts.http import CurrentViewer, require_ingest, require_staff
 from integrations import ingest
+from integrations.schemas import IngestResult, UnmatchedList
 
 MAX_ALERT_BODY = 10_000_000
 
@@ -27,7 +28,7 @@ async def _json(request: Request):
 def _ingest_route(source: str, summary: str):
     @post(f"/ingest/{source}", guards=[require_ingest], status_code=200, request_max_body_size=MAX_ALERT_BODY,
           summary=summary, name=f"ingest-{source}", operation_id=f"ingest_{source}")
-    async def handler(request: Request, viewer: CurrentViewer) -> dict:
+    async def handler(request: Request, viewer: CurrentViewer) -> IngestResult:
         return await ingest.ingest(source, await _json(request), viewer)
 
     return handler
@@ -39,7 +40,7 @@ ingest_zabbix = _ingest_route("zabbix", "Zabbix webhook media type (JSON)")
 
 
 @get("/ingest/unmatched", guards=[require_staff], summary="Hosts alerts came for that no asset matches")
-async def ingest_unmatched(viewer: CurrentViewer, source: FromQuery[str | None] = None) -> dict:
+async def ingest_unmatched(viewer: CurrentViewer, source: FromQuery[str | None] = None) -> UnmatchedList:
     return await ingest.unmatched(viewer, source)
 
 

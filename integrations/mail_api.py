@@ -16,35 +16,36 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from accounts.http import CurrentViewer, require_staff
 from integrations import mail
 from integrations.mail import MailConfig
+from integrations.schemas import Accepted, AttachmentOut, Dropped, QuarantineList
 
 
 @get("/mail/quarantine", guards=[require_staff], summary="Mail from unknown senders, waiting for a decision")
 async def quarantine_list(viewer: CurrentViewer, status: FromQuery[str | None] = "pending",
-                          limit: FromQuery[int] = 100, offset: FromQuery[int] = 0) -> dict:
+                          limit: FromQuery[int] = 100, offset: FromQuery[int] = 0) -> QuarantineList:
     return await mail.quarantine(viewer, status, max(1, limit), max(0, offset))
 
 
 @post("/mail/quarantine/{quarantine_id:int}/accept", guards=[require_staff], status_code=200,
       summary="Accept the sender as a contact of a client; their pending mail is then processed")
 async def quarantine_accept(request: Request, viewer: CurrentViewer, quarantine_id: FromPath[int],
-                            data: JSONBody[dict]) -> dict:
+                            data: JSONBody[dict]) -> Accepted:
     return await mail.accept(viewer, quarantine_id, data, MailConfig.from_settings(request.app.state.settings))
 
 
 @post("/mail/quarantine/{quarantine_id:int}/drop", guards=[require_staff], status_code=200,
       summary="Drop a quarantined mail")
-async def quarantine_drop(viewer: CurrentViewer, quarantine_id: FromPath[int]) -> dict:
+async def quarantine_drop(viewer: CurrentViewer, quarantine_id: FromPath[int]) -> Dropped:
     return await mail.drop(viewer, quarantine_id)
 
 
 @get("/incidents/{incident_id:int}/attachments", guards=[require_staff],
      summary="Files that came with the incident's mail")
-async def incident_attachments(viewer: CurrentViewer, incident_id: FromPath[int]) -> list[dict]:
+async def incident_attachments(viewer: CurrentViewer, incident_id: FromPath[int]) -> list[AttachmentOut]:
     return await mail.attachments(viewer, incident_id)
 
 
 @get("/incidents/{incident_id:int}/attachments/{attachment_id:int}", guards=[require_staff],
-     summary="One attachment, as the file")
+     media_type="application/octet-stream", summary="One attachment, as the file (with its own content type)")
 async def incident_attachment(viewer: CurrentViewer, incident_id: FromPath[int],
                               attachment_id: FromPath[int]) -> Response:
     row = await mail.attachment(viewer, incident_id, attachment_id)

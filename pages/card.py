@@ -16,7 +16,7 @@ from accounts.http import CurrentViewer
 from accounts.viewer import Viewer
 from cmdb import services as cmdb
 from cmdb.tables import Asset
-from incidents import admin
+from incidents import admin, power
 from incidents.overview import check_states, worst_state
 from incidents.services import utcnow
 from pages.history import history
@@ -110,6 +110,7 @@ async def client_card(viewer: CurrentViewer, client_id: FromPath[int], build_car
         "asset_state": {i: worst_state(c) for i, c in checks.items()},
         "paths": upstream_paths(sorted(assets), edges),
         "plan_name": await _plan_name(viewer, card["client"].get("sla_plan_id")),
+        "power_ok": await power.switchable([a["id"] for a in card["assets"]["items"]]),
         "now": utcnow(),
         "history": await history(viewer, "client", client_id),
         "nav": "search",

@@ -20,7 +20,7 @@ from accounts.dbutil import atomic
 from accounts.errors import Invalid
 from accounts.http import CurrentViewer
 from cmdb import services as cmdb
-from incidents import admin, services, workflow
+from incidents import admin, power, services, workflow
 from incidents.overview import check_states, worst_state
 from pages.board import next_due
 from pages.desk import panel_context
@@ -61,6 +61,7 @@ async def incident_page(viewer: CurrentViewer, incident_id: FromPath[int]) -> Te
         "checks": checks,
         "asset_state": {i: worst_state(c) for i, c in checks.items()},
         "calls": calls,
+        "power_ok": await power.switchable(asset_ids) if workflow.is_open(incident["status"]) else set(),
         "now": services.utcnow(),
         "next_due_at": next_due(incident),
         "is_open": workflow.is_open(incident["status"]),

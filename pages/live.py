@@ -19,7 +19,7 @@ from litestar.response import Redirect, Template
 
 from accounts.errors import DomainError
 from accounts.http import CurrentViewer
-from incidents import checks, live
+from incidents import checks, live, power
 from pages.drawings import HELPERS
 from pages.history import history
 
@@ -38,6 +38,7 @@ async def asset_page(viewer: CurrentViewer, asset_id: FromPath[int]) -> Template
     view = await live.asset_view(viewer, asset_id, now=now)
     return Template("pages/asset.html", context={**HELPERS, **_window(now), "view": view, "asset": view["asset"],
                                                   "history": await history(viewer, "asset", asset_id),
+                                                  "power_ok": asset_id in await power.switchable([asset_id]),
                                                   "nav": "inventory"})
 
 

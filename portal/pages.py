@@ -20,7 +20,7 @@ from litestar.response import Redirect, Template
 
 from accounts.errors import DomainError, Invalid
 from accounts.http import CurrentViewer, page_viewer
-from incidents import kpi, kpi_store
+from incidents import kpi, kpi_store, power
 from rackcard.i18n import language_of
 from portal.scope import REQUEST_KINDS, PortalScope
 from portal.scope import Request as PortalRequest
@@ -86,6 +86,7 @@ async def overview(viewer: CurrentViewer) -> Template:
         "sites": by_site_and_rack(assets), "assets": assets, "ports": await scope.ports(),
         **await scope.addresses(), "services": await scope.services(),
         "open_incidents": open_incidents, "past_incidents": past, "maintenance": await scope.maintenance(),
+        "power_ok": await scope.power_cycle_offered([a["id"] for a in assets]),
         "nav": "portal",
     })
 
@@ -96,6 +97,7 @@ async def asset_page(viewer: CurrentViewer, asset_id: FromPath[int]) -> Template
     samples = await scope.samples(asset_id)  # 404 unless it is the client's own
     asset = next(a for a in await scope.assets() if a["id"] == asset_id)
     return Template("portal/asset.html", context={"asset": asset, "graphs": graph(samples),
+                                                  "power_ok": await scope.power_cycle_offered([asset_id]),
                                                   "graph_w": GRAPH_W, "graph_h": GRAPH_H, "nav": "portal"})
 
 
@@ -195,5 +197,27 @@ async def sla_page(viewer: CurrentViewer, from_: From = None, to: FromQuery[str 
                                                 "labels": kpi.LABELS, "nav": "sla"})
 
 
+async def _power_page(viewer, asset_id: int, reason: str = "", error=None) -> Template:
+    context, status = await power.confirmation(viewer, asset_id, error)
+    return Template("portal/power_cycle.html", status_code=status,
+                    context={**context, "incident_id": None, "reason": reason, "nav": "portal"})
+
+
+@get("/assets/{asset_id:int}/power-cycle")
+async def power_cycle_confirm(viewer: CurrentViewer, asset_id: FromPath[int]) -> Template:
+    """The confirmation: the device, its outlet and what else loses power (or why not)."""
+    await PortalScope(viewer).samples(asset_id)  # 404 unless it is the client's own
+    return await _power_page(viewer, asset_id)
+
+
+@post("/assets/{asset_id:int}/power-cycle", status_code=303)
+async def power_cycle_submit(viewer: CurrentViewer, asset_id: FromPath[int], data: FormBody) -> Template | Redirect:
+    reason = str(data.get("reason", ""))[:1000]
+    done, error = await power.from_form(viewer, asset_id, {"reason": reason})
+    if error is not None:
+        return await _power_page(viewer, asset_id, reason, error)
+    return Redirect(f"/portal/incidents/{done['incident_id']}#timeline", status_code=303)
+
+
 page_routes: list = [overview, asset_page, incident_page, comment_submit, request_form, request_suggestions,
-                     request_submit, kb_list, kb_article, sla_page]
+                     request_submit, kb_list, kb_article, sla_page, power_cycle_confirm, power_cycle_submit]

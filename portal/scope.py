@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, Optional, TypedDict
 
 from accounts.errors import Forbidden, Invalid, NotFound
 from accounts.tables import User
@@ -51,6 +51,17 @@ REQUEST_TITLES = {"reboot": "Reboot request", "no_internet": "No internet", "oth
 HIDDEN_KINDS = frozenset({"notification"})
 STATE_ORDER = {"critical": 3, "warning": 2, "unknown": 1, "ok": 0}
 PAST = "past"
+
+
+class PortalPowerCycleOut(TypedDict):
+    """A self-service power-cycle as the client sees it (no PDU details)."""
+
+    asset_id: int
+    asset_name: str
+    dry_run: bool
+    incident_id: Optional[int]
+    status: str  # dry_run | queued
+    also_loses_power: list[str]
 
 
 def _aware(value: dt.datetime | None) -> dt.datetime | None:
@@ -413,6 +424,27 @@ class PortalScope:
             opening_data={"client_id": self.client_id, "request": request.kind},
         )
         return await self.incident(incident_id)
+
+    async def power_cycle(self, asset_id: int, reason: str, incident_id: int | None, dry_run: bool) -> dict:
+        """A self-service power-cycle of an own device: the incidents layer guards it
+        (own asset, contract flag, outlet not shared, cool-down, rate); the answer
+        names the device and when, never the PDU."""
+        from incidents import power
+
+        done = await power.request_cycle(self.viewer, asset_id, reason, incident_id, dry_run)
+        return {"asset_id": done["asset_id"], "asset_name": done["asset_name"], "dry_run": done["dry_run"],
+                "incident_id": done["incident_id"], "status": done["status"],
+                "also_loses_power": done["also_loses_power"]}
+
+    async def power_cycle_offered(self, asset_ids: list[int]) -> set[int]:
+        """Of these own assets, those the portal offers to power-cycle (self-service contract, one known outlet)."""
+        from incidents import power
+
+        if not await power.self_service(self.client_id):
+            return set()
+        own = {r["id"] for r in await Asset.select(Asset.id).where(
+            Asset.id.is_in(list(asset_ids) or [0]) & (Asset.client == self.client_id))}
+        return await power.switchable(sorted(own))
 
     async def _requestable_asset(self, asset_id: int) -> str:
         row = await Asset.select(Asset.id, Asset.name, Asset.client).where(Asset.id == asset_id).first()

@@ -90,6 +90,17 @@ class ServerClient:
         response = await self._request("GET", "/probe/targets/version", params=params, timeout=wait + 10.0)
         return str(response.json()["version"])
 
+    async def claim_power_job(self, site: str | None = None, wait: float = 0.0) -> dict | None:
+        """The next power-cycle job of our site (marked ours on the server), or None
+        after waiting up to `wait` s for one."""
+        params = {"wait": f"{wait:g}", **({"site": site} if site else {})}
+        response = await self._request("POST", "/probe/power-jobs/claim", params=params, timeout=wait + 10.0)
+        return response.json().get("job")
+
+    async def report_power_step(self, job_id: int, step: str, ok: bool, message: str, final: bool) -> None:
+        await self._request("POST", f"/probe/power-jobs/{job_id}/steps",
+                            json={"step": step, "ok": ok, "message": message, "final": final})
+
     async def send_now(self, observations: list[Observation], stats: dict | None = None) -> bool:
         """Post a batch at once, beside the spool queue (traps: never behind a slow
         poll batch). Spooled when the post fails, so nothing is lost; True when sent."""

@@ -161,11 +161,22 @@ RARITAN_OUTLETS = {
     "states": {"7": ["on", "on"], "8": ["off", "off"]},
 }
 
+#: EATON-EPDU-MIB: outletControlStatus / outletName; each command has its own column,
+#: written with a delay in seconds (0 = at once).
+_EATON_CONTROL = "1.3.6.1.4.1.534.6.6.7.6.6.1"
+EATON_EPDU_OUTLETS = {
+    "state": _EATON_CONTROL + ".2.0", "name": "1.3.6.1.4.1.534.6.6.7.6.1.1.3.0",
+    "control": _EATON_CONTROL + ".4.0", "commands": {"off": 0, "on": 0, "reboot": 0},
+    "command_oids": {"off": _EATON_CONTROL + ".3.0", "on": _EATON_CONTROL + ".4.0", "reboot": _EATON_CONTROL + ".5.0"},
+    "states": {"0": ["off", "off"], "1": ["on", "on"], "2": ["off", "pending off"], "3": ["on", "pending on"]},
+}
+
 
 def _outlets(spec: dict) -> dict:
     walk = {"state": spec["state"], "name": spec["name"]}
     params = {"states": spec["states"], "index_suffix": spec.get("index_suffix", ""),
-              "control": spec["control"], "commands": spec["commands"]}
+              "control": spec["control"], "commands": spec["commands"],
+              "command_oids": spec.get("command_oids", {})}
     return {"key": "power:outlets", "rule": "outlets", "walk": walk, "params": params}
 
 
@@ -274,6 +285,18 @@ PROFILE_DATA: dict[str, dict] = {
             _reading("power:inlet_current", "1.3.6.1.4.1.13742.6.5.2.3.1.4.1.1.1", "A", 0.001),
             _reading("power:inlet_power", "1.3.6.1.4.1.13742.6.5.2.3.1.4.1.1.5", "W"),
             _outlets(RARITAN_OUTLETS),
+        ],
+    },
+    "eaton_epdu": {
+        "description": "Eaton ePDU (switched / managed)",
+        "mib": "EATON-EPDU-MIB: inputVoltage, inputCurrent (0.001 A), inputWatts, outletControlStatus",
+        "sys_object_ids": ["1.3.6.1.4.1.534.6.6.7"],
+        "checks": [
+            _UPTIME,
+            _reading("power:inlet_voltage", "1.3.6.1.4.1.534.6.6.7.3.2.1.3.0.1.1", "V", 0.001, **VOLTAGE_LIMITS),
+            _reading("power:inlet_current", "1.3.6.1.4.1.534.6.6.7.3.3.1.4.0.1.1", "A", 0.001),
+            _reading("power:inlet_power", "1.3.6.1.4.1.534.6.6.7.3.4.1.4.0.1.1", "W"),
+            _outlets(EATON_EPDU_OUTLETS),
         ],
     },
     "entity_sensor": {

@@ -411,6 +411,57 @@ class Worker:
                 if seen is None or seen != version:
                     break
 
+    async def _report_step(self, job_id: int, step: str, ok: bool, message: str, final: bool) -> None:
+        """Tell the server; a few tries while it is away (the cycle itself goes on regardless)."""
+        for attempt in range(5):
+            try:
+                await self.client.report_power_step(job_id, step, ok, message, final)
+                return
+            except ServerRefused as exc:
+                log.error("power job %s: the server refused step %s: %s", job_id, step, exc)
+                return
+            except ServerUnavailable as exc:
+                log.warning("power job %s: cannot report step %s (%s)", job_id, step, exc)
+                await asyncio.sleep(min(10.0, 1.0 * 2 ** attempt))
+
+    async def _run_power_job(self, data: dict) -> None:
+        from probes.power import PowerJob, run_job
+
+        try:
+            job = PowerJob.from_dict(data)
+        except (KeyError, TypeError, ValueError) as exc:
+            log.error("a malformed power job: %s", exc)
+            return
+        try:
+            await run_job(job, self.poller, self.profiles, lambda *a: self._report_step(job.job_id, *a),
+                          lambda observations: self.client.send_now(observations, self.stats()))
+        except Exception as exc:  # a bug must not leave the job silent: say it failed
+            log.exception("power job %s failed", job.job_id)
+            await self._report_step(job.job_id, "failed", False, f"the probe worker failed: {exc}", True)
+
+    async def _power_loop(self) -> None:
+        """Take power-cycle jobs of our site from the server (a long poll) and run each at once."""
+        running: set[asyncio.Task] = set()
+        try:
+            while True:
+                try:
+                    data = await self.client.claim_power_job(self.config.site, self.config.long_poll_s)
+                except ServerRefused as exc:  # an older server, or a token it refuses: ask rarely
+                    log.debug("power jobs: %s", exc)
+                    await asyncio.sleep(60.0)
+                    continue
+                except ServerUnavailable as exc:
+                    log.debug("power jobs: %s", exc)
+                    await asyncio.sleep(5.0)
+                    continue
+                if data:
+                    task = asyncio.create_task(self._run_power_job(data))
+                    running.add(task)
+                    task.add_done_callback(running.discard)
+        finally:
+            for task in list(running):
+                task.cancel()
+
     async def run(self) -> None:
         self.poller = self._poller_factory()
         self.scheduler.poller = self.poller
@@ -426,6 +477,7 @@ class Worker:
                 group.create_task(self._refresh_loop())
                 group.create_task(self.scheduler.run())
                 group.create_task(self.outbox.run())
+                group.create_task(self._power_loop())
                 if self.config.exit_on_refused:
                     group.create_task(self._exit_when_refused())
         except* TokenRefusedExit:

@@ -44,6 +44,7 @@ API_MODULES = (
     "cmdb.import_api",
     "incidents.api",
     "incidents.probe_api",
+    "incidents.power_api",
     "incidents.live_api",
     "integrations.api",
     "integrations.mail_api",
@@ -55,8 +56,9 @@ API_MODULES = (
 
 #: Each page module exposes `page_routes`: staff pages, mounted behind a session of a staff user
 #: (no session -> /login?next=..., a client user -> the portal); handlers take `viewer: Viewer`.
-PAGE_MODULES = ("pages.board", "pages.search", "pages.card", "pages.incident", "pages.reports", "pages.desk",
-                "pages.history", "integrations.pages", "pages.live", "pages.inventory", "pages.records", "pages.admin")
+PAGE_MODULES = ("pages.board", "pages.power", "pages.search", "pages.card", "pages.incident", "pages.reports",
+                "pages.desk", "pages.history", "integrations.pages", "pages.live", "pages.inventory", "pages.records",
+                "pages.admin")
 
 #: Each exposes `background(app_state, settings) -> async context manager`, started by serve.
 BACKGROUND_MODULES: tuple[str, ...] = ("incidents.embedded_probe", "incidents.background", "integrations.background")

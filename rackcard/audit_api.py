@@ -13,6 +13,7 @@ from typing import Annotated
 from litestar.params import FromQuery, QueryParameter
 
 from accounts import audit_log
+from accounts.api import AuditEntry
 from accounts.http import CurrentViewer, require_admin
 from cmdb import paging
 
@@ -32,7 +33,7 @@ async def list_audit(
     to: FromQuery[str | None] = None,
     limit: FromQuery[int] = paging.DEFAULT_LIMIT,
     offset: FromQuery[int] = 0,
-) -> dict:
+) -> paging.Page[AuditEntry]:
     limit, offset = paging.check(limit, offset)
     f = audit_log.AuditFilter(object_type=object_type or None, object_id=object_id, user=user or None,
                               since=audit_log.parse_time(since, "from"), until=audit_log.parse_time(to, "to"))

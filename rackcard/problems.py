@@ -9,6 +9,7 @@ from litestar.exceptions import HTTPException, ValidationException
 
 from accounts.errors import DomainError
 from accounts.dbutil import DATA_ERRORS, INTEGRITY_ERRORS
+from validation.requests import typed_body_problems
 
 log = logging.getLogger("rackcard.http")
 
@@ -41,9 +42,18 @@ def _field_of(key: str | None, source: str | None) -> str:
 
 def on_validation_error(request: Request, exc: ValidationException) -> Response:
     errors = []
+    in_body = False
     for item in exc.extra or []:
         if isinstance(item, dict):
+            if item.get("source") == "body":
+                in_body = True
+                continue
             errors.append({"field": _field_of(item.get("key"), item.get("source")), "message": item.get("message", "")})
+    if in_body:
+        # msgspec names the first bad field of a body; list every one, in our words
+        errors += typed_body_problems(request) or [
+            {"field": _field_of(item.get("key"), "body"), "message": item.get("message", "")}
+            for item in exc.extra or [] if isinstance(item, dict) and item.get("source") == "body"]
     detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or str(exc.detail)
     return problem(422, "Invalid value", detail, errors, request.url.path)
 

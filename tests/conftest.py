@@ -100,8 +100,21 @@ async def _empty_all_tables(engine) -> None:
                 await conn.execute(sql)
             await conn.commit()
     else:
-        joined = ", ".join(f'"{n}"' for n in tables)
-        await engine.run_ddl(f"TRUNCATE {joined} RESTART IDENTITY CASCADE")
+        # DELETE with triggers off (foreign keys, the audit log's append-only
+        # guard) and the sequences restarted: the same empty state as TRUNCATE
+        # ... RESTART IDENTITY, at a tenth of its cost per test (TRUNCATE makes
+        # new files for every table). Needs the superuser the tests connect as.
+        conn = await engine.get_new_connection()
+        try:
+            sequences = [r[0] for r in await conn.fetch(
+                "SELECT quote_ident(schemaname) || '.' || quote_ident(sequencename) FROM pg_sequences")]
+            await conn.execute(
+                "SET session_replication_role = replica; "
+                + " ".join(f'DELETE FROM "{n}";' for n in tables)
+                + " SET session_replication_role = DEFAULT; "
+                + " ".join(f"ALTER SEQUENCE {seq} RESTART;" for seq in sequences))
+        finally:
+            await conn.close()
 
 
 @pytest.fixture

@@ -4,7 +4,11 @@ path parameters without control characters and within size, path ids within
 1..2^31-1, JSON bodies no deeper than JSON_MAX_DEPTH and without control
 characters in their strings. Field-level checks stay with the services
 (cmdb.resources, incidents.admin ...); this catches what would reach the
-database or a decoder before them."""
+database or a decoder before them.
+
+`typed_body_problems` serves the error handler: when a typed body (a
+dataclass or Struct, decoded after the guards passed) fails, it lists every
+bad field, not only the first one msgspec stopped at."""
 
 from __future__ import annotations
 
@@ -13,8 +17,10 @@ from litestar import Request
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
+from litestar.utils.scope.state import ScopeState
 
 import validation
+from validation import bodies
 
 #: A query-string value longer than this is no filter or search anyone typed.
 QUERY_VALUE_MAX = 2000
@@ -68,3 +74,18 @@ class RequestBounds(ASGIMiddleware):
             await _json_problems(request, problems, request.url.path)
         problems.raise_if_any()
         await next_app(scope, receive, send)
+
+
+def typed_body_problems(request: Request) -> list[dict]:
+    """Every problem of the request's typed JSON body (read from the cache the
+    body was decoded from), or [] when the handler takes no typed body."""
+    if bodies.handler_body(request.route_handler) is None:
+        return []
+    body = ScopeState.from_scope(request.scope).body
+    if not isinstance(body, bytes) or not body:
+        return []
+    try:
+        document = msgspec.json.decode(body)
+    except (msgspec.DecodeError, RecursionError):
+        return []
+    return bodies.problems_for(request.route_handler, document)

@@ -158,6 +158,14 @@ ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/portal/incidents/{incident_id:int}/comments"): CLIENT,
     ("GET", "/api/v1/portal/maintenance"): CLIENT,
     ("POST", "/api/v1/portal/requests"): CLIENT,
+    # remote power-cycle (issue 13)
+    ("GET", "/assets/{asset_id:int}/power-cycle"): STAFF_PAGE,
+    ("POST", "/assets/{asset_id:int}/power-cycle"): STAFF_PAGE,
+    ("POST", "/api/v1/assets/{asset_id:int}/power-cycle"): STAFF,
+    ("GET", "/api/v1/assets/{asset_id:int}/power-jobs"): STAFF,
+    ("POST", "/api/v1/probe/power-jobs/claim"): PROBE,
+    ("POST", "/api/v1/probe/power-jobs/{job_id:int}/steps"): PROBE,
+    ("POST", "/api/v1/portal/assets/{asset_id:int}/power-cycle"): CLIENT,
     # not behind a login
     ("GET", "/static/{file_path:path}"): PUBLIC,
     ("GET", "/schema"): PUBLIC,
@@ -235,6 +243,8 @@ ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/portal/incidents/{incident_id:int}/comments"): CLIENT_PAGE,
     ("GET", "/portal/requests/new"): CLIENT_PAGE,
     ("GET", "/portal/requests/suggestions"): CLIENT_PAGE,
+    ("GET", "/portal/assets/{asset_id:int}/power-cycle"): CLIENT_PAGE,
+    ("POST", "/portal/assets/{asset_id:int}/power-cycle"): CLIENT_PAGE,
     ("POST", "/portal/requests"): CLIENT_PAGE,
     ("GET", "/portal/kb"): CLIENT_PAGE,
     ("GET", "/portal/kb/{article_id:int}"): CLIENT_PAGE,

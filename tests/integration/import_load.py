@@ -18,9 +18,15 @@ import httpx
 @dataclass
 class Timings:
     import_s: float = 0.0
+    import_cpu_s: float = 0.0  # this process's CPU while the import ran (the writers' share included)
     api_writes: list[float] = field(default_factory=list)
     probe_batches: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    # answers over 0.5 s during the import: (seconds since it started, seconds the answer took)
+    slow: list[tuple[float, float]] = field(default_factory=list)
+    # the same writers before the import started, for comparison
+    api_alone: list[float] = field(default_factory=list)
+    probe_alone: list[float] = field(default_factory=list)
 
     @staticmethod
     def worst(values: list[float]) -> float:
@@ -32,8 +38,9 @@ def clients_csv(rows: int) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-async def run(app, admin_token: str, probe_token: str, asset_id: int, rows: int) -> Timings:
-    """Import `rows` clients while writing beside it; every answer and its time recorded."""
+async def run(app, admin_token: str, probe_token: str, asset_id: int, rows: int, alone_s: float = 0.0) -> Timings:
+    """Import `rows` clients while writing beside it; every answer and its time
+    recorded (and for `alone_s` seconds before, the writers without the import)."""
     timings = Timings()
     transport = httpx.ASGITransport(app=app)
     admin = httpx.AsyncClient(transport=transport, base_url="http://t", timeout=600,
@@ -41,22 +48,33 @@ async def run(app, admin_token: str, probe_token: str, asset_id: int, rows: int)
     probe = httpx.AsyncClient(transport=transport, base_url="http://t", timeout=600,
                               headers={"Authorization": f"Bearer {probe_token}"})
     finished = asyncio.Event()
+    importing_now = False
+    import_started = 0.0
+
+    def timed(during: list[float], alone: list[float], started: float) -> None:
+        took = time.perf_counter() - started
+        (during if importing_now else alone).append(took)
+        if importing_now and took > 0.5:
+            timings.slow.append((round(started - import_started, 1), round(took, 3)))
 
     async def importing() -> None:
-        started = time.perf_counter()
+        nonlocal importing_now, import_started
+        await asyncio.sleep(alone_s)
+        importing_now = True
+        started, cpu = time.perf_counter(), time.process_time()
+        import_started = started
         r = await admin.post("/api/v1/import/clients", content=clients_csv(rows), headers={"content-type": "text/csv"})
         timings.import_s = time.perf_counter() - started
+        timings.import_cpu_s = time.process_time() - cpu
         if r.status_code != 200:
             timings.errors.append(f"import: {r.status_code} {r.text[:300]}")
         finished.set()
 
     async def writing() -> None:
-        n = 0
         while not finished.is_set():
-            n += 1
             started = time.perf_counter()
             r = await admin.post("/api/v1/sites", json={"name": f"Site {uuid.uuid4().hex[:8]}", "kind": "remote"})
-            timings.api_writes.append(time.perf_counter() - started)
+            timed(timings.api_writes, timings.api_alone, started)
             if r.status_code != 201:
                 timings.errors.append(f"site create: {r.status_code} {r.text[:300]}")
             await asyncio.sleep(0.2)
@@ -68,7 +86,7 @@ async def run(app, admin_token: str, probe_token: str, asset_id: int, rows: int)
                 {"asset_id": asset_id, "key": "reachability", "state": "ok", "observed_at": now, "source": "poll"}]}
             started = time.perf_counter()
             r = await probe.post("/api/v1/probe/observations", json=batch)
-            timings.probe_batches.append(time.perf_counter() - started)
+            timed(timings.probe_batches, timings.probe_alone, started)
             if r.status_code != 200:
                 timings.errors.append(f"probe batch: {r.status_code} {r.text[:300]}")
             await asyncio.sleep(0.2)

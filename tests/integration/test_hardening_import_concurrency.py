@@ -14,6 +14,7 @@ import import_load
 from accounts.dbutil import is_sqlite
 from accounts.services import create_token, create_user
 from cmdb.tables import Asset, Client, Site
+from incidents.tables import ProbeBatch
 
 pytestmark = pytest.mark.slow
 log = logging.getLogger("test.import_concurrency")
@@ -40,13 +41,17 @@ async def test_writers_keep_flowing_during_a_long_import(app, db):
                 ROWS, timings.import_s, len(timings.api_writes), timings.worst(timings.api_writes),
                 len(timings.probe_batches), timings.worst(timings.probe_batches))
     assert timings.errors == []
-    assert await Client.count() == ROWS
+    assert await Client.count() == ROWS  # the import is complete
     assert len(timings.api_writes) >= 3 and len(timings.probe_batches) >= 3
+    # every write answered beside it landed: each site, each batch
+    assert await Site.count() == 1 + len(timings.api_writes) + len(timings.api_alone)
+    assert await ProbeBatch.count() == len(timings.probe_batches) + len(timings.probe_alone)
 
 
-async def test_a_rejected_chunked_import_leaves_nothing(api, db):
+async def test_a_rejected_chunked_import_leaves_nothing(api, db, monkeypatch):
     from cmdb import csvio
 
+    monkeypatch.setattr(csvio, "CHUNK_ROWS", 20)  # several chunks, however fast the machine
     rows = csvio.CHUNK_ROWS * 3
     text = import_load.clients_csv(rows).decode().splitlines()
     text[-1] = "BAD CODE!,Broken,K"  # the last row is bad: earlier chunks were committed, then undone

@@ -215,6 +215,28 @@ async def test_tokens_are_listed_and_revoked_users_disabled(api, client_as, app)
     assert (await api.post(f"/api/v1/users/{me['user_id']}/disable")).status_code == 409
 
 
+async def test_token_and_session_checks_read_the_database_on_every_request(client_as, app):
+    """No cache in front of the checks: a revocation, a role change or a disabled
+    user written by another process (here: straight to the table, as the CLI or
+    another web worker would) counts on the very next request."""
+    from accounts.services import create_user, login, viewer_for_session
+    from accounts.tables import User
+
+    engineer = await client_as("engineer")
+    me = (await engineer.get("/api/v1/me")).json()
+    assert me["role"] == "engineer"
+    await User.update({User.role: "noc"}).where(User.id == me["user_id"])
+    assert (await engineer.get("/api/v1/me")).json()["role"] == "noc"
+    await ApiToken.update({ApiToken.revoked: True}).where(ApiToken.user == me["user_id"])
+    assert (await engineer.get("/api/v1/me")).status_code == 401
+
+    await create_user("pages@example.test", "engineer", "correct horse battery")
+    key, _ = await login("pages@example.test", "correct horse battery")
+    assert (await viewer_for_session(key)).email == "pages@example.test"
+    await User.update({User.active: False}).where(User.email == "pages@example.test")
+    assert await viewer_for_session(key) is None
+
+
 async def test_last_used_at_moves_coarsely(api, db):
     await api.get("/api/v1/me")
     for _ in range(50):

@@ -14,6 +14,7 @@ from email.message import EmailMessage
 import aiosmtplib
 import incident_data as data
 import pytest
+import schema_check
 from incident_data import T0
 
 from accounts.viewer import Viewer
@@ -182,7 +183,7 @@ async def test_auto_replies_and_bounces_open_nothing_and_are_never_answered(inta
     assert mailbox.messages == []
 
 
-async def test_unknown_senders_are_quarantined_then_accepted_or_dropped(intake, api):
+async def test_unknown_senders_are_quarantined_then_accepted_or_dropped(intake, api, app):
     acme = await data.client("Acme", email="ops@acme.example")
     q1 = await send(intake, message("new.person@acme.example", "Please reboot rack 12", "Thanks",
                                     message_id="u1@acme.example"))
@@ -202,6 +203,7 @@ async def test_unknown_senders_are_quarantined_then_accepted_or_dropped(intake, 
     accepted = await api.post(f"/api/v1/mail/quarantine/{q1['quarantine_id']}/accept",
                               json={"client_id": acme, "name": "New Person"})
     assert accepted.status_code == 200, accepted.text
+    schema_check.conforms(schema_check.document(app), accepted)  # the answer is what the document says
     (done,) = accepted.json()["processed"]
     assert done["outcome"] == "opened"
     incident = (await api.get(f"/api/v1/incidents/{done['incident_id']}")).json()

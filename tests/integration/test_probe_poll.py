@@ -87,6 +87,36 @@ async def test_snmpv3_authpriv(agent):
     assert wrong_priv["reachability"].state == "unknown"
 
 
+async def test_snmpv3_agents_stay_known_past_pysnmps_five_minutes(agent):
+    """pysnmp forgets an agent's engine id and time window 300 s after a reply, which
+    cost a discovery round trip on nearly every poll of a device polled each minute.
+    After six simulated minutes of the engine's timer, a poll is still one message."""
+    import time
+
+    from probes.snmp import engine_for_loop
+
+    poller = fast_poller()
+    v3 = dataclasses.replace(
+        mc_target(agent), version="3", community=None, v3_user=V3.user, v3_auth_protocol="SHA",
+        v3_auth_key=V3.auth_key, v3_priv_protocol="AES", v3_priv_key=V3.priv_key, v3_context="mc1",
+    )
+    assert (await poll(poller, v3))["reachability"].state == "ok"  # discovery happens here
+    engine = engine_for_loop()
+    sent = []
+    dispatcher = engine.transport_dispatcher
+    original = dispatcher.send_message
+    dispatcher.send_message = lambda *args, **kwargs: (sent.append(args), original(*args, **kwargs))[1]
+    try:
+        ticks = int(360 / dispatcher.get_timer_resolution())
+        for model in (engine.message_processing_subsystems[3], engine.security_models[3]):
+            for _ in range(ticks):
+                model.receive_timer_tick(engine, time.time())
+        assert (await poll(poller, v3))["reachability"].state == "ok"
+        assert len(sent) == 1, f"{len(sent)} messages for one poll: the agent was rediscovered"
+    finally:
+        dispatcher.send_message = original
+
+
 async def test_stopped_agent_is_critical_after_retries_then_ok_again(agent):
     poller = fast_poller()
     target = mc_target(agent)

@@ -1,0 +1,441 @@
+"""Remote power-cycle against real agents: a net-snmp `snmpd` PDU whose outlet
+OIDs accept SET through a `pass_persist` script that records each SET (and SIGSTOPs the
+`snmpd` of the device the outlet feeds while it is off), a live server and a
+real probe worker."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from _probe_support import make_site, wait_until
+from probes.worker import Worker, WorkerConfig
+
+PASS_SCRIPT = Path(__file__).resolve().parents[1] / "data" / "power" / "pdu_pass.py"
+SNMPD = "/usr/sbin/snmpd"
+PDU_HOST, DEVICE_HOST = "127.0.5.1", "127.0.5.2"
+
+pytestmark = pytest.mark.skipif(not os.path.exists(SNMPD), reason="net-snmp snmpd is not installed")
+
+
+def _free_udp_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def _snmpd(conf: Path, host: str, pid_file: Path, community: str) -> tuple[subprocess.Popen, int]:
+    port = _free_udp_port(host)
+    proc = subprocess.Popen([SNMPD, "-f", "-Lo", "-C", "-c", str(conf), "-p", str(pid_file), f"udp:{host}:{port}"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(40):  # until it answers (it reads its MIBs first)
+        done = subprocess.run(["snmpget", "-v2c", "-c", community, "-t", "0.5", "-r", "0", f"{host}:{port}",
+                               "1.3.6.1.2.1.1.3.0"], capture_output=True)
+        if done.returncode == 0:
+            break
+    return proc, port
+
+
+@pytest.fixture
+def agents(tmp_path):
+    """A PDU (outlets 1-4 on; outlet 3 feeds the device) and the device's own agent."""
+    state = tmp_path / "pdu"
+    state.mkdir()
+    (state / "outlets.json").write_text(json.dumps({str(n): 2 for n in range(1, 5)}))
+    pdu_conf = tmp_path / "pdu.conf"
+    pdu_conf.write_text(f"rwcommunity private\npass_persist .1.3.6.1.4.1.318.1.1.26 /usr/bin/python3 {PASS_SCRIPT} {state}\n")
+    dev_conf = tmp_path / "dev.conf"
+    dev_conf.write_text("rocommunity public\n")
+    pdu, pdu_port = _snmpd(pdu_conf, PDU_HOST, tmp_path / "pdu.pid", "private")
+    dev, dev_port = _snmpd(dev_conf, DEVICE_HOST, tmp_path / "dev.pid", "public")
+    (state / "fed-3.pid").write_text(str(dev.pid))
+    try:
+        yield {"state": state, "pdu_port": pdu_port, "dev_port": dev_port}
+    finally:
+        for proc in (pdu, dev):
+            os.kill(proc.pid, signal.SIGCONT)
+            proc.terminate()
+            proc.wait(5)
+
+
+@pytest.fixture
+def fast(monkeypatch):
+    for name, value in (("RACKCARD_POWER_OFF_S", "0.5"), ("RACKCARD_POWER_STEP_S", "0.3"),
+                        ("RACKCARD_POWER_CONFIRM_S", "3"), ("RACKCARD_POWER_WATCH_S", "20")):
+        monkeypatch.setenv(name, value)
+
+
+async def _created(api, path: str, body: dict) -> int:
+    r = await api.post(path, json=body)
+    assert r.status_code == 201, r.text
+    return r.json()["id"]
+
+
+async def _inventory(api, agents) -> dict:
+    site = await make_site()
+    ids = {"site": site.id}
+    ids["a"] = await _created(api, "/api/v1/clients", {"code": "ROM", "name": "Romashka", "self_service_power": True})
+    ids["b"] = await _created(api, "/api/v1/clients", {"code": "VAS", "name": "Vasilek"})
+    ids["pdu"] = await _created(api, "/api/v1/assets", {
+        "name": "pdu-r1", "kind": "pdu", "site_id": site.id, "mgmt_ip": PDU_HOST, "snmp_port": agents["pdu_port"],
+        "snmp_version": "2c", "snmp_community": "private", "profile": "apc_rpdu2", "poll_interval_s": 3600})
+    ids["dead_pdu"] = await _created(api, "/api/v1/assets", {
+        "name": "pdu-dead", "kind": "pdu", "site_id": site.id, "mgmt_ip": "127.0.5.9", "snmp_port": agents["pdu_port"],
+        "snmp_version": "2c", "snmp_community": "private", "profile": "apc_rpdu2", "poll_interval_s": 3600})
+    ids["mc"] = await _created(api, "/api/v1/assets", {
+        "name": "mc-romashka", "kind": "media_converter", "site_id": site.id, "client_id": ids["a"],
+        "mgmt_ip": DEVICE_HOST, "snmp_port": agents["dev_port"], "snmp_version": "2c", "snmp_community": "public",
+        "poll_interval_s": 3600})
+    for name, client in (("rt-romashka", ids["a"]), ("mc-vasilek", ids["b"]), ("sw-shared-a", ids["a"]),
+                         ("sw-shared-b", ids["b"]), ("mc-dead", ids["a"])):
+        ids[name] = await _created(api, "/api/v1/assets", {"name": name, "kind": "router", "site_id": site.id,
+                                                           "client_id": client})
+    for asset, pdu, outlet in (("mc", "pdu", 3), ("rt-romashka", "pdu", 1), ("mc-vasilek", "pdu", 2),
+                               ("sw-shared-a", "pdu", 4), ("sw-shared-b", "pdu", 4), ("mc-dead", "dead_pdu", 1)):
+        await _created(api, "/api/v1/dependencies", {"asset_id": ids[asset], "depends_on_id": ids[pdu],
+                                                     "kind": "power", "outlet_number": outlet})
+    return ids
+
+
+async def _probe_token(name="edge") -> str:
+    from accounts.services import create_token
+
+    return await create_token(probe=name)
+
+
+async def _job(job_id: int) -> dict:
+    from incidents.tables import PowerJob
+
+    return await PowerJob.select().where(PowerJob.id == job_id).first()
+
+
+async def _finished(job_id: int) -> None:
+    async def done():
+        return (await _job(job_id))["status"] in ("done", "failed")
+
+    await wait_until(done, attempts=300, delay=0.1)
+
+
+async def _timeline(incident_id: int) -> list[dict]:
+    from incidents.tables import TimelineEntry
+
+    return await TimelineEntry.select().where(TimelineEntry.incident == incident_id).order_by(TimelineEntry.id)
+
+
+def _sets(agents) -> list[str]:
+    log = agents["state"] / "sets.log"
+    return log.read_text().splitlines() if log.exists() else []
+
+
+@pytest.fixture
+async def worker(db, live_app, tmp_path):
+    w = Worker(WorkerConfig(server=live_app.url, token=await _probe_token(), spool_dir=tmp_path / "spool",
+                            probe="edge", trap_host=None, refresh_s=60, flush_s=0.2, timeout_s=0.5, long_poll_s=1))
+    task = asyncio.create_task(w.run())
+    yield w
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_the_right_outlet_goes_off_then_on_once_and_the_device_returns(
+        db, live_app, api, client_as, agents, fast, worker):
+    from incidents.tables import CheckEvent
+
+    ids = await _inventory(api, agents)
+    r = await api.post(f"/api/v1/assets/{ids['mc']}/power-cycle", json={"reason": "no internet", "dry_run": True})
+    assert r.status_code == 202, r.text
+    assert r.json()["status"] == "dry_run" and r.json()["outlet_number"] == 3 and r.json()["job_id"] is None
+    assert _sets(agents) == []
+
+    r = await api.post(f"/api/v1/assets/{ids['mc']}/power-cycle", json={"reason": "no internet since 9:00"})
+    assert r.status_code == 202, r.text
+    body = r.json()
+    assert body["pdu_name"] == "pdu-r1" and body["outlet_number"] == 3 and body["status"] == "queued"
+    await _finished(body["job_id"])
+    job = await _job(body["job_id"])
+    errors = agents["state"] / "errors.log"
+    assert job["status"] == "done", (job["result"], errors.read_text() if errors.exists() else "")
+    assert _sets(agents) == ["3 off", "3 on"]  # the right outlet, off then on, once
+
+    events = [(e["from_state"], e["to_state"]) for e in await CheckEvent.select().where(
+        (CheckEvent.asset == ids["mc"]) & (CheckEvent.key == "reachability")).order_by(CheckEvent.at)]
+    assert ("ok", "critical") in events or (None, "critical") in events
+    assert events[-1][1] == "ok"
+
+    timeline = await _timeline(body["incident_id"])
+    steps = [e["data"] if isinstance(e["data"], dict) else json.loads(e["data"]) for e in timeline]
+    names = [s.get("step") for s in steps if s.get("power_job") == body["job_id"]]
+    for step in ("requested", "outlet_read", "sent_off", "outlet_off", "sent_on", "outlet_on", "asset_back"):
+        assert step in names, names
+    assert names.index("outlet_off") < names.index("outlet_on") < names.index("asset_back")
+
+    # the client sees the public steps in the portal, without the PDU's internals
+    client = await client_as("client", client_id=ids["a"])
+    r = await client.get(f"/api/v1/portal/incidents/{body['incident_id']}")
+    assert r.status_code == 200, r.text
+    text = json.dumps(r.json())
+    assert "Power to mc-romashka switched off" in text and "mc-romashka answers again" in text
+    assert "pdu-r1" not in text and "private" not in text
+
+    # a second request inside the cool-down is refused with the time left
+    r = await api.post(f"/api/v1/assets/{ids['mc']}/power-cycle", json={"reason": "again"})
+    assert r.status_code == 429, r.text
+    assert "try again in" in r.json()["detail"] and int(r.headers["retry-after"]) > 0
+    assert _sets(agents) == ["3 off", "3 on"]
+
+    # every attempt audited: who, from where, result
+    from accounts.tables import AuditLog
+
+    rows = await AuditLog.select().where((AuditLog.action == "power_cycle") & (AuditLog.entity_id == ids["mc"]))
+    results = [json.loads(r["changes"])["result"] for r in rows]
+    assert sorted(results) == ["dry_run", "queued", "refused"]
+
+
+async def test_guards_refuse_shared_outlets_foreign_assets_and_clients_without_self_service(
+        db, live_app, api, client_as, agents, fast):
+    ids = await _inventory(api, agents)
+    r = await api.post(f"/api/v1/assets/{ids['sw-shared-a']}/power-cycle", json={"reason": "x"})
+    assert r.status_code == 409 and "sw-shared-b (Vasilek)" in r.json()["detail"], r.text
+
+    client_a = await client_as("client", client_id=ids["a"])
+    r = await client_a.post(f"/api/v1/portal/assets/{ids['mc-vasilek']}/power-cycle", json={"reason": "x"})
+    assert r.status_code == 404, r.text
+    r = await client_a.post(f"/api/v1/portal/assets/{ids['sw-shared-a']}/power-cycle", json={"reason": "x"})
+    assert r.status_code == 409, r.text
+    r = await client_a.post(f"/api/v1/portal/assets/{ids['mc']}/power-cycle", json={"reason": "x", "dry_run": True})
+    assert r.status_code == 202 and "pdu" not in json.dumps(r.json()), r.text
+
+    client_b = await client_as("client", client_id=ids["b"])  # Vasilek's contract has no self-service
+    r = await client_b.post(f"/api/v1/portal/assets/{ids['mc-vasilek']}/power-cycle", json={"reason": "x"})
+    assert r.status_code == 403, r.text
+    r = await api.post(f"/api/v1/assets/{ids['mc']}/power-cycle", json={"reason": ""})
+    assert r.status_code == 422 and r.json().get("field", "reason") == "reason", r.text
+    assert _sets(agents) == []
+
+
+async def test_a_pdu_that_refuses_or_does_not_answer_fails_clearly_without_retries(
+        db, live_app, api, agents, fast, worker):
+    from incidents.tables import Incident, PowerJob
+
+    ids = await _inventory(api, agents)
+    (agents["state"] / "refuse").write_text("")
+    r = await api.post(f"/api/v1/assets/{ids['rt-romashka']}/power-cycle", json={"reason": "hung"})
+    assert r.status_code == 202, r.text
+    refused = r.json()
+    r = await api.post(f"/api/v1/assets/{ids['mc-dead']}/power-cycle", json={"reason": "hung"})
+    assert r.status_code == 202, r.text
+    silent = r.json()
+    for job in (refused, silent):
+        await _finished(job["job_id"])
+        row = await _job(job["job_id"])
+        assert row["status"] == "failed"
+        incident = await Incident.select(Incident.status).where(Incident.id == job["incident_id"]).first()
+        assert incident["status"] not in ("resolved", "closed")
+        bodies = [e["body"] for e in await _timeline(job["incident_id"])]
+        assert any("did not complete" in b for b in bodies)
+    assert "did not take the off command" in (await _job(refused["job_id"]))["result"]
+    assert "did not answer" in (await _job(silent["job_id"]))["result"]
+    # no retry storm: one job each, still failed, nothing switched
+    assert await PowerJob.count() == 2
+    assert _sets(agents) == []
+
+
+async def test_pages_offer_the_button_and_confirm_naming_device_outlet_and_what_else_loses_power(
+        db, app, api, session_as, agents, fast):
+    from conftest import csrf_of
+    from incidents.tables import PowerJob
+
+    ids = await _inventory(api, agents)
+    # a second device of the same client on outlet 3: it loses power too, and is named
+    extra = await _created(api, "/api/v1/assets", {"name": "rt-behind-mc", "kind": "router",
+                                                   "site_id": ids["site"], "client_id": ids["a"]})
+    await _created(api, "/api/v1/dependencies", {"asset_id": extra, "depends_on_id": ids["pdu"], "kind": "power",
+                                                 "outlet_number": 3})
+    staff, _ = await session_as("engineer")
+    for path in (f"/assets/{ids['mc']}", f"/clients/{ids['a']}"):
+        page = await staff.get(path)
+        assert page.status_code == 200 and f'/assets/{ids["mc"]}/power-cycle' in page.text, path
+    page = await staff.get(f"/assets/{ids['mc-vasilek']}")
+    assert "/power-cycle" in page.text  # one known outlet: offered (the guard runs on the confirmation)
+    page = await staff.get(f"/assets/{ids['sw-shared-a']}/power-cycle")
+    assert page.status_code == 200 and "sw-shared-b (Vasilek)" in page.text and "power-confirm" not in page.text
+
+    page = await staff.get(f"/assets/{ids['mc']}/power-cycle")
+    assert page.status_code == 200
+    for shown in ("mc-romashka", "pdu-r1", "outlet 3", "rt-behind-mc"):
+        assert shown in page.text, shown
+    assert f'<option value="{ids["rt-romashka"]}">rt-romashka</option>' in page.text  # may follow it
+    r = await staff.post(f"/assets/{ids['mc']}/power-cycle", data={"reason": "", "csrf_token": csrf_of(page.text)})
+    assert r.status_code == 422 and "say why" in r.text
+    r = await staff.post(f"/assets/{ids['mc']}/power-cycle", data={"reason": "from the card"})
+    assert r.status_code == 403  # no CSRF token
+    assert await PowerJob.count() == 0
+    r = await staff.post(f"/assets/{ids['mc']}/power-cycle",
+                         data={"reason": "caller says no internet", "csrf_token": csrf_of(page.text)})
+    assert r.status_code == 303, r.text
+    incident_path = r.headers["location"].split("#")[0]
+    page = await staff.get(incident_path)
+    assert "Power-cycle of mc-romashka requested: caller says no internet" in page.text
+    assert f'/assets/{ids["mc"]}/power-cycle?incident_id=' in page.text  # the incident page's own button
+
+    # the portal: a button next to each eligible device of a self-service client, a confirmation without the PDU
+    client, _ = await session_as("client", client_id=ids["a"])
+    page = await client.get("/portal")
+    assert f'/portal/assets/{ids["rt-romashka"]}/power-cycle' in page.text
+    assert f'/portal/assets/{ids["sw-shared-a"]}/power-cycle' in page.text  # offered; refused on confirmation
+    page = await client.get(f"/portal/assets/{ids['rt-romashka']}/power-cycle")
+    assert page.status_code == 200 and "outlet 1" in page.text and "pdu-r1" not in page.text
+    r = await client.post(f"/portal/assets/{ids['rt-romashka']}/power-cycle",
+                          data={"reason": "router hangs", "csrf_token": csrf_of(page.text)})
+    assert r.status_code == 303 and r.headers["location"].startswith("/portal/incidents/"), r.text
+    page = await client.get(r.headers["location"].split("#")[0])
+    assert "Power-cycle of rt-romashka requested: router hangs" in page.text
+    assert (await client.get(f"/portal/assets/{ids['mc-vasilek']}/power-cycle")).status_code == 404
+    other, _ = await session_as("client", client_id=ids["b"])  # no self-service: no button
+    assert "/power-cycle" not in (await other.get("/portal")).text
+
+
+async def test_jobs_go_only_to_the_worker_serving_the_pdus_site_and_one_nobody_takes_fails_once(
+        db, app, api, client_as, agents, fast, monkeypatch):
+    from accounts.services import create_token
+    from incidents import power
+    from incidents.tables import Incident, PowerJob
+
+    ids = await _inventory(api, agents)  # the PDU is at site rs1
+    await _created(api, "/api/v1/sites", {"code": "far", "name": "Far away", "kind": "remote"})
+    r = await api.post(f"/api/v1/assets/{ids['mc']}/power-cycle", json={"reason": "no internet"})
+    assert r.status_code == 202, r.text
+    job_id = r.json()["job_id"]
+
+    import httpx
+
+    async def probe(token):
+        return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://rackcard.test",
+                                 headers={"Authorization": f"Bearer {token}"})
+
+    async with await probe(await create_token(probe="far-probe", site_code="far")) as far_probe:
+        r = await far_probe.post("/api/v1/probe/power-jobs/claim")
+        assert r.status_code == 200 and r.json() == {"job": None}
+        r = await far_probe.post("/api/v1/probe/power-jobs/claim", params={"site": "rs1"})
+        assert r.status_code == 403
+    staff = await client_as("engineer")
+    r = await staff.get(f"/api/v1/assets/{ids['pdu']}")
+    assert "private" not in r.text  # the write secret is not in staff answers
+    r = await api.post(f"/api/v1/assets/{ids['rt-romashka']}/power-cycle", json={"reason": "x", "dry_run": True})
+    assert "private" not in r.text
+    async with await probe(await create_token(probe="rs1-probe", site_code="rs1")) as rs1_probe:
+        r = await rs1_probe.post("/api/v1/probe/power-jobs/claim")
+        job = r.json()["job"]
+        assert job["job_id"] == job_id and job["outlet"] == 3 and job["pdu"]["community"] == "private"
+        r = await rs1_probe.post("/api/v1/probe/power-jobs/claim")
+        assert r.json() == {"job": None}  # taken once
+
+    # a job nobody takes ends failed on the timeline, once; the incident stays open
+    monkeypatch.setenv("RACKCARD_POWER_COOLDOWN_S", "0")
+    monkeypatch.setenv("RACKCARD_POWER_CLAIM_TIMEOUT_S", "0")
+    r = await api.post(f"/api/v1/assets/{ids['rt-romashka']}/power-cycle", json={"reason": "hung"})
+    assert r.status_code == 202, r.text
+    second = r.json()
+    assert await power.expire(power.services.utcnow() + power.dt.timedelta(seconds=1)) >= 1
+    row = await PowerJob.select().where(PowerJob.id == second["job_id"]).first()
+    assert row["status"] == "failed" and "no probe worker serving site rs1" in row["result"]
+    incident = await Incident.select(Incident.status).where(Incident.id == second["incident_id"]).first()
+    assert incident["status"] not in ("resolved", "closed")
+    bodies = [e["body"] for e in await _timeline(second["incident_id"])]
+    assert sum("did not complete" in b for b in bodies) == 1
+
+
+@pytest.mark.slow
+async def test_a_client_reboots_its_media_converter_from_the_portal_in_a_browser(
+        db, live_app, api, agents, fast, worker, browser_login):
+    import re
+
+    from playwright.async_api import expect
+
+    from conftest import screenshot
+
+    ids = await _inventory(api, agents)
+    page, _ = await browser_login("client", client_id=ids["a"])
+    await page.wait_for_url(re.compile(r"/portal$"))
+    await page.locator(f"tr[data-asset='{ids['mc']}'] a.power-cycle").click()
+    await expect(page.locator("#power-device")).to_have_text("mc-romashka")
+    await expect(page.locator("#power-outlet")).to_contain_text("outlet 3")
+    await expect(page.locator("#power-also")).to_have_text("nothing else")
+    await screenshot(page, "portal-power-cycle-confirm")
+    await page.fill("#power-reason", "no internet since the morning")
+    await page.click("#power-confirm")
+    await page.wait_for_url(re.compile(r"/portal/incidents/\d+"))
+    for _ in range(60):  # the public steps arrive as the worker reports them
+        if "mc-romashka answers again" in await page.locator("main").inner_text():
+            break
+        await page.wait_for_timeout(500)
+        await page.reload()
+    text = await page.locator("main").inner_text()
+    assert "Power to mc-romashka switched off" in text and "mc-romashka answers again" in text
+    assert "pdu-r1" not in text
+    await screenshot(page, "portal-power-cycle-timeline")
+    assert _sets(agents) == ["3 off", "3 on"]
+
+
+async def test_media_converter_first_then_the_router_after_it_came_back(db, live_app, api, agents, fast, worker):
+    from incidents.tables import PowerJob
+
+    ids = await _inventory(api, agents)
+    r = await api.post(f"/api/v1/assets/{ids['mc']}/power-cycle",
+                       json={"reason": "no internet", "then_asset_id": ids["mc"]})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "then_asset_id", r.text
+    r = await api.post(f"/api/v1/assets/{ids['mc']}/power-cycle",
+                       json={"reason": "no internet", "then_asset_id": ids["sw-shared-a"]})
+    assert r.status_code == 409 and "then_asset_id" in r.json()["detail"], r.text
+    r = await api.post(f"/api/v1/assets/{ids['mc']}/power-cycle",
+                       json={"reason": "no internet", "then_asset_id": ids["rt-romashka"], "then_after_s": 1})
+    assert r.status_code == 202, r.text
+    body = r.json()
+    assert (await _job(body["then_job_id"]))["status"] == "waiting"
+    await _finished(body["job_id"])
+    await _finished(body["then_job_id"])
+    assert (await _job(body["then_job_id"]))["status"] == "done"
+    assert _sets(agents) == ["3 off", "3 on", "1 off", "1 on"]  # the converter, then the router
+    first = await _job(body["job_id"])
+    second = await _job(body["then_job_id"])
+    assert second["claimed_at"] >= first["finished_at"]
+    assert await PowerJob.count() == 2
+
+
+async def test_an_snmpv3_authpriv_set_switches_the_outlet_once(tmp_path):
+    """The PDU's v3 authPriv write user: the SET goes through the engine's own
+    command generator (the v3 path of probes.snmp), reaches the outlet once, and
+    a wrong key writes nothing."""
+    from probes.snmp import SnmpPoller
+    from probes.wire import Target
+
+    state = tmp_path / "pdu"
+    state.mkdir()
+    (state / "outlets.json").write_text(json.dumps({str(n): 2 for n in range(1, 5)}))
+    conf = tmp_path / "pdu-v3.conf"
+    conf.write_text('rocommunity public\ncreateUser pduadmin SHA "pdu-auth-key-1" AES "pdu-priv-key-1"\n'
+                    f"rwuser pduadmin priv\npass_persist .1.3.6.1.4.1.318.1.1.26 /usr/bin/python3 {PASS_SCRIPT} {state}\n")
+    pdu, port = _snmpd(conf, PDU_HOST, tmp_path / "pdu.pid", "public")
+    try:
+        target = Target(asset_id=1, name="pdu-v3", kind="pdu", host=PDU_HOST, port=port, version="3",
+                        v3_user="pduadmin", v3_auth_protocol="SHA", v3_auth_key="pdu-auth-key-1",
+                        v3_priv_protocol="AES", v3_priv_key="pdu-priv-key-1")
+        poller = SnmpPoller(timeout=2.0)
+        control = ".1.3.6.1.4.1.318.1.1.26.9.2.4.1.5."
+        done = await poller.set(target, [(control.lstrip(".") + "2", 2)])  # rPDU2 command 2 = off
+        assert done.status == "ok", done.message
+        assert (state / "sets.log").read_text().split("\n")[0] == "2 off"
+        wrong = Target(**{**target.__dict__, "v3_auth_key": "not-the-key-1"})
+        refused = await SnmpPoller(timeout=1.0).set(wrong, [(control.lstrip(".") + "3", 2)])
+        assert refused.status != "ok"
+        assert (state / "sets.log").read_text().strip().split("\n") == ["2 off"]
+    finally:
+        pdu.terminate()
+        pdu.wait(5)
