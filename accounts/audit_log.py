@@ -139,6 +139,26 @@ async def entries(viewer: Viewer, f: AuditFilter, *, limit: int, offset: int) ->
     """Newest first. Administrators only (the route guards too)."""
     if not viewer.is_admin:
         raise Forbidden("the audit log is for administrators")
+    return await _read(f, limit, offset)
+
+
+#: The objects whose staff page shows their history (audit `entity` names).
+HISTORY_TYPES = ("client", "asset", "site", "rack", "incident")
+
+
+async def object_history(viewer: Viewer, object_type: str, object_id: int, *, limit: int,
+                         offset: int = 0) -> tuple[int, list[dict]]:
+    """One object's entries, newest first, for its staff page. Every staff user
+    reads the history of what they can open (the whole log, with logins,
+    tokens and exports, stays the administrators'); a client user never."""
+    if not viewer.is_staff:
+        raise Forbidden("an object's history is for staff")
+    if object_type not in HISTORY_TYPES:
+        raise Invalid(f"object_type must be one of {', '.join(HISTORY_TYPES)}", field="object_type")
+    return await _read(AuditFilter(object_type=object_type, object_id=object_id), limit, offset)
+
+
+async def _read(f: AuditFilter, limit: int, offset: int) -> tuple[int, list[dict]]:
     clauses = _clauses(f)
     count_q, rows_q = AuditLog.count(), AuditLog.select()
     if clauses:

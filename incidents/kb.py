@@ -331,16 +331,35 @@ async def incident_assets(incident_id: int) -> list[dict]:
     return [dict(r) for r in rows]
 
 
-def score(article: Mapping[str, Any], category: str, kinds: set[str], models: set[str]) -> int:
-    """How well an article fits an incident: its category 4, an asset model 3, an asset kind 2."""
+def score(article: Mapping[str, Any], categories: Iterable[str], kinds: set[str], models: set[str]) -> int:
+    """How well an article fits an incident or a request: one of its
+    categories 4, an asset model 3, an asset kind 2."""
     points = 0
-    if category in _split(article["categories"]):
+    if set(categories) & set(_split(article["categories"])):
         points += 4
     if models & {m.lower() for m in _split(article["asset_models"])}:
         points += 3
     if kinds & set(_split(article["asset_kinds"])):
         points += 2
     return points
+
+
+async def _ranked(rows: Iterable[Mapping[str, Any]], categories: Iterable[str], assets: Iterable[Mapping[str, Any]],
+                  language: str | None, limit: int) -> list[dict]:
+    """The best of `rows` by score, then the most used, `language` first on ties."""
+    rows, categories = list(rows), tuple(categories)
+    kinds = {a["kind"] for a in assets if a.get("kind")}
+    models = {a["model"].lower() for a in assets if a.get("model")}
+    used = await _used_in(r["id"] for r in rows)
+    ranked = []
+    for r in rows:
+        points = score(r, categories, kinds, models)
+        if points:
+            ranked.append((-points, r["language"] != language if language else False, -used.get(r["id"], 0),
+                           r["id"], r))
+    ranked.sort(key=lambda t: t[:4])
+    return [{**_serialise(r, used.get(r["id"], 0), html=False), "score": -p}
+            for p, _, _, _, r in ranked[:limit]]
 
 
 async def suggestions(viewer: Viewer, incident_id: int, *, language: str | None = None,
@@ -350,20 +369,18 @@ async def suggestions(viewer: Viewer, incident_id: int, *, language: str | None 
     if not viewer.is_staff:
         raise Forbidden("suggestions are for staff")
     incident = await _incident(viewer, incident_id)
-    assets = await incident_assets(incident_id)
-    kinds = {a["kind"] for a in assets if a["kind"]}
-    models = {a["model"].lower() for a in assets if a["model"]}
-    rows = await KbArticle.select()
-    used = await _used_in(r["id"] for r in rows)
-    ranked = []
-    for r in rows:
-        points = score(r, incident["category"], kinds, models)
-        if points:
-            ranked.append((-points, r["language"] != language if language else False, -used.get(r["id"], 0),
-                           r["id"], r))
-    ranked.sort(key=lambda t: t[:4])
-    return [{**_serialise(r, used.get(r["id"], 0), html=False), "score": -p}
-            for p, _, _, _, r in ranked[:limit]]
+    return await _ranked(await KbArticle.select(), (incident["category"],), await incident_assets(incident_id),
+                         language, limit)
+
+
+async def public_suggestions(viewer: Viewer, categories: Iterable[str], assets: Iterable[Mapping[str, Any]], *,
+                             language: str | None = None, limit: int = SUGGESTIONS) -> list[dict]:
+    """Public articles only, ranked like an incident's suggestions: what a
+    client is offered before filing a request. `assets` ({kind, model}) are
+    the caller's to check (the portal passes only the client's own)."""
+    _scope(viewer)
+    return await _ranked(await KbArticle.select().where(KbArticle.visibility == "public"), categories, assets,
+                         language, limit)
 
 
 async def use(viewer: Viewer, incident_id: int, article_id: int, *, now: dt.datetime | None = None) -> dict:

@@ -241,11 +241,13 @@ def summary(values: Iterable[float]) -> dict[str, float | int | None]:
     data = sorted(values)
     if not data:
         return {"n": 0, "mean": None, "median": None, "p90": None}
+    n = len(data)
+    middle = data[n // 2] if n % 2 else (data[n // 2 - 1] + data[n // 2]) / 2  # statistics.median, without its sort
     return {
-        "n": len(data),
+        "n": n,
         "mean": round(statistics.fmean(data), 1),
-        "median": round(statistics.median(data), 1),
-        "p90": round(data[max(math.ceil(0.9 * len(data)) - 1, 0)], 1),
+        "median": round(middle, 1),
+        "p90": round(data[max(math.ceil(0.9 * n) - 1, 0)], 1),
     }
 
 
@@ -456,6 +458,21 @@ DEFINITIONS_SLA: dict[str, str] = {
                         "interface assigned to it (from the check history; a check never seen counts as up).",
     "downtime_minutes": "Minutes in the period during which at least one of those checks was critical "
                         "(overlapping outages count once).",
+}
+
+#: What the pages call each metric (DEFINITIONS and DEFINITIONS_SLA keys); the templates translate them.
+LABELS = {
+    "cohort": "Cohort", "incidents": "Incidents", "resolved": "Resolved", "closed_pct": "Closed share",
+    "first_contact_resolution_pct": "First-contact resolution", "time_to_first_response": "Time to first response",
+    "time_to_acknowledge": "Time to acknowledge (MTTA)", "time_to_resolve": "Time to resolve (MTTR)",
+    "handling_time": "Handling time", "calendar_vs_business": "Calendar and business time",
+    "response_breach_pct": "Response SLA breaches", "resolution_breach_pct": "Resolution SLA breaches",
+    "overdue_now": "Overdue now", "backlog": "Backlog and ageing", "series": "Incoming and resolved over time",
+    "reopen_rate_pct": "Reopen rate", "escalation_rate_pct": "Escalation rate",
+    "escalation_by_line": "Escalation by line", "proactive_pct": "Proactive share of problems",
+    "self_healed_pct": "Self-healed share", "detection_to_first_call": "Detection to the first client call",
+    "call_mix": "Call mix", "groups": "Groups", "availability_pct": "Availability",
+    "downtime_minutes": "Downtime, minutes",
 }
 
 

@@ -19,6 +19,7 @@ through Piccolo unchanged, and the other way round.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import sqlite3
@@ -91,6 +92,16 @@ class Sql:
             finally:
                 connection.row_factory = dict_factory
         return await txn.connection.fetch(sql, *self.args)
+
+
+def reading():
+    """One read transaction for several statements: one connection (SQLite
+    opens a connection, and a thread, per transaction) and one consistent view.
+    Inside an open transaction it joins that one."""
+    engine = current_engine()
+    if engine.current_transaction.get() is not None:
+        return contextlib.nullcontext()
+    return engine.transaction()
 
 
 async def fetch(sql: str, *args: Any) -> list[Mapping[str, Any]]:

@@ -19,6 +19,7 @@ from cmdb.tables import Asset
 from incidents import admin, power
 from incidents.overview import check_states, worst_state
 from incidents.services import utcnow
+from pages.history import history
 
 #: The card builder (rackcard.composed.build_card), handed in by the composition root:
 #: pages do not import rackcard.
@@ -111,6 +112,7 @@ async def client_card(viewer: CurrentViewer, client_id: FromPath[int], build_car
         "plan_name": await _plan_name(viewer, card["client"].get("sla_plan_id")),
         "power_ok": await power.switchable([a["id"] for a in card["assets"]["items"]]),
         "now": utcnow(),
+        "history": await history(viewer, "client", client_id),
         "nav": "search",
     })
 

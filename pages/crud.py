@@ -170,6 +170,7 @@ def controller(pages: Pages) -> type[Controller]:
                 "path": pages.path, "title": pages.title, "columns": pages.columns, "sortable": pages.sortable,
                 "rows": rows, "count": count, "labels": await pages.labels(rows), "sort": sort, "page": page,
                 "pages": max(1, -(-count // PAGE_SIZE)), "link": link, "error": error, "nav": pages.nav,
+                "page_url": lambda n: link(page=n),
                 "filters": await pages.filter_fields(filters), "active": filters,
                 "detail_url": lambda _path, row_id: pages.detail_url(row_id),
                 "export_url": f"/{pages.path}/export.csv" + ("?" + urlencode(filters) if filters else ""),

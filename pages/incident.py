@@ -23,6 +23,8 @@ from cmdb import services as cmdb
 from incidents import admin, power, services, workflow
 from incidents.overview import check_states, worst_state
 from pages.board import next_due
+from pages.desk import panel_context
+from pages.history import history
 
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 #: The maintenance-window lengths the incident page offers (minutes).
@@ -67,6 +69,8 @@ async def incident_page(viewer: CurrentViewer, incident_id: FromPath[int]) -> Te
         "priorities": workflow.PRIORITIES,
         "window_minutes": WINDOW_MINUTES,
         "nav": "board",
+        "history": await history(viewer, "incident", incident_id),
+        **await panel_context(viewer, incident_id),
     })
 
 

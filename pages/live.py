@@ -21,6 +21,7 @@ from accounts.errors import DomainError
 from accounts.http import CurrentViewer
 from incidents import checks, live, power
 from pages.drawings import HELPERS
+from pages.history import history
 
 #: How often (seconds) the site page redraws its topology and racks.
 REFRESH_S = 30
@@ -36,6 +37,7 @@ async def asset_page(viewer: CurrentViewer, asset_id: FromPath[int]) -> Template
     now = dt.datetime.now(dt.timezone.utc)
     view = await live.asset_view(viewer, asset_id, now=now)
     return Template("pages/asset.html", context={**HELPERS, **_window(now), "view": view, "asset": view["asset"],
+                                                  "history": await history(viewer, "asset", asset_id),
                                                   "power_ok": asset_id in await power.switchable([asset_id]),
                                                   "nav": "inventory"})
 
@@ -61,7 +63,8 @@ async def _site_context(viewer, site_id: int) -> dict:
 async def site_page(viewer: CurrentViewer, site_id: FromPath[int]) -> Template:
     context = await _site_context(viewer, site_id)
     unracked = [n for n in context["topology"]["nodes"] if n["type"] == "asset" and not n["outside"] and not n["rack_id"]]
-    return Template("pages/site.html", context={**context, "unracked": unracked, "nav": "inventory"})
+    return Template("pages/site.html", context={**context, "unracked": unracked, "nav": "inventory",
+                                                "history": await history(viewer, "site", site_id)})
 
 
 @get("/sites/{site_id:int}/live", name="site_live")
@@ -72,7 +75,8 @@ async def site_live(viewer: CurrentViewer, site_id: FromPath[int]) -> Template:
 @get("/racks/{rack_id:int}", name="rack_page")
 async def rack_page(viewer: CurrentViewer, rack_id: FromPath[int]) -> Template:
     rack = (await live.rack_elevations(viewer, rack_id=rack_id))[0]
-    return Template("pages/rack.html", context={**HELPERS, "rack": rack, "nav": "inventory"})
+    return Template("pages/rack.html", context={**HELPERS, "rack": rack, "nav": "inventory",
+                                                "history": await history(viewer, "rack", rack_id)})
 
 
 @get("/assets/{asset_id:int}/poll", name="asset_poll_get", include_in_schema=False)

@@ -21,20 +21,7 @@ from rackcard.i18n import language_of, translations
 UTC = dt.timezone.utc
 From = Annotated[str | None, QueryParameter(name="from", required=False)]
 PRESETS = (7, 30, 90, 365)
-#: What the page calls each metric (kpi.DEFINITIONS keys); translated in the template.
-LABELS = {
-    "cohort": "Cohort", "incidents": "Incidents", "resolved": "Resolved", "closed_pct": "Closed share",
-    "first_contact_resolution_pct": "First-contact resolution", "time_to_first_response": "Time to first response",
-    "time_to_acknowledge": "Time to acknowledge (MTTA)", "time_to_resolve": "Time to resolve (MTTR)",
-    "handling_time": "Handling time", "calendar_vs_business": "Calendar and business time",
-    "response_breach_pct": "Response SLA breaches", "resolution_breach_pct": "Resolution SLA breaches",
-    "overdue_now": "Overdue now", "backlog": "Backlog and ageing", "series": "Incoming and resolved over time",
-    "reopen_rate_pct": "Reopen rate", "escalation_rate_pct": "Escalation rate",
-    "escalation_by_line": "Escalation by line", "proactive_pct": "Proactive share of problems",
-    "self_healed_pct": "Self-healed share", "detection_to_first_call": "Detection to the first client call",
-    "call_mix": "Call mix", "groups": "Groups", "availability_pct": "Availability",
-    "downtime_minutes": "Downtime, minutes",
-}
+LABELS = kpi.LABELS
 
 
 def _query(from_, to, group_by, client_id, category, bucket) -> kpi_store.Query:
@@ -73,8 +60,7 @@ async def reports_page(
 ) -> Template:
     query = _query(from_, to, group_by or None, client_id, category or None, bucket or None)
     data = await kpi_store.report(viewer, query)
-    params = {"from": query.start.date().isoformat(),
-              "to": (query.end - dt.timedelta(microseconds=1)).date().isoformat()}
+    params = query.days()
     for name, value in (("group_by", query.group_by), ("client_id", query.client_id), ("category", query.category),
                         ("bucket", query.bucket if query.bucket != "day" else None)):
         if value:
@@ -113,13 +99,9 @@ async def client_sla_page(viewer: CurrentViewer, client_id: FromPath[int], from_
     """One client's SLA report: service availability and incidents against the plan (printable)."""
     query = _query(from_, to, None, client_id, None, None)
     data = await kpi_store.sla_report(viewer, client_id, query)
-    params = {"from": query.start.date().isoformat(),
-              "to": (query.end - dt.timedelta(microseconds=1)).date().isoformat()}
-    return Template("pages/client_sla.html", context={
-        "nav": "reports", "data": data, "params": params, "labels": LABELS,
-        "definitions": {**kpi.DEFINITIONS_SLA, **{k: kpi.DEFINITIONS[k] for k in (
-            "response_breach_pct", "resolution_breach_pct", "time_to_first_response", "time_to_resolve")}},
-    })
+    params = query.days()
+    return Template("pages/client_sla.html", context={"nav": "reports", "data": data, "params": params,
+                                                       "labels": LABELS})
 
 
 page_routes: list = [reports_page, reports_csv, client_sla_page]

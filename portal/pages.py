@@ -5,7 +5,9 @@ opening the portal is sent to the board."""
 
 from __future__ import annotations
 
+import datetime as dt
 from itertools import groupby
+from urllib.parse import urlencode
 from typing import Annotated, Any
 
 from litestar import Request, get, post
@@ -13,16 +15,20 @@ from litestar.connection import ASGIConnection
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
-from litestar.params import Body, FromPath
+from litestar.params import Body, FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 
 from accounts.errors import DomainError, Invalid
 from accounts.http import CurrentViewer, page_viewer
-from incidents import power
+from incidents import kpi, kpi_store, power
+from rackcard.i18n import language_of
 from portal.scope import REQUEST_KINDS, PortalScope
 from portal.scope import Request as PortalRequest
 
 FormBody = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
+From = Annotated[str | None, QueryParameter(name="from", required=False)]
+#: Knowledge-base articles per portal page.
+KB_PAGE = 30
 #: Incidents shown on the portal's front page.
 RECENT_PAST = 20
 #: Graph size (SVG user units) for an asset's samples.
@@ -108,8 +114,19 @@ async def comment_submit(viewer: CurrentViewer, incident_id: FromPath[int], data
     return Redirect(f"/portal/incidents/{incident_id}#timeline", status_code=303)
 
 
-async def _request_form(scope: PortalScope, *, values: dict | None = None, error: DomainError | None = None,
-                        status: int = 200) -> Template:
+def _asset_param(raw: Any) -> int | None:
+    raw = str(raw or "").strip()
+    return int(raw) if raw.isdigit() else None
+
+
+async def _suggestions(scope: PortalScope, request: Request, values: dict) -> dict:
+    return {"suggestions": await scope.request_suggestions(values.get("category") or None,
+                                                           _asset_param(values.get("asset_id")),
+                                                           language=language_of(request))}
+
+
+async def _request_form(scope: PortalScope, request: Request, *, values: dict | None = None,
+                        error: DomainError | None = None, status: int = 200) -> Template:
     assets = await scope.assets()
     shared = [p for p in await scope.ports() if p["asset_id"] is not None]
     choices = [(a["id"], a["name"]) for a in assets]
@@ -120,17 +137,25 @@ async def _request_form(scope: PortalScope, *, values: dict | None = None, error
             choices.append((p["asset_id"], p["equipment"]))
     return Template("portal/request.html", context={
         "kinds": REQUEST_KINDS, "choices": choices, "values": values or {}, "error": error, "nav": "request",
+        **await _suggestions(scope, request, values or {}),
     }, status_code=status)
 
 
 @get("/requests/new")
 async def request_form(viewer: CurrentViewer, request: Request) -> Template:
     values = {"asset_id": request.query_params.get("asset_id", ""), "category": request.query_params.get("category", "")}
-    return await _request_form(PortalScope(viewer), values=values)
+    return await _request_form(PortalScope(viewer), request, values=values)
+
+
+@get("/requests/suggestions")
+async def request_suggestions(viewer: CurrentViewer, request: Request) -> Template:
+    """"Before you file: try this" for the kind and equipment picked so far (htmx refreshes it on the form)."""
+    values = {k: request.query_params.get(k, "") for k in ("category", "asset_id")}
+    return Template("portal/_suggestions.html", context=await _suggestions(PortalScope(viewer), request, values))
 
 
 @post("/requests", status_code=303)
-async def request_submit(viewer: CurrentViewer, data: FormBody) -> Template | Redirect:
+async def request_submit(request: Request, viewer: CurrentViewer, data: FormBody) -> Template | Redirect:
     scope = PortalScope(viewer)
     raw_asset = str(data.get("asset_id", "")).strip()
     values = {k: str(data.get(k, "")) for k in ("category", "asset_id", "title", "description")}
@@ -142,9 +167,34 @@ async def request_submit(viewer: CurrentViewer, data: FormBody) -> Template | Re
             title=values["title"][:1000], description=values["description"][:10000]))
     except DomainError as error:
         if error.status == 422:
-            return await _request_form(scope, values=values, error=error, status=422)
+            return await _request_form(scope, request, values=values, error=error, status=422)
         raise
     return Redirect(f"/portal/incidents/{incident['id']}", status_code=303)
+
+
+@get("/kb")
+async def kb_list(viewer: CurrentViewer, q: FromQuery[str] = "", page: FromQuery[int] = 1) -> Template:
+    page = max(page, 1)
+    count, articles = await PortalScope(viewer).articles(q[:200] or None, limit=KB_PAGE, offset=(page - 1) * KB_PAGE)
+    return Template("portal/kb_list.html", context={
+        "q": q, "count": count, "articles": articles, "page": page, "pages": max(1, -(-count // KB_PAGE)),
+        "page_url": lambda n: "?" + urlencode({"q": q, "page": n}), "nav": "kb"})
+
+
+@get("/kb/{article_id:int}")
+async def kb_article(viewer: CurrentViewer, article_id: FromPath[int]) -> Template:
+    return Template("portal/kb_article.html", context={"article": await PortalScope(viewer).article(article_id),
+                                                       "nav": "kb"})
+
+
+@get("/sla")
+async def sla_page(viewer: CurrentViewer, from_: From = None, to: FromQuery[str | None] = None) -> Template:
+    """The client's own SLA report, printable (the staff report's numbers, for this client only)."""
+    scope = PortalScope(viewer)
+    query = kpi_store.parse_query(from_=from_, to=to, group_by=None, client_id=scope.client_id, category=None,
+                                  bucket=None, now=dt.datetime.now(dt.timezone.utc))
+    return Template("portal/sla.html", context={"data": await scope.sla_report(query), "params": query.days(),
+                                                "labels": kpi.LABELS, "nav": "sla"})
 
 
 async def _power_page(viewer, asset_id: int, reason: str = "", error=None) -> Template:
@@ -169,5 +219,5 @@ async def power_cycle_submit(viewer: CurrentViewer, asset_id: FromPath[int], dat
     return Redirect(f"/portal/incidents/{done['incident_id']}#timeline", status_code=303)
 
 
-page_routes: list = [overview, asset_page, incident_page, comment_submit, request_form, request_submit,
-                     power_cycle_confirm, power_cycle_submit]
+page_routes: list = [overview, asset_page, incident_page, comment_submit, request_form, request_suggestions,
+                     request_submit, kb_list, kb_article, sla_page, power_cycle_confirm, power_cycle_submit]

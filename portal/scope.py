@@ -27,6 +27,7 @@ from accounts.tables import User
 from accounts.viewer import Viewer
 from cmdb.tables import Asset, Client, Contact, Interface, IPAddress, Prefix, Rack, Service, Site
 from incidents import checks as incident_checks
+from incidents import kb, kpi_store
 from incidents.client_view import Masker, client_views
 from incidents import services as incident_services
 from incidents import workflow
@@ -42,6 +43,9 @@ from incidents.tables import (
 UTC = dt.timezone.utc
 #: What a client may ask for from the portal (the incident's category is `request`).
 REQUEST_KINDS = ("reboot", "no_internet", "other")
+#: The knowledge-base categories offered before each kind of request is filed.
+REQUEST_ARTICLES = {"reboot": ("reboot", "request"), "no_internet": ("fiber", "equipment", "reboot", "request"),
+                    "other": ("other", "request")}
 REQUEST_TITLES = {"reboot": "Reboot request", "no_internet": "No internet", "other": "Request"}
 #: Timeline kinds a client never sees, even when public (delivery records).
 HIDDEN_KINDS = frozenset({"notification"})
@@ -343,6 +347,51 @@ class PortalScope:
             out.append({"id": r["id"], "on": on, "starts_at": starts, "ends_at": ends, "reason": r["reason"],
                         "current": starts <= now < ends})
         return out
+
+    # ------------------------------------------------------------ knowledge base and SLA report
+
+    @staticmethod
+    def _article(a: dict) -> dict:
+        """A public article as the portal shows it (no use counts of other clients' incidents)."""
+        out = {"id": a["id"], "title": a["title"], "language": a["language"], "categories": a["categories"],
+               "updated_at": a["updated_at"]}
+        if "html" in a:
+            out["html"] = a["html"]
+        return out
+
+    async def articles(self, q: str | None = None, language: str | None = None, *, limit: int = 50,
+                       offset: int = 0) -> tuple[int, list[dict]]:
+        """Public articles (kb.search scopes a client user to them), best match first."""
+        count, found = await kb.search(self.viewer, q=q, language=language, visibility="public", limit=limit,
+                                       offset=offset)
+        return count, [self._article(a) for a in found]
+
+    async def article(self, article_id: int) -> dict:
+        """One public article; an internal one is "not found"."""
+        return self._article(await kb.get(self.viewer, article_id))
+
+    async def request_suggestions(self, kind: str | None, asset_id: int | None, language: str | None = None
+                                  ) -> list[dict]:
+        """"Before you file: try this": public articles for the request's kind and
+        the picked equipment's kind and model (only equipment the client may pick)."""
+        assets = []
+        if asset_id is not None:
+            try:
+                await self._requestable_asset(asset_id)
+            except Invalid:
+                pass  # a foreign or missing id adds nothing
+            else:
+                assets = await Asset.select(Asset.kind, Asset.model).where(Asset.id == asset_id)
+        categories = REQUEST_ARTICLES.get(kind or "", ("request",))
+        return [self._article(a) for a in await kb.public_suggestions(self.viewer, categories, assets,
+                                                                       language=language)]
+
+    async def sla_report(self, query: kpi_store.Query) -> dict:
+        """The client's own SLA report: the staff report's numbers for this client
+        only (kpi_store.sla_report), without the internal check keys."""
+        data = await kpi_store.sla_report(self.viewer, self.client_id, query)
+        data["services"] = [{k: v for k, v in s.items() if k != "checks"} for s in data["services"]]
+        return data
 
     # ------------------------------------------------------------ writes
 

@@ -56,8 +56,9 @@ API_MODULES = (
 
 #: Each page module exposes `page_routes`: staff pages, mounted behind a session of a staff user
 #: (no session -> /login?next=..., a client user -> the portal); handlers take `viewer: Viewer`.
-PAGE_MODULES = ("pages.board", "pages.power", "pages.search", "pages.card", "pages.incident", "pages.reports", "pages.desk",
-                "integrations.pages", "pages.live", "pages.inventory", "pages.records", "pages.admin")
+PAGE_MODULES = ("pages.board", "pages.power", "pages.search", "pages.card", "pages.incident", "pages.reports",
+                "pages.desk", "pages.history", "integrations.pages", "pages.live", "pages.inventory", "pages.records",
+                "pages.admin")
 
 #: Each exposes `background(app_state, settings) -> async context manager`, started by serve.
 BACKGROUND_MODULES: tuple[str, ...] = ("incidents.embedded_probe", "incidents.background", "integrations.background")

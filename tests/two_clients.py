@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from accounts.viewer import SYSTEM
 from cmdb import services as cmdb
-from incidents import admin
+from incidents import admin, kb
 from incidents import services as inc
 
 UTC = dt.timezone.utc
@@ -23,7 +23,7 @@ SECRETS = [
     "alpha-community-S3CRET", "bravo-community-S3CRET", "ups-community-S3CRET", "v3-auth-S3CRET", "v3-priv-S3CRET",
     "whsec-S3CRET-hook",
 ]
-INTERNAL = ["INTERNAL-NOTE-4711", "INTERNAL-DESC-ALPHA", "INTERNAL-DESC-BRAVO", "Bravo-internal-client-notes",
+INTERNAL = ["INTERNAL-KB-ARTICLE-0815", "INTERNAL-NOTE-4711", "INTERNAL-DESC-ALPHA", "INTERNAL-DESC-BRAVO", "Bravo-internal-client-notes",
             "Alpha-internal-client-notes"]
 MGMT = ["10.1.1.1", "10.2.2.2", "10.9.9.9", "10.9.9.8"]
 
@@ -50,6 +50,10 @@ class World:
     bravo_window: int = 0
     webhook: int = 0
     plan: int = 0
+    public_article: int = 0
+    #: An internal knowledge-base article: "foreign" to every client user (never found, never shown).
+    alpha_article: int = 0
+    bravo_article: int = 0
     ids: dict = field(default_factory=dict)
 
     #: What Alpha's user must never see (Bravo's data, our management addresses, secrets, internal text).
@@ -141,6 +145,13 @@ async def build(now: dt.datetime | None = None) -> World:
     w.bravo_incident = await _incident("manual:bravo", "Bravo fiber cut near Bravo HQ", "fiber",
                                        {w.bravo_asset: "root"}, [w.bravo], now,
                                        public=["Bravo fiber cut: crew dispatched"], internal=["INTERNAL-DESC-BRAVO"])
+    w.public_article = (await kb.create(SYSTEM, {
+        "title": "How to report an outage", "body": "Call the NOC.", "categories": ["request", "fiber"],
+        "asset_kinds": ["router", "media_converter"], "visibility": "public"}))["id"]
+    w.alpha_article = w.bravo_article = (await kb.create(SYSTEM, {
+        "title": "INTERNAL-KB-ARTICLE-0815 vendor escalation", "body": "INTERNAL-KB-ARTICLE-0815",
+        "categories": ["request", "fiber", "other"], "asset_kinds": ["router", "media_converter"],
+        "visibility": "internal"}))["id"]
     return w
 
 

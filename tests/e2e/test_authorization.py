@@ -194,6 +194,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/kb/{article_id:int}/edit"): STAFF_PAGE,
     ("POST", "/kb/{article_id:int}/edit"): STAFF_PAGE,
     ("GET", "/incidents/{incident_id:int}/desk"): STAFF_PAGE,
+    ("GET", "/history/{object_type:str}/{object_id:int}"): STAFF_PAGE,
     ("POST", "/incidents/{incident_id:int}/kb-use"): STAFF_PAGE,
     ("POST", "/incidents/{incident_id:int}/canned-reply"): STAFF_PAGE,
     ("GET", "/mail/quarantine"): STAFF_PAGE,
@@ -241,9 +242,13 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/portal/incidents/{incident_id:int}"): CLIENT_PAGE,
     ("POST", "/portal/incidents/{incident_id:int}/comments"): CLIENT_PAGE,
     ("GET", "/portal/requests/new"): CLIENT_PAGE,
+    ("GET", "/portal/requests/suggestions"): CLIENT_PAGE,
     ("GET", "/portal/assets/{asset_id:int}/power-cycle"): CLIENT_PAGE,
     ("POST", "/portal/assets/{asset_id:int}/power-cycle"): CLIENT_PAGE,
     ("POST", "/portal/requests"): CLIENT_PAGE,
+    ("GET", "/portal/kb"): CLIENT_PAGE,
+    ("GET", "/portal/kb/{article_id:int}"): CLIENT_PAGE,
+    ("GET", "/portal/sla"): CLIENT_PAGE,
 }
 
 ROLES = ("admin", "engineer", "noc", "client_a", "client_b", "probe", "ingest")
@@ -282,9 +287,11 @@ _SEGMENT_IDS = {
     "clients": "bravo", "contacts": "bravo_contact", "racks": "bravo_rack", "assets": "bravo_asset",
     "ip-addresses": "bravo_ip", "incidents": "bravo_incident", "maintenance-windows": "bravo_window",
     "webhooks": "webhook", "sla-plans": "plan", "sites": "site_dc", "maintenance": "bravo_window",
+    "kb": "bravo_article",
 }
 #: Pages name their ids after what they are.
-_NAMED_IDS = {"{client_id:int}": "bravo", "{incident_id:int}": "bravo_incident", "{asset_id:int}": "bravo_asset"}
+_NAMED_IDS = {"{client_id:int}": "bravo", "{incident_id:int}": "bravo_incident", "{asset_id:int}": "bravo_asset",
+              "{article_id:int}": "bravo_article"}
 
 
 class Foreign:
@@ -305,7 +312,8 @@ class Own:
 
     def __init__(self, world, role: str):
         mine = "alpha" if role == "client_a" else "bravo"
-        self.values = {"bravo_incident": world.shared_incident, "bravo_asset": getattr(world, f"{mine}_asset")}
+        self.values = {"bravo_incident": world.shared_incident, "bravo_asset": getattr(world, f"{mine}_asset"),
+                       "bravo_article": world.public_article}
 
     def __getattr__(self, name: str):
         return self.values.get(name, NO_SUCH_ID)

@@ -157,3 +157,105 @@ async def test_client_sla_page(db, session_as):
     assert "SLA report" in html and "Acme" in html and "Gold" in html
     assert _metric(html, "incidents") == "2"
     assert (await page.get(f"/reports/clients/999999?{DAY}")).status_code == 404
+
+
+async def test_the_incident_page_itself_suggests_the_fiber_article_and_offers_the_replies(db, api, session_as):
+    incident_id = await _fiber_incident(api)
+    fiber = (await api.post("/api/v1/kb", json=FIBER_ARTICLE)).json()
+    power = (await api.post("/api/v1/kb", json={"title": "UPS on battery", "body": "runtime", "categories": ["power"],
+                                                "asset_kinds": ["ups"]})).json()
+    reply = (await api.post("/api/v1/canned-replies", json={"name": "fiber-check", "category": "fiber",
+                                                            "language": "en", "body": "We are checking {asset}."})).json()
+    page, _ = await session_as("noc")
+    html = (await page.get(f"/incidents/{incident_id}")).text
+    panel = html[html.index('id="desk-panel"'):]
+    assert f'data-article="{fiber["id"]}"' in panel and f'data-article="{power["id"]}"' not in panel
+    assert f'<option value="{reply["id"]}"' in panel and 'data-action="reply-preview"' in panel
+    # the panel's own route answers htmx with the same panel
+    alone = (await page.get(f"/incidents/{incident_id}/desk")).text
+    assert f'data-article="{fiber["id"]}"' in alone and alone.count('id="desk-panel"') == 1
+
+
+@pytest.mark.slow
+async def test_the_incident_page_desk_panel_in_a_real_browser(db, api, browser_login, live_app):
+    from playwright.async_api import expect
+
+    incident_id = await _fiber_incident(api)
+    fiber = (await api.post("/api/v1/kb", json=FIBER_ARTICLE)).json()
+    await api.post("/api/v1/canned-replies", json={"name": "fiber-check", "category": "fiber", "language": "en",
+                                                   "body": "We are checking {asset}."})
+    page, _ = await browser_login("noc")
+    await page.goto(live_app.url + f"/incidents/{incident_id}")
+    await expect(page.locator(f'#desk-panel [data-article="{fiber["id"]}"] a')).to_have_text(FIBER_ARTICLE["title"])
+    await page.click("[data-action=reply-preview]")  # htmx swaps the panel in place
+    await expect(page.locator("#desk-panel [data-preview]")).to_contain_text("We are checking mc-khimki-1.")
+    assert page.url.endswith(f"/incidents/{incident_id}")
+    await screenshot(page, "incident-desk-panel")
+
+
+# ---------------------------------------------------------------- the portal: help articles and the SLA report
+
+
+async def test_portal_help_articles_are_the_public_ones_and_are_offered_before_filing(db, api, session_as):
+    from tests.integration.test_kb import _fiber_incident as make
+
+    _, acme = await make(api)
+    mc = (await api.get("/api/v1/assets", params={"client_id": acme})).json()["results"][0]["id"]
+    public = (await api.post("/api/v1/kb", json={
+        "title": "No internet: reboot the media converter, then the router", "body": "Power the **converter** off.",
+        "categories": ["fiber", "reboot"], "asset_kinds": ["media_converter"], "visibility": "public"})).json()
+    internal = (await api.post("/api/v1/kb", json={**FIBER_ARTICLE, "title": "Internal: FX/TP LEDs"})).json()
+    other = await data.client("Globex")
+    foreign_site = await data.site("remote", name="Elsewhere")
+    foreign_mc = await data.asset(foreign_site, "mc-globex", client_id=other)
+    page, _ = await session_as("client", acme)
+    listed = (await page.get("/portal/kb")).text
+    assert f'data-article="{public["id"]}"' in listed and f'data-article="{internal["id"]}"' not in listed
+    found = (await page.get("/portal/kb", params={"q": "converter"})).text
+    assert f'data-article="{public["id"]}"' in found
+    assert f'data-article="{internal["id"]}"' not in (await page.get("/portal/kb", params={"q": "медиаконвертеров"})).text
+    article = await page.get(f"/portal/kb/{public['id']}")
+    assert article.status_code == 200 and "<strong>converter</strong>" in article.text
+    assert "used in" not in article.text  # no counts of other clients' incidents
+    assert (await page.get(f"/portal/kb/{internal['id']}")).status_code == 404
+    # "before you file": the request form and its htmx fragment
+    form = (await page.get("/portal/requests/new", params={"category": "no_internet", "asset_id": mc})).text
+    offered = form[form.index('id="before-you-file"'):]
+    assert "Before you file: try this" in offered and f'data-article="{public["id"]}"' in offered
+    assert f'data-article="{internal["id"]}"' not in form
+    fragment = await page.get("/portal/requests/suggestions", params={"category": "reboot", "asset_id": mc})
+    assert fragment.status_code == 200 and f'data-article="{public["id"]}"' in fragment.text
+    # another client's asset adds nothing and says nothing
+    foreign = await page.get("/portal/requests/suggestions", params={"category": "other", "asset_id": foreign_mc})
+    assert foreign.status_code == 200 and "mc-globex" not in foreign.text
+    assert f'data-article="{public["id"]}"' not in foreign.text
+    page.headers["Accept-Language"] = "ru"
+    assert "Прежде чем отправить заявку" in (await page.get("/portal/requests/suggestions",
+                                                            params={"category": "reboot"})).text
+    # staff are sent to the board, not shown the portal's pages
+    staff, _ = await session_as("noc")
+    assert (await staff.get("/portal/kb")).status_code in (302, 303)
+
+
+async def test_portal_sla_report_is_the_clients_own_and_matches_the_staff_one(db, session_as):
+    from tests.integration.test_kpi_report import _history as history
+
+    ids = await history()
+    staff, _ = await session_as("noc")
+    staff_html = (await staff.get(f"/reports/clients/{ids['acme']}?{DAY}")).text
+    acme, _ = await session_as("client", ids["acme"])
+    response = await acme.get(f"/portal/sla?{DAY}&client_id={ids['globex']}")  # a foreign id in the query is ignored
+    assert response.status_code == 200, response.text
+    html = response.text
+    assert "SLA report" in html and "Acme" in html and "Gold" in html and "Globex" not in html
+    for metric in ("incidents", "open_now", "response_breach_pct", "resolution_breach_pct", "time_to_resolve"):
+        assert _metric(html, metric) == _metric(staff_html, metric), metric
+    assert "All KPIs for this client" not in html and "/reports" not in html.replace("/portal/", "")
+    assert 'class="period-picker no-print"' in html  # printable: the picker is not printed
+    globex, _ = await session_as("client", ids["globex"])
+    other = (await globex.get(f"/portal/sla?{DAY}")).text
+    assert "Globex" in other and "Acme" not in other and _metric(other, "incidents") == "1"
+    globex.headers["Accept-Language"] = "ru"
+    assert "Отчёт по SLA" in (await globex.get(f"/portal/sla?{DAY}")).text
+    bad = await acme.get("/portal/sla?from=yesterday")
+    assert bad.status_code == 422 and "from" in bad.text
