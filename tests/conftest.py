@@ -106,8 +106,11 @@ async def _empty_all_tables(engine) -> None:
         # new files for every table). Needs the superuser the tests connect as.
         conn = await engine.get_new_connection()
         try:
+            # the sequences of the tables emptied (not the migration table's)
             sequences = [r[0] for r in await conn.fetch(
-                "SELECT quote_ident(schemaname) || '.' || quote_ident(sequencename) FROM pg_sequences")]
+                "SELECT DISTINCT s.oid::regclass::text FROM pg_class s JOIN pg_depend d ON d.objid = s.oid "
+                "JOIN pg_class t ON t.oid = d.refobjid WHERE s.relkind = 'S' AND t.relname = ANY($1::text[])",
+                tables)]
             await conn.execute(
                 "SET session_replication_role = replica; "
                 + " ".join(f'DELETE FROM "{n}";' for n in tables)

@@ -41,6 +41,22 @@ def docs_server(tmp_path_factory):
     thread.join(10)
 
 
+def _scroll_to(page, locator, within=None, steps: int = 400) -> None:
+    """Scroll down (the page, or the scroll box `within`) until `locator` is rendered:
+    Swagger UI draws long lists as they come into view."""
+    page.wait_for_selector(".opblock-summary-path", timeout=20000)
+    for _ in range(steps):
+        if locator.count():
+            locator.scroll_into_view_if_needed()
+            return
+        if within is not None:
+            within.scroll_into_view_if_needed()
+            within.hover()
+        page.mouse.wheel(0, 600)
+        page.wait_for_timeout(25)
+    raise AssertionError(f"never rendered: {locator}")
+
+
 def test_api_docs_render_offline_with_real_response_models(docs_server):
     from playwright.sync_api import sync_playwright
 
@@ -62,15 +78,15 @@ def test_api_docs_render_offline_with_real_response_models(docs_server):
             page.route("**/*", only_ours)
             page.on("pageerror", lambda exc: script_errors.append(str(exc)))
             page.goto(f"{docs_server}/schema")
-            page.wait_for_selector(".opblock-summary-path", timeout=20000)
-            paths = page.locator(".opblock-summary-path").all_inner_texts()
-            assert any("/api/v1/clients/{item_id}/card" in t for t in paths)
-            assert any("/api/v1/incidents/{incident_id}" in t for t in paths)
+            # Swagger UI renders long lists virtualised (only what is near the viewport): scroll to each.
+            for path in ("/api/v1/incidents/{incident_id}", "/api/v1/clients/{item_id}/card"):
+                _scroll_to(page, page.locator(".opblock-summary-path", has_text=path).first)
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SCREENSHOTS / "api-docs.png"))
             # The models section lists the typed responses, fields and all.
             card = page.locator("section.models article.json-schema-2020-12").filter(
                 has=page.locator("strong.json-schema-2020-12__title", has_text="ClientCard")).first
+            _scroll_to(page, card, within=page.locator("section.models .models-scroll").first)
             card.locator("button.json-schema-2020-12-expand-deep-button").first.click()
             page.wait_for_timeout(300)
             shown = card.inner_text()
