@@ -39,6 +39,7 @@ import csv
 import datetime as dt
 import functools
 import io
+import json
 import time
 from dataclasses import dataclass, field
 import logging
@@ -494,8 +495,8 @@ async def _import_chunk(spec: KindSpec, rows: list[ParsedRow], start: int, chunk
                         refs: References, report: ImportReport, keep: bool,
                         row_done: Callable[[], None], run: int | None = None) -> tuple[list[int], int]:
     """Create rows from `start` on in one transaction (joining a caller's):
-    all of them, or when `chunked` until the chunk's bounds; committed only
-    while the import is still clean and `keep`. Returns (the ids it kept,
+    all of them, or when `chunked` until the chunk's bounds; committed when
+    `keep` (unchunked: only while the file is still clean). Returns (the ids it kept,
     where the next chunk starts)."""
     engine = current_engine()
     ids: list[int] = []
@@ -512,13 +513,17 @@ async def _import_chunk(spec: KindSpec, rows: list[ParsedRow], start: int, chunk
                 if chunked and (end - start >= CHUNK_ROWS or writers_waiting()
                                 or time.monotonic() - began >= CHUNK_SECONDS):
                     break
-            if report.errors or not keep:
-                # Undo this chunk; when this joined a caller's transaction, only ours.
+            if not keep or (report.errors and not chunked):
+                # Undo this chunk; when this joined a caller's transaction, only ours. A chunk
+                # of a file already found bad still commits its good rows, so the rows after
+                # it are checked against them (a duplicate serial is still found); all of it
+                # is deleted when the file ends.
                 await outer.rollback_to()
                 raise _Rollback
             if run is not None:
                 # Committed with the chunk: what to undo should this process die mid-import.
-                await ImportRunRow.insert(*(ImportRunRow(run=run, row_id=i) for i in ids))
+                if ids:
+                    await ImportRunRow.insert(*(ImportRunRow(run=run, row_id=i) for i in ids))
                 await ImportRun.update({ImportRun.heartbeat_at: _utcnow()}).where(ImportRun.id == run)
             await outer.release()
     except _Rollback:
@@ -569,32 +574,104 @@ def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-async def _start_run(spec: KindSpec) -> int:
+async def _start_run(spec: KindSpec, started_by: str = "") -> int:
     now = _utcnow()
-    row = await ImportRun.insert(ImportRun(kind=spec.kind, status="running", started_at=now, heartbeat_at=now))
+    row = await ImportRun.insert(ImportRun(kind=spec.kind, status="running", started_at=now, heartbeat_at=now,
+                                           started_by=started_by))
     return row[0]["id"]
 
 
-async def _end_run(run: int | None) -> None:
-    if run is not None:
+async def _end_run(run: int | None, keep: bool = False, status: str = "done", **fields) -> None:
+    """The run is over: its journal goes; the run itself too, unless it is kept
+    for whoever follows it (a background import)."""
+    if run is None:
+        return
+    if not keep:
         await ImportRun.delete().where(ImportRun.id == run)  # its rows go with it (cascade)
+        return
+    await ImportRunRow.delete().where(ImportRunRow.run == run)
+    await ImportRun.update({ImportRun.status: status, ImportRun.finished_at: _utcnow(),
+                            **{getattr(ImportRun, k): v for k, v in fields.items()}}).where(ImportRun.id == run)
 
 
 async def undo_interrupted(now: dt.datetime | None = None) -> int:
     """Undo the imports whose process died mid-run (a chunked import commits as it
-    goes): what their chunks made is deleted, as a failed import deletes it.
-    Returns how many runs were undone. Run at start and by the timers."""
+    goes): what their chunks made is deleted, as a failed import deletes it, and
+    the run is marked `undone`. Returns how many runs were undone. Run at start
+    and by the timers."""
     stale = (now or _utcnow()) - INTERRUPTED_AFTER
     undone = 0
-    for run in await ImportRun.select().where(ImportRun.heartbeat_at < stale):
+    for run in await ImportRun.select().where((ImportRun.status == "running") & (ImportRun.heartbeat_at < stale)):
         ids = [r["row_id"] for r in await ImportRunRow.select(ImportRunRow.row_id)
                .where(ImportRunRow.run == run["id"]).order_by(ImportRunRow.id)]
         await _undo(spec_for(run["kind"]), ids)
-        await _end_run(run["id"])
+        await _end_run(run["id"], keep=True, status="undone")
         log.warning("an import of %s started %s was interrupted: the %d rows it had committed are removed",
                     run["kind"], run["started_at"], len(ids))
         undone += 1
     return undone
+
+
+#: Background imports of this process (a reference keeps each task alive).
+_background: set[asyncio.Task] = set()
+#: How often a background import writes its progress (and heartbeat).
+PROGRESS_EVERY_S = 1.0
+
+
+async def start_background(kind: str, data: bytes | str, viewer: Viewer, *, dry_run: bool = False,
+                           encoding: str | None = None) -> dict:
+    """Start an import in the background; its progress and report are read with
+    import_status (GET /api/v1/imports/{id}). Same rules as import_csv."""
+    spec = spec_for(kind)
+    if not viewer.is_admin:
+        raise Forbidden("importing is for administrators")
+    run = await _start_run(spec, viewer.email)
+    task = asyncio.create_task(_run_in_background(run, kind, data, viewer, dry_run, encoding), name=f"import-{run}")
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+    return await import_status(viewer, run)
+
+
+async def _run_in_background(run: int, kind: str, data: bytes | str, viewer: Viewer, dry_run: bool,
+                             encoding: str | None) -> None:
+    state = {"done": 0, "rows": 0}
+
+    def progress(done: int, rows: int) -> None:
+        state.update(done=done, rows=rows)
+
+    async def write_progress() -> None:
+        while True:
+            await asyncio.sleep(PROGRESS_EVERY_S)
+            await ImportRun.update({ImportRun.done: state["done"], ImportRun.rows: state["rows"],
+                                    ImportRun.heartbeat_at: _utcnow()}).where(ImportRun.id == run)
+
+    writer = asyncio.create_task(write_progress())
+    try:
+        report = await import_csv(kind, data, viewer, dry_run=dry_run, encoding=encoding, progress=progress, run=run)
+        status, body = "done", report.as_dict()
+    except ImportRejected as exc:
+        status, body = "rejected", exc.report.as_dict()
+    except Exception as exc:  # noqa: BLE001 - the run says what went wrong, the server goes on
+        log.exception("background import %s of %s failed", run, kind)
+        status, body = "failed", {"kind": kind, "message": str(exc)}
+    finally:
+        writer.cancel()
+    rows = body.get("rows", state["rows"])
+    await _end_run(run, keep=True, status=status, report=json.dumps(body, default=str), rows=rows,
+                   done=rows if status in ("done", "rejected") else state["done"])  # every row was gone through
+
+
+async def import_status(viewer: Viewer, run: int) -> dict:
+    """A background import: status (running | done | rejected | failed | undone),
+    rows and rows done so far, and when finished its report."""
+    if not viewer.is_admin:
+        raise Forbidden("imports are for administrators")
+    row = await ImportRun.select().where(ImportRun.id == run).first()
+    if row is None:
+        raise NotFound(f"no import {run}", field="id")
+    return {"id": row["id"], "kind": row["kind"], "status": row["status"], "rows": row["rows"], "done": row["done"],
+            "started_by": row["started_by"], "started_at": row["started_at"], "heartbeat_at": row["heartbeat_at"],
+            "finished_at": row["finished_at"], "report": json.loads(row["report"]) if row["report"] else None}
 
 
 Progress = Callable[[int, int], None]
@@ -608,9 +685,11 @@ async def import_csv(
     dry_run: bool = False,
     progress: Progress | None = None,
     encoding: str | None = None,
+    run: int | None = None,
 ) -> ImportReport:
     """Import one file of `kind`, all or nothing. Returns the report; raises
-    ImportRejected (422, listing every bad row) when any row is bad."""
+    ImportRejected (422, listing every bad row) when any row is bad. `run`: the
+    ImportRun of a background import (it keeps the journal of a chunked one)."""
     spec = spec_for(kind)
     if not viewer.is_admin:
         raise Forbidden("importing is for administrators")
@@ -634,12 +713,15 @@ async def import_csv(
         if progress is not None:
             progress(next(counter), len(parsed.rows))
 
-    run = await _start_run(spec) if chunked and not dry_run else None
+    own_run = run is None and chunked and not dry_run
+    if own_run:
+        run = await _start_run(spec, viewer.email)
+    journal = run if chunked and not dry_run else None
     start = 0
     try:
         while start < len(parsed.rows):
             made, start = await _import_chunk(spec, parsed.rows, start, chunked, viewer, refs, report,
-                                              keep=not dry_run, row_done=row_done, run=run)
+                                              keep=not dry_run, row_done=row_done, run=journal)
             created.extend(made)
             await asyncio.sleep(0)  # the writer handed the lock runs before the next chunk queues
     except BaseException:
@@ -647,7 +729,8 @@ async def import_csv(
         # even the undo fails, the run's journal has it undone later.
         if created:
             await _undo(spec, created)
-        await _end_run(run)
+        if own_run:
+            await _end_run(run)
         raise
     if report.errors and created:
         await _undo(spec, created)
@@ -656,7 +739,8 @@ async def import_csv(
 
         async with atomic(engine):
             await audit(viewer, "import", spec.kind, None, {"rows": report.rows})
-    await _end_run(run)
+    if own_run:
+        await _end_run(run)
     report.errors.sort(key=lambda e: e.row)
     if report.errors:
         report.created = 0

@@ -3,7 +3,10 @@
 - `POST /api/v1/import/{kind}` (admin): the CSV as the body (`text/csv`) or as
   a multipart upload (any file field). 200 with the report, or 422 problem
   details whose `errors` list every bad row (`row`, `column`, `message`);
-  `?dry_run=true` checks without writing.
+  `?dry_run=true` checks without writing; `?background=true` answers 202 at
+  once with the import's id.
+- `GET /api/v1/imports/{id}` (admin): a background import's status, rows done
+  so far, and its report when finished.
 - `GET /api/v1/export/{kind}` (staff): every row as CSV, streamed.
 """
 
@@ -14,12 +17,13 @@ from litestar.datastructures import UploadFile
 from typing import Annotated
 
 from litestar.params import FromPath, FromQuery, Parameter
-from litestar.response import Stream
+from litestar.response import Response, Stream
 
 from accounts.errors import Invalid
 from accounts.http import CurrentViewer, require_admin, require_staff
-from cmdb.csvio import ENCODINGS, KINDS, export_csv, import_csv, spec_for
-from cmdb.schemas import ImportReport
+from cmdb.csvio import ENCODINGS, KINDS, export_csv, import_csv, import_status, spec_for, start_background
+from cmdb.schemas import ImportReport, ImportStatus
+from validation.params import PathId
 
 _KINDS_TEXT = ", ".join(KINDS)
 MAX_CSV_BYTES = 100_000_000
@@ -56,11 +60,22 @@ async def import_kind(
     kind: FromPath[str], request: Request, viewer: CurrentViewer, dry_run: FromQuery[bool] = False,
     encoding: Annotated[str | None, Parameter(query="encoding", max_length=32, description="the file's encoding "
                                               f"when not UTF-8, e.g. {', '.join(ENCODINGS)} (default: detected)")] = None,
-) -> ImportReport:
+    background: Annotated[bool, Parameter(query="background", description="answer at once (202) with the import's "
+                                          "id; follow it at GET /api/v1/imports/{id}")] = False,
+) -> Response[ImportReport | ImportStatus]:
     spec_for(kind)
     data = await _csv_body(request)
+    if background:
+        started = await start_background(kind, data, viewer, dry_run=dry_run, encoding=encoding)
+        return Response(started, status_code=202, headers={"Location": f"/api/v1/imports/{started['id']}"})
     report = await import_csv(kind, data, viewer, dry_run=dry_run, encoding=encoding)
-    return report.as_dict()
+    return Response(report.as_dict())
+
+
+@get("/imports/{import_id:int}", guards=[require_admin],
+     summary="A background import: status, rows done so far, and its report when finished")
+async def import_progress(import_id: PathId, viewer: CurrentViewer) -> ImportStatus:
+    return await import_status(viewer, import_id)
 
 
 @get(
@@ -80,4 +95,4 @@ async def export_kind(kind: FromPath[str], viewer: CurrentViewer) -> Stream:
     )
 
 
-api_routes = [import_kind, export_kind]
+api_routes = [import_kind, import_progress, export_kind]

@@ -9,6 +9,7 @@ A resource's row type is made from its declaration in cmdb/services.py
 # No `from __future__ import annotations`: on Python 3.11 it hides NotRequired from
 # TypedDict, and every optional key would be documented as required.
 
+import datetime as dt
 from typing import Any, NotRequired, Optional, TypedDict
 
 from cmdb import services
@@ -99,6 +100,21 @@ class ImportReport(TypedDict):
     created: int
     dry_run: bool
     errors: list[ImportRowError]
+
+
+class ImportStatus(TypedDict):
+    """A background import (GET /api/v1/imports/{id})."""
+
+    id: int
+    kind: str
+    status: str  # running | done | rejected | failed | undone
+    rows: int  # data rows in the file (known once it is read)
+    done: int  # rows gone through so far
+    started_by: str
+    started_at: dt.datetime
+    heartbeat_at: dt.datetime
+    finished_at: Optional[dt.datetime]
+    report: Optional[ImportReport]  # when finished (rejected: every bad row)
 
 
 # ---------------------------------------------------------------- the client card (inventory part)

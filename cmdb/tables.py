@@ -161,15 +161,22 @@ class Dependency(Table, tablename="cmdb_dependency"):
 
 
 class ImportRun(Table, tablename="cmdb_import_run"):
-    """A chunked import on SQLite while it runs: its chunks are committed as they
-    go (writers keep flowing), so the ids each chunk made are recorded with it.
-    A run that fails is undone by the import itself; one whose process died
-    (heartbeat gone stale) is undone by cmdb.csvio.undo_interrupted."""
+    """An import run in the background (`?background=true`, its progress read at
+    GET /api/v1/imports/{id}) or chunked on SQLite. A chunked run's chunks are
+    committed as they go (writers keep flowing), so the ids each chunk made are
+    recorded with it (ImportRunRow): a run that fails is undone by the import
+    itself, one whose process died (heartbeat gone stale) by
+    cmdb.csvio.undo_interrupted."""
 
     kind = Varchar(length=20)
-    status = Varchar(length=8, default="running")  # running | done | undone
+    status = Varchar(length=8, default="running")  # running | done | rejected | undone
     started_at = Timestamptz()
     heartbeat_at = Timestamptz()
+    started_by = Varchar(length=254, default="")
+    rows = Integer(default=0)  # data rows in the file
+    done = Integer(default=0)  # rows gone through so far
+    report = Text(default="")  # the final report (JSON), when finished
+    finished_at = Timestamptz(null=True, default=None)
 
 
 class ImportRunRow(Table, tablename="cmdb_import_run_row"):

@@ -1,12 +1,12 @@
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.columns.base import OnDelete, OnUpdate
-from piccolo.columns.column_types import ForeignKey, Integer, Serial, Timestamptz, Varchar
+from piccolo.columns.column_types import ForeignKey, Integer, Serial, Text, Timestamptz, Varchar
 from piccolo.columns.indexes import IndexMethod
 from piccolo.table import Table
 
 ID = "2026-11-30T03:20:00:000000"
 VERSION = "1.38.0"
-DESCRIPTION = "chunked imports record what each chunk made (undone if the run dies)"
+DESCRIPTION = "import runs: progress of background imports; what each chunk of a SQLite import made (undone if the run dies)"
 
 
 class ImportRun(Table, tablename="cmdb_import_run", schema=None):
@@ -24,6 +24,11 @@ _RUN = (
     ("status", Varchar, _params(default="running", null=False, length=8)),
     ("started_at", Timestamptz, _params(default=None, null=False)),
     ("heartbeat_at", Timestamptz, _params(default=None, null=False)),
+    ("started_by", Varchar, _params(default="", null=False, length=254)),
+    ("rows", Integer, _params(default=0, null=False)),
+    ("done", Integer, _params(default=0, null=False)),
+    ("report", Text, _params(default="", null=False)),
+    ("finished_at", Timestamptz, _params(default=None, null=True)),
 )
 _ROW = (
     ("run", ForeignKey, _params(references=ImportRun, on_delete=OnDelete.cascade, on_update=OnUpdate.cascade,

@@ -78,6 +78,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/prefixes/{item_id:int}/next-free-ip"): STAFF,
     ("GET", "/api/v1/search"): STAFF,
     ("POST", "/api/v1/import/{kind:str}"): ADMIN,
+    ("GET", "/api/v1/imports/{import_id:int}"): ADMIN,
     ("GET", "/api/v1/export/{kind:str}"): STAFF,
     ("GET", "/api/v1/clients/{item_id:int}/card"): STAFF,
     # incidents
