@@ -129,8 +129,8 @@ async def read_row(sql: str, *args):
     session checks), at a fraction of a Piccolo query's cost.
 
     `sql` takes `?` placeholders. SQLite: a read on an indexed key takes microseconds,
-    so it runs on a kept-open connection in the event loop's thread instead of a new
-    aiosqlite connection and its thread per query (~2 ms); in WAL mode a reader sees
+    so it runs on one of the engine's kept-open connections (rackcard.db) instead of a
+    new aiosqlite connection and its thread per query (~2 ms); in WAL mode a reader sees
     the last commit and never waits for the writer. PostgreSQL: one statement on a
     pooled connection (asyncpg prepares it once per connection). Inside a transaction,
     the transaction's own connection is used, so its uncommitted writes are seen."""
@@ -139,6 +139,9 @@ async def read_row(sql: str, *args):
     if isinstance(engine, SQLiteEngine):
         if txn is not None:
             rows = await txn.connection.execute_fetchall(sql, args)
+            return rows[0] if rows else None
+        if hasattr(engine, "read_rows"):  # rackcard.db.KeptReadersSQLiteEngine: its kept connections
+            rows = await engine.read_rows(sql, args)
             return rows[0] if rows else None
         return _sqlite_reader(engine).execute(sql, args).fetchone()
     numbered, n = [], 0

@@ -60,19 +60,29 @@ class KeptReadersSQLiteEngine(SQLiteEngine):
         super().__init__(*args, **kwargs)
         self._readers: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
 
-    def _read(self, query: str, args: list) -> list:
+    def _connect(self) -> sqlite3.Connection:
+        connection = sqlite3.connect(**self.connection_kwargs, check_same_thread=False)
+        connection.row_factory = dict_factory
+        connection.execute("PRAGMA foreign_keys = 1")
+        return connection
+
+    def _read(self, query: str, args: list, fresh: bool = False) -> list:
         try:
-            connection = self._readers.get_nowait()
+            connection = self._connect() if fresh else self._readers.get_nowait()
         except queue.Empty:
-            connection = sqlite3.connect(**self.connection_kwargs, check_same_thread=False)
-            connection.row_factory = dict_factory
-            connection.execute("PRAGMA foreign_keys = 1")
+            connection = self._connect()
         try:
             cursor = connection.execute(query, args)
             try:
                 rows = cursor.fetchall()
             finally:
                 cursor.close()
+        except sqlite3.DatabaseError:
+            connection.close()
+            if fresh:
+                raise
+            # a kept connection gone stale (the file rewritten under it): once more, afresh
+            return self._read(query, args, fresh=True)
         except BaseException:
             connection.close()
             raise
@@ -82,9 +92,14 @@ class KeptReadersSQLiteEngine(SQLiteEngine):
             connection.close()
         return rows
 
+    async def read_rows(self, query: str, args=()) -> list:
+        """A SELECT on a kept connection (accounts.dbutil.read_row: the token and
+        session checks every request makes)."""
+        return await asyncio.get_running_loop().run_in_executor(None, self._read, query, list(args))
+
     async def _run_in_new_connection(self, query: str, args=None, query_type: str = "generic", table=None):
         if query_type == "generic" and query.lstrip()[:6].upper() == "SELECT":
-            return await asyncio.get_running_loop().run_in_executor(None, self._read, query, list(args or []))
+            return await self.read_rows(query, args or [])
         return await super()._run_in_new_connection(query, args, query_type, table)
 
     def close_readers(self) -> None:
