@@ -101,29 +101,6 @@ async def _sqlite_write(engine: SQLiteEngine):
             yield transaction
 
 
-#: SQLite: plain read connections kept open, by (thread, database file); a few
-#: files at most per thread (tests switch databases), the oldest closed first.
-_sqlite_readers: dict[tuple[int, str], sqlite3.Connection] = {}
-_READERS_PER_THREAD = 4
-
-
-def _sqlite_reader(engine: SQLiteEngine) -> sqlite3.Connection:
-    import threading
-
-    thread = threading.get_ident()
-    database = str(engine.connection_kwargs["database"])
-    connection = _sqlite_readers.get((thread, database))
-    if connection is None:
-        mine = [key for key in _sqlite_readers if key[0] == thread]
-        for key in mine[: max(0, len(mine) - _READERS_PER_THREAD + 1)]:
-            _sqlite_readers.pop(key).close()
-        connection = sqlite3.connect(database, detect_types=engine.connection_kwargs.get("detect_types", 0),
-                                     timeout=1.0, isolation_level=None)
-        connection.row_factory = sqlite3.Row
-        _sqlite_readers[(thread, database)] = connection
-    return connection
-
-
 async def read_row(sql: str, *args):
     """One row (a mapping) or None, for the reads every request makes (token and
     session checks), at a fraction of a Piccolo query's cost.
@@ -140,10 +117,8 @@ async def read_row(sql: str, *args):
         if txn is not None:
             rows = await txn.connection.execute_fetchall(sql, args)
             return rows[0] if rows else None
-        if hasattr(engine, "read_rows"):  # rackcard.db.KeptReadersSQLiteEngine: its kept connections
-            rows = await engine.read_rows(sql, args)
-            return rows[0] if rows else None
-        return _sqlite_reader(engine).execute(sql, args).fetchone()
+        rows = await engine.read_rows(sql, args)  # rackcard.db.KeptReadersSQLiteEngine, the only one made
+        return rows[0] if rows else None
     numbered, n = [], 0
     for part in sql.split("?"):
         numbered.append(part)
