@@ -639,12 +639,21 @@ async def _run_in_background(run: int, kind: str, data: bytes | str, viewer: Vie
     def progress(done: int, rows: int) -> None:
         state.update(done=done, rows=rows)
 
-    async def write_progress() -> None:
-        while True:
-            await asyncio.sleep(PROGRESS_EVERY_S)
-            await ImportRun.update({ImportRun.done: state["done"], ImportRun.rows: state["rows"],
-                                    ImportRun.heartbeat_at: _utcnow()}).where(ImportRun.id == run)
+    finished = asyncio.Event()
 
+    async def write_progress() -> None:
+        while not finished.is_set():
+            try:
+                await asyncio.wait_for(finished.wait(), PROGRESS_EVERY_S)
+            except asyncio.TimeoutError:
+                try:
+                    await ImportRun.update({ImportRun.done: state["done"], ImportRun.rows: state["rows"],
+                                            ImportRun.heartbeat_at: _utcnow()}).where(ImportRun.id == run)
+                except Exception:  # noqa: BLE001 - a busy database skips one beat; the import goes on
+                    log.warning("import %s: its progress could not be written this time", run, exc_info=True)
+
+    # The writer is stopped, not cancelled: a cancelled update may still commit
+    # in its database thread after the final one and set `done` back.
     writer = asyncio.create_task(write_progress())
     try:
         report = await import_csv(kind, data, viewer, dry_run=dry_run, encoding=encoding, progress=progress, run=run)
@@ -655,7 +664,8 @@ async def _run_in_background(run: int, kind: str, data: bytes | str, viewer: Vie
         log.exception("background import %s of %s failed", run, kind)
         status, body = "failed", {"kind": kind, "message": str(exc)}
     finally:
-        writer.cancel()
+        finished.set()
+        await writer
     rows = body.get("rows", state["rows"])
     await _end_run(run, keep=True, status=status, report=json.dumps(body, default=str), rows=rows,
                    done=rows if status in ("done", "rejected") else state["done"])  # every row was gone through
