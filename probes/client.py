@@ -186,3 +186,72 @@ class ServerClient:
                 path.unlink()
                 sent += 1
         return sent
+
+
+class SpoolSlot:
+    """A spool folder held by one running worker (an exclusive lock on its `.lock`).
+
+    Workers started with one name on one volume (`docker compose up --scale
+    probe=N`) each take the first free slot: NAME, NAME.2, NAME.3 … A worker that
+    restarts takes a free slot back and replays what it left there; batches left in
+    slots no worker holds (a scaled-down replica's) are taken over by the next
+    worker that starts. Batch files are named by time, so adopted batches fall in
+    order among the worker's own.
+    """
+
+    def __init__(self, path: Path, number: int, lock_file):
+        self.path = path
+        self.number = number
+        self._lock_file = lock_file
+
+    @classmethod
+    def claim(cls, base: str | Path) -> "SpoolSlot":
+        base = Path(base)
+        number = 1
+        while True:
+            path = base if number == 1 else base.with_name(f"{base.name}.{number}")
+            lock = _try_lock(path)
+            if lock is not None:
+                slot = cls(path, number, lock)
+                slot._adopt_orphans(base)
+                return slot
+            number += 1
+
+    def _adopt_orphans(self, base: Path) -> None:
+        for other in sorted(base.parent.glob(f"{base.name}.*")) + [base]:
+            if other == self.path or not other.is_dir() or not (other.name == base.name
+                                                                or other.name[len(base.name) + 1:].isdigit()):
+                continue
+            lock = _try_lock(other, create=False)
+            if lock is None:
+                continue  # a running worker holds it
+            try:
+                moved = 0
+                for batch in sorted(other.glob("*.json")):
+                    os.replace(batch, self.path / batch.name)
+                    moved += 1
+                if moved:
+                    log.warning("took over %d spooled batches left in %s by a worker no longer running",
+                                moved, other)
+            finally:
+                lock.close()
+
+    def release(self) -> None:
+        self._lock_file.close()
+
+
+def _try_lock(path: Path, create: bool = True):
+    """An exclusive, non-blocking lock on PATH/.lock (the open file), or None when held."""
+    import fcntl
+
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
+    elif not path.is_dir():
+        return None
+    lock = open(path / ".lock", "a")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        return None
+    return lock

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import sys
 from pathlib import Path
 
@@ -138,8 +139,17 @@ async def _run(args: argparse.Namespace, token: str) -> int:
 
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per batch is noise
 
+    from probes.client import SpoolSlot
+
+    # Workers with one name on one volume (compose --scale) each hold their own
+    # spool slot, and their own leases: the slot number is part of the worker id.
+    slot = SpoolSlot.claim(_spool_dir(args))
+    if slot.number > 1:
+        log.info("spool %s is held by another worker named %s: this one uses %s", _spool_dir(args), args.name,
+                 slot.path)
+    worker_id = f"{args.name or 'probe'}@{socket.gethostname()}" + (f".{slot.number}" if slot.number > 1 else "")
     worker = Worker(WorkerConfig(
-        server=args.server, token=token, spool_dir=_spool_dir(args), site=args.site, probe=args.name,
+        server=args.server, token=token, spool_dir=slot.path, site=args.site, probe=args.name, worker_id=worker_id,
         trap_host=None if args.no_traps else args.trap_host, trap_port=args.trap_port,
         trap_communities=tuple(args.trap_community or ["public"]),
         timeout_s=args.timeout, retries=args.retries, max_in_flight=args.max_in_flight,
@@ -156,6 +166,8 @@ async def _run(args: argparse.Namespace, token: str) -> int:
     except TokenRefusedExit:
         log.error("probe worker stopped: the server refused its token")
         return EXIT_TOKEN_REFUSED
+    finally:
+        slot.release()
     return 0
 
 
@@ -191,7 +203,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="with --once or --discover: print JSON")
     p.add_argument("--name", default=os.environ.get("RACKCARD_PROBE_NAME", "probe"),
                    help="this worker's name (spool folder, logs); default RACKCARD_PROBE_NAME or 'probe'")
-    p.add_argument("--spool-dir", help="where unsent batches wait (default RACKCARD_VAR_DIR/probe-spool/NAME)")
+    p.add_argument("--spool-dir", help="where unsent batches wait (default RACKCARD_VAR_DIR/probe-spool/NAME; "
+                   "a second worker with the same folder uses FOLDER.2, and so on)")
     p.add_argument("--trap-host", default=os.environ.get("RACKCARD_TRAP_HOST", "0.0.0.0"),
                    help="trap receiver address (default RACKCARD_TRAP_HOST or 0.0.0.0)")
     p.add_argument("--trap-port", type=int, default=_env_int("RACKCARD_TRAP_PORT", 1162),

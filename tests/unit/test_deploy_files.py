@@ -61,12 +61,18 @@ def test_web_replicas_can_scale_behind_the_proxy():
     assert re.search(r"proxy_pass\s+\$upstream", conf) and "http://web:8000" in conf
 
 
-def test_probe_workers_restart_and_keep_their_spool():
-    probe = _compose()["services"]["probe"]
-    assert probe["restart"] == "unless-stopped"
-    assert any(v.endswith(":/var/lib/rackcard") for v in probe["volumes"])
-    assert probe["environment"]["RACKCARD_VAR_DIR"] == "/var/lib/rackcard"
+def test_probe_workers_restart_keep_their_spool_and_can_scale():
+    services = _compose()["services"]
+    for name in ("probe", "probe-traps"):
+        probe = services[name]
+        assert probe["restart"] == "unless-stopped"
+        assert any(v.endswith(":/var/lib/rackcard") for v in probe["volumes"])
+        assert probe["environment"]["RACKCARD_VAR_DIR"] == "/var/lib/rackcard"
+        assert probe["command"][:2] == ["rackcard", "probe"]
     assert "probe-spool" in _compose()["volumes"]
+    # --scale probe=N: no host port on the scalable one; traps come in on the other.
+    assert "ports" not in services["probe"] and "--no-traps" in services["probe"]["command"]
+    assert [p.rsplit(":", 1)[1] for p in services["probe-traps"]["ports"]] == ["1162/udp"]
 
 
 def test_demo_is_a_profile_and_secrets_come_from_the_environment():
