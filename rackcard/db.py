@@ -28,6 +28,49 @@ from accounts.dbutil import INTEGRITY_ERRORS, atomic, is_sqlite, is_unique_viola
 _current: Engine | None = None
 
 
+class _AttributeNames:
+    """What `name in dir(obj)` answers, without building and sorting the list.
+
+    Piccolo's ForeignKey.__getattribute__ asks `name not in dir(self)` on every
+    public attribute access (to set up lazily referenced tables), and query
+    building reads foreign-key attributes thousands of times per client card:
+    dir() alone was 6 % of a card's CPU. For an object without `__dir__` (a
+    column), dir() lists its `__dict__` and its classes' attributes, which is
+    what `in` looks at here; iterating gives dir()'s list."""
+
+    __slots__ = ("_obj",)
+
+    def __init__(self, obj):
+        self._obj = obj
+
+    def __contains__(self, name) -> bool:
+        try:
+            if name in object.__getattribute__(self._obj, "__dict__"):
+                return True
+        except AttributeError:
+            pass
+        return any(name in vars(klass) for klass in type(self._obj).__mro__)
+
+    def __iter__(self):
+        return iter(dir(self._obj))
+
+
+def _attribute_names(obj):
+    if type(obj).__dir__ is not object.__dir__:  # its own listing: ask it
+        return dir(obj)
+    return _AttributeNames(obj)
+
+
+def _speed_up_foreign_keys() -> None:
+    from piccolo.columns import column_types
+
+    if getattr(column_types, "dir", None) is None:  # the one dir() there is ForeignKey.__getattribute__'s
+        column_types.dir = _attribute_names
+
+
+_speed_up_foreign_keys()
+
+
 def make_engine(url: str) -> Engine:
     parsed = urlparse(url)
     if parsed.scheme == "sqlite":
