@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import re
 import os
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from pathlib import Path
@@ -64,6 +65,40 @@ PAGE_MODULES = ("pages.board", "pages.power", "pages.search", "pages.card", "pag
 BACKGROUND_MODULES: tuple[str, ...] = ("incidents.embedded_probe", "incidents.background", "integrations.background")
 
 
+#: API operations without tags of their own are grouped in the API docs by path: (first match wins).
+API_TAGS: tuple[tuple[str, str], ...] = (
+    (r"^/(me|users|tokens)\b", "accounts"),
+    (r"^/(import|imports|export)\b", "import and export"),
+    (r"^/incidents/[^/]+/(suggestions|kb-uses|canned-replies)", "knowledge base and replies"),
+    (r"^/incidents/[^/]+/attachments", "incidents"),
+    (r"^/incidents\b", "incidents"),
+    (r"^/sla-plans\b", "SLA"),
+    (r"^/reports\b", "reports"),
+    (r"^/maintenance-windows\b", "maintenance"),
+    (r"^/assets/[^/]+/impact", "maintenance"),
+    (r"^/webhooks\b", "integrations"),
+    (r"^/ingest\b", "integrations"),
+    (r"^/mail\b", "mail"),
+    (r"^/probe/power-jobs", "power"),
+    (r"^/assets/[^/]+/power", "power"),
+    (r"^/probe\b", "probe workers"),
+    (r"^/assets/[^/]+/(discover|checks|check-events|samples|poll)", "monitoring"),
+    (r"^/(kb|canned-replies)\b", "knowledge base and replies"),
+)
+
+
+def _tag_api(handlers: list) -> list:
+    for handler in handlers:
+        if handler.tags:
+            continue
+        path = next(iter(handler.paths))
+        for pattern, tag in API_TAGS:
+            if re.search(pattern, path):
+                handler.tags = [tag]
+                break
+    return handlers
+
+
 def _collect(modules: tuple[str, ...], attribute: str) -> list:
     found = []
     for name in modules:
@@ -113,7 +148,7 @@ def create_app(
 
     api = Router(
         path="/api/v1",
-        route_handlers=_collect(API_MODULES, "api_routes"),
+        route_handlers=_tag_api(_collect(API_MODULES, "api_routes")),
         guards=[require_token],
         dependencies=viewer_dependency,
     )

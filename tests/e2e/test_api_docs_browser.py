@@ -45,6 +45,8 @@ def _scroll_to(page, locator, within=None, steps: int = 400) -> None:
     """Scroll down (the page, or the scroll box `within`) until `locator` is rendered:
     Swagger UI draws long lists as they come into view."""
     page.wait_for_selector(".opblock-summary-path", timeout=20000)
+    if within is None:
+        page.evaluate("window.scrollTo(0, 0)")  # operations are grouped by tag: what is looked for may be above
     for _ in range(steps):
         if locator.count():
             locator.scroll_into_view_if_needed()
