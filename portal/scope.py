@@ -20,11 +20,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass
-from typing import Iterable, Optional, TypedDict
+from typing import Any, Iterable, Optional, TypedDict
 
+from accounts.dbutil import atomic
 from accounts.errors import Forbidden, Invalid, NotFound
+from accounts.services import audit
 from accounts.tables import User
 from accounts.viewer import Viewer
+from cmdb.services import CONTACT_LANGUAGES
 from cmdb.tables import Asset, Client, Contact, Interface, IPAddress, Prefix, Rack, Service, Site
 from incidents import checks as incident_checks
 from incidents import kb, kpi_store
@@ -119,9 +122,29 @@ class PortalScope:
         }
 
     async def contacts(self) -> list[dict]:
+        """The company's contacts; `you` marks the one linked to the viewer's user."""
         rows = await Contact.select().where(Contact.client == self.client_id).order_by(Contact.name_norm)
         return [{"id": r["id"], "name": r["name"], "email": r["email"], "phone": r["phone"], "role": r["role"],
-                 "notify": r.get("notify", False), "language": r.get("language", "en")} for r in rows]
+                 "notify": r.get("notify", False), "language": r.get("language", "en"),
+                 "you": r.get("user_id") is not None and r.get("user_id") == self.viewer.user_id} for r in rows]
+
+    async def set_my_notifications(self, notify: Any, language: Any) -> dict:
+        """The viewer's own incident e-mail wishes, on the contact linked to their user
+        (staff link it); nobody else's contact can be changed from the portal."""
+        if not isinstance(notify, bool):
+            raise Invalid("notify must be true or false", field="notify")
+        if language not in CONTACT_LANGUAGES:
+            raise Invalid(f"language must be one of {', '.join(CONTACT_LANGUAGES)}", field="language")
+        mine = await Contact.select(Contact.id).where(
+            (Contact.client == self.client_id) & (Contact.user_id == self.viewer.user_id)).first() \
+            if self.viewer.user_id is not None else None
+        if mine is None:
+            raise NotFound("no contact of your company is linked to your user; ask support to link it",
+                           field="contact")
+        async with atomic():
+            await Contact.update({Contact.notify: notify, Contact.language: language}).where(Contact.id == mine["id"])
+            await audit(self.viewer, "update", "contact", mine["id"], {"notify": notify, "language": language})
+        return next(c for c in await self.contacts() if c["id"] == mine["id"])
 
     # ------------------------------------------------------------ equipment
 
