@@ -111,11 +111,32 @@ async def test_sla_terms_and_whether_each_incident_is_within_them(db, client_as)
 
 
 async def test_maintenance_windows_that_affect_the_client(db, client_as):
-    w, alpha, _ = await _world(client_as)
+    w, alpha, bravo = await _world(client_as)
     r = await alpha.get("/api/v1/portal/maintenance")
     reasons = {m["reason"]: m["current"] for m in r.json()}
     assert reasons == {"Alpha router firmware": False, "DC1 power feed maintenance": True}
     _no_leak(r, w.bravo_markers)
+
+
+async def test_maintenance_on_shared_equipment_reaches_the_clients_it_would_hit(db, client_as):
+    """Windows on the chassis carrying a client's port, on the UPS feeding its
+    router, and on the remote site where it has only a port: they affect it."""
+    from accounts.viewer import SYSTEM
+    from incidents import admin
+    from incidents.services import utcnow
+
+    w, alpha, bravo = await _world(client_as)
+    now = utcnow()
+    window = {"starts_at": (now + dt.timedelta(hours=2)).isoformat(),
+              "ends_at": (now + dt.timedelta(hours=3)).isoformat()}
+    await admin.create_window(SYSTEM, {**window, "asset_id": w.chassis, "reason": "chassis PSU swap"})
+    await admin.create_window(SYSTEM, {**window, "asset_id": w.ups, "reason": "UPS battery test"})
+    await admin.create_window(SYSTEM, {**window, "site_id": w.site_remote, "reason": "Khimki node works"})
+    await admin.create_window(SYSTEM, {**window, "asset_id": w.bravo_asset, "reason": "bravo only"})
+    for who, expected in ((alpha, {"Alpha router firmware", "DC1 power feed maintenance"}),
+                          (bravo, {"Bravo fiber cut repair", "DC1 power feed maintenance", "bravo only"})):
+        reasons = {m["reason"] for m in (await who.get("/api/v1/portal/maintenance")).json()}
+        assert reasons == expected | {"chassis PSU swap", "UPS battery test", "Khimki node works"}, reasons
 
 
 async def test_a_reboot_request_opens_an_l1_incident_from_the_portal(db, client_as, api):
