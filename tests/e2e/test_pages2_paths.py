@@ -64,6 +64,13 @@ async def test_admin_creates_and_disables_a_user(db, app, session_as):
     await session.aclose()
 
 
+async def test_a_new_token_page_is_not_cached(db, session_as):
+    admin, _ = await session_as("admin")
+    token = await page_csrf(admin, "/admin/tokens")
+    made = await admin.post("/admin/tokens", data={"csrf_token": token, "probe": "edge-1", "name": "edge"})
+    assert made.status_code == 200 and 'id="new-token"' in made.text and made.headers["cache-control"] == "no-store"
+
+
 async def test_poll_now_reads_a_real_agent(db, session_as, api, agent):
     ids = await seed()
     made = await api.post("/api/v1/assets", json={

@@ -159,7 +159,7 @@ async def _windows(site_id: int, asset_id: int) -> None:
     await MaintenanceWindow.insert(*rows)
 
 
-async def test_maintenance_list_pages_sorts_and_filters(db, session_as):
+async def test_maintenance_list_pages_sorts_and_filters(db, session_as, api):
     ids = await seed()
     await _windows(ids["remote"], ids["ups-remote-7"])
     noc, _ = await session_as("noc")
@@ -188,6 +188,13 @@ async def test_maintenance_list_pages_sorts_and_filters(db, session_as):
     assert len(exported.text.strip().splitlines()) == 1 + 30
     bad = await noc.get("/maintenance", params={"when": "someday"})
     assert bad.status_code == 200 and "when must be one of" in bad.text
+    # the API lists with the same service
+    soonest = (await api.get("/api/v1/maintenance-windows", params={"when": "upcoming", "sort": "starts_at",
+                                                                    "limit": 3})).json()
+    assert soonest["count"] == 24 and [w["reason"] for w in soonest["results"]] == [
+        "planned work 31", "planned work 32", "planned work 33"]
+    refused = await api.get("/api/v1/maintenance-windows", params={"sort": "created_by"})
+    assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "sort"
 
 
 async def test_sla_plan_and_webhook_lists_filter_by_text(db, session_as, api):
