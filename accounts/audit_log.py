@@ -143,7 +143,10 @@ async def entries(viewer: Viewer, f: AuditFilter, *, limit: int, offset: int) ->
 
 
 #: The objects whose staff page shows their history (audit `entity` names).
-HISTORY_TYPES = ("client", "asset", "site", "rack", "incident")
+HISTORY_TYPES = ("client", "asset", "site", "rack", "incident", "contact", "prefix", "IP address", "service",
+                 "interface", "dependency", "sla_plan", "maintenance_window", "webhook")
+#: Histories only administrators read, as only they read the objects (webhook targets).
+ADMIN_HISTORY_TYPES = ("webhook",)
 
 
 async def object_history(viewer: Viewer, object_type: str, object_id: int, *, limit: int,
@@ -155,6 +158,8 @@ async def object_history(viewer: Viewer, object_type: str, object_id: int, *, li
         raise Forbidden("an object's history is for staff")
     if object_type not in HISTORY_TYPES:
         raise Invalid(f"object_type must be one of {', '.join(HISTORY_TYPES)}", field="object_type")
+    if object_type in ADMIN_HISTORY_TYPES and not viewer.is_admin:
+        raise Forbidden(f"the history of a {object_type} is for administrators")
     return await _read(AuditFilter(object_type=object_type, object_id=object_id), limit, offset)
 
 

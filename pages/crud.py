@@ -26,6 +26,7 @@ from litestar.response import Redirect, Response, Template
 from accounts.errors import DomainError
 from accounts.http import CurrentViewer
 from accounts.viewer import Viewer
+from pages.history import history, register
 
 FormBody = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 PAGE_SIZE = 50
@@ -76,6 +77,8 @@ class Pages:
     can_create: bool = True
     can_import: bool = False
     label: str = "name"
+    #: The audit log's name for these rows: their edit form shows their change history.
+    audit_entity: str | None = None
 
     def filters_of(self, query: dict[str, str]) -> dict[str, str]:
         return {}
@@ -130,6 +133,9 @@ class Pages:
 
 
 def controller(pages: Pages) -> type[Controller]:
+    if pages.audit_entity:
+        register(pages.audit_entity, f"/{pages.path}/{{}}/edit")
+
     async def render_form(viewer: Viewer, values: dict, *, row_id: int | None = None, current: dict | None = None,
                           errors: dict[str, str] | None = None, general: str | None = None,
                           status_code: int = 200) -> Template:
@@ -142,6 +148,8 @@ def controller(pages: Pages) -> type[Controller]:
         return Template("pages/form.html", status_code=status_code, context={
             "path": pages.path, "title": pages.title, "heading": heading, "fields": fields, "row_id": row_id,
             "general_error": general, "nav": pages.nav, "current": current, **extra,
+            "history": await history(viewer, pages.audit_entity, row_id)
+            if row_id is not None and pages.audit_entity else None,
         })
 
     async def refused(exc: DomainError, viewer: Viewer, values: dict, **kw) -> Template:

@@ -1,5 +1,5 @@
 """An object's history on its staff page (client card, asset, site, rack,
-incident): the latest audit entries — who, when, from where, what changed,
+incident, and the edit form of every other audited record): the latest audit entries — who, when, from where, what changed,
 before and after, secrets already masked by accounts.audit_log — and
 /history/{type}/{id}, the whole of it page by page."""
 
@@ -19,9 +19,15 @@ from accounts.viewer import Viewer
 #: Entries shown on the object's own page; the rest is one link away.
 ON_PAGE = 8
 PAGE = 50
-#: Where each object's page is, to link back from its full history.
+#: Where each object's page is, to link back from its full history; the records
+#: edited on list forms (contacts, prefixes, SLA plans ...) add theirs (`register`).
 OBJECT_URLS = {"client": "/clients/{}", "asset": "/assets/{}", "site": "/sites/{}", "rack": "/racks/{}",
                "incident": "/incidents/{}"}
+
+
+def register(object_type: str, url: str) -> None:
+    """`url` ("/contacts/{}/edit") is where an object of `object_type` is shown with its history."""
+    OBJECT_URLS.setdefault(object_type, url)
 
 
 def changes_of(entry: dict) -> list[dict[str, Any]]:

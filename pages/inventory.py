@@ -206,6 +206,7 @@ class ResourcePages(Pages):
         self.columns = [(c, label_of(c)) for c in names]
         self.sortable = set(svc.sortable())
         self.label = r.label
+        self.audit_entity = r.name
 
     def filters_of(self, query: dict[str, str]) -> dict[str, str]:
         known = set(self.svc.r.filters) | ({"q"} if self.svc.r.q_columns else set())

@@ -232,6 +232,10 @@ def _cell(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+#: The audit log's names of the records edited here (incidents have a page of their own).
+AUDITED = {"maintenance": "maintenance_window", "sla-plans": "sla_plan", "webhooks": "webhook"}
+
+
 class RecordPages(Pages):
     """The list (and forms) of one `Kind`."""
 
@@ -244,6 +248,7 @@ class RecordPages(Pages):
         self.sortable = set(kind.sorts)
         self.can_create = kind.create is not None
         self.label = kind.label
+        self.audit_entity = AUDITED.get(kind.path)
 
     def filters_of(self, query: dict[str, str]) -> dict[str, str]:
         names = {f[0] for f in self.kind.filters}

@@ -85,3 +85,44 @@ async def test_a_client_user_never_sees_an_objects_history(db, remote_admin, ses
     token = await client_as("client", ids["client"])
     assert (await token.get("/api/v1/audit", params={"object_type": "asset", "object_id": ids["asset"]})
             ).status_code == 403
+
+
+async def test_every_other_audited_record_shows_its_history_on_its_edit_form(db, remote_admin, session_as):
+    """Contacts, prefixes, IP addresses, services, interfaces, dependencies, SLA
+    plans, maintenance windows and webhooks have no page of their own: their edit
+    form shows their history, and /history/{type}/{id} links back to it."""
+    api = remote_admin
+    ids = await _world(api)
+    other = (await api.post("/api/v1/assets", json={"name": "ups-1", "kind": "ups", "site_id": ids["site"]})).json()
+    made = {
+        "contacts": (await api.post("/api/v1/contacts", json={"client_id": ids["client"], "name": "Ann"})).json(),
+        "prefixes": (await api.post("/api/v1/prefixes", json={"prefix": "192.0.2.0/24",
+                                                               "client_id": ids["client"]})).json(),
+        "ip-addresses": (await api.post("/api/v1/ip-addresses", json={"address": "192.0.2.7",
+                                                                      "client_id": ids["client"]})).json(),
+        "services": (await api.post("/api/v1/services", json={"client_id": ids["client"], "site_id": ids["site"],
+                                                               "kind": "internet"})).json(),
+        "interfaces": (await api.post("/api/v1/interfaces", json={"asset_id": ids["asset"], "if_index": 1,
+                                                                  "name": "ge-0/0/1", "role": "uplink"})).json(),
+        "dependencies": (await api.post("/api/v1/dependencies", json={"asset_id": ids["asset"],
+                                                                      "depends_on_id": other["id"],
+                                                                      "kind": "power"})).json(),
+        "sla-plans": (await api.post("/api/v1/sla-plans", json={
+            "name": "Gold", "hours": "24x7", "response_minutes": {"P1": 15, "P2": 30, "P3": 60, "P4": 240},
+            "resolution_minutes": {"P1": 240, "P2": 480, "P3": 1440, "P4": 4320}})).json(),
+        "maintenance": (await api.post("/api/v1/maintenance-windows", json={
+            "site_id": ids["site"], "starts_at": "2030-01-01T00:00:00Z", "ends_at": "2030-01-01T02:00:00Z",
+            "reason": "works"})).json(),
+        "webhooks": (await api.post("/api/v1/webhooks", json={"name": "hook", "url": "http://192.0.2.9:9/h"})).json(),
+    }
+    page, _ = await session_as("admin")
+    for path, row in made.items():
+        assert "id" in row, (path, row)
+        html = (await page.get(f"/{path}/{row['id']}/edit")).text
+        assert 'id="changes"' in html, path
+        history = _history(html)
+        assert 'data-action="create"' in history and "root@op.test" in history, path
+        full = re.search(r'href="(/history/[^"]+)"', history)
+        if full:  # the whole history links back to the form
+            back = (await page.get(full.group(1).replace("&amp;", "&"))).text
+            assert f'/{path}/{row["id"]}/edit' in back, path
