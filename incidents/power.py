@@ -117,7 +117,7 @@ async def plan(viewer: Viewer, asset_id: int) -> dict:
     if isinstance(feed, Refusal):
         _raise(feed)
     sharers = await _sharers(feed, asset_id)
-    refusal = power_rules.foreign_sharers(asset["client"], sharers)
+    refusal = power_rules.foreign_sharers(asset["client"], sharers, for_client=viewer.is_client)
     if refusal:
         _raise(refusal)
     hit = await impact_of([asset_id, *(s.asset_id for s in sharers)])

@@ -73,11 +73,15 @@ def the_outlet(feeds: list[Feed]) -> Feed | Refusal:
     return feed
 
 
-def foreign_sharers(asset_client_id: int | None, sharers: list[Sharer]) -> Refusal | None:
-    """Refuse when the outlet also feeds equipment of another client (or ours under a client's asset)."""
+def foreign_sharers(asset_client_id: int | None, sharers: list[Sharer], for_client: bool = False) -> Refusal | None:
+    """Refuse when the outlet also feeds equipment of another client (or ours under a client's asset).
+    Staff are told what shares it by name; a client user how many devices, never another client's names."""
     foreign = [s for s in sharers if s.client_id != asset_client_id]
     if not foreign:
         return None
+    if for_client:
+        return Refusal("conflict", f"this outlet also feeds {len(foreign)} device(s) that are not yours: "
+                                   "ask us to power-cycle it", "id")
     names = ", ".join(s.name + (f" ({s.client_name})" if s.client_name else "") for s in foreign)
     return Refusal("conflict", f"this outlet also feeds {names}: power-cycle those by hand", "id")
 
