@@ -369,16 +369,19 @@ async def report_step(viewer: Viewer, job_id: int, step: str, ok: bool, message:
     else:
         async with atomic():
             await PowerJob.update({PowerJob.step: step}).where(PowerJob.id == job_id)
-            await _step_entries(job, step, ok, text, author, now)
+            await _step_entries(job, step, ok, text, author, now, final=False)
     return {"job_id": job_id, "status": (DONE if ok else FAILED) if final else RUNNING}
 
 
-async def _step_entries(job: dict, step: str, ok: bool, text: str, author: str, now: dt.datetime) -> None:
+async def _step_entries(job: dict, step: str, ok: bool, text: str, author: str, now: dt.datetime,
+                        final: bool = True) -> None:
+    """The step on the timeline: internal details; the client's words for public steps,
+    and for a failure that ends the job (a failed step the job goes on from stays internal)."""
     data = {"power_job": job["id"], "step": step, "ok": ok}
     await services.add_entry(job["incident_id"], "event", f"Power-cycle job {job['id']}: {text}", at=now,
                              author=author, data=data)
     public = PUBLIC_STEPS.get(step) if ok or step == "asset_not_back" else None
-    if public is None and not ok:
+    if public is None and not ok and final:
         public = PUBLIC_FAILURE if step != "asset_not_back" else PUBLIC_STEPS[step]
     if public:
         await services.add_entry(job["incident_id"], "event", public.format(asset=job["asset_name"]), at=now,

@@ -77,8 +77,16 @@ async def run_job(job: PowerJob, poller, profiles: Mapping[str, Profile], report
                 if arg == "on":
                     switched_off = False
                 await report(f"sent_{arg}", True, f"{pdu.name}: outlet {job.outlet} {arg} command accepted", False)
-            elif action == "confirm":
-                await _confirm(poller, pdu, control, arg, job, sleep)
+            elif action in ("confirm", "glimpse"):
+                state = await _wait_for(poller, pdu, control, arg, job, sleep)
+                if state != arg and action == "confirm":
+                    raise Failed(f"confirm_{arg}_failed", f"outlet {job.outlet} still {state} {job.confirm_s:g} s "
+                                                          f"after the {arg} command")
+                if state != arg:  # a reboot too short for the reads: said, not passed off as confirmed
+                    await report(f"{arg}_unconfirmed", False, f"outlet {job.outlet} was not seen {arg} within "
+                                 f"{job.confirm_s:g} s of the reboot command (reads every {job.step_s:g} s; it "
+                                 f"reads {state}): the PDU did not confirm the cycle", False)
+                    continue
                 await report(f"outlet_{arg}", True, f"outlet {job.outlet} is {arg}", False)
                 if arg == "off" and job.asset is not None:
                     await emit(await poll_once(job.asset, poller, profiles))  # its checks see it dark
@@ -115,15 +123,14 @@ async def _set(poller, pdu: Target, control: OutletControl, command: str) -> Non
                                           f"{control.outlet}: {result.message}")
 
 
-async def _confirm(poller, pdu: Target, control: OutletControl, wanted: str, job: PowerJob, sleep) -> None:
+async def _wait_for(poller, pdu: Target, control: OutletControl, wanted: str, job: PowerJob, sleep) -> str:
+    """Read the outlet until it is `wanted` (a settled state: "pending off" is not
+    "off"), at most `confirm_s`; the last state read."""
     waited = 0.0
     while True:
         _, state = await _read(poller, pdu, control, f"confirm_{wanted}")
-        if state == wanted:
-            return
-        if waited >= job.confirm_s:
-            raise Failed(f"confirm_{wanted}_failed",
-                         f"outlet {control.outlet} still {state} {job.confirm_s:g} s after the {wanted} command")
+        if state == wanted or waited >= job.confirm_s:
+            return state
         await sleep(job.step_s)
         waited += job.step_s
 

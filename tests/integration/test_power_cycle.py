@@ -439,3 +439,52 @@ async def test_an_snmpv3_authpriv_set_switches_the_outlet_once(tmp_path):
     finally:
         pdu.terminate()
         pdu.wait(5)
+
+
+#: The rPDU2 outlet table of the test PDU with only its reboot command (3): a PDU
+#: without separate off and on commands.
+REBOOT_ONLY = {"reboot_only_rpdu2": {"checks": [{
+    "key": "power:outlets", "rule": "outlets",
+    "walk": {"state": "1.3.6.1.4.1.318.1.1.26.9.2.3.1.5", "name": "1.3.6.1.4.1.318.1.1.26.9.2.3.1.3"},
+    "params": {"control": "1.3.6.1.4.1.318.1.1.26.9.2.4.1.5", "commands": {"reboot": 3},
+               "states": {"1": ["off", "off"], "2": ["on", "on"]}}}]}}
+
+
+async def _run_on_the_pdu(agents, profile: str, outlet: int, profile_data: dict | None = None,
+                          asset=None) -> tuple[bool, list[tuple]]:
+    """One job run by the worker's code against the real PDU agent: (its result, the steps it reported)."""
+    from probes.power import PowerJob, run_job
+    from probes.profiles import builtin_profiles
+    from probes.snmp import SnmpPoller
+    from probes.wire import Target
+
+    reports: list[tuple] = []
+
+    async def report(step, ok, message, final):
+        reports.append((step, ok, message, final))
+
+    async def emit(observations):
+        pass
+
+    pdu = Target(asset_id=1, name="pdu-r1", kind="pdu", host=PDU_HOST, port=agents["pdu_port"], version="2c",
+                 community="private", profile=profile)
+    job = PowerJob(job_id=1, outlet=outlet, pdu=pdu, asset=asset, off_s=0.1, confirm_s=1.0, watch_s=3.0, step_s=0.2)
+    done = await run_job(job, SnmpPoller(timeout=1.0), builtin_profiles(profile_data), report, emit)
+    return done, reports
+
+
+async def test_a_reboot_only_pdu_confirms_the_outlet_went_off_before_it_came_back(agents):
+    (agents["state"] / "reboot_reads").write_text("2")  # off for the next two reads of its state
+    done, reports = await _run_on_the_pdu(agents, "reboot_only_rpdu2", 2, REBOOT_ONLY)
+    steps = [r[0] for r in reports]
+    assert done and steps == ["outlet_read", "sent_reboot", "outlet_off", "outlet_on", "done"], reports
+    assert _sets(agents) == ["2 reboot"]
+
+
+async def test_a_reboot_too_short_to_see_is_reported_unconfirmed_not_passed_off_as_a_cycle(agents):
+    done, reports = await _run_on_the_pdu(agents, "reboot_only_rpdu2", 2, REBOOT_ONLY)  # back on before any read
+    steps = [r[0] for r in reports]
+    assert "outlet_off" not in steps and steps[:3] == ["outlet_read", "sent_reboot", "off_unconfirmed"], reports
+    unconfirmed = reports[2]
+    assert unconfirmed[1] is False and unconfirmed[3] is False and "did not confirm" in unconfirmed[2]
+    assert _sets(agents) == ["2 reboot"]
