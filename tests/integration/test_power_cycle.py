@@ -242,9 +242,9 @@ async def test_a_pdu_that_refuses_or_does_not_answer_fails_clearly_without_retri
         assert any("did not complete" in b for b in bodies)
     assert "did not take the off command" in (await _job(refused["job_id"]))["result"]
     assert "did not answer" in (await _job(silent["job_id"]))["result"]
-    # no retry storm: one job each, still failed, nothing switched
+    # no retry storm: one job each, still failed, nothing switched, the refused SET sent once
     assert await PowerJob.count() == 2
-    assert _sets(agents) == []
+    assert _sets(agents) == ["1 refused off"]
 
 
 async def test_pages_offer_the_button_and_confirm_naming_device_outlet_and_what_else_loses_power(
@@ -488,3 +488,89 @@ async def test_a_reboot_too_short_to_see_is_reported_unconfirmed_not_passed_off_
     unconfirmed = reports[2]
     assert unconfirmed[1] is False and unconfirmed[3] is False and "did not confirm" in unconfirmed[2]
     assert _sets(agents) == ["2 reboot"]
+
+
+async def _failed_job(api, asset_id: int) -> tuple[dict, list[str], list[str]]:
+    """Request a power-cycle, wait for the worker to end it: (the job, internal and public timeline bodies)."""
+    from incidents.tables import Incident
+
+    r = await api.post(f"/api/v1/assets/{asset_id}/power-cycle", json={"reason": "hung"})
+    assert r.status_code == 202, r.text
+    body = r.json()
+    await _finished(body["job_id"])
+    incident = await Incident.select(Incident.status).where(Incident.id == body["incident_id"]).first()
+    assert incident["status"] not in ("resolved", "closed")  # a person decides it is fixed
+    timeline = await _timeline(body["incident_id"])
+    return (await _job(body["job_id"]), [e["body"] for e in timeline if e["visibility"] != "public"],
+            [e["body"] for e in timeline if e["visibility"] == "public"])
+
+
+async def test_an_outlet_that_never_shows_off_fails_the_job_and_is_switched_on_again_once(
+        db, live_app, api, agents, fast, worker):
+    (agents["state"] / "stuck").write_text("")  # takes commands, its state never changes
+    ids = await _inventory(api, agents)
+    job, internal, public = await _failed_job(api, ids["mc"])
+    assert job["status"] == "failed" and job["step"] == "confirm_off_failed", job
+    assert "still on 3 s after the off command; switched it on again" in job["result"]
+    assert any("switched it on again" in b for b in internal)
+    assert sum("did not complete" in b for b in public) == 1 and not any("pdu-r1" in b for b in public)
+    assert _sets(agents) == ["3 off", "3 on"]  # off once, on once to restore: no retries
+
+
+async def test_an_on_command_refused_after_the_off_says_the_device_is_left_off(
+        db, live_app, api, agents, fast, worker):
+    from incidents.tables import PowerJob
+
+    (agents["state"] / "refuse-on").write_text("")
+    ids = await _inventory(api, agents)
+    job, internal, public = await _failed_job(api, ids["mc"])
+    assert job["status"] == "failed" and job["step"] == "on_failed", job
+    assert "did not take the on command" in job["result"] and "could not switch it on again" in job["result"]
+    assert any("did not complete" in b for b in public)
+    # the off, the on, the one restoring on: nothing more, and no second job
+    assert _sets(agents) == ["3 off", "3 refused on", "3 refused on"]
+    assert await PowerJob.count() == 1
+
+
+async def test_a_clients_hourly_allowance_is_refused_429_through_the_api(db, live_app, api, agents, monkeypatch):
+    monkeypatch.setenv("RACKCARD_POWER_PER_CLIENT_HOUR", "2")
+    monkeypatch.setenv("RACKCARD_POWER_COOLDOWN_S", "0")
+    ids = await _inventory(api, agents)
+    r = await api.post(f"/api/v1/assets/{ids['mc']}/power-cycle",
+                       json={"reason": "no internet", "then_asset_id": ids["rt-romashka"]})
+    assert r.status_code == 202, r.text  # two jobs of Romashka's this hour
+    r = await api.post(f"/api/v1/assets/{ids['sw-shared-a']}/power-cycle", json={"reason": "x", "dry_run": True})
+    assert r.status_code != 429  # refused for the shared outlet, not counted
+    extra = await _created(api, "/api/v1/assets", {"name": "rt-romashka-2", "kind": "router",
+                                                   "site_id": ids["site"], "client_id": ids["a"]})
+    await _created(api, "/api/v1/dependencies", {"asset_id": extra, "depends_on_id": ids["pdu"], "kind": "power",
+                                                 "outlet_number": 5})
+    r = await api.post(f"/api/v1/assets/{extra}/power-cycle", json={"reason": "x"})
+    assert r.status_code == 429, r.text
+    assert "Romashka has had 2 power-cycles this hour" in r.json()["detail"] and int(r.headers["retry-after"]) > 0
+    r = await api.post(f"/api/v1/assets/{extra}/power-cycle", json={"reason": "x", "dry_run": True})
+    assert r.status_code == 429, r.text  # a dry run says so too
+    r = await api.post(f"/api/v1/assets/{ids['mc-vasilek']}/power-cycle", json={"reason": "x"})
+    assert r.status_code == 202, r.text  # another client's allowance is its own
+
+
+async def test_a_step_the_job_goes_on_from_stays_internal(db, app, api, agents, fast):
+    """A failed step that is not final (a reboot no read caught off) is on the timeline
+    for staff; the client's "did not complete" comes only with the job's end."""
+    import httpx
+
+    ids = await _inventory(api, agents)
+    r = await api.post(f"/api/v1/assets/{ids['mc']}/power-cycle", json={"reason": "no internet"})
+    incident_id = r.json()["incident_id"]
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://rackcard.test",
+                                 headers={"Authorization": f"Bearer {await _probe_token('rs1-probe')}"}) as probe:
+        job = (await probe.post("/api/v1/probe/power-jobs/claim")).json()["job"]
+        r = await probe.post(f"/api/v1/probe/power-jobs/{job['job_id']}/steps",
+                             json={"step": "off_unconfirmed", "ok": False, "message": "not seen off", "final": False})
+        assert r.status_code == 200 and r.json()["status"] == "running", r.text
+        timeline = await _timeline(incident_id)
+        assert any("not seen off" in e["body"] for e in timeline if e["visibility"] != "public")
+        assert not any("did not complete" in e["body"] for e in timeline)
+        r = await probe.post(f"/api/v1/probe/power-jobs/{job['job_id']}/steps",
+                             json={"step": "asset_not_back", "ok": False, "message": "silent", "final": True})
+        assert r.json()["status"] == "failed"

@@ -3,7 +3,7 @@
 State in STATE_DIR/outlets.json ({"1": 2, ...}: rPDU2 state 1 = off, 2 = on);
 every SET is appended to STATE_DIR/sets.log ("<outlet> <command>", a refused one
 "<outlet> refused <command>", so a retry shows). With STATE_DIR/refuse present,
-every SET fails (notWritable). An outlet switched off SIGSTOPs the process in
+every SET fails (notWritable); with STATE_DIR/refuse-on, every "on". An outlet switched off SIGSTOPs the process in
 STATE_DIR/fed-<outlet>.pid (the device it feeds goes silent), switched on SIGCONTs it.
 A reboot (command 3) switches the outlet off for the next N reads of its state
 (N in STATE_DIR/reboot_reads, default 0: back on before anyone looks), then on.
@@ -91,7 +91,8 @@ def answer(lines):
                     ["NONE"])
     n = oid[len(CONTROL):] if oid.startswith(CONTROL) else None
     command = COMMANDS.get(int(lines[2].split()[-1]))
-    if (state_dir / "refuse").exists() or n not in outlets:
+    refused = (state_dir / "refuse").exists() or (command == "on" and (state_dir / "refuse-on").exists())
+    if refused or n not in outlets:
         _log(f"{n} refused {command}")
         return ["not-writable"]
     if command is None:
