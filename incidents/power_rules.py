@@ -22,6 +22,7 @@ class Feed:
     outlet_name: str = ""
     pdu_polled: bool = True  # the PDU has a management IP and SNMP settings
     pdu_controllable: bool = True  # its profile (when set) says how to switch outlets
+    pdu_writable: bool = True  # it has write credentials (a v2c write community or a v3 write user)
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,9 @@ def the_outlet(feeds: list[Feed]) -> Feed | Refusal:
         return Refusal("conflict", f"the outlet of {feed.pdu_name} feeding this asset is not recorded", "id")
     if not feed.pdu_polled:
         return Refusal("conflict", f"PDU {feed.pdu_name} has no management IP or SNMP settings", "id")
+    if not feed.pdu_writable:
+        return Refusal("conflict", f"PDU {feed.pdu_name} has no SNMP write credentials (snmp_write_community, or "
+                                   "snmp_v3_write_user for v3)", "id")
     if not feed.pdu_controllable:
         return Refusal("conflict", f"the probe profile of PDU {feed.pdu_name} does not say how to switch outlets",
                        "id")

@@ -21,7 +21,7 @@ UTC = dt.timezone.utc
 
 SECRETS = [
     "alpha-community-S3CRET", "bravo-community-S3CRET", "ups-community-S3CRET", "v3-auth-S3CRET", "v3-priv-S3CRET",
-    "whsec-S3CRET-hook", "pdu-write-S3CRET",
+    "whsec-S3CRET-hook", "pdu-read-S3CRET", "pdu-write-S3CRET",
 ]
 INTERNAL = ["INTERNAL-KB-ARTICLE-0815", "INTERNAL-NOTE-4711", "INTERNAL-DESC-ALPHA", "INTERNAL-DESC-BRAVO", "Bravo-internal-client-notes",
             "Alpha-internal-client-notes"]
@@ -167,7 +167,8 @@ async def add_pdu(w: World) -> World:
     power-cycles, so only the ownership and shared-outlet guards refuse."""
     w.pdu = (await cmdb.assets.create(SYSTEM, {
         "name": "pdu-khimki", "kind": "pdu", "site_id": w.site_remote, "mgmt_ip": "10.9.9.7", "snmp_version": "2c",
-        "snmp_community": "pdu-write-S3CRET", "profile": "apc_rpdu2"}))["id"]
+        "snmp_community": "pdu-read-S3CRET", "snmp_write_community": "pdu-write-S3CRET",
+        "profile": "apc_rpdu2"}))["id"]
     await cmdb.clients.update(SYSTEM, w.alpha, {"self_service_power": True})
     for attr, name, client, outlet in (("alpha_outlet_asset", "mc-alpha-khimki", w.alpha, 1),
                                        ("alpha_shared_asset", "mc-alpha-shared", w.alpha, 2),

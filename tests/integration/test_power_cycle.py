@@ -50,7 +50,7 @@ def agents(tmp_path):
     state.mkdir()
     (state / "outlets.json").write_text(json.dumps({str(n): 2 for n in range(1, 5)}))
     pdu_conf = tmp_path / "pdu.conf"
-    pdu_conf.write_text(f"rwcommunity private\npass_persist .1.3.6.1.4.1.318.1.1.26 /usr/bin/python3 {PASS_SCRIPT} {state}\n")
+    pdu_conf.write_text(f"rocommunity public\nrwcommunity private\npass_persist .1.3.6.1.4.1.318.1.1.26 /usr/bin/python3 {PASS_SCRIPT} {state}\n")
     dev_conf = tmp_path / "dev.conf"
     dev_conf.write_text("rocommunity public\n")
     pdu, pdu_port = _snmpd(pdu_conf, PDU_HOST, tmp_path / "pdu.pid", "private")
@@ -85,10 +85,12 @@ async def _inventory(api, agents) -> dict:
     ids["b"] = await _created(api, "/api/v1/clients", {"code": "VAS", "name": "Vasilek"})
     ids["pdu"] = await _created(api, "/api/v1/assets", {
         "name": "pdu-r1", "kind": "pdu", "site_id": site.id, "mgmt_ip": PDU_HOST, "snmp_port": agents["pdu_port"],
-        "snmp_version": "2c", "snmp_community": "private", "profile": "apc_rpdu2", "poll_interval_s": 3600})
+        "snmp_version": "2c", "snmp_community": "public", "snmp_write_community": "private", "profile": "apc_rpdu2",
+        "poll_interval_s": 3600})
     ids["dead_pdu"] = await _created(api, "/api/v1/assets", {
         "name": "pdu-dead", "kind": "pdu", "site_id": site.id, "mgmt_ip": "127.0.5.9", "snmp_port": agents["pdu_port"],
-        "snmp_version": "2c", "snmp_community": "private", "profile": "apc_rpdu2", "poll_interval_s": 3600})
+        "snmp_version": "2c", "snmp_community": "public", "snmp_write_community": "private", "profile": "apc_rpdu2",
+        "poll_interval_s": 3600})
     ids["mc"] = await _created(api, "/api/v1/assets", {
         "name": "mc-romashka", "kind": "media_converter", "site_id": site.id, "client_id": ids["a"],
         "mgmt_ip": DEVICE_HOST, "snmp_port": agents["dev_port"], "snmp_version": "2c", "snmp_community": "public",
@@ -336,6 +338,10 @@ async def test_jobs_go_only_to_the_worker_serving_the_pdus_site_and_one_nobody_t
         assert job["job_id"] == job_id and job["outlet"] == 3 and job["pdu"]["community"] == "private"
         r = await rs1_probe.post("/api/v1/probe/power-jobs/claim")
         assert r.json() == {"job": None}  # taken once
+        # the polling targets every worker reads carry the PDU's read community, never its write one
+        r = await rs1_probe.get("/api/v1/probe/targets", params={"lease": "false"})
+        assert r.status_code == 200 and "private" not in r.text, r.text
+        assert any(t["name"] == "pdu-r1" and t["community"] == "public" for t in r.json()), r.text
 
     # a job nobody takes ends failed on the timeline, once; the incident stays open
     monkeypatch.setenv("RACKCARD_POWER_COOLDOWN_S", "0")
@@ -574,3 +580,43 @@ async def test_a_step_the_job_goes_on_from_stays_internal(db, app, api, agents, 
         r = await probe.post(f"/api/v1/probe/power-jobs/{job['job_id']}/steps",
                              json={"step": "asset_not_back", "ok": False, "message": "silent", "final": True})
         assert r.json()["status"] == "failed"
+
+
+async def test_a_pdu_without_write_credentials_is_refused_and_v3_writes_with_its_write_user(db, app, api, agents):
+    """The write user of a v3 PDU reaches the claiming worker only; a PDU without write
+    credentials is refused before anything is queued."""
+    import httpx
+
+    from incidents.tables import PowerJob
+
+    ids = await _inventory(api, agents)
+    ro = await _created(api, "/api/v1/assets", {
+        "name": "pdu-ro", "kind": "pdu", "site_id": ids["site"], "mgmt_ip": PDU_HOST, "snmp_port": agents["pdu_port"],
+        "snmp_version": "2c", "snmp_community": "public", "profile": "apc_rpdu2"})
+    v3 = await _created(api, "/api/v1/assets", {
+        "name": "pdu-v3", "kind": "pdu", "site_id": ids["site"], "mgmt_ip": PDU_HOST, "snmp_port": agents["pdu_port"],
+        "snmp_version": "3", "snmp_v3_user": "pdumon", "snmp_v3_auth_protocol": "SHA", "snmp_v3_auth_key": "read-auth-k1",
+        "snmp_v3_priv_protocol": "AES", "snmp_v3_priv_key": "read-priv-k1", "snmp_v3_write_user": "pduadmin",
+        "snmp_v3_write_auth_key": "write-auth-k1", "snmp_v3_write_priv_key": "write-priv-k1", "profile": "apc_rpdu2"})
+    fed = {}
+    for name, pdu in (("mc-on-ro", ro), ("mc-on-v3", v3)):
+        fed[name] = await _created(api, "/api/v1/assets", {"name": name, "kind": "router", "site_id": ids["site"],
+                                                           "client_id": ids["a"]})
+        await _created(api, "/api/v1/dependencies", {"asset_id": fed[name], "depends_on_id": pdu, "kind": "power",
+                                                     "outlet_number": 1})
+    r = await api.post(f"/api/v1/assets/{fed['mc-on-ro']}/power-cycle", json={"reason": "x"})
+    assert r.status_code == 409 and "no SNMP write credentials" in r.json()["detail"], r.text
+    assert await PowerJob.count() == 0
+    r = await api.get(f"/api/v1/assets/{v3}")
+    assert "write-auth-k1" not in r.text and r.json().get("snmp_v3_write_user_set") is True, r.text
+
+    r = await api.post(f"/api/v1/assets/{fed['mc-on-v3']}/power-cycle", json={"reason": "x"})
+    assert r.status_code == 202, r.text
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://rackcard.test",
+                                 headers={"Authorization": f"Bearer {await _probe_token('rs1-probe')}"}) as probe:
+        targets = (await probe.get("/api/v1/probe/targets", params={"lease": "false"})).text
+        assert "pdumon" in targets and not any(w in targets for w in ("pduadmin", "write-auth-k1", "write-priv-k1"))
+        job = (await probe.post("/api/v1/probe/power-jobs/claim")).json()["job"]
+        assert (job["pdu"]["v3_user"], job["pdu"]["v3_auth_key"], job["pdu"]["v3_priv_key"]) == (
+            "pduadmin", "write-auth-k1", "write-priv-k1")
+        assert job["pdu"]["v3_auth_protocol"] == "SHA"
