@@ -37,6 +37,7 @@ PUBLIC_STEPS = {
     "outlet_on": "Power to {asset} switched on again",
     "asset_back": "{asset} answers again",
     "asset_not_back": "{asset} did not answer after the power-cycle: an engineer is looking into it",
+    "links_not_up": "{asset} answers again but its link is not up yet: an engineer is looking into it",
 }
 PUBLIC_FAILURE = "The power-cycle of {asset} did not complete: an engineer is looking into it"
 MAX_REASON = 500
@@ -407,9 +408,9 @@ async def _step_entries(job: dict, step: str, ok: bool, text: str, author: str, 
     data = {"power_job": job["id"], "step": step, "ok": ok}
     await services.add_entry(job["incident_id"], "event", f"Power-cycle job {job['id']}: {text}", at=now,
                              author=author, data=data)
-    public = PUBLIC_STEPS.get(step) if ok or step == "asset_not_back" else None
+    public = PUBLIC_STEPS.get(step) if ok or step in ("asset_not_back", "links_not_up") else None
     if public is None and not ok and final:
-        public = PUBLIC_FAILURE if step != "asset_not_back" else PUBLIC_STEPS[step]
+        public = PUBLIC_FAILURE
     if public:
         await services.add_entry(job["incident_id"], "event", public.format(asset=job["asset_name"]), at=now,
                                  visibility="public", author=author, data=data)

@@ -31,14 +31,22 @@ def _free_udp_port(host: str) -> int:
         return s.getsockname()[1]
 
 
+def _snmpd_argv(conf: Path, host: str, pid_file: Path, port: int) -> list[str]:
+    return [SNMPD, "-f", "-Lo", "-C", "-c", str(conf), "-p", str(pid_file), f"udp:{host}:{port}"]
+
+
+def _uptime_ticks(host: str, port: int, community: str) -> int | None:
+    done = subprocess.run(["snmpget", "-v2c", "-c", community, "-t", "0.5", "-r", "0", "-Oqvt", f"{host}:{port}",
+                           "1.3.6.1.2.1.1.3.0"], capture_output=True, text=True)
+    return int(done.stdout.strip()) if done.returncode == 0 and done.stdout.strip().isdigit() else None
+
+
 def _snmpd(conf: Path, host: str, pid_file: Path, community: str) -> tuple[subprocess.Popen, int]:
     port = _free_udp_port(host)
-    proc = subprocess.Popen([SNMPD, "-f", "-Lo", "-C", "-c", str(conf), "-p", str(pid_file), f"udp:{host}:{port}"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(_snmpd_argv(conf, host, pid_file, port), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
     for _ in range(40):  # until it answers (it reads its MIBs first)
-        done = subprocess.run(["snmpget", "-v2c", "-c", community, "-t", "0.5", "-r", "0", f"{host}:{port}",
-                               "1.3.6.1.2.1.1.3.0"], capture_output=True)
-        if done.returncode == 0:
+        if _uptime_ticks(host, port, community) is not None:
             break
     return proc, port
 
@@ -57,12 +65,19 @@ def agents(tmp_path):
     dev, dev_port = _snmpd(dev_conf, DEVICE_HOST, tmp_path / "dev.pid", "public")
     (state / "fed-3.pid").write_text(str(dev.pid))
     try:
-        yield {"state": state, "pdu_port": pdu_port, "dev_port": dev_port}
+        yield {"state": state, "pdu_port": pdu_port, "dev_port": dev_port,
+               "dev_argv": _snmpd_argv(dev_conf, DEVICE_HOST, tmp_path / "dev.pid", dev_port)}
     finally:
         for proc in (pdu, dev):
             os.kill(proc.pid, signal.SIGCONT)
             proc.terminate()
             proc.wait(5)
+        restarted = int((state / "fed-3.pid").read_text())
+        if restarted != dev.pid:  # the device the PDU started again (fed-3.cmd)
+            try:
+                os.kill(restarted, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
 
 
 @pytest.fixture
@@ -151,6 +166,7 @@ async def test_the_right_outlet_goes_off_then_on_once_and_the_device_returns(
     from incidents.tables import CheckEvent
 
     ids = await _inventory(api, agents)
+    await _created(api, "/api/v1/interfaces", {"asset_id": ids["mc"], "if_index": 1, "name": "lo", "role": "uplink"})
     r = await api.post(f"/api/v1/assets/{ids['mc']}/power-cycle", json={"reason": "no internet", "dry_run": True})
     assert r.status_code == 202, r.text
     assert r.json()["status"] == "dry_run" and r.json()["outlet_number"] == 3 and r.json()["job_id"] is None
@@ -177,6 +193,10 @@ async def test_the_right_outlet_goes_off_then_on_once_and_the_device_returns(
     for step in ("requested", "outlet_read", "sent_off", "outlet_off", "sent_on", "outlet_on", "asset_back"):
         assert step in names, names
     assert names.index("outlet_off") < names.index("outlet_on") < names.index("asset_back")
+    back = next(e["body"] for e, st in zip(timeline, steps) if st.get("step") == "asset_back" and e["visibility"] != "public")
+    assert "1 link(s) up" in back, back
+    # a SIGSTOPped agent keeps its uptime: said, not passed off as a restart
+    assert "uptime_not_reset" in names and "uptime_reset" not in names, names
 
     # the client sees the public steps in the portal, without the PDU's internals
     client = await client_as("client", client_id=ids["a"])
@@ -620,3 +640,42 @@ async def test_a_pdu_without_write_credentials_is_refused_and_v3_writes_with_its
         assert (job["pdu"]["v3_user"], job["pdu"]["v3_auth_key"], job["pdu"]["v3_priv_key"]) == (
             "pduadmin", "write-auth-k1", "write-priv-k1")
         assert job["pdu"]["v3_auth_protocol"] == "SHA"
+
+
+async def test_the_watch_reports_the_uptime_reset_of_a_device_that_really_restarted(
+        db, live_app, api, agents, fast, worker):
+    (agents["state"] / "fed-3.cmd").write_text(json.dumps(agents["dev_argv"]))
+    for _ in range(100):  # up long enough that a fresh start reads lower
+        ticks = _uptime_ticks(DEVICE_HOST, agents["dev_port"], "public")
+        if ticks is not None and ticks > 500:
+            break
+        await asyncio.sleep(0.1)
+    ids = await _inventory(api, agents)
+    r = await api.post(f"/api/v1/assets/{ids['mc']}/power-cycle", json={"reason": "no internet"})
+    assert r.status_code == 202, r.text
+    body = r.json()
+    await _finished(body["job_id"])
+    assert (await _job(body["job_id"]))["status"] == "done", (await _job(body["job_id"]))["result"]
+    timeline = await _timeline(body["incident_id"])
+    steps = [(e["data"] if isinstance(e["data"], dict) else json.loads(e["data"])).get("step") for e in timeline]
+    assert "uptime_reset" in steps and steps.index("uptime_reset") < steps.index("asset_back"), steps
+    assert any("mc-romashka restarted: uptime" in e["body"] for e in timeline)
+
+
+async def test_a_device_that_answers_with_a_link_still_down_ends_the_watch_in_bounds(
+        db, live_app, api, agents, fast, worker, monkeypatch):
+    monkeypatch.setenv("RACKCARD_POWER_WATCH_S", "2")
+    ids = await _inventory(api, agents)
+    await _created(api, "/api/v1/interfaces", {"asset_id": ids["mc"], "if_index": 1, "name": "lo", "role": "uplink"})
+    await _created(api, "/api/v1/interfaces", {"asset_id": ids["mc"], "if_index": 9999, "name": "fx-gone",
+                                               "role": "fiber"})
+    r = await api.post(f"/api/v1/assets/{ids['mc']}/power-cycle", json={"reason": "no internet"})
+    assert r.status_code == 202, r.text
+    body = r.json()
+    await _finished(body["job_id"])
+    job = await _job(body["job_id"])
+    assert job["status"] == "failed" and job["step"] == "links_not_up", job
+    assert "link:9999" in job["result"] and "link:1 " not in job["result"]
+    public = [e["body"] for e in await _timeline(body["incident_id"]) if e["visibility"] == "public"]
+    assert "mc-romashka answers again but its link is not up yet: an engineer is looking into it" in public
+    assert not any("did not complete" in b for b in public)

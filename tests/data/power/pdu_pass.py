@@ -8,10 +8,14 @@ STATE_DIR/fed-<outlet>.pid (the device it feeds goes silent), switched on SIGCON
 A reboot (command 3) switches the outlet off for the next N reads of its state
 (N in STATE_DIR/reboot_reads, default 0: back on before anyone looks), then on.
 With STATE_DIR/stuck present, a command is logged but the state never changes.
+With STATE_DIR/fed-<outlet>.cmd (a JSON argv), the fed device really restarts:
+killed when switched off, started again from that command when switched on (its
+new pid in fed-<outlet>.pid), so its uptime starts from zero.
 """
 import json
 import os
 import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -48,8 +52,15 @@ def switch(n, command, quiet=False):
     tmp = state_dir / "outlets.json.tmp"
     tmp.write_text(json.dumps(outlets))
     os.replace(tmp, state_dir / "outlets.json")  # whole, never half-written
-    pid_file = state_dir / f"fed-{n}.pid"
-    if pid_file.exists():
+    pid_file, cmd_file = state_dir / f"fed-{n}.pid", state_dir / f"fed-{n}.cmd"
+    if pid_file.exists() and cmd_file.exists():
+        if command == "off":
+            os.kill(int(pid_file.read_text()), signal.SIGKILL)
+        else:
+            started = subprocess.Popen(json.loads(cmd_file.read_text()), stdin=subprocess.DEVNULL,
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            pid_file.write_text(str(started.pid))
+    elif pid_file.exists():
         os.kill(int(pid_file.read_text()), signal.SIGSTOP if command == "off" else signal.SIGCONT)
 
 
