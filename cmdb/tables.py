@@ -84,6 +84,12 @@ class Asset(Table, tablename="cmdb_asset"):
     snmp_v3_priv_protocol = Varchar(length=16, null=True, default=None)  # DES | AES | AES256 ...
     snmp_v3_priv_key = Varchar(length=200, null=True, default=None)
     snmp_v3_context = Varchar(length=100, null=True, default=None)  # v3 context name, when the agent wants one
+    # What a power-cycle writes with (a PDU's outlets): sealed like the others, and sent
+    # to no worker but the one that claimed the job (never in the polling targets).
+    snmp_write_community = Varchar(length=100, null=True, default=None)
+    snmp_v3_write_user = Varchar(length=100, null=True, default=None)  # the read user's protocols
+    snmp_v3_write_auth_key = Varchar(length=200, null=True, default=None)
+    snmp_v3_write_priv_key = Varchar(length=200, null=True, default=None)
     poll_interval_s = Integer(default=60)
     profile = Varchar(length=50, null=True, default=None)  # probe profile; None/"auto": by sysObjectID, else by kind
     probe_overrides = Text(default="")  # JSON: check key -> rule parameters replacing the profile's

@@ -4,13 +4,15 @@ incident timeline. The job's state lives in `inc_power_job`: a restarted server
 or worker continues from it; a job is never run twice, and one that nobody takes
 or that stops reporting ends as failed on the timeline (no retry storm).
 
-The PDU's write secret (community / v3 keys) leaves the server only in the claim
-answer, to a probe token serving that site.
+The PDU's write credentials (`snmp_write_community`, or the v3 write user and its
+keys) leave the server only in the claim answer, to a probe token serving that
+site; the polling targets every worker reads carry the read credentials only.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import os
 
@@ -35,6 +37,7 @@ PUBLIC_STEPS = {
     "outlet_on": "Power to {asset} switched on again",
     "asset_back": "{asset} answers again",
     "asset_not_back": "{asset} did not answer after the power-cycle: an engineer is looking into it",
+    "links_not_up": "{asset} answers again but its link is not up yet: an engineer is looking into it",
 }
 PUBLIC_FAILURE = "The power-cycle of {asset} did not complete: an engineer is looking into it"
 MAX_REASON = 500
@@ -84,9 +87,12 @@ async def _feeds(asset_id: int) -> list[Feed]:
         Dependency.depends_on, Dependency.outlet_number, Dependency.outlet_name,
         Dependency.depends_on.name.as_alias("pdu_name"), Dependency.depends_on.mgmt_ip.as_alias("ip"),
         Dependency.depends_on.snmp_version.as_alias("snmp"), Dependency.depends_on.profile.as_alias("profile"),
+        Dependency.depends_on.snmp_write_community.as_alias("write_community"),
+        Dependency.depends_on.snmp_v3_write_user.as_alias("write_user"),
     ).where((Dependency.asset == asset_id) & (Dependency.kind == "power")).order_by(Dependency.id)
     return [Feed(pdu_id=r["depends_on"], pdu_name=r["pdu_name"], outlet_number=r["outlet_number"],
                  outlet_name=r["outlet_name"] or "", pdu_polled=bool(r["ip"] and r["snmp"]),
+                 pdu_writable=bool(r["write_user"] if r["snmp"] == "3" else r["write_community"]),
                  pdu_controllable=(r["profile"] in (None, "", AUTO) or controllable(profiles.get(r["profile"]))))
             for r in rows]
 
@@ -117,7 +123,7 @@ async def plan(viewer: Viewer, asset_id: int) -> dict:
     if isinstance(feed, Refusal):
         _raise(feed)
     sharers = await _sharers(feed, asset_id)
-    refusal = power_rules.foreign_sharers(asset["client"], sharers)
+    refusal = power_rules.foreign_sharers(asset["client"], sharers, for_client=viewer.is_client)
     if refusal:
         _raise(refusal)
     hit = await impact_of([asset_id, *(s.asset_id for s in sharers)])
@@ -340,13 +346,35 @@ async def _claim_one(viewer: Viewer, sites: list[str] | None) -> dict | None:
                                  at=now, author=viewer.probe_name or "probe", data={"power_job": job["id"]})
     pdu = await probe_targets(SYSTEM, asset_id=job["pdu_id"])
     asset = await probe_targets(SYSTEM, asset_id=job["asset_id"])
-    if not pdu:
-        await _finish(job, FAILED, "failed", "the PDU is no longer polled (no management IP, SNMP or inactive)",
-                      viewer.probe_name or "probe", now)
+    writer = await _writing(pdu[0]) if pdu else None
+    if writer is None:
+        why = ("the PDU has no SNMP write credentials" if pdu else
+               "the PDU is no longer polled (no management IP, SNMP or inactive)")
+        await _finish(job, FAILED, "failed", f"{why}: nothing was switched", viewer.probe_name or "probe", now)
         return None
-    return {"job_id": job["id"], "outlet": job["outlet_number"], "pdu": pdu[0].to_dict(),
+    return {"job_id": job["id"], "outlet": job["outlet_number"], "pdu": writer.to_dict(),
             "asset": asset[0].to_dict() if asset else None,
             **{k: cfg[k] for k in ("off_s", "confirm_s", "watch_s", "step_s")}}
+
+
+async def _writing(pdu):
+    """The PDU's polling target with its write credentials in place of the read ones
+    (None without them): what only the claiming worker receives."""
+    from accounts import secretbox
+
+    row = await Asset.select(Asset.snmp_write_community, Asset.snmp_v3_write_user, Asset.snmp_v3_write_auth_key,
+                             Asset.snmp_v3_write_priv_key).where(Asset.id == pdu.asset_id).first()
+    if row is None:
+        return None
+    if pdu.version == "3":
+        if not row["snmp_v3_write_user"]:
+            return None
+        return dataclasses.replace(pdu, v3_user=secretbox.open(row["snmp_v3_write_user"]),
+                                   v3_auth_key=secretbox.open(row["snmp_v3_write_auth_key"]),
+                                   v3_priv_key=secretbox.open(row["snmp_v3_write_priv_key"]))
+    if not row["snmp_write_community"]:
+        return None
+    return dataclasses.replace(pdu, community=secretbox.open(row["snmp_write_community"]))
 
 
 async def report_step(viewer: Viewer, job_id: int, step: str, ok: bool, message: str, final: bool) -> dict:
@@ -369,17 +397,20 @@ async def report_step(viewer: Viewer, job_id: int, step: str, ok: bool, message:
     else:
         async with atomic():
             await PowerJob.update({PowerJob.step: step}).where(PowerJob.id == job_id)
-            await _step_entries(job, step, ok, text, author, now)
+            await _step_entries(job, step, ok, text, author, now, final=False)
     return {"job_id": job_id, "status": (DONE if ok else FAILED) if final else RUNNING}
 
 
-async def _step_entries(job: dict, step: str, ok: bool, text: str, author: str, now: dt.datetime) -> None:
+async def _step_entries(job: dict, step: str, ok: bool, text: str, author: str, now: dt.datetime,
+                        final: bool = True) -> None:
+    """The step on the timeline: internal details; the client's words for public steps,
+    and for a failure that ends the job (a failed step the job goes on from stays internal)."""
     data = {"power_job": job["id"], "step": step, "ok": ok}
     await services.add_entry(job["incident_id"], "event", f"Power-cycle job {job['id']}: {text}", at=now,
                              author=author, data=data)
-    public = PUBLIC_STEPS.get(step) if ok or step == "asset_not_back" else None
-    if public is None and not ok:
-        public = PUBLIC_FAILURE if step != "asset_not_back" else PUBLIC_STEPS[step]
+    public = PUBLIC_STEPS.get(step) if ok or step in ("asset_not_back", "links_not_up") else None
+    if public is None and not ok and final:
+        public = PUBLIC_FAILURE
     if public:
         await services.add_entry(job["incident_id"], "event", public.format(asset=job["asset_name"]), at=now,
                                  visibility="public", author=author, data=data)

@@ -22,6 +22,7 @@ class Feed:
     outlet_name: str = ""
     pdu_polled: bool = True  # the PDU has a management IP and SNMP settings
     pdu_controllable: bool = True  # its profile (when set) says how to switch outlets
+    pdu_writable: bool = True  # it has write credentials (a v2c write community or a v3 write user)
 
 
 @dataclass(frozen=True)
@@ -67,17 +68,24 @@ def the_outlet(feeds: list[Feed]) -> Feed | Refusal:
         return Refusal("conflict", f"the outlet of {feed.pdu_name} feeding this asset is not recorded", "id")
     if not feed.pdu_polled:
         return Refusal("conflict", f"PDU {feed.pdu_name} has no management IP or SNMP settings", "id")
+    if not feed.pdu_writable:
+        return Refusal("conflict", f"PDU {feed.pdu_name} has no SNMP write credentials (snmp_write_community, or "
+                                   "snmp_v3_write_user for v3)", "id")
     if not feed.pdu_controllable:
         return Refusal("conflict", f"the probe profile of PDU {feed.pdu_name} does not say how to switch outlets",
                        "id")
     return feed
 
 
-def foreign_sharers(asset_client_id: int | None, sharers: list[Sharer]) -> Refusal | None:
-    """Refuse when the outlet also feeds equipment of another client (or ours under a client's asset)."""
+def foreign_sharers(asset_client_id: int | None, sharers: list[Sharer], for_client: bool = False) -> Refusal | None:
+    """Refuse when the outlet also feeds equipment of another client (or ours under a client's asset).
+    Staff are told what shares it by name; a client user how many devices, never another client's names."""
     foreign = [s for s in sharers if s.client_id != asset_client_id]
     if not foreign:
         return None
+    if for_client:
+        return Refusal("conflict", f"this outlet also feeds {len(foreign)} device(s) that are not yours: "
+                                   "ask us to power-cycle it", "id")
     names = ", ".join(s.name + (f" ({s.client_name})" if s.client_name else "") for s in foreign)
     return Refusal("conflict", f"this outlet also feeds {names}: power-cycle those by hand", "id")
 

@@ -294,17 +294,22 @@ def _index_key(index: str):
 
 def rule_outlets(values, oids, params):
     """Outlet states of a PDU: how many are on and which are off (by name).
-    An outlet off is shown, not alarmed (it may be unused); an unknown state warns."""
+    An outlet off is shown, not alarmed (it may be unused), so is one switching
+    (a "pending" state); an unknown state warns."""
     states = _table(values, "state", oids, params.get("index_suffix", ""))
     names = values.get("name") if isinstance(values.get("name"), Mapping) else {}
-    on, off, odd = [], [], []
+    on, off, changing, odd = [], [], [], []
     for index in sorted(states, key=_index_key):
         label = str(names.get(index) or f"outlet {index}")
         meaning = params.get("states", {}).get(str(states[index]))
-        (on if meaning and meaning[0] == "on" else off if meaning else odd).append(f"{index} {label}")
+        kind = meaning[0] if meaning else None
+        bucket = on if kind == "on" else off if kind == "off" else changing if kind == "pending" else odd
+        bucket.append(f"{index} {label}")
     message = f"{len(on)} of {len(states)} outlets on"
     if off:
         message += "; off: " + ", ".join(off)
+    if changing:
+        message += "; switching: " + ", ".join(changing)
     if odd:
         message += "; unknown state: " + ", ".join(odd)
     return [("power:outlets", WARNING if odd else OK, f"{len(on)}/{len(states)}", message, None)]

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Awaitable, Callable, Mapping
 
 from probes.outlets import OutletControl, outlet_control
-from probes.profiles import Profile
+from probes.profiles import SYS_UPTIME, Profile
 from probes.wire import OK, Observation, Target
 
 log = logging.getLogger("rackcard.probes.power")
@@ -70,6 +70,7 @@ async def run_job(job: PowerJob, poller, profiles: Mapping[str, Profile], report
     try:
         name, state = await _read(poller, pdu, control, "read")
         await report("outlet_read", True, f"outlet {job.outlet} ({name or 'no name'}) of {pdu.name} is {state}", False)
+        uptime_before = await _uptime(poller, job.asset) if job.asset is not None else None
         for action, arg in control.sequence:
             if action == "set":
                 await _set(poller, pdu, control, arg)
@@ -77,8 +78,16 @@ async def run_job(job: PowerJob, poller, profiles: Mapping[str, Profile], report
                 if arg == "on":
                     switched_off = False
                 await report(f"sent_{arg}", True, f"{pdu.name}: outlet {job.outlet} {arg} command accepted", False)
-            elif action == "confirm":
-                await _confirm(poller, pdu, control, arg, job, sleep)
+            elif action in ("confirm", "glimpse"):
+                state = await _wait_for(poller, pdu, control, arg, job, sleep)
+                if state != arg and action == "confirm":
+                    raise Failed(f"confirm_{arg}_failed", f"outlet {job.outlet} still {state} {job.confirm_s:g} s "
+                                                          f"after the {arg} command")
+                if state != arg:  # a reboot too short for the reads: said, not passed off as confirmed
+                    await report(f"{arg}_unconfirmed", False, f"outlet {job.outlet} was not seen {arg} within "
+                                 f"{job.confirm_s:g} s of the reboot command (reads every {job.step_s:g} s; it "
+                                 f"reads {state}): the PDU did not confirm the cycle", False)
+                    continue
                 await report(f"outlet_{arg}", True, f"outlet {job.outlet} is {arg}", False)
                 if arg == "off" and job.asset is not None:
                     await emit(await poll_once(job.asset, poller, profiles))  # its checks see it dark
@@ -92,7 +101,7 @@ async def run_job(job: PowerJob, poller, profiles: Mapping[str, Profile], report
     if job.asset is None:
         await report("done", True, "outlet cycled; the device has no SNMP settings: its return is not watched", True)
         return True
-    return await _watch(job, poller, profiles, report, emit, sleep)
+    return await _watch(job, poller, profiles, report, emit, sleep, uptime_before)
 
 
 async def _read(poller, pdu: Target, control: OutletControl, step: str) -> tuple[str, str]:
@@ -115,15 +124,14 @@ async def _set(poller, pdu: Target, control: OutletControl, command: str) -> Non
                                           f"{control.outlet}: {result.message}")
 
 
-async def _confirm(poller, pdu: Target, control: OutletControl, wanted: str, job: PowerJob, sleep) -> None:
+async def _wait_for(poller, pdu: Target, control: OutletControl, wanted: str, job: PowerJob, sleep) -> str:
+    """Read the outlet until it is `wanted` (a settled state: "pending off" is not
+    "off"), at most `confirm_s`; the last state read."""
     waited = 0.0
     while True:
         _, state = await _read(poller, pdu, control, f"confirm_{wanted}")
-        if state == wanted:
-            return
-        if waited >= job.confirm_s:
-            raise Failed(f"confirm_{wanted}_failed",
-                         f"outlet {control.outlet} still {state} {job.confirm_s:g} s after the {wanted} command")
+        if state == wanted or waited >= job.confirm_s:
+            return state
         await sleep(job.step_s)
         waited += job.step_s
 
@@ -137,23 +145,64 @@ async def _restore(poller, pdu: Target, control: OutletControl, failure: Failed)
     return Failed(failure.step, f"{failure}; {then}")
 
 
-async def _watch(job: PowerJob, poller, profiles, report: Report, emit, sleep) -> bool:
-    """Poll the asset until it answers again (its observations go the usual way)."""
+async def _uptime(poller, asset: Target) -> int | None:
+    """The device's sysUpTime (ticks) before the cycle, to tell a restart afterwards."""
+    result = await poller.get(asset, [SYS_UPTIME])
+    ticks = result.values.get(SYS_UPTIME) if result.status == "ok" else None
+    return ticks if isinstance(ticks, int) and not isinstance(ticks, bool) else None
+
+
+def _ticks(observations: list[Observation]) -> int | None:
+    value = next((o.value for o in observations if o.key == "uptime"), None)
+    return int(value) if value and value.isdigit() else None
+
+
+async def _watch(job: PowerJob, poller, profiles, report: Report, emit, sleep, uptime_before: int | None) -> bool:
+    """Poll the asset (its observations go the usual way) until it answers and its
+    link checks, if it has any, are ok; then say whether its uptime went back (it
+    restarted). At most `watch_s`: a device that answers with a link still down ends
+    the job as failed, naming the link."""
     from probes.worker import poll_once
 
-    waited = 0.0
+    name = job.asset.name
+    waited, answered = 0.0, False
     while True:
         observations = await poll_once(job.asset, poller, profiles)
         await emit(observations)
-        first = observations[0] if observations else None
-        if first is not None and first.key == "reachability" and first.state == OK:
-            uptime = next((o.message for o in observations if o.key == "uptime"), "")
-            await report("asset_back", True, f"{job.asset.name} answers again" + (f" ({uptime})" if uptime else ""),
-                         True)
-            return True
+        reach = next((o for o in observations if o.key == "reachability"), None)
+        down = [f"{o.key} {o.value or o.state}" for o in observations if o.key.startswith("link:") and o.state != OK]
+        links = sum(o.key.startswith("link:") for o in observations)
+        if reach is not None and reach.state == OK:
+            if not answered and down:
+                await report("asset_reachable", True, f"{name} answers again; waiting for its links "
+                                                      f"({', '.join(down)})", False)
+            answered = True
+            if not down:
+                await _report_restart(name, uptime_before, _ticks(observations), report)
+                uptime = next((o.message for o in observations if o.key == "uptime"), "")
+                await report("asset_back", True, f"{name} answers again" + (f" ({uptime})" if uptime else "")
+                             + (f"; {links} link(s) up" if links else ""), True)
+                return True
         if waited >= job.watch_s:
-            await report("asset_not_back", False, f"{job.asset.name} does not answer {job.watch_s:g} s after "
-                                                  "the outlet came back on", True)
+            if answered:
+                await _report_restart(name, uptime_before, _ticks(observations), report)
+                await report("links_not_up", False, f"{name} answers again but {', '.join(down)} not up "
+                                                    f"{job.watch_s:g} s after the outlet came back on", True)
+            else:
+                await report("asset_not_back", False, f"{name} does not answer {job.watch_s:g} s after "
+                                                      "the outlet came back on", True)
             return False
         await sleep(job.step_s)
         waited += job.step_s
+
+
+async def _report_restart(name: str, before: int | None, after: int | None, report: Report) -> None:
+    """The uptime reset: evidence the device really lost power (or that it did not)."""
+    if before is None or after is None:
+        return
+    if after < before:
+        await report("uptime_reset", True, f"{name} restarted: uptime {before // 100} s before the cycle, "
+                                           f"{after // 100} s now", False)
+    else:
+        await report("uptime_not_reset", False, f"{name}'s uptime did not go back ({before // 100} s before the "
+                                                f"cycle, {after // 100} s now): it may not have lost power", False)

@@ -142,7 +142,8 @@ BASIC_BATTERY = {"1": ["unknown", "unknown"], "2": ["ok", "normal"], "3": ["crit
 
 #: Outlet state OIDs, named per PDU profile so outlet control (issue 13) adds SET
 #: commands to the same entries: `state` is read, `name` labels it, `control` is
-#: the column a power-cycle writes with the `commands` values.
+#: the column a power-cycle writes with the `commands` values. A state's meaning is
+#: "on" or "off" once settled; "pending" (a command under way) confirms neither.
 APC_RPDU2_OUTLETS = {
     "state": "1.3.6.1.4.1.318.1.1.26.9.2.3.1.5", "name": "1.3.6.1.4.1.318.1.1.26.9.2.3.1.3",
     "control": "1.3.6.1.4.1.318.1.1.26.9.2.4.1.5", "commands": {"on": 1, "off": 2, "reboot": 3},
@@ -152,6 +153,14 @@ APC_RPDU_OUTLETS = {
     "state": "1.3.6.1.4.1.318.1.1.12.3.5.1.1.4", "name": "1.3.6.1.4.1.318.1.1.12.3.5.1.1.2",
     "control": "1.3.6.1.4.1.318.1.1.12.3.3.1.1.4", "commands": {"on": 1, "off": 2, "reboot": 3},
     "states": {"1": ["on", "on"], "2": ["off", "off"]},
+}
+#: PowerNet-MIB sPDUOutletControlTable (MasterSwitch AP92xx/AP96xx, before rPDU):
+#: sPDUOutletCtl is both the command (outletOn 1, outletOff 2, outletReboot 3) and,
+#: read, the state (1 on, 2 off, 4 outletUnknown).
+APC_MASTERSWITCH_OUTLETS = {
+    "state": "1.3.6.1.4.1.318.1.1.4.4.2.1.3", "name": "1.3.6.1.4.1.318.1.1.4.4.2.1.4",
+    "control": "1.3.6.1.4.1.318.1.1.4.4.2.1.3", "commands": {"on": 1, "off": 2, "reboot": 3},
+    "states": {"1": ["on", "on"], "2": ["off", "off"], "4": ["unknown", "unknown"]},
 }
 RARITAN_OUTLETS = {
     # measurementsOutletSensorState.<pdu 1>.<outlet>.<sensor type 14 = onOff>
@@ -168,7 +177,7 @@ EATON_EPDU_OUTLETS = {
     "state": _EATON_CONTROL + ".2.0", "name": "1.3.6.1.4.1.534.6.6.7.6.1.1.3.0",
     "control": _EATON_CONTROL + ".4.0", "commands": {"off": 0, "on": 0, "reboot": 0},
     "command_oids": {"off": _EATON_CONTROL + ".3.0", "on": _EATON_CONTROL + ".4.0", "reboot": _EATON_CONTROL + ".5.0"},
-    "states": {"0": ["off", "off"], "1": ["on", "on"], "2": ["off", "pending off"], "3": ["on", "pending on"]},
+    "states": {"0": ["off", "off"], "1": ["on", "on"], "2": ["pending", "pending off"], "3": ["pending", "pending on"]},
 }
 
 
@@ -273,6 +282,12 @@ PROFILE_DATA: dict[str, dict] = {
             _reading("power:inlet_power", "1.3.6.1.4.1.318.1.1.12.1.16.0", "W"),
             _outlets(APC_RPDU_OUTLETS),
         ],
+    },
+    "apc_masterswitch": {
+        "description": "APC MasterSwitch, the switched PDU before rPDU (AP92xx, AP96xx)",
+        "mib": "PowerNet-MIB sPDUOutletControlTable: sPDUOutletCtl (state and command), sPDUOutletCtlName",
+        "sys_object_ids": ["1.3.6.1.4.1.318.1.3.4.1", "1.3.6.1.4.1.318.1.3.4.2"],
+        "checks": [_UPTIME, _outlets(APC_MASTERSWITCH_OUTLETS)],
     },
     "raritan_pdu2": {
         "description": "Raritan PX2/PX3 PDU",

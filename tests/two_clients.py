@@ -21,11 +21,11 @@ UTC = dt.timezone.utc
 
 SECRETS = [
     "alpha-community-S3CRET", "bravo-community-S3CRET", "ups-community-S3CRET", "v3-auth-S3CRET", "v3-priv-S3CRET",
-    "whsec-S3CRET-hook",
+    "whsec-S3CRET-hook", "pdu-read-S3CRET", "pdu-write-S3CRET",
 ]
 INTERNAL = ["INTERNAL-KB-ARTICLE-0815", "INTERNAL-NOTE-4711", "INTERNAL-DESC-ALPHA", "INTERNAL-DESC-BRAVO", "Bravo-internal-client-notes",
             "Alpha-internal-client-notes"]
-MGMT = ["10.1.1.1", "10.2.2.2", "10.9.9.9", "10.9.9.8"]
+MGMT = ["10.1.1.1", "10.2.2.2", "10.9.9.9", "10.9.9.8", "10.9.9.7"]
 
 
 @dataclass
@@ -54,18 +54,23 @@ class World:
     #: An internal knowledge-base article: "foreign" to every client user (never found, never shown).
     alpha_article: int = 0
     bravo_article: int = 0
+    #: `add_pdu`: a PDU at Khimki, Alpha's converter alone on outlet 1, outlet 2 shared by Alpha and Bravo.
+    pdu: int = 0
+    alpha_outlet_asset: int = 0
+    alpha_shared_asset: int = 0
+    bravo_shared_asset: int = 0
     ids: dict = field(default_factory=dict)
 
     #: What Alpha's user must never see (Bravo's data, our management addresses, secrets, internal text).
     @property
     def bravo_markers(self) -> list[str]:
         return ["Bravo Corp", "bravo-co", "rtr-bravo-1", "SN-BRAVO-0001", "198.51.100.20", "198.51.100.0/24",
-                "Bravo fiber cut", "bob@bravo.test", "+7 495 222-22-22", *MGMT, *SECRETS, *INTERNAL]
+                "Bravo fiber cut", "bob@bravo.test", "+7 495 222-22-22", "mc-bravo-shared", *MGMT, *SECRETS, *INTERNAL]
 
     @property
     def alpha_markers(self) -> list[str]:
         return ["Alpha LLC", "alpha-co", "rtr-alpha-1", "SN-ALPHA-0001", "192.0.2.10", "192.0.2.0/24",
-                "Alpha router reboot", "alice@alpha.test", *MGMT, *SECRETS, *INTERNAL]
+                "Alpha router reboot", "alice@alpha.test", "mc-alpha-shared", "mc-alpha-khimki", *MGMT, *SECRETS, *INTERNAL]
 
 
 async def build(now: dt.datetime | None = None) -> World:
@@ -156,6 +161,27 @@ async def build(now: dt.datetime | None = None) -> World:
         "title": "INTERNAL-KB-ARTICLE-0815 vendor escalation", "body": "INTERNAL-KB-ARTICLE-0815",
         "categories": ["request", "fiber", "other"], "asset_kinds": ["router", "media_converter"],
         "visibility": "internal"}))["id"]
+    return w
+
+
+async def add_pdu(w: World) -> World:
+    """A switched PDU at Khimki feeding client equipment: Alpha's media converter
+    alone on outlet 1; outlet 2 feeds one device of Alpha's and one of Bravo's (the
+    shared outlet no client may switch). Alpha's contract allows self-service
+    power-cycles, so only the ownership and shared-outlet guards refuse."""
+    w.pdu = (await cmdb.assets.create(SYSTEM, {
+        "name": "pdu-khimki", "kind": "pdu", "site_id": w.site_remote, "mgmt_ip": "10.9.9.7", "snmp_version": "2c",
+        "snmp_community": "pdu-read-S3CRET", "snmp_write_community": "pdu-write-S3CRET",
+        "profile": "apc_rpdu2"}))["id"]
+    await cmdb.clients.update(SYSTEM, w.alpha, {"self_service_power": True})
+    for attr, name, client, outlet in (("alpha_outlet_asset", "mc-alpha-khimki", w.alpha, 1),
+                                       ("alpha_shared_asset", "mc-alpha-shared", w.alpha, 2),
+                                       ("bravo_shared_asset", "mc-bravo-shared", w.bravo, 2)):
+        asset = (await cmdb.assets.create(SYSTEM, {"name": name, "kind": "media_converter", "site_id": w.site_remote,
+                                                   "client_id": client}))["id"]
+        await cmdb.dependencies.create(SYSTEM, {"asset_id": asset, "depends_on_id": w.pdu, "kind": "power",
+                                                "outlet_number": outlet})
+        setattr(w, attr, asset)
     return w
 
 

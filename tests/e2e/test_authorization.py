@@ -358,12 +358,23 @@ def _body(world) -> dict:
             "description": "matrix probe"}
 
 
+#: Routes whose typed body refuses the catch-all one (unknown fields are a 422 before any
+#: ownership check): a valid body carrying foreign ids, so the request reaches the check.
+#: A client user calling one of them with the other client's id must get 404.
+_VALID_BODIES = {
+    ("POST", "/api/v1/portal/assets/{asset_id:int}/power-cycle"):
+        lambda w: {"reason": "matrix probe", "incident_id": w.bravo_incident},
+    ("POST", "/api/v1/assets/{asset_id:int}/power-cycle"):
+        lambda w: {"reason": "matrix probe", "incident_id": w.bravo_incident, "then_asset_id": w.bravo_asset},
+}
+
+
 async def _call(client: httpx.AsyncClient, method: str, path: str, world, role: str = "") -> httpx.Response:
     world = Foreign(world, role)
     mutating = method in MUTATING
     url = _concrete(path, world, mutating=mutating)
     if mutating:
-        return await client.request(method, url, json=_body(world))
+        return await client.request(method, url, json=_VALID_BODIES.get((method, path), _body)(world))
     return await client.request(method, url, params=_query(world))
 
 
@@ -456,6 +467,8 @@ async def test_every_route_for_every_caller(app, world, callers):
                 failures.append((role, method, path, r.status_code, "should be 403"))
             if r.status_code >= 500:
                 failures.append((role, method, path, r.status_code, r.text[:200]))
+            if role.startswith("client") and allowed and (method, path) in _VALID_BODIES and r.status_code != 404:
+                failures.append((role, method, path, r.status_code, "a foreign id should be refused: 404"))
             if role == "client_a":
                 markers = world.bravo_markers
             elif role == "client_b":
@@ -490,6 +503,39 @@ async def test_foreign_ids_on_portal_routes_are_not_found(world, callers):
     # the query string cannot widen the scope
     listing = (await a.get("/api/v1/portal/incidents", params={"client_id": world.bravo})).json()
     assert world.bravo_incident not in {i["id"] for i in listing["results"]}
+
+
+async def test_an_outlet_shared_with_another_client_is_refused_naming_what_shares_it(world, callers, session_as):
+    """Staff are told by name what else the outlet feeds; a client user is refused
+    without another client's names, on the API and the confirmation page; nothing is queued."""
+    from incidents.tables import PowerJob
+
+    await two_clients.add_pdu(world)
+    staff, a, b = callers["engineer"], callers["client_a"], callers["client_b"]
+    r = await staff.post(f"/api/v1/assets/{world.alpha_shared_asset}/power-cycle", json={"reason": "x"})
+    assert r.status_code == 409 and "mc-bravo-shared (Bravo Corp)" in r.json()["detail"], r.text
+    r = await staff.post(f"/api/v1/assets/{world.bravo_shared_asset}/power-cycle", json={"reason": "x"})
+    assert r.status_code == 409 and "mc-alpha-shared (Alpha LLC)" in r.json()["detail"], r.text
+    r = await staff.post(f"/api/v1/assets/{world.alpha_outlet_asset}/power-cycle",
+                         json={"reason": "x", "then_asset_id": world.alpha_shared_asset})
+    assert r.status_code == 409 and "mc-bravo-shared" in r.json()["detail"], r.text
+
+    r = await a.post(f"/api/v1/portal/assets/{world.alpha_shared_asset}/power-cycle", json={"reason": "x"})
+    assert r.status_code == 409 and "not yours" in r.json()["detail"], r.text
+    assert not _leaks(r.text, world.bravo_markers)
+    r = await a.post(f"/api/v1/portal/assets/{world.alpha_outlet_asset}/power-cycle",
+                     json={"reason": "x", "dry_run": True})
+    assert r.status_code == 202, r.text  # its own outlet: allowed, so the 409 above is the sharing
+    r = await a.post(f"/api/v1/portal/assets/{world.bravo_shared_asset}/power-cycle", json={"reason": "x"})
+    assert r.status_code == 404, r.text
+    r = await b.post(f"/api/v1/portal/assets/{world.alpha_shared_asset}/power-cycle", json={"reason": "x"})
+    assert r.status_code == 404, r.text
+
+    page_user, _ = await session_as("client", world.alpha)
+    page = await page_user.get(f"/portal/assets/{world.alpha_shared_asset}/power-cycle")
+    assert page.status_code == 200 and "not yours" in page.text and "power-confirm" not in page.text
+    assert not _leaks(page.text, world.bravo_markers)
+    assert await PowerJob.count() == 0
 
 
 async def test_internal_knowledge_base_articles_never_reach_a_client_token(app, api, client_as):

@@ -31,14 +31,22 @@ def _free_udp_port(host: str) -> int:
         return s.getsockname()[1]
 
 
+def _snmpd_argv(conf: Path, host: str, pid_file: Path, port: int) -> list[str]:
+    return [SNMPD, "-f", "-Lo", "-C", "-c", str(conf), "-p", str(pid_file), f"udp:{host}:{port}"]
+
+
+def _uptime_ticks(host: str, port: int, community: str) -> int | None:
+    done = subprocess.run(["snmpget", "-v2c", "-c", community, "-t", "0.5", "-r", "0", "-Oqvt", f"{host}:{port}",
+                           "1.3.6.1.2.1.1.3.0"], capture_output=True, text=True)
+    return int(done.stdout.strip()) if done.returncode == 0 and done.stdout.strip().isdigit() else None
+
+
 def _snmpd(conf: Path, host: str, pid_file: Path, community: str) -> tuple[subprocess.Popen, int]:
     port = _free_udp_port(host)
-    proc = subprocess.Popen([SNMPD, "-f", "-Lo", "-C", "-c", str(conf), "-p", str(pid_file), f"udp:{host}:{port}"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(_snmpd_argv(conf, host, pid_file, port), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
     for _ in range(40):  # until it answers (it reads its MIBs first)
-        done = subprocess.run(["snmpget", "-v2c", "-c", community, "-t", "0.5", "-r", "0", f"{host}:{port}",
-                               "1.3.6.1.2.1.1.3.0"], capture_output=True)
-        if done.returncode == 0:
+        if _uptime_ticks(host, port, community) is not None:
             break
     return proc, port
 
@@ -50,19 +58,26 @@ def agents(tmp_path):
     state.mkdir()
     (state / "outlets.json").write_text(json.dumps({str(n): 2 for n in range(1, 5)}))
     pdu_conf = tmp_path / "pdu.conf"
-    pdu_conf.write_text(f"rwcommunity private\npass_persist .1.3.6.1.4.1.318.1.1.26 /usr/bin/python3 {PASS_SCRIPT} {state}\n")
+    pdu_conf.write_text(f"rocommunity public\nrwcommunity private\npass_persist .1.3.6.1.4.1.318.1.1.26 /usr/bin/python3 {PASS_SCRIPT} {state}\n")
     dev_conf = tmp_path / "dev.conf"
     dev_conf.write_text("rocommunity public\n")
     pdu, pdu_port = _snmpd(pdu_conf, PDU_HOST, tmp_path / "pdu.pid", "private")
     dev, dev_port = _snmpd(dev_conf, DEVICE_HOST, tmp_path / "dev.pid", "public")
     (state / "fed-3.pid").write_text(str(dev.pid))
     try:
-        yield {"state": state, "pdu_port": pdu_port, "dev_port": dev_port}
+        yield {"state": state, "pdu_port": pdu_port, "dev_port": dev_port,
+               "dev_argv": _snmpd_argv(dev_conf, DEVICE_HOST, tmp_path / "dev.pid", dev_port)}
     finally:
         for proc in (pdu, dev):
             os.kill(proc.pid, signal.SIGCONT)
             proc.terminate()
             proc.wait(5)
+        restarted = int((state / "fed-3.pid").read_text())
+        if restarted != dev.pid:  # the device the PDU started again (fed-3.cmd)
+            try:
+                os.kill(restarted, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
 
 
 @pytest.fixture
@@ -85,10 +100,12 @@ async def _inventory(api, agents) -> dict:
     ids["b"] = await _created(api, "/api/v1/clients", {"code": "VAS", "name": "Vasilek"})
     ids["pdu"] = await _created(api, "/api/v1/assets", {
         "name": "pdu-r1", "kind": "pdu", "site_id": site.id, "mgmt_ip": PDU_HOST, "snmp_port": agents["pdu_port"],
-        "snmp_version": "2c", "snmp_community": "private", "profile": "apc_rpdu2", "poll_interval_s": 3600})
+        "snmp_version": "2c", "snmp_community": "public", "snmp_write_community": "private", "profile": "apc_rpdu2",
+        "poll_interval_s": 3600})
     ids["dead_pdu"] = await _created(api, "/api/v1/assets", {
         "name": "pdu-dead", "kind": "pdu", "site_id": site.id, "mgmt_ip": "127.0.5.9", "snmp_port": agents["pdu_port"],
-        "snmp_version": "2c", "snmp_community": "private", "profile": "apc_rpdu2", "poll_interval_s": 3600})
+        "snmp_version": "2c", "snmp_community": "public", "snmp_write_community": "private", "profile": "apc_rpdu2",
+        "poll_interval_s": 3600})
     ids["mc"] = await _created(api, "/api/v1/assets", {
         "name": "mc-romashka", "kind": "media_converter", "site_id": site.id, "client_id": ids["a"],
         "mgmt_ip": DEVICE_HOST, "snmp_port": agents["dev_port"], "snmp_version": "2c", "snmp_community": "public",
@@ -149,6 +166,7 @@ async def test_the_right_outlet_goes_off_then_on_once_and_the_device_returns(
     from incidents.tables import CheckEvent
 
     ids = await _inventory(api, agents)
+    await _created(api, "/api/v1/interfaces", {"asset_id": ids["mc"], "if_index": 1, "name": "lo", "role": "uplink"})
     r = await api.post(f"/api/v1/assets/{ids['mc']}/power-cycle", json={"reason": "no internet", "dry_run": True})
     assert r.status_code == 202, r.text
     assert r.json()["status"] == "dry_run" and r.json()["outlet_number"] == 3 and r.json()["job_id"] is None
@@ -175,6 +193,10 @@ async def test_the_right_outlet_goes_off_then_on_once_and_the_device_returns(
     for step in ("requested", "outlet_read", "sent_off", "outlet_off", "sent_on", "outlet_on", "asset_back"):
         assert step in names, names
     assert names.index("outlet_off") < names.index("outlet_on") < names.index("asset_back")
+    back = next(e["body"] for e, st in zip(timeline, steps) if st.get("step") == "asset_back" and e["visibility"] != "public")
+    assert "1 link(s) up" in back, back
+    # a SIGSTOPped agent keeps its uptime: said, not passed off as a restart
+    assert "uptime_not_reset" in names and "uptime_reset" not in names, names
 
     # the client sees the public steps in the portal, without the PDU's internals
     client = await client_as("client", client_id=ids["a"])
@@ -242,9 +264,9 @@ async def test_a_pdu_that_refuses_or_does_not_answer_fails_clearly_without_retri
         assert any("did not complete" in b for b in bodies)
     assert "did not take the off command" in (await _job(refused["job_id"]))["result"]
     assert "did not answer" in (await _job(silent["job_id"]))["result"]
-    # no retry storm: one job each, still failed, nothing switched
+    # no retry storm: one job each, still failed, nothing switched, the refused SET sent once
     assert await PowerJob.count() == 2
-    assert _sets(agents) == []
+    assert _sets(agents) == ["1 refused off"]
 
 
 async def test_pages_offer_the_button_and_confirm_naming_device_outlet_and_what_else_loses_power(
@@ -336,6 +358,10 @@ async def test_jobs_go_only_to_the_worker_serving_the_pdus_site_and_one_nobody_t
         assert job["job_id"] == job_id and job["outlet"] == 3 and job["pdu"]["community"] == "private"
         r = await rs1_probe.post("/api/v1/probe/power-jobs/claim")
         assert r.json() == {"job": None}  # taken once
+        # the polling targets every worker reads carry the PDU's read community, never its write one
+        r = await rs1_probe.get("/api/v1/probe/targets", params={"lease": "false"})
+        assert r.status_code == 200 and "private" not in r.text, r.text
+        assert any(t["name"] == "pdu-r1" and t["community"] == "public" for t in r.json()), r.text
 
     # a job nobody takes ends failed on the timeline, once; the incident stays open
     monkeypatch.setenv("RACKCARD_POWER_COOLDOWN_S", "0")
@@ -439,3 +465,217 @@ async def test_an_snmpv3_authpriv_set_switches_the_outlet_once(tmp_path):
     finally:
         pdu.terminate()
         pdu.wait(5)
+
+
+#: The rPDU2 outlet table of the test PDU with only its reboot command (3): a PDU
+#: without separate off and on commands.
+REBOOT_ONLY = {"reboot_only_rpdu2": {"checks": [{
+    "key": "power:outlets", "rule": "outlets",
+    "walk": {"state": "1.3.6.1.4.1.318.1.1.26.9.2.3.1.5", "name": "1.3.6.1.4.1.318.1.1.26.9.2.3.1.3"},
+    "params": {"control": "1.3.6.1.4.1.318.1.1.26.9.2.4.1.5", "commands": {"reboot": 3},
+               "states": {"1": ["off", "off"], "2": ["on", "on"]}}}]}}
+
+
+async def _run_on_the_pdu(agents, profile: str, outlet: int, profile_data: dict | None = None,
+                          asset=None) -> tuple[bool, list[tuple]]:
+    """One job run by the worker's code against the real PDU agent: (its result, the steps it reported)."""
+    from probes.power import PowerJob, run_job
+    from probes.profiles import builtin_profiles
+    from probes.snmp import SnmpPoller
+    from probes.wire import Target
+
+    reports: list[tuple] = []
+
+    async def report(step, ok, message, final):
+        reports.append((step, ok, message, final))
+
+    async def emit(observations):
+        pass
+
+    pdu = Target(asset_id=1, name="pdu-r1", kind="pdu", host=PDU_HOST, port=agents["pdu_port"], version="2c",
+                 community="private", profile=profile)
+    job = PowerJob(job_id=1, outlet=outlet, pdu=pdu, asset=asset, off_s=0.1, confirm_s=1.0, watch_s=3.0, step_s=0.2)
+    done = await run_job(job, SnmpPoller(timeout=1.0), builtin_profiles(profile_data), report, emit)
+    return done, reports
+
+
+async def test_a_reboot_only_pdu_confirms_the_outlet_went_off_before_it_came_back(agents):
+    (agents["state"] / "reboot_reads").write_text("2")  # off for the next two reads of its state
+    done, reports = await _run_on_the_pdu(agents, "reboot_only_rpdu2", 2, REBOOT_ONLY)
+    steps = [r[0] for r in reports]
+    assert done and steps == ["outlet_read", "sent_reboot", "outlet_off", "outlet_on", "done"], reports
+    assert _sets(agents) == ["2 reboot"]
+
+
+async def test_a_reboot_too_short_to_see_is_reported_unconfirmed_not_passed_off_as_a_cycle(agents):
+    done, reports = await _run_on_the_pdu(agents, "reboot_only_rpdu2", 2, REBOOT_ONLY)  # back on before any read
+    steps = [r[0] for r in reports]
+    assert "outlet_off" not in steps and steps[:3] == ["outlet_read", "sent_reboot", "off_unconfirmed"], reports
+    unconfirmed = reports[2]
+    assert unconfirmed[1] is False and unconfirmed[3] is False and "did not confirm" in unconfirmed[2]
+    assert _sets(agents) == ["2 reboot"]
+
+
+async def _failed_job(api, asset_id: int) -> tuple[dict, list[str], list[str]]:
+    """Request a power-cycle, wait for the worker to end it: (the job, internal and public timeline bodies)."""
+    from incidents.tables import Incident
+
+    r = await api.post(f"/api/v1/assets/{asset_id}/power-cycle", json={"reason": "hung"})
+    assert r.status_code == 202, r.text
+    body = r.json()
+    await _finished(body["job_id"])
+    incident = await Incident.select(Incident.status).where(Incident.id == body["incident_id"]).first()
+    assert incident["status"] not in ("resolved", "closed")  # a person decides it is fixed
+    timeline = await _timeline(body["incident_id"])
+    return (await _job(body["job_id"]), [e["body"] for e in timeline if e["visibility"] != "public"],
+            [e["body"] for e in timeline if e["visibility"] == "public"])
+
+
+async def test_an_outlet_that_never_shows_off_fails_the_job_and_is_switched_on_again_once(
+        db, live_app, api, agents, fast, worker):
+    (agents["state"] / "stuck").write_text("")  # takes commands, its state never changes
+    ids = await _inventory(api, agents)
+    job, internal, public = await _failed_job(api, ids["mc"])
+    assert job["status"] == "failed" and job["step"] == "confirm_off_failed", job
+    assert "still on 3 s after the off command; switched it on again" in job["result"]
+    assert any("switched it on again" in b for b in internal)
+    assert sum("did not complete" in b for b in public) == 1 and not any("pdu-r1" in b for b in public)
+    assert _sets(agents) == ["3 off", "3 on"]  # off once, on once to restore: no retries
+
+
+async def test_an_on_command_refused_after_the_off_says_the_device_is_left_off(
+        db, live_app, api, agents, fast, worker):
+    from incidents.tables import PowerJob
+
+    (agents["state"] / "refuse-on").write_text("")
+    ids = await _inventory(api, agents)
+    job, internal, public = await _failed_job(api, ids["mc"])
+    assert job["status"] == "failed" and job["step"] == "on_failed", job
+    assert "did not take the on command" in job["result"] and "could not switch it on again" in job["result"]
+    assert any("did not complete" in b for b in public)
+    # the off, the on, the one restoring on: nothing more, and no second job
+    assert _sets(agents) == ["3 off", "3 refused on", "3 refused on"]
+    assert await PowerJob.count() == 1
+
+
+async def test_a_clients_hourly_allowance_is_refused_429_through_the_api(db, live_app, api, agents, monkeypatch):
+    monkeypatch.setenv("RACKCARD_POWER_PER_CLIENT_HOUR", "2")
+    monkeypatch.setenv("RACKCARD_POWER_COOLDOWN_S", "0")
+    ids = await _inventory(api, agents)
+    r = await api.post(f"/api/v1/assets/{ids['mc']}/power-cycle",
+                       json={"reason": "no internet", "then_asset_id": ids["rt-romashka"]})
+    assert r.status_code == 202, r.text  # two jobs of Romashka's this hour
+    r = await api.post(f"/api/v1/assets/{ids['sw-shared-a']}/power-cycle", json={"reason": "x", "dry_run": True})
+    assert r.status_code != 429  # refused for the shared outlet, not counted
+    extra = await _created(api, "/api/v1/assets", {"name": "rt-romashka-2", "kind": "router",
+                                                   "site_id": ids["site"], "client_id": ids["a"]})
+    await _created(api, "/api/v1/dependencies", {"asset_id": extra, "depends_on_id": ids["pdu"], "kind": "power",
+                                                 "outlet_number": 5})
+    r = await api.post(f"/api/v1/assets/{extra}/power-cycle", json={"reason": "x"})
+    assert r.status_code == 429, r.text
+    assert "Romashka has had 2 power-cycles this hour" in r.json()["detail"] and int(r.headers["retry-after"]) > 0
+    r = await api.post(f"/api/v1/assets/{extra}/power-cycle", json={"reason": "x", "dry_run": True})
+    assert r.status_code == 429, r.text  # a dry run says so too
+    r = await api.post(f"/api/v1/assets/{ids['mc-vasilek']}/power-cycle", json={"reason": "x"})
+    assert r.status_code == 202, r.text  # another client's allowance is its own
+
+
+async def test_a_step_the_job_goes_on_from_stays_internal(db, app, api, agents, fast):
+    """A failed step that is not final (a reboot no read caught off) is on the timeline
+    for staff; the client's "did not complete" comes only with the job's end."""
+    import httpx
+
+    ids = await _inventory(api, agents)
+    r = await api.post(f"/api/v1/assets/{ids['mc']}/power-cycle", json={"reason": "no internet"})
+    incident_id = r.json()["incident_id"]
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://rackcard.test",
+                                 headers={"Authorization": f"Bearer {await _probe_token('rs1-probe')}"}) as probe:
+        job = (await probe.post("/api/v1/probe/power-jobs/claim")).json()["job"]
+        r = await probe.post(f"/api/v1/probe/power-jobs/{job['job_id']}/steps",
+                             json={"step": "off_unconfirmed", "ok": False, "message": "not seen off", "final": False})
+        assert r.status_code == 200 and r.json()["status"] == "running", r.text
+        timeline = await _timeline(incident_id)
+        assert any("not seen off" in e["body"] for e in timeline if e["visibility"] != "public")
+        assert not any("did not complete" in e["body"] for e in timeline)
+        r = await probe.post(f"/api/v1/probe/power-jobs/{job['job_id']}/steps",
+                             json={"step": "asset_not_back", "ok": False, "message": "silent", "final": True})
+        assert r.json()["status"] == "failed"
+
+
+async def test_a_pdu_without_write_credentials_is_refused_and_v3_writes_with_its_write_user(db, app, api, agents):
+    """The write user of a v3 PDU reaches the claiming worker only; a PDU without write
+    credentials is refused before anything is queued."""
+    import httpx
+
+    from incidents.tables import PowerJob
+
+    ids = await _inventory(api, agents)
+    ro = await _created(api, "/api/v1/assets", {
+        "name": "pdu-ro", "kind": "pdu", "site_id": ids["site"], "mgmt_ip": PDU_HOST, "snmp_port": agents["pdu_port"],
+        "snmp_version": "2c", "snmp_community": "public", "profile": "apc_rpdu2"})
+    v3 = await _created(api, "/api/v1/assets", {
+        "name": "pdu-v3", "kind": "pdu", "site_id": ids["site"], "mgmt_ip": PDU_HOST, "snmp_port": agents["pdu_port"],
+        "snmp_version": "3", "snmp_v3_user": "pdumon", "snmp_v3_auth_protocol": "SHA", "snmp_v3_auth_key": "read-auth-k1",
+        "snmp_v3_priv_protocol": "AES", "snmp_v3_priv_key": "read-priv-k1", "snmp_v3_write_user": "pduadmin",
+        "snmp_v3_write_auth_key": "write-auth-k1", "snmp_v3_write_priv_key": "write-priv-k1", "profile": "apc_rpdu2"})
+    fed = {}
+    for name, pdu in (("mc-on-ro", ro), ("mc-on-v3", v3)):
+        fed[name] = await _created(api, "/api/v1/assets", {"name": name, "kind": "router", "site_id": ids["site"],
+                                                           "client_id": ids["a"]})
+        await _created(api, "/api/v1/dependencies", {"asset_id": fed[name], "depends_on_id": pdu, "kind": "power",
+                                                     "outlet_number": 1})
+    r = await api.post(f"/api/v1/assets/{fed['mc-on-ro']}/power-cycle", json={"reason": "x"})
+    assert r.status_code == 409 and "no SNMP write credentials" in r.json()["detail"], r.text
+    assert await PowerJob.count() == 0
+    r = await api.get(f"/api/v1/assets/{v3}")
+    assert "write-auth-k1" not in r.text and r.json().get("snmp_v3_write_user_set") is True, r.text
+
+    r = await api.post(f"/api/v1/assets/{fed['mc-on-v3']}/power-cycle", json={"reason": "x"})
+    assert r.status_code == 202, r.text
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://rackcard.test",
+                                 headers={"Authorization": f"Bearer {await _probe_token('rs1-probe')}"}) as probe:
+        targets = (await probe.get("/api/v1/probe/targets", params={"lease": "false"})).text
+        assert "pdumon" in targets and not any(w in targets for w in ("pduadmin", "write-auth-k1", "write-priv-k1"))
+        job = (await probe.post("/api/v1/probe/power-jobs/claim")).json()["job"]
+        assert (job["pdu"]["v3_user"], job["pdu"]["v3_auth_key"], job["pdu"]["v3_priv_key"]) == (
+            "pduadmin", "write-auth-k1", "write-priv-k1")
+        assert job["pdu"]["v3_auth_protocol"] == "SHA"
+
+
+async def test_the_watch_reports_the_uptime_reset_of_a_device_that_really_restarted(
+        db, live_app, api, agents, fast, worker):
+    (agents["state"] / "fed-3.cmd").write_text(json.dumps(agents["dev_argv"]))
+    for _ in range(100):  # up long enough that a fresh start reads lower
+        ticks = _uptime_ticks(DEVICE_HOST, agents["dev_port"], "public")
+        if ticks is not None and ticks > 500:
+            break
+        await asyncio.sleep(0.1)
+    ids = await _inventory(api, agents)
+    r = await api.post(f"/api/v1/assets/{ids['mc']}/power-cycle", json={"reason": "no internet"})
+    assert r.status_code == 202, r.text
+    body = r.json()
+    await _finished(body["job_id"])
+    assert (await _job(body["job_id"]))["status"] == "done", (await _job(body["job_id"]))["result"]
+    timeline = await _timeline(body["incident_id"])
+    steps = [(e["data"] if isinstance(e["data"], dict) else json.loads(e["data"])).get("step") for e in timeline]
+    assert "uptime_reset" in steps and steps.index("uptime_reset") < steps.index("asset_back"), steps
+    assert any("mc-romashka restarted: uptime" in e["body"] for e in timeline)
+
+
+async def test_a_device_that_answers_with_a_link_still_down_ends_the_watch_in_bounds(
+        db, live_app, api, agents, fast, worker, monkeypatch):
+    monkeypatch.setenv("RACKCARD_POWER_WATCH_S", "2")
+    ids = await _inventory(api, agents)
+    await _created(api, "/api/v1/interfaces", {"asset_id": ids["mc"], "if_index": 1, "name": "lo", "role": "uplink"})
+    await _created(api, "/api/v1/interfaces", {"asset_id": ids["mc"], "if_index": 9999, "name": "fx-gone",
+                                               "role": "fiber"})
+    r = await api.post(f"/api/v1/assets/{ids['mc']}/power-cycle", json={"reason": "no internet"})
+    assert r.status_code == 202, r.text
+    body = r.json()
+    await _finished(body["job_id"])
+    job = await _job(body["job_id"])
+    assert job["status"] == "failed" and job["step"] == "links_not_up", job
+    assert "link:9999" in job["result"] and "link:1 " not in job["result"]
+    public = [e["body"] for e in await _timeline(body["incident_id"]) if e["visibility"] == "public"]
+    assert "mc-romashka answers again but its link is not up yet: an engineer is looking into it" in public
+    assert not any("did not complete" in b for b in public)

@@ -51,6 +51,7 @@ def test_cooldown_and_rate_say_the_seconds_left():
 @pytest.mark.parametrize("name, outlet, control_oid, off, on, state_oid", [
     ("apc_rpdu2", 3, "1.3.6.1.4.1.318.1.1.26.9.2.4.1.5.3", 2, 1, "1.3.6.1.4.1.318.1.1.26.9.2.3.1.5.3"),
     ("apc_rpdu", 8, "1.3.6.1.4.1.318.1.1.12.3.3.1.1.4.8", 2, 1, "1.3.6.1.4.1.318.1.1.12.3.5.1.1.4.8"),
+    ("apc_masterswitch", 6, "1.3.6.1.4.1.318.1.1.4.4.2.1.3.6", 2, 1, "1.3.6.1.4.1.318.1.1.4.4.2.1.3.6"),
     ("raritan_pdu2", 5, "1.3.6.1.4.1.13742.6.4.1.2.1.2.1.5", 0, 1, "1.3.6.1.4.1.13742.6.5.4.3.1.3.1.5.14"),
 ])
 def test_profiles_name_the_control_oid_and_values(name, outlet, control_oid, off, on, state_oid):
@@ -67,6 +68,19 @@ def test_eaton_writes_each_command_to_its_own_column():
     assert control.meaning(0) == "off" and control.meaning("1") == "on"
 
 
+def test_eaton_pending_states_confirm_neither_off_nor_on():
+    """pendingOff(2) / pendingOn(3): a command under way, not the state it leads to."""
+    from probes.interpret import rule_outlets
+
+    control = outlet_control(builtin_profiles()["eaton_epdu"], 4)
+    assert control.meaning(2) == "pending off" and control.meaning("3") == "pending on"
+    assert control.meaning(9) is None
+    check = next(c for c in builtin_profiles()["eaton_epdu"].checks if c.key == "power:outlets")
+    [(key, state, value, message, _)] = rule_outlets(
+        {"state": {"1": 1, "2": 2, "3": 0}, "name": {"1": "mc", "2": "rtr", "3": "spare"}}, check.walk, check.params)
+    assert (state, value) == ("ok", "1/3") and "off: 3 spare" in message and "switching: 2 rtr" in message
+
+
 def test_a_pdu_with_only_a_reboot_command_reboots_and_one_without_control_has_none():
     data = {"reboot_only": {"checks": [{"key": "power:outlets", "rule": "outlets",
                                         "walk": {"state": "1.3.6.1.4.1.9.1", "name": "1.3.6.1.4.1.9.2"},
@@ -74,5 +88,17 @@ def test_a_pdu_with_only_a_reboot_command_reboots_and_one_without_control_has_no
                                                    "states": {"1": ["on", "on"], "0": ["off", "off"]}}}]}}
     control = outlet_control(builtin_profiles(data)["reboot_only"], 2)
     assert control.sequence == REBOOT and control.commands["reboot"] == ("1.3.6.1.4.1.9.3.2", 5)
+    assert ("glimpse", "off") in REBOOT and REBOOT.index(("glimpse", "off")) < REBOOT.index(("confirm", "on"))
     assert outlet_control(builtin_profiles()["generic"], 1) is None
     assert outlet_control(builtin_profiles()["apc_rpdu2"], 0) is None
+
+
+def test_the_masterswitch_reads_its_state_on_the_command_column_and_is_picked_by_sysobjectid():
+    from probes.profiles import auto_profile
+
+    control = outlet_control(builtin_profiles()["apc_masterswitch"], 2)
+    assert control.commands["reboot"] == ("1.3.6.1.4.1.318.1.1.4.4.2.1.3.2", 3)
+    assert control.name_oid == "1.3.6.1.4.1.318.1.1.4.4.2.1.4.2"
+    assert (control.meaning(1), control.meaning(2), control.meaning(4)) == ("on", "off", "unknown")
+    assert auto_profile("1.3.6.1.4.1.318.1.3.4.2", builtin_profiles()).name == "apc_masterswitch"
+    assert auto_profile("1.3.6.1.4.1.318.1.3.4.5", builtin_profiles()).name == "apc_rpdu"
