@@ -396,7 +396,7 @@ class References:
 
     async def rack(self, value: str, site_id: int | str | None) -> int:
         if isinstance(site_id, str):
-            site_id = int(site_id) if site_id.strip().isdigit() else None
+            site_id = validation.optional_ident(site_id, "site_id")
         if site_id is None:
             raise Invalid("a rack given by name needs the row's site (site or site_id)")
         found = await self._one(
