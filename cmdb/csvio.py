@@ -52,6 +52,7 @@ from accounts.errors import DomainError, Forbidden, Invalid, NotFound
 from accounts.services import audit
 from accounts.viewer import Viewer
 import validation
+from validation.spreadsheet import inert, unquoted
 from cmdb import normalise
 from cmdb.resources import MISSING
 from cmdb.tables import Asset, Client, ImportRun, ImportRunRow, Rack, Site
@@ -346,7 +347,7 @@ def parse(spec: KindSpec, data: bytes | str, encoding: str | None = None) -> Par
             if any(c.strip() for c in extra):
                 errors.append(RowError(number, None, f"{len(cells)} cells but the header has {len(header)} columns"))
                 continue
-        row = {name: _unquoted(cells[i].strip()) for i, name in enumerate(header)
+        row = {name: unquoted(cells[i].strip()) for i, name in enumerate(header)
                if i < len(cells) and name and name != "id"}
         rows.append(ParsedRow(number, row))
     if header is None:
@@ -790,22 +791,8 @@ class _Labels:
         return "" if value is None else self.cache[NAMES[name]][value]
 
 
-#: A spreadsheet runs a cell starting with these as a formula (OWASP "CSV injection").
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
 def _cell(value) -> str:
     return "" if value is None else str(value)
-
-
-def _inert(text: str) -> str:
-    """A cell a spreadsheet will not run: a leading apostrophe, which import takes off again (round trip)."""
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
-def _unquoted(cell: str) -> str:
-    """A cell as exported by _cell, back to its value."""
-    return cell[1:] if cell.startswith("'") and cell[1:2] and cell[1] in "=+-@\t\r" else cell
 
 
 async def export_rows(kind: str, viewer: Viewer, batch: int = 1000, filters: dict[str, str] | None = None
@@ -862,7 +849,7 @@ class _Line:
         self.writer = csv.writer(self.buffer, lineterminator="\r\n")
 
     def __call__(self, cells: list[str]) -> str:
-        self.writer.writerow([_inert(c) for c in cells])
+        self.writer.writerow([inert(c) for c in cells])
         text = self.buffer.getvalue()
         self.buffer.seek(0)
         self.buffer.truncate()

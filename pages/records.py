@@ -22,6 +22,7 @@ from litestar.response import Response
 
 from accounts.errors import Forbidden, Invalid
 import validation
+from validation.spreadsheet import inert_value
 from accounts.viewer import Viewer
 from incidents import admin, services, workflow
 from pages.crud import N_, FormField, Pages, controller
@@ -194,9 +195,10 @@ def form_values(kind: Kind, row: dict, viewer: Viewer) -> dict:
 
 
 def _cell(value: Any) -> str:
+    """One cell of export.csv; text a spreadsheet would run as a formula is made inert."""
     if isinstance(value, dt.datetime):
         return value.isoformat()
-    return "" if value is None else str(value)
+    return "" if value is None else str(inert_value(value))
 
 
 class RecordPages(Pages):
