@@ -227,12 +227,20 @@ class _Rollback(Exception):
 
 #: Encodings a person may name for an import (`--encoding`, `?encoding=`).
 ENCODINGS = ("utf-8", "cp1251", "latin-1", "cp1252", "koi8-r", "utf-16", "iso-8859-5", "mac-cyrillic")
+#: What detection chooses among (charset-normalizer's names), preferred in this order on a tie,
+#: with the alphabet each reads: bytes that read equally well as Latin and as Cyrillic are not guessed.
+_DETECTED = {"cp1251": "cyrillic", "cp1252": "latin", "latin_1": "latin", "koi8_r": "cyrillic",
+             "iso8859_5": "cyrillic", "mac_cyrillic": "cyrillic", "utf_16": "unicode"}
 
 
 def decode(data: bytes | str, encoding: str | None = None) -> str:
     """UTF-8 (with or without BOM); otherwise the encoding the user named, or
-    the one charset-normalizer finds most likely (Windows-1251 and Latin-1
-    spreadsheets are both common here, and bytes alone rarely prove which)."""
+    the one of ENCODINGS charset-normalizer finds most likely (Windows-1251 and
+    Latin-1 spreadsheets are both common here). Detection is limited to those:
+    among every code page a short Latin-1 file reads as Big5 or Windows-1250.
+    When the best readings tie between a Latin and a Cyrillic encoding (a few
+    accented letters), the import is refused naming `encoding` rather than
+    guessed."""
     if isinstance(data, str):
         return data.lstrip("\ufeff")
     if encoding:
@@ -244,12 +252,19 @@ def decode(data: bytes | str, encoding: str | None = None) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         pass
-    best = charset_normalizer.from_bytes(data[:200_000]).best()
-    if best is not None:
-        try:
-            return data.decode(best.encoding)
-        except (UnicodeDecodeError, LookupError):
-            pass
+    matches = list(charset_normalizer.from_bytes(data[:200_000], cp_isolation=list(_DETECTED)))
+    if matches:
+        best = matches[0]
+        tied = [m.encoding for m in matches if (m.chaos, m.coherence) == (best.chaos, best.coherence)
+                and m.encoding in _DETECTED]
+        if len({_DETECTED[e] for e in tied}) > 1:
+            raise Invalid(f"the file reads equally well as {' and as '.join(sorted(set(tied)))}: name its encoding "
+                          f"({', '.join(ENCODINGS)})", field="encoding")
+        for chosen in sorted(tied, key=list(_DETECTED).index) or [best.encoding]:
+            try:
+                return data.decode(chosen)
+            except (UnicodeDecodeError, LookupError):
+                pass
     raise Invalid("the file's encoding could not be recognised: save it as UTF-8, or name the encoding "
                   f"({', '.join(ENCODINGS)})", field="encoding")
 

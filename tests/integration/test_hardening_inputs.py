@@ -308,6 +308,42 @@ async def test_csv_encoding_is_detected_or_named(api):
     assert _problem(r)["errors"][0]["field"] == "encoding"
 
 
+async def test_latin1_csv_is_detected_without_naming_the_encoding(api):
+    """Detection picks among the encodings an import may be in: a Latin-1 file once read as
+    Windows-1250 ("Cafť MŁnchen"); a few letters that read as well in Latin as in Cyrillic are
+    refused naming `encoding`, not guessed."""
+    rows = ("name,kind,address\nB\u00fcro K\u00f6ln,remote,Hauptstra\u00dfe 12\n"
+            "Caf\u00e9 M\u00fcnchen,remote,Stra\u00dfe 5 \u00e0 c\u00f4t\u00e9 de l'\u00e9glise\n")
+    r = await api.post("/api/v1/import/sites", content=rows.encode("latin-1"), headers={"content-type": "text/csv"})
+    assert r.status_code == 200, r.text
+    sites = {s["name"]: s for s in (await api.get("/api/v1/sites")).json()["results"]}
+    assert set(sites) == {"B\u00fcro K\u00f6ln", "Caf\u00e9 M\u00fcnchen"}
+    assert sites["Caf\u00e9 M\u00fcnchen"]["address"] == "Stra\u00dfe 5 \u00e0 c\u00f4t\u00e9 de l'\u00e9glise"
+    short = "name,kind\n\u0423\u0437\u0435\u043b,remote\n".encode("cp1251")  # "Узел": also "Óçåë" in cp1252
+    problem = _problem(await api.post("/api/v1/import/sites", content=short, headers={"content-type": "text/csv"}))
+    assert _fields(problem) == ["encoding"] and "utf-8, cp1251" in problem["detail"], problem
+
+
+async def test_the_import_page_takes_an_encoding(session_as):
+    from conftest import page_csrf
+
+    admin, _ = await session_as("admin")
+    form = await admin.get("/import")
+    assert '<select id="encoding" name="encoding"' in form.text and '<option value="cp1251">' in form.text
+    token = await page_csrf(admin, "/import")
+    short = "name,kind\n\u0423\u0437\u0435\u043b,remote\n".encode("cp1251")
+    refused = await admin.post("/import", data={"csrf_token": token, "kind": "sites"},
+                               files={"file": ("sites.csv", short, "text/csv")})
+    assert refused.status_code == 422 and "name its encoding" in refused.text
+    done = await admin.post("/import", data={"csrf_token": token, "kind": "sites", "encoding": "cp1251"},
+                            files={"file": ("sites.csv", short, "text/csv")})
+    assert done.status_code == 200 and 'id="import-report"' in done.text, done.text[-800:]
+    assert [s.name for s in await Site.objects()] == ["\u0423\u0437\u0435\u043b"]
+    odd = await admin.post("/import", data={"csrf_token": token, "kind": "sites", "encoding": "rot13"},
+                           files={"file": ("sites.csv", short, "text/csv")})
+    assert odd.status_code == 422 and 'aria-invalid="true"' in odd.text
+
+
 #: Text a person or a client may send where a whole number belongs: a superscript
 #: ("²".isdigit() is True, int("²") raises), Arabic-Indic digits, an exponent, a
 #: negative zero, beyond every column. " 7 " is a number with blanks (accepted as 7).
