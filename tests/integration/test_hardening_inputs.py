@@ -424,7 +424,10 @@ async def test_unicode_digits_and_odd_numbers_never_answer_500(app, client_as, s
             refused(r, "asset_id", value)
             r = await client_page.get("/portal/requests/suggestions", params={"category": "reboot", "asset_id": value})
             assert r.status_code < 500, (value, r.text[:300])
-            r = await admin_page.get("/assets/rack-space", params={"rack_id": value, "height_u": value})
+            r = await admin_page.get("/assets/rack-space", params={"rack_id": value, "height_u": value,
+                                                                   "asset_id": value})
+            assert r.status_code < 500, (value, r.text[:300])
+            r = await admin_page.get("/ip-addresses/next-free", params={"prefix_id": value})
             assert r.status_code < 500, (value, r.text[:300])
             for path, field in (("/incidents/1/kb-use", "article_id"), ("/incidents/1/canned-reply", "reply_id"),
                                 ("/mail/quarantine/1/accept", "client_id")):
