@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from accounts import services
 from accounts.errors import Forbidden, Invalid
+import validation
 from accounts.tables import ApiToken, User
 from accounts.viewer import ROLES, Viewer
 
@@ -35,10 +36,10 @@ async def create_user(viewer: Viewer, data: dict) -> dict:
     if role not in ROLES:
         errors.append({"field": "role", "message": f"role must be one of {', '.join(ROLES)}"})
     if raw_client:
-        if not raw_client.isdigit():
+        try:
+            client_id = validation.ident(raw_client, "client_id")
+        except Invalid:
             errors.append({"field": "client_id", "message": "client_id must be a client's id"})
-        else:
-            client_id = int(raw_client)
     if password and len(password) < services.MIN_PASSWORD_LENGTH:
         errors.append({"field": "password",
                        "message": f"password must have at least {services.MIN_PASSWORD_LENGTH} characters"})

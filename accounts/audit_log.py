@@ -26,6 +26,7 @@ from typing import Any
 from accounts.errors import Forbidden, Invalid
 from accounts.tables import AuditLog
 from accounts.viewer import Viewer
+import validation
 
 _source: ContextVar[str] = ContextVar("rackcard_audit_source", default="")
 
@@ -124,8 +125,9 @@ def _clauses(f: AuditFilter) -> list:
     if f.object_id is not None:
         clauses.append(AuditLog.entity_id == f.object_id)
     if f.user:
-        if f.user.isdigit():
-            clauses.append(AuditLog.user_id == int(f.user))
+        user_id = validation.id_or_name(f.user)
+        if user_id is not None:
+            clauses.append(AuditLog.user_id == user_id)
         else:
             clauses.append(AuditLog.actor == f.user.strip().lower())
     if f.since is not None:

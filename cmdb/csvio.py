@@ -52,6 +52,7 @@ from accounts.errors import DomainError, Forbidden, Invalid, NotFound
 from accounts.services import audit
 from accounts.viewer import Viewer
 import validation
+from validation.spreadsheet import inert, unquoted
 from cmdb import normalise
 from cmdb.resources import MISSING
 from cmdb.tables import Asset, Client, ImportRun, ImportRunRow, Rack, Site
@@ -226,12 +227,20 @@ class _Rollback(Exception):
 
 #: Encodings a person may name for an import (`--encoding`, `?encoding=`).
 ENCODINGS = ("utf-8", "cp1251", "latin-1", "cp1252", "koi8-r", "utf-16", "iso-8859-5", "mac-cyrillic")
+#: What detection chooses among (charset-normalizer's names), preferred in this order on a tie,
+#: with the alphabet each reads: bytes that read equally well as Latin and as Cyrillic are not guessed.
+_DETECTED = {"cp1251": "cyrillic", "cp1252": "latin", "latin_1": "latin", "koi8_r": "cyrillic",
+             "iso8859_5": "cyrillic", "mac_cyrillic": "cyrillic", "utf_16": "unicode"}
 
 
 def decode(data: bytes | str, encoding: str | None = None) -> str:
     """UTF-8 (with or without BOM); otherwise the encoding the user named, or
-    the one charset-normalizer finds most likely (Windows-1251 and Latin-1
-    spreadsheets are both common here, and bytes alone rarely prove which)."""
+    the one of ENCODINGS charset-normalizer finds most likely (Windows-1251 and
+    Latin-1 spreadsheets are both common here). Detection is limited to those:
+    among every code page a short Latin-1 file reads as Big5 or Windows-1250.
+    When the best readings tie between a Latin and a Cyrillic encoding (a few
+    accented letters), the import is refused naming `encoding` rather than
+    guessed."""
     if isinstance(data, str):
         return data.lstrip("\ufeff")
     if encoding:
@@ -243,12 +252,19 @@ def decode(data: bytes | str, encoding: str | None = None) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         pass
-    best = charset_normalizer.from_bytes(data[:200_000]).best()
-    if best is not None:
-        try:
-            return data.decode(best.encoding)
-        except (UnicodeDecodeError, LookupError):
-            pass
+    matches = list(charset_normalizer.from_bytes(data[:200_000], cp_isolation=list(_DETECTED)))
+    if matches:
+        best = matches[0]
+        tied = [m.encoding for m in matches if (m.chaos, m.coherence) == (best.chaos, best.coherence)
+                and m.encoding in _DETECTED]
+        if len({_DETECTED[e] for e in tied}) > 1:
+            raise Invalid(f"the file reads equally well as {' and as '.join(sorted(set(tied)))}: name its encoding "
+                          f"({', '.join(ENCODINGS)})", field="encoding")
+        for chosen in sorted(tied, key=list(_DETECTED).index) or [best.encoding]:
+            try:
+                return data.decode(chosen)
+            except (UnicodeDecodeError, LookupError):
+                pass
     raise Invalid("the file's encoding could not be recognised: save it as UTF-8, or name the encoding "
                   f"({', '.join(ENCODINGS)})", field="encoding")
 
@@ -346,7 +362,7 @@ def parse(spec: KindSpec, data: bytes | str, encoding: str | None = None) -> Par
             if any(c.strip() for c in extra):
                 errors.append(RowError(number, None, f"{len(cells)} cells but the header has {len(header)} columns"))
                 continue
-        row = {name: _unquoted(cells[i].strip()) for i, name in enumerate(header)
+        row = {name: unquoted(cells[i].strip()) for i, name in enumerate(header)
                if i < len(cells) and name and name != "id"}
         rows.append(ParsedRow(number, row))
     if header is None:
@@ -396,7 +412,7 @@ class References:
 
     async def rack(self, value: str, site_id: int | str | None) -> int:
         if isinstance(site_id, str):
-            site_id = int(site_id) if site_id.strip().isdigit() else None
+            site_id = validation.optional_ident(site_id, "site_id")
         if site_id is None:
             raise Invalid("a rack given by name needs the row's site (site or site_id)")
         found = await self._one(
@@ -790,22 +806,8 @@ class _Labels:
         return "" if value is None else self.cache[NAMES[name]][value]
 
 
-#: A spreadsheet runs a cell starting with these as a formula (OWASP "CSV injection").
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
 def _cell(value) -> str:
     return "" if value is None else str(value)
-
-
-def _inert(text: str) -> str:
-    """A cell a spreadsheet will not run: a leading apostrophe, which import takes off again (round trip)."""
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
-def _unquoted(cell: str) -> str:
-    """A cell as exported by _cell, back to its value."""
-    return cell[1:] if cell.startswith("'") and cell[1:2] and cell[1] in "=+-@\t\r" else cell
 
 
 async def export_rows(kind: str, viewer: Viewer, batch: int = 1000, filters: dict[str, str] | None = None
@@ -862,7 +864,7 @@ class _Line:
         self.writer = csv.writer(self.buffer, lineterminator="\r\n")
 
     def __call__(self, cells: list[str]) -> str:
-        self.writer.writerow([_inert(c) for c in cells])
+        self.writer.writerow([inert(c) for c in cells])
         text = self.buffer.getvalue()
         self.buffer.seek(0)
         self.buffer.truncate()

@@ -129,8 +129,9 @@ def _plan_values(data: dict, current: dict | None) -> dict:
     if isinstance(days, (list, tuple)):
         days = ",".join(str(d) if isinstance(d, (int, str)) else "x" for d in days)
     try:
-        parsed = sorted({int(d) for d in str(days).split(",") if d.strip()}) if len(str(days)) < 100 else []
-    except ValueError:
+        parsed = sorted({validation.integer(d, "business_days") for d in str(days).split(",") if d.strip()}
+                        ) if len(str(days)) < 100 else []
+    except Invalid:
         parsed = []
     if not parsed or any(d < 1 or d > 7 for d in parsed):
         problems.add("business_days", "business_days are ISO weekdays 1 (Monday) .. 7")

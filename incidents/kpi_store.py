@@ -27,6 +27,7 @@ from accounts.errors import Forbidden, Invalid
 from accounts.viewer import Viewer
 from incidents import kpi, rawsql, sla, workflow
 from incidents.rawsql import Sql, as_time
+from validation.spreadsheet import inert_value
 
 UTC = dt.timezone.utc
 CHUNK = 4000
@@ -599,7 +600,7 @@ def csv_table(data: Mapping[str, Any], table: str) -> str:
     writer = csv.DictWriter(out, fieldnames=header, extrasaction="ignore", lineterminator="\r\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: "" if row.get(k) is None else row.get(k) for k in header})
+        writer.writerow({k: "" if row.get(k) is None else inert_value(row.get(k)) for k in header})
     return out.getvalue()
 
 

@@ -27,6 +27,7 @@ from cmdb.tables import Asset, Client, Dependency, Site
 from incidents import power_rules, services, workflow
 from incidents.power_rules import Feed, Refusal, Sharer
 from incidents.tables import AffectedAsset, Incident, MaintenanceWindow, PowerJob
+import validation
 from validation.errors import DomainError, TooMany
 
 WAITING, QUEUED, RUNNING, DONE, FAILED = "waiting", "queued", "running", "done", "failed"
@@ -505,12 +506,7 @@ async def self_service(client_id: int | None) -> bool:
 
 def form_id(raw, field: str) -> int | None:
     """An optional id from a form field."""
-    text = str(raw or "").strip()
-    if not text:
-        return None
-    if not text.isdigit() or len(text) > 12:
-        raise Invalid(f"{field} must be a number", field=field)
-    return int(text)
+    return validation.optional_ident(str(raw or ""), field)
 
 
 async def confirmation(viewer: Viewer, asset_id: int, error: DomainError | None = None) -> tuple[dict, int]:
@@ -537,7 +533,8 @@ async def from_form(viewer: Viewer, asset_id: int, data: dict) -> tuple[dict | N
     try:
         incident_id = form_id(data.get("incident_id"), "incident_id")
         then_asset_id = form_id(data.get("then_asset_id"), "then_asset_id")
-        then_after_s = form_id(data.get("then_after_s"), "then_after_s")
+        raw_after = str(data.get("then_after_s") or "").strip()
+        then_after_s = validation.integer(raw_after, "then_after_s", min=0, max=MAX_THEN_AFTER_S) if raw_after else None
         return await request_cycle(viewer, asset_id, str(data.get("reason", ""))[:1000], incident_id,
                                    then_asset_id=then_asset_id,
                                    then_after_s=60 if then_after_s is None else then_after_s), None

@@ -110,6 +110,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Union
 
 from cmdb.topology import Graph  # pure, like this module: the same dependency walks as the CMDB's
+import validation
 
 OK, WARNING, CRITICAL, UNKNOWN = "ok", "warning", "critical", "unknown"
 PROBLEM_STATES = frozenset({WARNING, CRITICAL})
@@ -390,8 +391,8 @@ def site_unreachable_fingerprint(site_id: int) -> str:
 def if_index_of(key: str) -> int | None:
     """`link:3` / `rx_power:3` -> 3; None for checks not about one interface."""
     prefix, sep, rest = key.partition(":")
-    if sep and prefix in ("link", "rx_power", "tx_power") and rest.isdigit():
-        return int(rest)
+    if sep and prefix in ("link", "rx_power", "tx_power"):
+        return validation.id_or_name(rest)
     return None
 
 

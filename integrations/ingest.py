@@ -24,6 +24,7 @@ from netaddr import AddrFormatError, IPAddress
 
 from accounts.dbutil import atomic
 from accounts.errors import Forbidden, Invalid
+import validation
 from accounts.viewer import Viewer
 from cmdb.tables import Asset
 from incidents.checks import record_observations
@@ -54,8 +55,9 @@ async def _asset_index(alerts: list[Alert]) -> tuple[dict[int, int], dict[str, i
                 continue
             names.add(h.lower())
             names.add(h.lower().split(".", 1)[0])
-            if h.isdigit():
-                ids.add(int(h))
+            host_id = validation.id_or_name(h)
+            if host_id is not None:
+                ids.add(host_id)
     by_id: dict[int, int] = {}
     by_name: dict[str, int] = {}
     by_ip: dict[str, int] = {}
@@ -75,8 +77,9 @@ async def _asset_index(alerts: list[Alert]) -> tuple[dict[int, int], dict[str, i
 def _match(alert: Alert, by_id: dict, by_name: dict, by_ip: dict) -> int | None:
     explicit = alert.labels.get("rackcard_asset")
     if explicit:
-        if explicit.isdigit() and int(explicit) in by_id:
-            return int(explicit)
+        explicit_id = validation.id_or_name(explicit)
+        if explicit_id in by_id:
+            return explicit_id
         return by_name.get(explicit.lower())
     for h in alert.hosts:
         ip = _ip(h)

@@ -20,6 +20,7 @@ from cmdb import services as cmdb
 from integrations import mail
 from integrations.mail import MailConfig
 from integrations.netbox import NetboxClient, NetboxError, import_netbox
+import validation
 
 FormBody = Annotated[dict, Body(media_type=RequestEncodingType.URL_ENCODED)]
 QUARANTINE_PAGE_ROWS = 200
@@ -36,8 +37,8 @@ async def quarantine_page(viewer: CurrentViewer, status: FromQuery[str] = "pendi
 
 def _client_id(data: dict) -> int:
     try:
-        return int(str(data.get("client_id") or "").strip())
-    except ValueError:
+        return validation.ident(str(data.get("client_id") or ""), "client_id")
+    except Invalid:
         raise Invalid("choose the client the sender belongs to", field="client_id") from None
 
 

@@ -15,7 +15,7 @@ from accounts import admin as accounts_admin
 from accounts.errors import DomainError, Forbidden
 from accounts.http import CurrentViewer
 from accounts.viewer import ROLES, Viewer
-from cmdb.csvio import KINDS, ImportRejected, import_csv
+from cmdb.csvio import ENCODINGS, KINDS, ImportRejected, import_csv
 from pages.crud import field_errors
 from pages.inventory import TITLES, ref_options
 from cmdb import services
@@ -31,7 +31,7 @@ def _admin(viewer: Viewer) -> None:
 
 def _import_context(kind: str, **extra) -> dict:
     return {"kinds": [(k, TITLES.get(k, (k,))[0]) for k in KINDS], "kind": kind, "dry_run": True, "report": None,
-            "rejected": None, "error": None, "nav": "admin", **extra}
+            "rejected": None, "error": None, "nav": "admin", "encodings": ENCODINGS, "encoding": "", **extra}
 
 
 @get("/import", name="import_page")
@@ -48,14 +48,18 @@ async def import_submit(viewer: CurrentViewer, data: UploadBody) -> Template:
     kind = str(data.get("kind") or "")
     dry_run = str(data.get("dry_run") or "") in ("1", "on", "true")
     upload = data.get("file")
-    context = _import_context(kind if kind in KINDS else KINDS[0], dry_run=dry_run)
+    encoding = str(data.get("encoding") or "")
+    context = _import_context(kind if kind in KINDS else KINDS[0], dry_run=dry_run,
+                              encoding=encoding if encoding in ENCODINGS else "")
     if kind not in KINDS:
         return Template("pages/import.html", context={**context, "error": "kind"}, status_code=422)
+    if encoding and encoding not in ENCODINGS:
+        return Template("pages/import.html", context={**context, "error": "encoding"}, status_code=422)
     if not isinstance(upload, UploadFile):
         return Template("pages/import.html", context={**context, "error": "file"}, status_code=422)
     content = await upload.read()
     try:
-        report = await import_csv(kind, content, viewer, dry_run=dry_run)
+        report = await import_csv(kind, content, viewer, dry_run=dry_run, encoding=encoding or None)
     except ImportRejected as exc:
         return Template("pages/import.html", context={**context, "rejected": exc.report, "filename": upload.filename},
                         status_code=422)

@@ -26,10 +26,13 @@ from litestar.response import Redirect, Response, Template
 from accounts.errors import DomainError
 from accounts.http import CurrentViewer
 from accounts.viewer import Viewer
+import validation
 from pages.history import history, register
 
 FormBody = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 PAGE_SIZE = 50
+#: The last page a list may be asked for: its offset stays within what every engine holds.
+MAX_PAGE = validation.MAX_OFFSET // PAGE_SIZE
 #: Errors that are not about the form's values: the error page says them.
 NOT_THE_FORM = (403, 404)
 
@@ -166,15 +169,17 @@ def controller(pages: Pages) -> type[Controller]:
         async def list_page(self, request: Request, viewer: CurrentViewer) -> Template:
             filters = pages.filters_of(dict(request.query_params))
             sort = request.query_params.get("sort") or ""
-            raw_page = str(request.query_params.get("page") or "1")
-            page = max(1, int(raw_page)) if raw_page.isdigit() else 1
             error = None
+            try:
+                page = validation.integer(request.query_params.get("page") or "1", "page", min=1, max=MAX_PAGE)
+            except DomainError as exc:
+                page, error = 1, exc.detail
             try:
                 count, rows = await pages.page(viewer, filters, sort or None, PAGE_SIZE, (page - 1) * PAGE_SIZE)
             except DomainError as exc:
                 if exc.status in NOT_THE_FORM:
                     raise
-                count, rows, error = 0, [], exc.detail
+                count, rows, error = 0, [], error or exc.detail
 
             def link(**change) -> str:
                 query = {**filters, "sort": sort, "page": str(page), **change}

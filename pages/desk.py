@@ -11,6 +11,7 @@ from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from accounts.errors import Invalid
+import validation
 from accounts.http import CurrentViewer
 from cmdb.services import ASSET_KINDS
 from incidents import canned, kb, workflow
@@ -108,8 +109,8 @@ async def incident_desk(viewer: CurrentViewer, incident_id: FromPath[int]) -> Te
 @post("/incidents/{incident_id:int}/kb-use", status_code=303)
 async def incident_kb_use(request: Request, viewer: CurrentViewer, incident_id: FromPath[int], data: Form) -> Response:
     try:
-        article_id = int(_text(data, "article_id", 12))
-    except ValueError:
+        article_id = validation.ident(_text(data, "article_id", 12), "article_id")
+    except Invalid:
         raise Invalid("article_id must be an article's id", field="article_id") from None
     await kb.use(viewer, incident_id, article_id)
     if "hx-request" in request.headers:
@@ -123,8 +124,8 @@ async def incident_reply(request: Request, viewer: CurrentViewer, incident_id: F
     the incident cannot fill comes back on the panel, named, with a field to
     type its value — nothing is sent."""
     try:
-        reply_id = int(_text(data, "reply_id", 12))
-    except ValueError:
+        reply_id = validation.ident(_text(data, "reply_id", 12), "reply_id")
+    except Invalid:
         raise Invalid("pick a reply", field="reply_id") from None
     values = {name: _text(data, f"value_{name}", 500) for name in canned.PLACEHOLDERS
               if _text(data, f"value_{name}", 500)}

@@ -30,6 +30,7 @@ from cmdb.resources import MISSING, Field, Ref, ResourceService, require_writer
 from cmdb.tables import Prefix
 from incidents import live
 from pages.crud import N_, FormField, Pages, controller
+import validation
 
 #: A reference to a table this small is a drop-down; a bigger one is typed as an id.
 SELECT_LIMIT = 300
@@ -273,14 +274,14 @@ class ResourcePages(Pages):
 
 def _int(raw: str | None, default: int) -> int:
     try:
-        return int(raw) if raw is not None else default
-    except ValueError:
+        return validation.integer(raw, "number") if raw is not None else default
+    except DomainError:
         return default
 
 
 async def _rack_space_or_none(viewer: Viewer, values: dict, asset_id: int | None) -> dict | None:
     try:
-        rack_id = int(values.get("rack_id") or 0)
+        rack_id = validation.optional_ident(values.get("rack_id"), "rack_id")
         height = max(1, min(_int(str(values.get("height_u") or 1), 1), services.MAX_RACK_U))
         return await live.rack_space(viewer, rack_id, height, asset_id) if rack_id else None
     except (ValueError, DomainError):

@@ -21,6 +21,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from litestar.response import Response, Template
 
 from accounts.errors import Forbidden, Invalid
+import validation
+from validation.spreadsheet import inert_value
 from accounts.viewer import Viewer
 from incidents import admin, chat, services, workflow
 from pages.crud import N_, FormField, Pages, controller
@@ -108,11 +110,7 @@ async def _webhooks(viewer: Viewer, filters: dict, sort: str | None, limit: int,
 
 
 def _opt_int(raw: Any, name: str) -> int | None:
-    if raw in (None, ""):
-        return None
-    if str(raw).strip().isdigit():
-        return int(raw)
-    raise Invalid(f"{name} must be a whole number", field=name)
+    return validation.optional_ident(raw, name)
 
 
 PRIORITY_FIELDS = (
@@ -177,6 +175,14 @@ def _zone(viewer: Viewer) -> dt.tzinfo:
         return dt.timezone.utc
 
 
+def _number(raw: str, name: str) -> int | str:
+    """A whole number, or the text as typed: the service refuses it with the field's name."""
+    try:
+        return validation.integer(raw, name)
+    except Invalid:
+        return raw
+
+
 def form_input(kind: Kind, data: dict, viewer: Viewer) -> dict:
     """The browser's strings -> the service's input: numbers, lists, booleans, and
     a datetime-local value read in the viewer's time zone."""
@@ -186,7 +192,7 @@ def form_input(kind: Kind, data: dict, viewer: Viewer) -> dict:
             continue
         raw = str(data[name]).strip()
         if widget == "number":
-            out[name] = None if raw == "" else (int(raw) if raw.lstrip("-").isdigit() else raw)
+            out[name] = None if raw == "" else _number(raw, name)
         elif widget == "datetime":
             try:
                 moment = dt.datetime.fromisoformat(raw) if raw else None
@@ -199,7 +205,7 @@ def form_input(kind: Kind, data: dict, viewer: Viewer) -> dict:
         elif name == "active":
             out[name] = raw == "true"
         elif name == "business_days":
-            out[name] = [int(d) for d in raw.replace(" ", "").split(",") if d.isdigit()]
+            out[name] = raw  # the service reads "1,2,3" and names the field when it cannot
         elif name == "events":
             out[name] = [e.strip() for e in raw.split(",") if e.strip()]
         else:
@@ -227,9 +233,10 @@ def form_values(kind: Kind, row: dict, viewer: Viewer) -> dict:
 
 
 def _cell(value: Any) -> str:
+    """One cell of export.csv; text a spreadsheet would run as a formula is made inert."""
     if isinstance(value, dt.datetime):
         return value.isoformat()
-    return "" if value is None else str(value)
+    return "" if value is None else str(inert_value(value))
 
 
 #: The audit log's names of the records edited here (incidents have a page of their own).

@@ -13,6 +13,7 @@ from accounts.audit_log import parse_time
 from accounts.errors import Invalid
 from accounts.http import CurrentViewer, require_client
 from cmdb import paging
+import validation
 from validation.bodies import Body as TypedBody, Id
 from incidents.fields import CommentText, Note
 from portal.schemas import PortalCompany, PortalContact, PortalEquipment, PortalIncident, PortalWindow, SampleOut
@@ -88,12 +89,7 @@ async def maintenance(viewer: CurrentViewer) -> list[PortalWindow]:
 
 
 def _optional_int(data: dict, name: str) -> int | None:
-    value = data.get(name)
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).strip().isdigit():
-        raise Invalid(f"{name} must be an id", field=name)
-    return int(value)
+    return validation.optional_ident(data.get(name), name)
 
 
 def _text(data: dict, name: str) -> str:

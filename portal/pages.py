@@ -19,6 +19,7 @@ from litestar.params import Body, FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 
 from accounts.errors import DomainError, Invalid
+import validation
 from accounts.http import CurrentViewer, page_viewer
 from incidents import kpi, kpi_store, power
 from rackcard.i18n import language_of
@@ -123,8 +124,7 @@ async def comment_submit(viewer: CurrentViewer, incident_id: FromPath[int], data
 
 
 def _asset_param(raw: Any) -> int | None:
-    raw = str(raw or "").strip()
-    return int(raw) if raw.isdigit() else None
+    return validation.id_or_name(raw)
 
 
 async def _suggestions(scope: PortalScope, request: Request, values: dict) -> dict:
@@ -168,10 +168,12 @@ async def request_submit(request: Request, viewer: CurrentViewer, data: FormBody
     raw_asset = str(data.get("asset_id", "")).strip()
     values = {k: str(data.get(k, "")) for k in ("category", "asset_id", "title", "description")}
     try:
-        if raw_asset and not raw_asset.isdigit():
-            raise Invalid("pick the equipment from the list", field="asset_id")
+        try:
+            asset_id = validation.optional_ident(raw_asset, "asset_id")
+        except Invalid:
+            raise Invalid("pick the equipment from the list", field="asset_id") from None
         incident = await scope.file_request(PortalRequest(
-            kind=values["category"], asset_id=int(raw_asset) if raw_asset else None,
+            kind=values["category"], asset_id=asset_id,
             title=values["title"][:1000], description=values["description"][:10000]))
     except DomainError as error:
         if error.status == 422:

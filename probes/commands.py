@@ -36,7 +36,7 @@ def _default_server() -> str:
 
 
 def _find(targets, wanted: str):
-    if wanted.isdigit():
+    if wanted.isascii() and wanted.isdigit():  # "²".isdigit() is True, int("²") fails
         for t in targets:
             if t.asset_id == int(wanted):
                 return t

@@ -64,7 +64,7 @@ async def choose_profile(target: Target, poller, profiles: Mapping[str, Profile]
 
 def _note_uptime(memory: AssetMemory, observations: list[Observation]) -> None:
     for o in observations:
-        if o.key == "uptime" and o.value is not None and o.value.isdigit():
+        if o.key == "uptime" and o.value is not None and o.value.isascii() and o.value.isdigit():
             ticks = int(o.value)
             if memory.uptime is not None and ticks < memory.uptime:
                 memory.sys_object_id = None  # maybe another device now: choose its profile again

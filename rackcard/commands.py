@@ -217,8 +217,9 @@ def _user_active(args: argparse.Namespace, active: bool) -> int:
     from accounts.services import set_user_active
     from accounts.viewer import SYSTEM
     from rackcard.cli import run_async
+    from validation import id_or_name
 
-    key = int(args.user) if args.user.isdigit() else args.user
+    key = id_or_name(args.user) or args.user
     row = run_async(set_user_active, key, active, SYSTEM)
     print(f"{'enabled' if active else 'disabled'} user {row['email']} (id {row['id']})")
     return 0

@@ -1,7 +1,8 @@
 """Response headers every answer carries (API, pages, static files, errors):
 a Content-Security-Policy without inline scripts, no framing, no MIME
 sniffing, no referrer leaking to other sites; and `Cache-Control: no-store`
-on the API, whose answers may carry what no shared cache should keep.
+on every answer but the static files: API answers and pages may carry what no
+cache should keep (a new token, a client's card, an export).
 
 An ASGI middleware, so it also covers error responses and routes any app adds."""
 
@@ -23,14 +24,15 @@ HEADERS = {
     "x-content-type-options": "nosniff",
     "referrer-policy": "same-origin",
 }
-NO_STORE_PREFIXES = ("/api/",)
+#: Static files (scripts, styles, images) are the same for everyone and may be cached.
+CACHEABLE_PREFIXES = ("/static/",)
 
 
 class SecurityHeaders(ASGIMiddleware):
     scopes = (ScopeType.HTTP,)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
-        no_store = scope["path"].startswith(NO_STORE_PREFIXES)
+        no_store = not scope["path"].startswith(CACHEABLE_PREFIXES)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

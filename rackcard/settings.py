@@ -42,6 +42,28 @@ def _choice(env: dict[str, str], name: str, choices: tuple[str, ...]) -> str:
     return value
 
 
+def _new_secret_file(path: Path) -> str:
+    """Generate the secret into `path`, which is 0600 from its first byte (never readable by
+    others, whatever the umask), and appears whole: written beside it, then linked in, so a
+    replica starting at the same moment reads either nothing or the whole key. The key already
+    there wins."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    value = secrets.token_urlsafe(48)
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as out:
+            out.write(value + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+        os.link(draft, path)
+    except FileExistsError:
+        value = path.read_text().strip()
+    finally:
+        draft.unlink(missing_ok=True)
+    return value
+
+
 def _secret(env: dict[str, str], var_dir: Path) -> str:
     """The signing secret: from the environment, else generated once and kept in var/.
 
@@ -51,13 +73,7 @@ def _secret(env: dict[str, str], var_dir: Path) -> str:
     value = env.get("RACKCARD_SECRET_KEY")
     if value is None:
         path = var_dir / "secret_key"
-        if path.exists():
-            value = path.read_text().strip()
-        else:
-            var_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-            value = secrets.token_urlsafe(48)
-            path.write_text(value + "\n")
-            path.chmod(0o600)
+        value = path.read_text().strip() if path.exists() else _new_secret_file(path)
     if len(value) < MIN_SECRET_LENGTH:
         raise SettingsError(
             f"RACKCARD_SECRET_KEY is too short ({len(value)} characters); use at least {MIN_SECRET_LENGTH}"

@@ -74,6 +74,23 @@ def ident(raw: Any, field: str) -> int:
     return integer(raw, field, min=ID_MIN, max=ID_MAX)
 
 
+def optional_ident(raw: Any, field: str) -> int | None:
+    """An id that may be left out: None or blank text is None, anything else must be an id."""
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    return ident(raw, field)
+
+
+def id_or_name(raw: Any) -> int | None:
+    """The id a value spells where an id or a name may stand (a host in an alert, an
+    audit actor): ASCII digits within the id range; None when it is a name."""
+    text = str(raw).strip() if raw is not None else ""
+    if not text.isascii() or not text.isdigit() or len(text) > _MAX_INT_TEXT:
+        return None
+    value = int(text)
+    return value if ID_MIN <= value <= ID_MAX else None
+
+
 def control_character(value: str, multiline: bool = True) -> int | None:
     """Position of the first control character (NUL, ESC ...) or None."""
     found = (_CONTROL if multiline else _CONTROL_ONE_LINE).search(value)

@@ -99,3 +99,50 @@ def test_serve_from_a_fresh_var_dir_with_cli_user_and_token(tmp_path):
     assert (tmp_path / "var" / "rackcard.sqlite").exists()
     # The embedded probe worker talks to the port given on the command line.
     assert f"-> http://127.0.0.1:{port}" in output, output
+
+
+def _table(output: str) -> list[dict]:
+    """The rows `_print_rows` printed, keyed by its header (cells hold no spaces here)."""
+    header, *lines = output.strip().splitlines()
+    names = header.split()
+    return [dict(zip(names, line.split())) for line in lines]
+
+
+def test_token_and_user_commands_on_a_fresh_database(tmp_path):
+    """`token list|revoke` and `user list|disable|enable` run against a temporary SQLite database."""
+    env = {**os.environ, "RACKCARD_VAR_DIR": str(tmp_path / "var")}
+    env.pop("RACKCARD_DATABASE_URL", None)
+    env.pop("RACKCARD_SECRET_KEY", None)
+    for email, role in (("ops@example.test", "admin"), ("noc@example.test", "noc")):
+        run = _rackcard(env, "user", "create", "--email", email, "--role", role, "--password-stdin",
+                        stdin="a long enough password\n")
+        assert run.returncode == 0, run.stderr
+    noc_token = _rackcard(env, "token", "create", "--email", "noc@example.test", "--name", "laptop").stdout.split()[-1]
+    assert _rackcard(env, "token", "create", "--ingest", "prometheus").returncode == 0
+
+    listed = _rackcard(env, "token", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert noc_token not in listed.stdout  # never the token itself, only its first characters
+    tokens = {r["email"]: r for r in _table(listed.stdout)}
+    assert noc_token.startswith(tokens["noc@example.test"]["prefix"])
+    assert tokens["noc@example.test"]["revoked"] == "False" and tokens["-"]["kind"] == "ingest"
+
+    revoked = _rackcard(env, "token", "revoke", tokens["noc@example.test"]["id"])
+    assert revoked.returncode == 0 and "revoked token" in revoked.stdout, revoked.stderr
+    assert "noc@example.test" not in _rackcard(env, "token", "list").stdout
+    everything = {r["email"]: r for r in _table(_rackcard(env, "token", "list", "--all").stdout)}
+    assert everything["noc@example.test"]["revoked"] == "True"
+    missing = _rackcard(env, "token", "revoke", "999")
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr, missing.stderr
+
+    users = {r["email"]: r for r in _table(_rackcard(env, "user", "list").stdout)}
+    assert users["noc@example.test"]["role"] == "noc" and users["noc@example.test"]["active"] == "True"
+    disabled = _rackcard(env, "user", "disable", "noc@example.test")
+    assert disabled.returncode == 0 and "disabled user noc@example.test" in disabled.stdout, disabled.stderr
+    assert {r["email"]: r for r in _table(_rackcard(env, "user", "list").stdout)}["noc@example.test"]["active"] == "False"
+    enabled = _rackcard(env, "user", "enable", users["noc@example.test"]["id"])  # by id
+    assert enabled.returncode == 0 and "enabled user noc@example.test" in enabled.stdout, enabled.stderr
+    assert {r["email"]: r for r in _table(_rackcard(env, "user", "list").stdout)}["noc@example.test"]["active"] == "True"
+    for odd in ("nobody@example.test", "²", "99999999999999999999"):
+        refused = _rackcard(env, "user", "disable", odd)
+        assert refused.returncode == 2 and "Traceback" not in refused.stderr, (odd, refused.stderr)

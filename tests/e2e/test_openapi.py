@@ -109,3 +109,33 @@ def test_every_operation_is_grouped_under_a_tag(doc):
     `default` group at the bottom, where nobody looks for it."""
     untagged = [f"{method} {path}" for method, path, op in operations(doc) if not op.get("tags")]
     assert not untagged, untagged
+
+
+PROBLEM_STATUSES = ("400", "401", "403", "404", "409", "413", "422", "429")
+
+
+def test_the_bearer_scheme_is_declared_and_required(doc):
+    scheme = doc["components"]["securitySchemes"]["BearerToken"]
+    assert scheme["type"] == "http" and scheme["scheme"] == "bearer", scheme
+    api_operations = [(method, path, op) for method, path, op in operations(doc) if path.startswith("/api/v1/")]
+    assert len(api_operations) > 80
+    unsecured = [f"{method} {path}" for method, path, op in api_operations if op.get("security") != [{"BearerToken": []}]]
+    assert not unsecured, unsecured
+
+
+def test_every_api_operation_documents_its_problem_responses(doc):
+    """401/403 from the guards, 404/409/413/422 from the services and the validation
+    path, 429 from the rate limit: each as application/problem+json with the Problem schema."""
+    problem = doc["components"]["schemas"]["Problem"]
+    assert {"type", "title", "status", "detail"} <= set(problem["required"])
+    assert problem["properties"]["errors"]["items"]["properties"].keys() >= {"field", "message"}
+    missing = []
+    for method, path, op in operations(doc):
+        if not path.startswith("/api/v1/"):
+            continue
+        for status in PROBLEM_STATUSES:
+            content = (op["responses"].get(status) or {}).get("content") or {}
+            if list(content) != ["application/problem+json"] or \
+                    content["application/problem+json"]["schema"] != {"$ref": "#/components/schemas/Problem"}:
+                missing.append(f"{method} {path} {status}")
+    assert not missing, "problem responses not documented:\n" + "\n".join(missing)

@@ -306,3 +306,133 @@ async def test_csv_encoding_is_detected_or_named(api):
     r = await api.post("/api/v1/import/sites?encoding=no-such-codec", content=latin1,
                        headers={"content-type": "text/csv"})
     assert _problem(r)["errors"][0]["field"] == "encoding"
+
+
+async def test_latin1_csv_is_detected_without_naming_the_encoding(api):
+    """Detection picks among the encodings an import may be in: a Latin-1 file once read as
+    Windows-1250 ("Cafť MŁnchen"); a few letters that read as well in Latin as in Cyrillic are
+    refused naming `encoding`, not guessed."""
+    rows = ("name,kind,address\nB\u00fcro K\u00f6ln,remote,Hauptstra\u00dfe 12\n"
+            "Caf\u00e9 M\u00fcnchen,remote,Stra\u00dfe 5 \u00e0 c\u00f4t\u00e9 de l'\u00e9glise\n")
+    r = await api.post("/api/v1/import/sites", content=rows.encode("latin-1"), headers={"content-type": "text/csv"})
+    assert r.status_code == 200, r.text
+    sites = {s["name"]: s for s in (await api.get("/api/v1/sites")).json()["results"]}
+    assert set(sites) == {"B\u00fcro K\u00f6ln", "Caf\u00e9 M\u00fcnchen"}
+    assert sites["Caf\u00e9 M\u00fcnchen"]["address"] == "Stra\u00dfe 5 \u00e0 c\u00f4t\u00e9 de l'\u00e9glise"
+    short = "name,kind\n\u0423\u0437\u0435\u043b,remote\n".encode("cp1251")  # "Узел": also "Óçåë" in cp1252
+    problem = _problem(await api.post("/api/v1/import/sites", content=short, headers={"content-type": "text/csv"}))
+    assert _fields(problem) == ["encoding"] and "utf-8, cp1251" in problem["detail"], problem
+
+
+async def test_the_import_page_takes_an_encoding(session_as):
+    from conftest import page_csrf
+
+    admin, _ = await session_as("admin")
+    form = await admin.get("/import")
+    assert '<select id="encoding" name="encoding"' in form.text and '<option value="cp1251">' in form.text
+    token = await page_csrf(admin, "/import")
+    short = "name,kind\n\u0423\u0437\u0435\u043b,remote\n".encode("cp1251")
+    refused = await admin.post("/import", data={"csrf_token": token, "kind": "sites"},
+                               files={"file": ("sites.csv", short, "text/csv")})
+    assert refused.status_code == 422 and "name its encoding" in refused.text
+    done = await admin.post("/import", data={"csrf_token": token, "kind": "sites", "encoding": "cp1251"},
+                            files={"file": ("sites.csv", short, "text/csv")})
+    assert done.status_code == 200 and 'id="import-report"' in done.text, done.text[-800:]
+    assert [s.name for s in await Site.objects()] == ["\u0423\u0437\u0435\u043b"]
+    odd = await admin.post("/import", data={"csrf_token": token, "kind": "sites", "encoding": "rot13"},
+                           files={"file": ("sites.csv", short, "text/csv")})
+    assert odd.status_code == 422 and 'aria-invalid="true"' in odd.text
+
+
+#: Text a person or a client may send where a whole number belongs: a superscript
+#: ("²".isdigit() is True, int("²") raises), Arabic-Indic digits, an exponent, a
+#: negative zero, beyond every column. " 7 " is a number with blanks (accepted as 7).
+NOT_IDS = ("²", "١٢", "1e3", "-0", "99999999999999999999")
+NUMBERS = (*NOT_IDS, " 7 ")
+
+
+async def test_unicode_digits_and_odd_numbers_never_answer_500(app, client_as, session_as):
+    """Every place that reads a whole number from a request, API (admin, client and
+    ingest tokens) and pages (sessions): a 4xx naming the field, or the page shown
+    again with the field's error — never a 500."""
+    from conftest import _client_as, page_csrf
+
+    from accounts.services import create_token
+
+    admin = await client_as("admin")
+    site = (await admin.post("/api/v1/sites", json={"name": "DC One", "kind": "datacenter", "code": "DC1"})).json()
+    client_row = (await admin.post("/api/v1/clients", json={"code": "ACME", "name": "Acme"})).json()
+    rack = await admin.post("/api/v1/racks", json={"site_id": site["id"], "name": "R1"})
+    assert rack.status_code == 201, rack.text
+    client_api = await client_as("client", client_id=client_row["id"])
+    ingest = await _client_as(app, await create_token(ingest="librenms-test"))
+    admin_page, _ = await session_as("admin")
+    admin_token = await page_csrf(admin_page)
+    client_page, _ = await session_as("client", client_id=client_row["id"])
+    client_token = await page_csrf(client_page, "/portal")
+
+    def refused(response, field: str, value: str) -> None:
+        assert response.status_code < 500, (field, value, response.status_code, response.text[:500])
+        if value == " 7 ":
+            return
+        assert 400 <= response.status_code < 500, (field, value, response.status_code)
+        if response.headers["content-type"].startswith("application/problem+json"):
+            problem = response.json()
+            named = {e.get("field") or e.get("column") for e in problem.get("errors", [])} | {problem.get("field")}
+            assert field in named, (field, value, problem)
+        else:
+            assert field in response.text, (field, value, response.text[:500])
+
+    try:
+        for value in NUMBERS:
+            # API: a field that takes an id or a name finds no such name; a field that takes an id refuses.
+            r = await admin.get("/api/v1/audit", params={"user": value})
+            assert r.status_code == 200, (value, r.text)
+            r = await client_api.post("/api/v1/portal/requests", json={
+                "category": "reboot", "title": "down", "asset_id": value})
+            refused(r, "asset_id", value)
+            r = await ingest.post("/api/v1/ingest/librenms", json={
+                "hostname": value, "sysName": value, "name": "Devices up/down", "severity": "critical",
+                "state": 1, "timestamp": "2026-11-23 10:00:00"})
+            assert r.status_code < 500, (value, r.text)
+            csv_text = f"name,kind,site_id,rack,position_u\nsw1,switch,{value},R1,1\n"
+            r = await admin.post("/api/v1/import/assets", content=csv_text.encode(),
+                                 headers={"content-type": "text/csv"})
+            refused(r, "site_id", value)
+
+            # Pages: the list and its filters, the generic forms, the admin and portal forms.
+            for path in ("/incidents", "/sla-plans", "/clients"):
+                r = await admin_page.get(path, params={"page": value})
+                assert r.status_code < 500, (path, value, r.text[:300])
+                if value.strip() not in ("7", "1"):
+                    assert "page" in r.text
+            r = await admin_page.get("/incidents", params={"client_id": value})
+            assert r.status_code < 500, (value, r.text[:300])
+            assert value == " 7 " or "client_id" in r.text, value  # the list, with the filter's error
+            plan = {"csrf_token": admin_token, "name": f"Plan {value}", "hours": "business", "timezone": "UTC",
+                    "business_days": value, "business_start": "09:00", "business_end": "18:00",
+                    **{f"{kind}_p{n}": value for kind in ("response", "resolution") for n in range(1, 5)}}
+            r = await admin_page.post("/sla-plans/new", data=plan)
+            refused(r, "business_days", value)
+            refused(r, "response_p1", value)
+            r = await admin_page.post("/admin/users", data={
+                "csrf_token": admin_token, "email": f"u{len(value)}@example.test", "role": "client",
+                "client_id": value})
+            refused(r, "client_id", value)
+            r = await client_page.post("/portal/requests", data={
+                "csrf_token": client_token, "category": "reboot", "title": "down", "asset_id": value})
+            refused(r, "asset_id", value)
+            r = await client_page.get("/portal/requests/suggestions", params={"category": "reboot", "asset_id": value})
+            assert r.status_code < 500, (value, r.text[:300])
+            r = await admin_page.get("/assets/rack-space", params={"rack_id": value, "height_u": value,
+                                                                   "asset_id": value})
+            assert r.status_code < 500, (value, r.text[:300])
+            r = await admin_page.get("/ip-addresses/next-free", params={"prefix_id": value})
+            assert r.status_code < 500, (value, r.text[:300])
+            for path, field in (("/incidents/1/kb-use", "article_id"), ("/incidents/1/canned-reply", "reply_id"),
+                                ("/mail/quarantine/1/accept", "client_id")):
+                r = await admin_page.post(path, data={"csrf_token": admin_token, field: value})
+                assert r.status_code < 500, (path, value, r.text[:300])
+    finally:
+        await ingest.aclose()
+    assert await Asset.count() == 0

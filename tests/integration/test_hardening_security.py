@@ -165,6 +165,22 @@ async def test_api_answers_carry_security_headers_and_no_store(api, http):
         assert r.headers["referrer-policy"]
 
 
+async def test_pages_carry_no_store_and_static_files_may_be_cached(session_as, http):
+    """The page that shows a new token (once) must not stay in a browser's or a proxy's cache."""
+    from conftest import page_csrf
+
+    admin, user = await session_as("admin")
+    token = await page_csrf(admin, "/admin/tokens")
+    shown = await admin.post("/admin/tokens", data={"csrf_token": token, "email": user.email, "name": "ci"})
+    assert shown.status_code == 200 and 'id="new-token"' in shown.text, shown.text[:300]
+    assert shown.headers["cache-control"] == "no-store"
+    for path in ("/admin/tokens", "/incidents", "/login"):
+        r = await admin.get(path)
+        assert r.headers["cache-control"] == "no-store", path
+    static = await http.get("/static/rackcard.css")
+    assert static.status_code == 200 and "no-store" not in static.headers.get("cache-control", "")
+
+
 async def test_bad_tokens_are_rate_limited_per_address(db, settings):
     from rackcard.app import create_app
 

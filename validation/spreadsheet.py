@@ -1,0 +1,26 @@
+"""Cells a spreadsheet will not run (OWASP "CSV injection"), for every CSV
+rackcard writes: the CMDB exports, the record lists' export.csv and the KPI
+report. A text cell that starts like a formula gets a leading apostrophe;
+the CMDB import takes it off again, so an export imports back unchanged."""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: A spreadsheet runs a cell starting with these as a formula.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def inert(text: str) -> str:
+    """`text` as a cell a spreadsheet shows as text: a leading apostrophe before a formula start."""
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def inert_value(value: Any) -> Any:
+    """A value for a CSV writer: text made inert; numbers (a negative count is no formula) and None as they are."""
+    return inert(value) if isinstance(value, str) else value
+
+
+def unquoted(cell: str) -> str:
+    """A cell written by `inert`, back to its text."""
+    return cell[1:] if cell.startswith("'") and cell[1:2] and cell[1] in "".join(FORMULA_START) else cell
