@@ -59,14 +59,12 @@ async def kpi_report_csv(
     group_by: FromQuery[str | None] = None, client_id: QueryId = None,
     category: FromQuery[str | None] = None, bucket: FromQuery[str | None] = None,
 ) -> Response:
-    if table not in kpi_store.TABLES:
-        kpi_store.csv_table({}, table)  # raises the 422 naming the table
-    data = await _report(viewer, from_, to, group_by, client_id, category, bucket, delay_list=None)
-    stamp = f"{data['from']:%Y%m%d}-{data['to']:%Y%m%d}"
-    return Response(
-        content=kpi_store.csv_table(data, table), media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="kpi-{table}-{stamp}.csv"'},
-    )
+    now = dt.datetime.now(UTC)
+    query = kpi_store.parse_query(from_=from_, to=to, group_by=group_by, client_id=client_id, category=category,
+                                  bucket=bucket, now=now)
+    name, content = await kpi_store.export_csv(viewer, query, table, now=now)
+    return Response(content=content, media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 @get("/reports/sla", guards=STAFF, summary="One client's SLA report: service availability and incidents vs plan",

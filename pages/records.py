@@ -23,6 +23,7 @@ from litestar.response import Response, Template
 from accounts.errors import Forbidden, Invalid
 import validation
 from validation.spreadsheet import inert_value
+from accounts.services import audit
 from accounts.viewer import Viewer
 from incidents import admin, chat, services, workflow
 from pages.crud import N_, FormField, Pages, controller
@@ -289,6 +290,8 @@ class RecordPages(Pages):
             offset += EXPORT_BATCH
             if offset >= count or not rows:
                 break
+        await audit(viewer, "export", self.path, None,  # named by its list, as the CMDB exports are
+                    {"columns": ["id", *(c for c, _ in self.columns)], "filters": filters})
         return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{self.path}.csv"'})
 

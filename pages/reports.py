@@ -84,13 +84,10 @@ async def reports_csv(
     client_id: FromQuery[int | None] = None, category: FromQuery[str | None] = None,
     bucket: FromQuery[str | None] = None,
 ) -> Response:
-    if table not in kpi_store.TABLES:
-        kpi_store.csv_table({}, table)  # the 422 naming the table
     query = _query(from_, to, group_by or None, client_id, category or None, bucket or None)
-    data = await kpi_store.report(viewer, query, delay_list=None)
-    return Response(kpi_store.csv_table(data, table), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="kpi-{table}-{query.start:%Y%m%d}-'
-                                                    f'{query.end:%Y%m%d}.csv"'})
+    name, content = await kpi_store.export_csv(viewer, query, table)
+    return Response(content, media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 @get("/reports/clients/{client_id:int}", name="client-sla-report")

@@ -169,3 +169,20 @@ async def test_the_admin_pages_and_the_api_audit_tokens_and_users_alike(db, remo
     assert users == [("update", {"active": [False, True]}), ("update", {"active": [True, False]})]
     assert by_page != by_api
     assert not await _entries(remote_admin, object_type="token")  # one name for the one kind of object
+
+
+async def test_every_export_is_audited(db, remote_admin, session_as):
+    """The record lists' CSV (incidents, windows, SLA plans, webhooks) and the KPI
+    report's CSV, from the API and from the reports page, leave an export entry."""
+    api = remote_admin
+    page, _ = await session_as("admin")
+    for path in ("incidents", "maintenance", "sla-plans", "webhooks"):
+        r = await page.get(f"/{path}/export.csv")
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv"), (path, r.status_code)
+    assert (await api.get("/api/v1/reports/kpi/csv", params={"table": "series"})).status_code == 200
+    assert (await page.get("/reports/csv", params={"table": "call_mix"})).status_code == 200
+    exports = [e for e in await _entries(api, limit=200) if e["action"] == "export"]
+    assert {e["object_type"] for e in exports} >= {"incidents", "maintenance", "sla-plans", "webhooks", "kpi_report"}
+    tables = sorted(e["changes"]["table"] for e in exports if e["object_type"] == "kpi_report")
+    assert tables == ["call_mix", "series"]
+    assert all(e["actor"] for e in exports)
