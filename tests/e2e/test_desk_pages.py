@@ -259,3 +259,59 @@ async def test_portal_sla_report_is_the_clients_own_and_matches_the_staff_one(db
     assert "Отчёт по SLA" in (await globex.get(f"/portal/sla?{DAY}")).text
     bad = await acme.get("/portal/sla?from=yesterday")
     assert bad.status_code == 422 and "from" in bad.text
+
+
+async def test_sla_report_csv_carries_the_api_and_page_numbers_for_staff_and_the_clients_own(db, api, session_as):
+    from incidents.tables import CheckEvent
+    from tests.integration.test_kpi_report import _history as history, at
+
+    ids = await history()
+    mc = await data.asset(ids["site"], "mc-sla-csv", client_id=ids["acme"])
+    service = await data.service(ids["acme"], ids["site"], mc)
+    for state, when in (("critical", at(-120)), ("ok", at(30))):  # 150 minutes down
+        await CheckEvent(asset=mc, key="reachability", to_state=state, at=when).save()
+    body = (await api.get(f"/api/v1/reports/sla?client_id={ids['acme']}&{DAY}")).json()
+    staff, _ = await session_as("noc")
+    html = (await staff.get(f"/reports/clients/{ids['acme']}?{DAY}")).text
+    links = {m.group(2): m.group(1).replace("&amp;", "&")
+             for m in re.finditer(r'href="(/reports/clients/\d+/csv\?[^"]*table=(\w+)[^"]*)"', html)}
+    assert set(links) == {"plan", "services", "incidents"}
+
+    def rows(response) -> list[dict]:
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"].startswith("text/csv")
+        assert "attachment" in response.headers["content-disposition"]
+        return list(csv.DictReader(io.StringIO(response.text)))
+
+    plan = rows(await staff.get(links["plan"]))
+    assert {r["priority"]: (int(r["response_minutes"]), int(r["resolution_minutes"])) for r in plan} == {
+        p: (m, body["plan"]["resolution_minutes"][p]) for p, m in body["plan"]["response_minutes"].items()}
+    services = rows(await staff.get(links["services"]))
+    assert [(int(r["service_id"]), float(r["availability_pct"]), float(r["downtime_minutes"])) for r in services] == [
+        (s["id"], s["availability_pct"], s["downtime_minutes"]) for s in body["services"]]
+    assert float(services[0]["downtime_minutes"]) == 150.0 and int(services[0]["service_id"]) == service
+    [incidents] = rows(await staff.get(links["incidents"]))
+    for key in ("incidents", "resolved", "response_breach_pct", "resolution_breach_pct"):
+        assert float(incidents[key]) == body["incidents"][key], key
+    assert int(incidents["open_now"]) == body["open_now"] == int(_metric(html, "open_now"))
+    ttr = body["incidents"]["time_to_resolve"]["calendar"]
+    assert [float(incidents[f"time_to_resolve_calendar_{s}"]) for s in ("mean", "median", "p90")] == \
+        [ttr["mean"], ttr["median"], ttr["p90"]]
+    assert _metric(html, "time_to_resolve") == f"{ttr['mean']} / {ttr['median']} / {ttr['p90']}"
+    assert (await staff.get(f"/reports/clients/{ids['acme']}/csv?{DAY}&table=nope")).status_code == 422
+
+    # the portal: the client's own CSV, the same text, whatever client_id the query names
+    acme, _ = await session_as("client", ids["acme"])
+    portal_html = (await acme.get(f"/portal/sla?{DAY}")).text
+    portal_links = {m.group(2): m.group(1).replace("&amp;", "&")
+                    for m in re.finditer(r'href="(/portal/sla/csv\?[^"]*table=(\w+)[^"]*)"', portal_html)}
+    assert set(portal_links) == set(links)
+    for table, link in portal_links.items():
+        own = await acme.get(link + f"&client_id={ids['globex']}")
+        assert own.text == (await staff.get(links[table])).text, table
+    globex, _ = await session_as("client", ids["globex"])
+    theirs = await globex.get(f"/portal/sla/csv?{DAY}&table=services&client_id={ids['acme']}")
+    assert rows(theirs) == [] and "mc-sla-csv" not in theirs.text
+    [globex_incidents] = rows(await globex.get(f"/portal/sla/csv?{DAY}&table=incidents&client_id={ids['acme']}"))
+    assert globex_incidents["incidents"] == "1"  # Globex's own power call, not Acme's two
+    assert (await globex.get(f"/reports/clients/{ids['acme']}/csv?{DAY}")).status_code in (302, 303)
