@@ -315,3 +315,43 @@ async def test_sla_report_csv_carries_the_api_and_page_numbers_for_staff_and_the
     [globex_incidents] = rows(await globex.get(f"/portal/sla/csv?{DAY}&table=incidents&client_id={ids['acme']}"))
     assert globex_incidents["incidents"] == "1"  # Globex's own power call, not Acme's two
     assert (await globex.get(f"/reports/clients/{ids['acme']}/csv?{DAY}")).status_code in (302, 303)
+
+
+def _reply_groups(panel: str) -> list[tuple[str, list[int]]]:
+    """The reply picker's groups in order: (data-language-group, [reply ids])."""
+    return [(m.group(1), [int(v) for v in re.findall(r'<option value="(\d+)"', m.group(2))])
+            for m in re.finditer(r'<optgroup label="[^"]*" data-language-group="([^"]*)">(.*?)</optgroup>', panel,
+                                 re.S)]
+
+
+async def test_the_desk_panel_offers_replies_in_the_clients_language_first(db, api, session_as):
+    from accounts.tables import User
+    from cmdb.tables import Contact
+    from tests.integration.test_kb import _fiber_incident as make
+
+    incident_id, acme = await make(api)
+
+    async def reply(name: str, language: str, category: str = "fiber") -> int:
+        return (await api.post("/api/v1/canned-replies", json={
+            "name": name, "category": category, "language": language, "body": "{asset}"})).json()["id"]
+
+    en_fiber, ru_fiber, en_any = await reply("fiber-check", "en"), await reply("оптика", "ru"), \
+        await reply("generic", "en", "")
+    page, _ = await session_as("noc")
+    # no contact or portal user says: the viewer's language
+    assert _reply_groups((await page.get(f"/incidents/{incident_id}/desk")).text) == [
+        ("en", [en_fiber, en_any]), ("other", [ru_fiber])]
+    page.headers["Accept-Language"] = "ru"
+    assert _reply_groups((await page.get(f"/incidents/{incident_id}/desk")).text) == [
+        ("ru", [ru_fiber]), ("other", [en_fiber, en_any])]
+    page.headers["Accept-Language"] = "en"
+    # the client's portal user reads Russian
+    _, portal_user = await session_as("client", acme)
+    await User.update({User.language: "ru"}).where(User.id == portal_user.id)
+    assert _reply_groups((await page.get(f"/incidents/{incident_id}/desk")).text)[0] == ("ru", [ru_fiber])
+    # a contact who gets the incident e-mail outranks the portal user and the other contacts
+    for name, language, notify in (("Ivan", "ru", False), ("Jane", "en", True), ("Petr", "ru", False)):
+        await Contact(client=acme, name=name, name_norm=name.lower(), language=language, notify=notify).save()
+    html = (await page.get(f"/incidents/{incident_id}")).text
+    panel = html[html.index('id="desk-panel"'):]
+    assert _reply_groups(panel) == [("en", [en_fiber, en_any]), ("other", [ru_fiber])]
