@@ -85,6 +85,36 @@ async def test_kpi_report_over_a_real_history(db, api):
     assert "first_contact_resolution_pct" in body["definitions"]
 
 
+async def test_the_cohort_is_the_incidents_opened_in_from_to(db, api):
+    """Cohort: opened in [from, to). One opened exactly at `from` counts; one
+    opened exactly at `to` does not; one opened before `from` and resolved
+    inside does not (its resolution shows in the series' resolved only)."""
+    start, end = dt.datetime(2026, 11, 23, tzinfo=dt.timezone.utc), dt.datetime(2026, 11, 24, tzinfo=dt.timezone.utc)
+    second = dt.timedelta(seconds=1)
+    acme = await data.client("Acme")
+
+    async def opened(title: str, when: dt.datetime) -> int:
+        return (await services.create_manual(SYSTEM, services.ManualIncident(
+            title=title, category="fiber", client_id=acme, source="phone", priority="P3"), now=when))["id"]
+
+    at_start, inside = await opened("at from", start), await opened("inside", at(0))
+    at_end, before = await opened("at to", end), await opened("before from", start - second)
+    for incident, resolved in ((inside, at(30)), (before, at(60)), (at_end, end + second)):
+        await services.transition(SYSTEM, incident, "acknowledged", now=resolved - second)
+        await services.transition(SYSTEM, incident, "in_progress", now=resolved - second)
+        await services.transition(SYSTEM, incident, "resolved", now=resolved)
+    body = (await api.get(f"/api/v1/reports/kpi?{DAY}&group_by=category")).json()
+    totals = body["totals"]
+    assert totals["incidents"] == 2  # at from, inside
+    assert totals["resolved"] == 1  # inside; `before` is resolved in the period but not of the cohort
+    assert totals["time_to_resolve"]["calendar"]["n"] == 1 and totals["time_to_resolve"]["calendar"]["mean"] == 30.0
+    assert [(g["key"], g["incidents"]) for g in body["groups"]] == [("fiber", 2)]
+    assert body["series"] == [{"period": "2026-11-23", "incoming": 2, "resolved": 2}]
+    assert body["backlog"]["open"] == 1  # at from is still open: the snapshot is not the cohort
+    the_next_day = (await api.get("/api/v1/reports/kpi?from=2026-11-24&to=2026-11-24")).json()["totals"]
+    assert the_next_day["incidents"] == 1 and the_next_day["resolved"] == 1  # at to opens the next day's cohort
+
+
 async def test_facts_follow_a_change_of_the_history(db, api):
     ids = await _history()
     first = (await api.get(f"/api/v1/reports/kpi?{DAY}")).json()["totals"]
