@@ -165,3 +165,18 @@ def scratch_pg(server_url: str, prefix: str, keep: bool = False):
                 await pg_admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     return scratch()
+
+
+def arguments(doc: str | None, *, engines: bool = False, pg_default_from_env: bool = True):
+    """The options every bench takes: --pg (a scratch database is made on that
+    server and dropped), --no-record, and with `engines` --engines sqlite,pg."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=(doc or "").split("\n\n")[0])
+    parser.add_argument("--pg", metavar="URL", default=os.environ.get("RACKCARD_TEST_PG_URL") if pg_default_from_env else None,
+                        help="PostgreSQL server URL" + (" (default RACKCARD_TEST_PG_URL)" if pg_default_from_env else "")
+                        + "; a scratch database is created there and dropped")
+    parser.add_argument("--no-record", action="store_true", help="print only; do not append to bench/RESULTS.md")
+    if engines:
+        parser.add_argument("--engines", default="sqlite,pg", help="sqlite,pg (default both)")
+    return parser

@@ -16,7 +16,6 @@ one request at a time, on SQLite and on PostgreSQL. Targets: p95 < 100 ms.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import datetime as dt
 import os
@@ -34,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
-from _results import append_run, headline, machine, pg_admin, pg_database_url  # noqa: E402
+from _results import append_run, arguments, headline, machine, pg_admin, pg_database_url  # noqa: E402
 from cmdb_card_search import BENCH_SECRET_KEY, Dataset, percentile, seed_pg, seed_sqlite  # noqa: E402
 from rackcard import db as rdb  # noqa: E402
 
@@ -205,14 +204,10 @@ async def main_async(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--pg", default=os.environ.get("RACKCARD_TEST_PG_URL"),
-                        help="PostgreSQL server URL (default RACKCARD_TEST_PG_URL); a database is created and dropped")
-    parser.add_argument("--engines", default="sqlite,pg")
+    parser = arguments(__doc__, engines=True)
     parser.add_argument("--scale", type=float, default=1.0, help="multiply the sizes (0.1 for a quick look)")
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=10)
-    parser.add_argument("--no-record", action="store_true", help="don't append to bench/RESULTS.md")
     args = parser.parse_args(argv)
     import logging
 

@@ -31,7 +31,6 @@ Results are appended to bench/RESULTS.md (machine, date, dataset sizes).
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import datetime as dt
 import os
@@ -50,7 +49,7 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 
 from cmdb import addressing  # noqa: E402
-from _results import RESULTS, append_run, headline, machine, pg_admin, pg_database_url  # noqa: E402  (bench/ is the script's directory)
+from _results import RESULTS, append_run, arguments, headline, machine, pg_admin, pg_database_url  # noqa: E402  (bench/ is the script's directory)
 from rackcard import db as rdb  # noqa: E402
 from accounts import secretbox  # noqa: E402
 
@@ -537,10 +536,7 @@ async def main_async(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--pg", default=os.environ.get("RACKCARD_TEST_PG_URL"),
-                        help="PostgreSQL server URL (default RACKCARD_TEST_PG_URL); a database is created and dropped")
-    parser.add_argument("--engines", default="sqlite,pg", help="sqlite,pg (default both)")
+    parser = arguments(__doc__, engines=True)
     parser.add_argument("--clients", type=int, default=10_000)
     parser.add_argument("--assets", type=int, default=100_000)
     parser.add_argument("--ips", type=int, default=200_000)
@@ -549,7 +545,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--sqlite-analyze", action="store_true", help="run ANALYZE on SQLite after seeding")
     parser.add_argument("--keep", action="store_true", help="keep the databases")
-    parser.add_argument("--no-record", action="store_true", help="don't append to bench/RESULTS.md")
     args = parser.parse_args(argv)
     import logging
 

@@ -13,7 +13,6 @@ server, so the figures are a floor.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import datetime as dt
 import os
@@ -33,7 +32,7 @@ sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 
 import cmdb_card_search as card_bench  # noqa: E402  (bench/ is the script's directory)
 from _processes import free_port, wait_until_up  # noqa: E402  (the e2e tests' process helpers)
-from _results import append_run, headline, load_average, machine, scratch_pg  # noqa: E402
+from _results import append_run, arguments, headline, load_average, machine, scratch_pg  # noqa: E402
 from rackcard import db as rdb  # noqa: E402
 
 USERS = (1, 8, 32)
@@ -198,13 +197,11 @@ def run_engine(label: str, url: str, data, args) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = arguments(__doc__, pg_default_from_env=False)
     parser.add_argument("--scale", type=float, default=1.0, help="1.0 = 10,000 clients (as the card bench)")
     parser.add_argument("--seconds", type=float, default=15.0, help="how long each user count runs")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="web processes")
-    parser.add_argument("--pg", metavar="URL", help="also run on this PostgreSQL server (a scratch database is made)")
     parser.add_argument("--users", default=",".join(map(str, USERS)), help="concurrent users, one step each")
-    parser.add_argument("--no-record", action="store_true", help="print only; do not append to bench/RESULTS.md")
     args = parser.parse_args(argv)
     args.users = [int(u) for u in args.users.split(",")]
     data = card_bench.Dataset(int(10_000 * args.scale), int(100_000 * args.scale), int(200_000 * args.scale)).build()

@@ -23,7 +23,6 @@ Results are appended to bench/RESULTS.md (machine, date).
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import datetime as dt
 import json
@@ -41,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
-from _results import RESULTS, append_run, headline, machine, pg_admin, pg_database_url  # noqa: E402
+from _results import RESULTS, append_run, arguments, headline, machine, pg_admin, pg_database_url  # noqa: E402
 from cmdb_card_search import percentile  # noqa: E402  (the same helper)
 from rackcard import db as rdb  # noqa: E402
 
@@ -294,13 +293,9 @@ async def main_async(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--pg", default=os.environ.get("RACKCARD_TEST_PG_URL"),
-                        help="PostgreSQL server URL (default RACKCARD_TEST_PG_URL); a database is created and dropped")
-    parser.add_argument("--engines", default="sqlite,pg", help="sqlite,pg (default both)")
+    parser = arguments(__doc__, engines=True)
     parser.add_argument("--incidents", type=int, default=100_000)
     parser.add_argument("--samples", type=int, default=20, help="measured requests per line")
-    parser.add_argument("--no-record", action="store_true", help="don't append to bench/RESULTS.md")
     args = parser.parse_args(argv)
     import logging
 

@@ -16,7 +16,6 @@ process is not counted, its wall time is). Target: < 1 ms per request.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import datetime as dt
 import os
@@ -31,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx  # noqa: E402
 
-from _results import append_run, headline, load_average, machine, scratch_pg  # noqa: E402
+from _results import append_run, arguments, headline, load_average, machine, scratch_pg  # noqa: E402
 
 TARGET_MS = 1.0
 HEADER = "## request_cost — the fixed cost of an authenticated request"
@@ -94,10 +93,8 @@ async def run(url: str, n: int) -> dict[str, dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = arguments(__doc__)
     parser.add_argument("--requests", type=int, default=2000)
-    parser.add_argument("--pg", default=os.environ.get("RACKCARD_TEST_PG_URL"), help="PostgreSQL server URL")
-    parser.add_argument("--no-record", action="store_true", help="print only; do not append to bench/RESULTS.md")
     args = parser.parse_args(argv)
     import logging
 

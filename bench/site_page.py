@@ -22,7 +22,6 @@ Results are appended to bench/RESULTS.md.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import datetime as dt
 import os
@@ -38,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
-from _results import append_run, headline, machine, scratch_pg  # noqa: E402
+from _results import append_run, arguments, headline, machine, scratch_pg  # noqa: E402
 from rackcard import db as rdb  # noqa: E402
 
 TARGET_P95_MS = 300.0
@@ -146,11 +145,9 @@ async def run(url: str, n_assets: int, requests: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = arguments(__doc__)
     parser.add_argument("--assets", type=int, default=500)
     parser.add_argument("--requests", type=int, default=60)
-    parser.add_argument("--pg", default=os.environ.get("RACKCARD_TEST_PG_URL"), help="PostgreSQL server URL")
-    parser.add_argument("--no-record", action="store_true", help="print only, do not append to bench/RESULTS.md")
     args = parser.parse_args(argv)
     results = []
     load = os.getloadavg()

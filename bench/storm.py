@@ -32,7 +32,6 @@ Results are appended to bench/RESULTS.md under "storm" (machine, date).
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import datetime as dt
 import os
@@ -45,7 +44,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from _results import RESULTS, append_run, headline, machine, scratch_pg  # noqa: E402  (bench/ is the script's directory)
+from _results import RESULTS, append_run, arguments, headline, machine, scratch_pg  # noqa: E402  (bench/ is the script's directory)
 
 from incidents.rules import (  # noqa: E402
     AssetInfo,
@@ -412,16 +411,14 @@ def record(pure: list[dict], full: dict[str, dict], args, skipped: str | None) -
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = arguments(__doc__)
     parser.add_argument("--assets", type=int, default=500)
     parser.add_argument("--clients", type=int, default=200, help="owning clients, assets spread over them")
     parser.add_argument("--batch", type=int, default=100, help="observations per batch on the full path")
     parser.add_argument("--pure-batches", default="50,100", help="batch sizes for the pure engine")
     parser.add_argument("--repeats", type=int, default=7, help="runs of the pure engine (median)")
     parser.add_argument("--full-repeats", type=int, default=3, help="runs of the full path per engine (median)")
-    parser.add_argument("--pg", default=os.environ.get("RACKCARD_TEST_PG_URL"))
     parser.add_argument("--pure-only", action="store_true")
-    parser.add_argument("--no-record", action="store_true", help="don't append to bench/RESULTS.md")
     args = parser.parse_args(argv)
     args.load = os.getloadavg()
 

@@ -11,7 +11,6 @@ and kept, scaled to 1,000 devices, plus the time the roll-up and pruning took.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import datetime as dt
 import sys
@@ -21,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _results import append_run, headline, machine, scratch_pg  # noqa: E402  (bench/ is the script's directory)
+from _results import append_run, arguments, headline, machine, scratch_pg  # noqa: E402  (bench/ is the script's directory)
 
 KEYS = ("power:input_voltage", "power:minutes_remaining", "power:load", "rx_power:2")
 USAGE = ("`./run bench timeseries [--devices N] [--pg URL]`: one day of samples (each device polled once a minute, "
@@ -82,10 +81,8 @@ async def run(url: str, devices: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = arguments(__doc__, pg_default_from_env=False)
     parser.add_argument("--devices", type=int, default=100, help="simulated devices (figures are scaled to 1,000)")
-    parser.add_argument("--pg", metavar="URL", help="also run on this PostgreSQL server (a scratch database is made)")
-    parser.add_argument("--no-record", action="store_true", help="print only; do not append to bench/RESULTS.md")
     args = parser.parse_args(argv)
     lines = [f"### {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC — {machine()}", "",
              f"{args.devices} devices x {len(KEYS)} numeric checks x 1 poll/min x 1 day, scaled to 1,000 devices:", "",

@@ -1,7 +1,9 @@
 """What one client may be told about an incident: its own affected assets,
 and text in which other clients' names and their equipment's names are
-masked. The portal (portal.scope) and client e-mail (incidents.notify) both
-use this, so a shared incident reads the same way on the page and in the mail.
+masked, and so are the management addresses of every affected asset (the
+engine's texts quote the poller: "no SNMP answer from 10.1.1.5:161"). The
+portal (portal.scope) and client e-mail (incidents.notify) both use this, so
+a shared incident reads the same way on the page and in the mail.
 """
 
 from __future__ import annotations
@@ -14,20 +16,28 @@ from cmdb.tables import Asset, Client
 from incidents.tables import AffectedAsset, AffectedClient
 
 MASKED = "[another client]"
+MASKED_ADDRESS = "[management address]"
 
 
 class Masker:
-    """Replaces whole-word occurrences of the given names with MASKED."""
+    """Replaces whole-word occurrences of the given names with MASKED, and the
+    given addresses (with a `:port` after one) with MASKED_ADDRESS."""
 
-    def __init__(self, terms: Iterable[str]):
+    def __init__(self, terms: Iterable[str], addresses: Iterable[str] = ()):
         words = sorted({t.strip() for t in terms if t and t.strip()}, key=len, reverse=True)
         self._re = re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, words)) + r")(?![\w-])",
                               re.IGNORECASE) if words else None
+        hosts = sorted({a.strip() for a in addresses if a and a.strip()}, key=len, reverse=True)
+        # 10.1.1.5 but not 10.1.1.50 nor 110.1.1.5; a trailing full stop ends the sentence, not the address
+        self._addresses = re.compile(r"(?<![\w.:-])\[?(" + "|".join(map(re.escape, hosts))
+                                     + r")\]?(?::\d+)?(?![\w:-]|\.\w)", re.IGNORECASE) if hosts else None
 
     def __call__(self, text: str | None) -> str:
-        if not text or self._re is None:
-            return text or ""
-        return self._re.sub(MASKED, text)
+        if not text:
+            return ""
+        if self._addresses is not None:
+            text = self._addresses.sub(MASKED_ADDRESS, text)
+        return self._re.sub(MASKED, text) if self._re is not None else text
 
 
 @dataclass
@@ -49,8 +59,14 @@ async def client_views(incident_ids: list[int], client_id: int) -> dict[int, Cli
                                         AffectedAsset.role).where(AffectedAsset.incident.is_in(incident_ids)) \
         .order_by(AffectedAsset.id)
     asset_ids = sorted({a["asset_id"] for a in linked})
-    owners = {r["id"]: (r["client"], r["name"]) for r in await Asset.select(Asset.id, Asset.client, Asset.name)
-              .where(Asset.id.is_in(asset_ids))} if asset_ids else {}
+    rows = await Asset.select(Asset.id, Asset.client, Asset.name, Asset.mgmt_ip) \
+        .where(Asset.id.is_in(asset_ids)) if asset_ids else []
+    owners = {r["id"]: (r["client"], r["name"]) for r in rows}
+    addresses = {r["id"]: r["mgmt_ip"] for r in rows if r["mgmt_ip"]}
+    hidden: dict[int, set[str]] = {i: set() for i in incident_ids}  # no client sees a management address
+    for a in linked:
+        if a["asset_id"] in addresses:
+            hidden[a["incident"]].add(addresses[a["asset_id"]])
     for a in linked:
         owner, current = owners.get(a["asset_id"], (-1, ""))
         if owner == client_id:
@@ -64,4 +80,4 @@ async def client_views(incident_ids: list[int], client_id: int) -> dict[int, Cli
              .where(Client.id.is_in(other_ids))} if other_ids else {}
     for o in others:
         terms[o["incident"]].update((o["name"], *names.get(o["client_id"], ())))
-    return {i: ClientView(own[i], Masker(terms[i])) for i in incident_ids}
+    return {i: ClientView(own[i], Masker(terms[i], hidden[i])) for i in incident_ids}

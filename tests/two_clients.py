@@ -136,7 +136,11 @@ async def build(now: dt.datetime | None = None) -> World:
     w.shared_incident = await _incident(
         "site:KHM:power", "Power problem at Khimki node: ups-khimki on battery; rtr-bravo-1, rtr-alpha-1 unreachable",
         "power", {w.ups: "root", w.alpha_asset: "impacted", w.bravo_asset: "impacted"}, [w.alpha, w.bravo], now,
-        public=["opened: ups-khimki on battery\nrtr-alpha-1: reachability critical\nrtr-bravo-1: reachability critical",
+        # the engine quotes the poller: management addresses in public text, masked for clients
+        public=["opened: ups-khimki on battery\nrtr-alpha-1: reachability critical\nrtr-bravo-1: reachability critical"
+                "\nrtr-alpha-1: no SNMP answer from 10.1.1.1:161 after 2 tries of 1 s (or wrong community)"
+                "\nrtr-bravo-1: no SNMP answer from 10.2.2.2:161 after 2 tries of 1 s (or wrong community)"
+                "\nups-khimki: on battery (10.9.9.9)",
                 "Engineers are on the way to Khimki node"],
         internal=["INTERNAL-NOTE-4711: Bravo Corp disputes the invoice; vendor ticket open"])
     w.alpha_incident = await _incident("manual:alpha", "Alpha router reboot loop", "equipment",
