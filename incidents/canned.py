@@ -161,6 +161,27 @@ async def list_replies(viewer: Viewer, *, category: str | None = None, language:
     return [_serialise(r) for r in rows]
 
 
+async def client_language(incident_id: int) -> str | None:
+    """The language the incident's clients read: most of their contacts who get
+    incident e-mail, else most of their portal users who chose one, else most
+    of their contacts; None when no client is affected or none says."""
+    from collections import Counter
+
+    q = Sql()
+
+    def clients() -> str:
+        return f"(SELECT client_id FROM inc_affected_client WHERE incident = {q(incident_id)})"
+
+    rows = await q.fetch(
+        f"SELECT language, CASE WHEN notify THEN 0 ELSE 2 END AS rank FROM cmdb_contact WHERE client IN {clients()} "
+        f"UNION ALL SELECT language, 1 AS rank FROM rc_user WHERE client_id IN {clients()} AND language <> ''")
+    for rank in (0, 1, 2):
+        found = Counter(r["language"] for r in rows if r["rank"] == rank and r["language"] in kb.LANGUAGES)
+        if found:
+            return found.most_common(1)[0][0]
+    return None
+
+
 # ---------------------------------------------------------------- filling from an incident
 
 

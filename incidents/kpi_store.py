@@ -609,6 +609,11 @@ def csv_table(data: Mapping[str, Any], table: str) -> str:
         header, rows = ["line", "reached", "escalated", "escalation_rate_pct"], data["escalation_by_line"]
     else:
         header, rows = ["incident_id", "minutes"], data["totals"]["detection_to_first_call"]["incidents"]
+    return _csv(header, rows)
+
+
+def _csv(header: list[str], rows: Iterable[Mapping[str, Any]]) -> str:
+    """Rows as CSV under `header` (None as an empty cell, CRLF line ends)."""
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=header, extrasaction="ignore", lineterminator="\r\n")
     writer.writeheader()
@@ -685,6 +690,46 @@ async def sla_report(viewer: Viewer, client_id: int, query: Query, *, now: dt.da
         "definitions": {**kpi.DEFINITIONS_SLA, **{k: kpi.DEFINITIONS[k] for k in (
             "response_breach_pct", "resolution_breach_pct", "time_to_first_response", "time_to_resolve")}},
     }
+
+
+SLA_TABLES = ("plan", "services", "incidents")
+_SLA_SPREAD = ("time_to_first_response", "time_to_resolve")
+_SLA_INCIDENT_COLUMNS = ["incidents", "resolved", "open_now", "under_sla", "response_breached", "response_breach_pct",
+                         "resolution_breached", "resolution_breach_pct",
+                         *(f"{name}_{clock}_{stat}" for name in _SLA_SPREAD for clock in ("calendar", "business")
+                           for stat in ("n", "mean", "median", "p90"))]
+
+
+def sla_csv_table(data: Mapping[str, Any], table: str) -> str:
+    """One table of a client's SLA report (sla_report) as CSV, the same numbers:
+    `plan` (minutes per priority; only the header without a plan), `services`
+    (availability and downtime of each), `incidents` (one row: counts, breach
+    rates and the response/resolution spreads in minutes)."""
+    if table not in SLA_TABLES:
+        raise Invalid(f"table must be one of {', '.join(SLA_TABLES)}", field="table")
+    if table == "plan":
+        plan = data["plan"]
+        header = ["priority", "response_minutes", "resolution_minutes", "hours"]
+        rows = [] if plan is None else [
+            {"priority": p, "response_minutes": minutes, "resolution_minutes": plan["resolution_minutes"].get(p),
+             "hours": plan["hours"]} for p, minutes in plan["response_minutes"].items()]
+    elif table == "services":
+        header = ["service_id", "kind", "bandwidth_mbps", "description", "site", "availability_pct",
+                  "downtime_minutes"]
+        rows = [{**s, "service_id": s["id"]} for s in data["services"]]
+    else:
+        header, row = _SLA_INCIDENT_COLUMNS, {**data["incidents"], "open_now": data["open_now"]}
+        for name in _SLA_SPREAD:
+            for clock in ("calendar", "business"):
+                for stat, value in data["incidents"][name][clock].items():
+                    row[f"{name}_{clock}_{stat}"] = value
+        rows = [row]
+    return _csv(header, rows)
+
+
+def sla_csv_filename(data: Mapping[str, Any], table: str) -> str:
+    """The download name of an SLA CSV table: client id, table and period."""
+    return f"sla-{data['client']['id']}-{table}-{data['from']:%Y%m%d}-{data['to']:%Y%m%d}.csv"
 
 
 #: The client's own numbers are read with staff rights after the scope check above (the report is about them only).

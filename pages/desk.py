@@ -15,6 +15,7 @@ import validation
 from accounts.http import CurrentViewer
 from cmdb.services import ASSET_KINDS
 from incidents import canned, kb, workflow
+from rackcard.i18n import language_of
 
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 PAGE = 50
@@ -91,19 +92,24 @@ async def kb_update(viewer: CurrentViewer, article_id: FromPath[int], data: Form
 # ---------------------------------------------------------------- on the incident page
 
 
-async def panel_context(viewer, incident_id: int, **extra) -> dict:
+async def panel_context(request: Request, viewer, incident_id: int, **extra) -> dict:
     """What _desk_panel.html shows: the incident page includes it, and the
-    panel's own routes answer htmx with it (one builder for both)."""
-    return {"incident_id": incident_id, "articles": await kb.suggestions(viewer, incident_id),
-            "replies": await canned.list_replies(viewer, category=await kb.incident_category(incident_id)),
+    panel's own routes answer htmx with it (one builder for both). Replies and
+    articles in the language the incident's client reads come first (the
+    viewer's own language when the incident names no client that says)."""
+    language = await canned.client_language(incident_id) or language_of(request)
+    replies = await canned.list_replies(viewer, category=await kb.incident_category(incident_id))
+    return {"incident_id": incident_id, "articles": await kb.suggestions(viewer, incident_id, language=language),
+            "reply_language": language, "replies": [r for r in replies if r["language"] == language],
+            "other_replies": [r for r in replies if r["language"] != language],
             "used": await kb.used_on(viewer, incident_id), "preview": None, "error": None, "reply_id": None,
             "placeholders": canned.PLACEHOLDERS, **extra}
 
 
 @get("/incidents/{incident_id:int}/desk", name="incident-desk")
-async def incident_desk(viewer: CurrentViewer, incident_id: FromPath[int]) -> Template:
+async def incident_desk(request: Request, viewer: CurrentViewer, incident_id: FromPath[int]) -> Template:
     """The desk panel alone (suggested articles and canned replies), as the incident page includes it."""
-    return Template("pages/_desk_panel.html", context=await panel_context(viewer, incident_id))
+    return Template("pages/_desk_panel.html", context=await panel_context(request, viewer, incident_id))
 
 
 @post("/incidents/{incident_id:int}/kb-use", status_code=303)
@@ -114,7 +120,7 @@ async def incident_kb_use(request: Request, viewer: CurrentViewer, incident_id: 
         raise Invalid("article_id must be an article's id", field="article_id") from None
     await kb.use(viewer, incident_id, article_id)
     if "hx-request" in request.headers:
-        return Template("pages/_desk_panel.html", context=await panel_context(viewer, incident_id))
+        return Template("pages/_desk_panel.html", context=await panel_context(request, viewer, incident_id))
     return Redirect(f"/incidents/{incident_id}", status_code=303)
 
 
@@ -136,10 +142,11 @@ async def incident_reply(request: Request, viewer: CurrentViewer, incident_id: F
                 return Response(content="", status_code=204, headers={"HX-Refresh": "true"})
             return Redirect(f"/incidents/{incident_id}", status_code=303)
         preview = await canned.render(viewer, incident_id, reply_id, values)
-        context = await panel_context(viewer, incident_id, preview=preview, reply_id=reply_id, values=values)
+        context = await panel_context(request, viewer, incident_id, preview=preview, reply_id=reply_id,
+                                      values=values)
         return Template("pages/_desk_panel.html", context=context)
     except Invalid as exc:
-        context = await panel_context(viewer, incident_id, error=exc, reply_id=reply_id, values=values)
+        context = await panel_context(request, viewer, incident_id, error=exc, reply_id=reply_id, values=values)
         return Template("pages/_desk_panel.html", context=context, status_code=422)
 
 

@@ -48,7 +48,7 @@ async def call_list(viewer, client_ids: list[int]) -> list[dict]:
 
 
 @get("/incidents/{incident_id:int}", name="incident")
-async def incident_page(viewer: CurrentViewer, incident_id: FromPath[int]) -> Template:
+async def incident_page(request: Request, viewer: CurrentViewer, incident_id: FromPath[int]) -> Template:
     incident = await services.get_incident(viewer, incident_id)
     asset_ids = [a["asset_id"] for a in incident["affected_assets"]]
     checks = await check_states(viewer, asset_ids)
@@ -70,7 +70,7 @@ async def incident_page(viewer: CurrentViewer, incident_id: FromPath[int]) -> Te
         "window_minutes": WINDOW_MINUTES,
         "nav": "board",
         "history": await history(viewer, "incident", incident_id),
-        **await panel_context(viewer, incident_id),
+        **await panel_context(request, viewer, incident_id),
     })
 
 

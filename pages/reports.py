@@ -1,7 +1,8 @@
 """The reports page (/reports): the KPI report of incidents.kpi_store with
 server-made SVG charts, a period picker, CSV links for every table, printable.
 The numbers are the API's (same service function); /reports/csv serves the
-same CSV as the API to a logged-in staff session."""
+same CSV as the API to a logged-in staff session. A client's SLA report
+(/reports/clients/N) has its own CSV per table (/reports/clients/N/csv)."""
 
 from __future__ import annotations
 
@@ -86,8 +87,18 @@ async def reports_csv(
 ) -> Response:
     query = _query(from_, to, group_by or None, client_id, category or None, bucket or None)
     name, content = await kpi_store.export_csv(viewer, query, table)
-    return Response(content, media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return csv_download(content, name)
+
+
+def csv_download(text: str, filename: str) -> Response:
+    """A CSV table as a file download."""
+    return Response(text, media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+def sla_csv_links(base: str, params: dict) -> dict[str, str]:
+    """The SLA report's CSV download per table, for the same period (`base`: the CSV route)."""
+    return {t: f"{base}?" + urlencode({**params, "table": t}) for t in kpi_store.SLA_TABLES}
 
 
 @get("/reports/clients/{client_id:int}", name="client-sla-report")
@@ -97,8 +108,19 @@ async def client_sla_page(viewer: CurrentViewer, client_id: FromPath[int], from_
     query = _query(from_, to, None, client_id, None, None)
     data = await kpi_store.sla_report(viewer, client_id, query)
     params = query.days()
-    return Template("pages/client_sla.html", context={"nav": "reports", "data": data, "params": params,
-                                                       "labels": LABELS})
+    return Template("pages/client_sla.html", context={
+        "nav": "reports", "data": data, "params": params, "labels": LABELS,
+        "csv": sla_csv_links(f"/reports/clients/{client_id}/csv", params)})
 
 
-page_routes: list = [reports_page, reports_csv, client_sla_page]
+@get("/reports/clients/{client_id:int}/csv", name="client-sla-csv")
+async def client_sla_csv(viewer: CurrentViewer, client_id: FromPath[int], table: FromQuery[str] = "incidents",
+                         from_: From = None, to: FromQuery[str | None] = None) -> Response:
+    """One table of a client's SLA report as CSV (the page's numbers)."""
+    if table not in kpi_store.SLA_TABLES:
+        kpi_store.sla_csv_table({}, table)  # the 422 naming the table
+    data = await kpi_store.sla_report(viewer, client_id, _query(from_, to, None, client_id, None, None))
+    return csv_download(kpi_store.sla_csv_table(data, table), kpi_store.sla_csv_filename(data, table))
+
+
+page_routes: list = [reports_page, reports_csv, client_sla_page, client_sla_csv]

@@ -16,12 +16,13 @@ from litestar.enums import RequestEncodingType
 from litestar.exceptions import PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.params import Body, FromPath, FromQuery, QueryParameter
-from litestar.response import Redirect, Template
+from litestar.response import Redirect, Response, Template
 
 from accounts.errors import DomainError, Invalid
 import validation
 from accounts.http import CurrentViewer, page_viewer
 from incidents import kpi, kpi_store, power
+from pages.reports import csv_download, sla_csv_links
 from rackcard.i18n import language_of
 from portal.scope import REQUEST_KINDS, PortalScope
 from portal.scope import Request as PortalRequest
@@ -197,14 +198,33 @@ async def kb_article(viewer: CurrentViewer, article_id: FromPath[int]) -> Templa
                                                        "nav": "kb"})
 
 
+def _sla_query(scope: PortalScope, from_: str | None, to: str | None) -> kpi_store.Query:
+    """The SLA report's period, for the client's own id whatever the query string says."""
+    return kpi_store.parse_query(from_=from_, to=to, group_by=None, client_id=scope.client_id, category=None,
+                                 bucket=None, now=dt.datetime.now(dt.timezone.utc))
+
+
 @get("/sla")
 async def sla_page(viewer: CurrentViewer, from_: From = None, to: FromQuery[str | None] = None) -> Template:
     """The client's own SLA report, printable (the staff report's numbers, for this client only)."""
     scope = PortalScope(viewer)
-    query = kpi_store.parse_query(from_=from_, to=to, group_by=None, client_id=scope.client_id, category=None,
-                                  bucket=None, now=dt.datetime.now(dt.timezone.utc))
-    return Template("portal/sla.html", context={"data": await scope.sla_report(query), "params": query.days(),
-                                                "labels": kpi.LABELS, "nav": "sla"})
+    query = _sla_query(scope, from_, to)
+    params = query.days()
+    return Template("portal/sla.html", context={"data": await scope.sla_report(query), "params": params,
+                                                "labels": kpi.LABELS, "nav": "sla",
+                                                "csv": sla_csv_links("/portal/sla/csv", params)})
+
+
+@get("/sla/csv")
+async def sla_csv(viewer: CurrentViewer, table: FromQuery[str] = "incidents", from_: From = None,
+                  to: FromQuery[str | None] = None) -> Response:
+    """One table of the client's own SLA report as CSV (the portal page's numbers)."""
+    if table not in kpi_store.SLA_TABLES:
+        kpi_store.sla_csv_table({}, table)  # the 422 naming the table
+    scope = PortalScope(viewer)
+    query = _sla_query(scope, from_, to)
+    data = await scope.sla_report(query)
+    return csv_download(kpi_store.sla_csv_table(data, table), kpi_store.sla_csv_filename(data, table))
 
 
 async def _power_page(viewer, asset_id: int, reason: str = "", error=None) -> Template:
@@ -230,5 +250,5 @@ async def power_cycle_submit(viewer: CurrentViewer, asset_id: FromPath[int], dat
 
 
 page_routes: list = [overview, asset_page, incident_page, comment_submit, request_form, request_suggestions,
-                     request_submit, kb_list, kb_article, sla_page, power_cycle_confirm, power_cycle_submit,
+                     request_submit, kb_list, kb_article, sla_page, sla_csv, power_cycle_confirm, power_cycle_submit,
                      my_notifications_submit]

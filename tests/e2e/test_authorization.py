@@ -189,6 +189,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/reports"): STAFF_PAGE,
     ("GET", "/reports/csv"): STAFF_PAGE,
     ("GET", "/reports/clients/{client_id:int}"): STAFF_PAGE,
+    ("GET", "/reports/clients/{client_id:int}/csv"): STAFF_PAGE,
     ("GET", "/kb"): STAFF_PAGE,
     ("GET", "/kb/new"): STAFF_PAGE,
     ("POST", "/kb/new"): STAFF_PAGE,
@@ -252,6 +253,8 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/portal/kb/{article_id:int}"): CLIENT_PAGE,
     ("GET", "/portal/sla"): CLIENT_PAGE,
     ("POST", "/portal/me/notifications"): CLIENT_PAGE,
+
+    ("GET", "/portal/sla/csv"): CLIENT_PAGE,
 }
 
 ROLES = ("admin", "engineer", "noc", "client_a", "client_b", "probe", "ingest")

@@ -259,3 +259,99 @@ async def test_portal_sla_report_is_the_clients_own_and_matches_the_staff_one(db
     assert "Отчёт по SLA" in (await globex.get(f"/portal/sla?{DAY}")).text
     bad = await acme.get("/portal/sla?from=yesterday")
     assert bad.status_code == 422 and "from" in bad.text
+
+
+async def test_sla_report_csv_carries_the_api_and_page_numbers_for_staff_and_the_clients_own(db, api, session_as):
+    from incidents.tables import CheckEvent
+    from tests.integration.test_kpi_report import _history as history, at
+
+    ids = await history()
+    mc = await data.asset(ids["site"], "mc-sla-csv", client_id=ids["acme"])
+    service = await data.service(ids["acme"], ids["site"], mc)
+    for state, when in (("critical", at(-120)), ("ok", at(30))):  # 150 minutes down
+        await CheckEvent(asset=mc, key="reachability", to_state=state, at=when).save()
+    body = (await api.get(f"/api/v1/reports/sla?client_id={ids['acme']}&{DAY}")).json()
+    staff, _ = await session_as("noc")
+    html = (await staff.get(f"/reports/clients/{ids['acme']}?{DAY}")).text
+    links = {m.group(2): m.group(1).replace("&amp;", "&")
+             for m in re.finditer(r'href="(/reports/clients/\d+/csv\?[^"]*table=(\w+)[^"]*)"', html)}
+    assert set(links) == {"plan", "services", "incidents"}
+
+    def rows(response) -> list[dict]:
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"].startswith("text/csv")
+        assert "attachment" in response.headers["content-disposition"]
+        return list(csv.DictReader(io.StringIO(response.text)))
+
+    plan = rows(await staff.get(links["plan"]))
+    assert {r["priority"]: (int(r["response_minutes"]), int(r["resolution_minutes"])) for r in plan} == {
+        p: (m, body["plan"]["resolution_minutes"][p]) for p, m in body["plan"]["response_minutes"].items()}
+    services = rows(await staff.get(links["services"]))
+    assert [(int(r["service_id"]), float(r["availability_pct"]), float(r["downtime_minutes"])) for r in services] == [
+        (s["id"], s["availability_pct"], s["downtime_minutes"]) for s in body["services"]]
+    assert float(services[0]["downtime_minutes"]) == 150.0 and int(services[0]["service_id"]) == service
+    [incidents] = rows(await staff.get(links["incidents"]))
+    for key in ("incidents", "resolved", "response_breach_pct", "resolution_breach_pct"):
+        assert float(incidents[key]) == body["incidents"][key], key
+    assert int(incidents["open_now"]) == body["open_now"] == int(_metric(html, "open_now"))
+    ttr = body["incidents"]["time_to_resolve"]["calendar"]
+    assert [float(incidents[f"time_to_resolve_calendar_{s}"]) for s in ("mean", "median", "p90")] == \
+        [ttr["mean"], ttr["median"], ttr["p90"]]
+    assert _metric(html, "time_to_resolve") == f"{ttr['mean']} / {ttr['median']} / {ttr['p90']}"
+    assert (await staff.get(f"/reports/clients/{ids['acme']}/csv?{DAY}&table=nope")).status_code == 422
+
+    # the portal: the client's own CSV, the same text, whatever client_id the query names
+    acme, _ = await session_as("client", ids["acme"])
+    portal_html = (await acme.get(f"/portal/sla?{DAY}")).text
+    portal_links = {m.group(2): m.group(1).replace("&amp;", "&")
+                    for m in re.finditer(r'href="(/portal/sla/csv\?[^"]*table=(\w+)[^"]*)"', portal_html)}
+    assert set(portal_links) == set(links)
+    for table, link in portal_links.items():
+        own = await acme.get(link + f"&client_id={ids['globex']}")
+        assert own.text == (await staff.get(links[table])).text, table
+    globex, _ = await session_as("client", ids["globex"])
+    theirs = await globex.get(f"/portal/sla/csv?{DAY}&table=services&client_id={ids['acme']}")
+    assert rows(theirs) == [] and "mc-sla-csv" not in theirs.text
+    [globex_incidents] = rows(await globex.get(f"/portal/sla/csv?{DAY}&table=incidents&client_id={ids['acme']}"))
+    assert globex_incidents["incidents"] == "1"  # Globex's own power call, not Acme's two
+    assert (await globex.get(f"/reports/clients/{ids['acme']}/csv?{DAY}")).status_code in (302, 303)
+
+
+def _reply_groups(panel: str) -> list[tuple[str, list[int]]]:
+    """The reply picker's groups in order: (data-language-group, [reply ids])."""
+    return [(m.group(1), [int(v) for v in re.findall(r'<option value="(\d+)"', m.group(2))])
+            for m in re.finditer(r'<optgroup label="[^"]*" data-language-group="([^"]*)">(.*?)</optgroup>', panel,
+                                 re.S)]
+
+
+async def test_the_desk_panel_offers_replies_in_the_clients_language_first(db, api, session_as):
+    from accounts.tables import User
+    from cmdb.tables import Contact
+    from tests.integration.test_kb import _fiber_incident as make
+
+    incident_id, acme = await make(api)
+
+    async def reply(name: str, language: str, category: str = "fiber") -> int:
+        return (await api.post("/api/v1/canned-replies", json={
+            "name": name, "category": category, "language": language, "body": "{asset}"})).json()["id"]
+
+    en_fiber, ru_fiber, en_any = await reply("fiber-check", "en"), await reply("оптика", "ru"), \
+        await reply("generic", "en", "")
+    page, _ = await session_as("noc")
+    # no contact or portal user says: the viewer's language
+    assert _reply_groups((await page.get(f"/incidents/{incident_id}/desk")).text) == [
+        ("en", [en_fiber, en_any]), ("other", [ru_fiber])]
+    page.headers["Accept-Language"] = "ru"
+    assert _reply_groups((await page.get(f"/incidents/{incident_id}/desk")).text) == [
+        ("ru", [ru_fiber]), ("other", [en_fiber, en_any])]
+    page.headers["Accept-Language"] = "en"
+    # the client's portal user reads Russian
+    _, portal_user = await session_as("client", acme)
+    await User.update({User.language: "ru"}).where(User.id == portal_user.id)
+    assert _reply_groups((await page.get(f"/incidents/{incident_id}/desk")).text)[0] == ("ru", [ru_fiber])
+    # a contact who gets the incident e-mail outranks the portal user and the other contacts
+    for name, language, notify in (("Ivan", "ru", False), ("Jane", "en", True), ("Petr", "ru", False)):
+        await Contact(client=acme, name=name, name_norm=name.lower(), language=language, notify=notify).save()
+    html = (await page.get(f"/incidents/{incident_id}")).text
+    panel = html[html.index('id="desk-panel"'):]
+    assert _reply_groups(panel) == [("en", [en_fiber, en_any]), ("other", [ru_fiber])]

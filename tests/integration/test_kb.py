@@ -201,3 +201,34 @@ async def test_bad_canned_replies_are_422_naming_the_field(db, api, body, field)
     response = await api.post("/api/v1/canned-replies", json=body)
     assert response.status_code == 422, response.text
     assert response.json()["errors"][0]["field"] == field
+
+
+async def test_sla_due_and_battery_minutes_are_filled_from_the_incident(db, api):
+    """{sla_due}: the resolution due time in the plan's zone; {battery_minutes}:
+    the latest UPS reading with an estimate (65535 and up means none)."""
+    import datetime as dt
+
+    from incidents.tables import CheckState
+
+    gold = await data.plan("Gold", timezone="Europe/Moscow", resolution=240)  # P3: resolve within 720 minutes
+    acme = await data.client("Acme", plan_id=gold)
+    site = await data.site("remote", name="Khimki")
+    ups = await data.asset(site, "ups-khimki", kind="ups", client_id=acme)
+    spare = await data.asset(site, "ups-khimki-2", kind="ups", client_id=acme)
+    for asset, value, observed in ((ups, "37.5", data.T0 - dt.timedelta(minutes=5)),
+                                   (spare, "65535", data.T0 - dt.timedelta(minutes=1))):  # newer, but no estimate
+        await CheckState(asset=asset, key="power:minutes_remaining", state="warning", value=value, since=observed,
+                         last_observed_at=observed).save()
+    incident = await services.create_manual(SYSTEM, services.ManualIncident(
+        title="node on battery", category="power", client_id=acme, source="phone", asset_ids=(ups, spare),
+        priority="P3"), now=data.T0)
+    reply = (await api.post("/api/v1/canned-replies", json={
+        "name": "on battery", "category": "power", "language": "en",
+        "body": "{asset} runs on battery, about {battery_minutes} minutes left. We will fix it by {sla_due}."})).json()
+    rendered = await api.post(f"/api/v1/incidents/{incident['id']}/canned-replies/{reply['id']}/render")
+    assert rendered.status_code == 200, rendered.text
+    # 10:00 UTC + 720 minutes = 22:00 UTC = 01:00 the next day in Moscow (UTC+3)
+    assert rendered.json()["body"] == ("ups-khimki runs on battery, about 37.5 minutes left. "
+                                       "We will fix it by 2026-11-24 01:00 Europe/Moscow.")
+    assert rendered.json()["values"] == {"asset": "ups-khimki", "battery_minutes": "37.5",
+                                         "sla_due": "2026-11-24 01:00 Europe/Moscow"}

@@ -195,6 +195,16 @@ def test_series_incoming_vs_resolved_per_day_and_week():
     assert weeks[0] == {"period": "2026-11-02", "incoming": 2, "resolved": 2} and len(weeks) == 2
 
 
+def test_incoming_counts_the_cohort_opened_in_from_to():
+    """The cohort's half-open period in the pure series: opened at `from` is
+    incoming, opened at `to` or before `from` is not (kpi_store selects the
+    cohort with the same bounds; tests/integration/test_kpi_report.py pins it there)."""
+    start, end = T0.replace(hour=0), T0.replace(hour=0) + dt.timedelta(days=1)
+    at = {"at from": start, "inside": T0, "at to": end, "before from": start - dt.timedelta(seconds=1)}
+    items = [kpi.facts(simple(id=i, opened=when), NOW) for i, when in enumerate(at.values())]
+    assert kpi.series(items, [], start, end) == [{"period": "2026-11-02", "incoming": 2, "resolved": 0}]
+
+
 def test_call_mix_covers_every_category():
     items = [kpi.facts(simple(id=i, category=c), NOW) for i, c in enumerate(["fiber", "power", "power", "equipment"])]
     mix = {r["category"]: (r["incidents"], r["share_pct"]) for r in kpi.call_mix(items)}
