@@ -8,7 +8,7 @@ import re
 
 import pytest
 from conftest import page_csrf
-from pages_data import fiber_cut, observe, operator
+from pages_data import fiber_cut, observe, operator, switch_down_with_a_redundant_neighbour
 
 from incidents.tables import Incident, TimelineEntry
 
@@ -41,6 +41,53 @@ async def test_board_lists_open_incidents_most_urgent_first_with_clients_and_sit
     fragment = await noc.get("/", headers={"hx-request": "true", "hx-target": "board-body"})
     assert fragment.status_code == 200 and "<html" not in fragment.text
     assert re.match(r"\s*<title>\(P[12]: 1\) Board · rackcard</title>\s*<div id=\"board-body\"", fragment.text)
+
+
+async def test_board_counts_clients_down_and_clients_at_risk_apart(api, data, session_as):
+    noc, _ = await session_as("noc")
+    await switch_down_with_a_redundant_neighbour(api, data)
+    listed = (await api.get("/api/v1/incidents", params={"status": "open"})).json()["results"]
+    (incident,) = listed
+    assert (incident["clients_down"], incident["clients_at_risk"]) == (1, 1)
+    html = (await noc.get("/")).text
+    row = html[html.index(f'data-incident="{incident["id"]}"'):]
+    row = row[:row.index("</tr>")]
+    assert 'data-clients-down="1" data-clients-at-risk="1">1 <small class="at-risk"' in row
+    assert "1 client at risk" in row
+    names = re.search(r'<div class="clients-line">([^<]*)</div>', row).group(1)
+    assert "Romashka LLC" in names and "Vasilek" not in names  # only the clients who are down are named
+
+
+async def test_incident_page_links_assets_and_marks_what_is_only_at_risk(api, data, session_as):
+    noc, _ = await session_as("noc")
+    await switch_down_with_a_redundant_neighbour(api, data)
+    incident_id = (await Incident.select(Incident.id).first())["id"]
+    html = (await noc.get(f"/incidents/{incident_id}")).text
+    assets = html[html.index('id="assets-h"'):html.index('id="calls-h"')]
+    for key, role in (("switch", "root cause"), ("mc", "impacted"), ("mc_other", "at risk")):
+        asset = data[key]
+        cell = assets[assets.index(f'<a href="/assets/{asset["id"]}">{asset["name"]}</a>'):]
+        assert re.match(r"[^\n]*\n\s*<td>([^<]*)</td>", cell).group(1) == role, (key, cell[:300])
+    calls = html[html.index('id="calls-h"'):]
+    down = calls[calls.index('data-impact="down"'):calls.index('data-impact="at_risk"')]
+    at_risk = calls[calls.index('data-impact="at_risk"'):]
+    assert "Romashka LLC" in down and "at risk" not in down  # the clients who are down come first
+    assert "Vasilek JSC" in at_risk and '<small class="tag at-risk">at risk</small>' in at_risk
+    await noc.post("/preferences/language", data={"language": "ru", "csrf_token": await page_csrf(noc)})
+    russian = (await noc.get(f"/incidents/{incident_id}")).text
+    assert russian.count("под угрозой") >= 2 and "SNMP-трап" in russian  # the asset's role, the call list; the source
+
+
+async def test_the_russian_card_shows_the_kinds_roles_and_statuses_in_russian(data, session_as):
+    eng, _ = await session_as("engineer")
+    await eng.post("/preferences/language", data={"language": "ru", "csrf_token": await page_csrf(eng)})
+    html = (await eng.get(f"/clients/{data['client']['id']}")).text
+    equipment = html[html.index('id="equipment-h"'):]
+    assert '<span class="count">маршрутизатор: 1</span>' in equipment  # the counts by kind
+    assert "<td>маршрутизатор</td>" in equipment and ">router<" not in html
+    assert "<strong>Интернет</strong>" in html and "<strong>internet</strong>" not in html
+    ports = html[html.index('id="ports-h"'):]
+    assert "<td>оптика</td>" in ports and "<td>медь</td>" in ports and "<td>fiber</td>" not in ports
 
 
 async def test_board_filters_are_kept_in_the_url(data, session_as):
