@@ -121,6 +121,29 @@ async def test_anything_of_a_client_opens_its_card(data, session_as, typed):
     assert response.headers.get("location") == f"/clients/{data['client']['id']}", (typed, response.text[:300])
 
 
+async def test_what_belongs_to_no_client_opens_its_own_page(api, data, session_as):
+    noc, _ = await session_as("noc")
+    rack = (await api.post("/api/v1/racks", json={"site_id": data["dc"]["id"], "name": "Row-7 rack"})).json()
+    spare = (await api.post("/api/v1/prefixes", json={"prefix": "203.0.113.0/24"})).json()
+    for typed, page in (
+        ("Ivan Petrov", f"/clients/{data['client']['id']}"),  # a contact by name: its client's card
+        ("Khimki node", f"/sites/{data['node']['id']}"),
+        ("DC1", f"/sites/{data['dc']['id']}"),
+        ("Row-7 rack", f"/racks/{rack['id']}"),
+        ("sw-khm-1", f"/assets/{data['switch']['id']}"),  # shared equipment
+        ("MC-123456", f"/assets/{data['mc']['id']}"),  # by its serial
+        ("203.0.113.0/24", "/prefixes?q=203.0.113.0%2F24"),  # an unassigned prefix: the prefix list, filtered
+        ("203.0.113.77", "/prefixes?q=203.0.113.0%2F24"),  # an address inside it
+        ("198.51.100.0/28", f"/clients/{data['client']['id']}"),  # the client's own prefix: its card
+    ):
+        response = await noc.get("/search", params={"q": typed})
+        assert response.status_code == 303, (typed, response.status_code, response.text[:300])
+        assert response.headers["location"] == page, typed
+        assert (await noc.get(page)).status_code == 200, page
+    listed = (await noc.get("/prefixes", params={"q": spare["prefix"]})).text
+    assert "203.0.113.0/24" in listed and "198.51.100.0/28" not in listed
+
+
 async def test_search_suggests_as_you_type_and_finds_incident_numbers(data, session_as):
     noc, _ = await session_as("noc")
     incident_id = await _open_incident(data)
