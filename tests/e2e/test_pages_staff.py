@@ -84,6 +84,7 @@ async def test_the_russian_card_shows_the_kinds_roles_and_statuses_in_russian(da
     html = (await eng.get(f"/clients/{data['client']['id']}")).text
     equipment = html[html.index('id="equipment-h"'):]
     assert '<span class="count">маршрутизатор: 1</span>' in equipment  # the counts by kind
+    assert '<span class="count">неизвестно: 1</span>' in equipment  # and by manufacturer, none given
     assert "<td>маршрутизатор</td>" in equipment and ">router<" not in html
     assert "<strong>Интернет</strong>" in html and "<strong>internet</strong>" not in html
     ports = html[html.index('id="ports-h"'):]
