@@ -4,7 +4,7 @@ create, revoke/disable — each change audited, like the inventory's."""
 from __future__ import annotations
 
 from accounts import services
-from accounts.errors import Forbidden, Invalid, NotFound
+from accounts.errors import Forbidden, Invalid
 from accounts.tables import ApiToken, User
 from accounts.viewer import ROLES, Viewer
 
@@ -51,13 +51,11 @@ async def create_user(viewer: Viewer, data: dict) -> dict:
 
 
 async def set_active(viewer: Viewer, user_id: int, active: bool) -> None:
+    """Disable or enable a user (the admin page); the same change, audit and refusal as the API's."""
     require_admin(viewer)
     if user_id == viewer.user_id and not active:
         raise Invalid("you cannot disable your own account", field="id")
-    if not await User.exists().where(User.id == user_id):
-        raise NotFound(f"no user {user_id}", field="id")
-    await User.update({User.active: active}).where(User.id == user_id)
-    await services.audit(viewer, "update", "user", user_id, {"active": active})
+    await services.set_user_active(user_id, active, actor=viewer)
 
 
 async def list_tokens(viewer: Viewer) -> list[dict]:
@@ -76,16 +74,10 @@ async def create_token(viewer: Viewer, data: dict) -> str:
     probe = str(data.get("probe") or "").strip()
     if bool(email) == bool(probe):
         raise Invalid("give either a user's e-mail or a probe name", field="email" if not email else "probe")
-    token = await services.create_token(email or None, str(data.get("name") or "").strip()[:100], probe or None,
-                                        str(data.get("site") or "").strip() or None)
-    row = await ApiToken.select(ApiToken.id).where(ApiToken.prefix == token[:10]).order_by(ApiToken.id, ascending=False).first()
-    await services.audit(viewer, "create", "token", row["id"] if row else None, {"email": email, "probe": probe})
-    return token
+    return await services.create_token(email or None, str(data.get("name") or "").strip()[:100], probe or None,
+                                       str(data.get("site") or "").strip() or None, by=viewer)
 
 
 async def revoke_token(viewer: Viewer, token_id: int) -> None:
     require_admin(viewer)
-    if not await ApiToken.exists().where(ApiToken.id == token_id):
-        raise NotFound(f"no token {token_id}", field="id")
-    await ApiToken.update({ApiToken.revoked: True}).where(ApiToken.id == token_id)
-    await services.audit(viewer, "revoke", "token", token_id)
+    await services.revoke_token(token_id, actor=viewer)

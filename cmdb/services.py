@@ -158,6 +158,20 @@ def _units(after: dict) -> list[int]:
     return list(range(after["position_u"], after["position_u"] + after["height_u"]))
 
 
+async def _contact_check(ctx: Ctx) -> None:
+    """A contact is linked only to a client user of its own client."""
+    user_id = ctx.after.get("user_id")
+    if user_id is None or not ctx.touched("user_id", "client"):
+        return
+    from accounts.tables import User
+
+    user = await User.select(User.role, User.client_id).where(User.id == user_id).first()
+    if user is None:
+        raise Invalid(f"no user {user_id}", field="user_id")
+    if user["role"] != "client" or user["client_id"] != ctx.after["client"]:
+        raise Invalid(f"user {user_id} is not a portal user of this contact's client", field="user_id")
+
+
 async def _asset_check(ctx: Ctx) -> None:
     a = ctx.after
     if a["rack"] is None:
@@ -340,8 +354,12 @@ CONTACT = Resource(
         # Incident e-mail (opening, public updates) goes to contacts that asked for it, in their language.
         Field("notify", type="bool", default=False),
         Choice("language", CONTACT_LANGUAGES, default="en"),
+        # The portal user who is this contact: they see themselves marked and set their own e-mail wishes.
+        Field("user_id", type="int", nullable=True, min=1, filter=True),
     ],
-    unique=[Unique(("client", "email_norm"), "email", "e-mail", when=lambda v: bool(v["email_norm"]))],
+    unique=[Unique(("client", "email_norm"), "email", "e-mail", when=lambda v: bool(v["email_norm"])),
+            Unique(("user_id",), "user_id", "user", when=lambda v: v["user_id"] is not None)],
+    check=_contact_check,
     q_columns=("name_norm", "email_norm", "phone_norm"),
     summary="Contacts of clients; e-mail unique per client, phone normalised for search",
     writers="staff",

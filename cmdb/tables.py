@@ -38,6 +38,7 @@ class Contact(Table, tablename="cmdb_contact"):
     role = Varchar(length=100, default="")
     notify = Boolean(default=False)  # wants incident e-mail (opening, public updates)
     language = Varchar(length=8, default="en")  # en | ru: the language of that e-mail
+    user_id = Integer(null=True, default=None)  # the client user who is this contact (portal; unique index in migration)
 
 
 class Site(Table, tablename="cmdb_site"):

@@ -244,19 +244,47 @@ async def _window_values(data: dict, current: dict | None) -> dict:
     return {k: values.get(k) for k in WINDOW_FIELDS}
 
 
-async def list_windows(viewer: Viewer, *, active_at: dt.datetime | str | None = None, limit: int = 50,
-                       offset: int = 0) -> tuple[int, list[dict]]:
-    """(count, one page of windows, newest first); `active_at` keeps the windows open then."""
+WINDOW_WHEN = ("active", "upcoming", "past")
+WINDOW_SORTS = ("starts_at", "ends_at", "reason")
+
+
+async def list_windows(viewer: Viewer, *, active_at: dt.datetime | str | None = None, when: str | None = None,
+                       site_id: int | None = None, asset_id: int | None = None, sort: str | None = None,
+                       limit: int = 50, offset: int = 0) -> tuple[int, list[dict]]:
+    """(count, one page of windows, newest first unless `sort` says otherwise): `active_at`
+    keeps the windows open then, `when` the ones open now (active), still to come
+    (upcoming) or over (past); `site_id` the windows on that site or one of its
+    assets, `asset_id` those on that asset. `sort` is one of WINDOW_SORTS, '-' first
+    for descending."""
     _staff(viewer)
-    where = None
+    where = []
     if active_at is not None:
         # a '+' of an offset often arrives unescaped in a query string, i.e. as a space
         active_at = _when(active_at if isinstance(active_at, dt.datetime) else active_at.replace(" ", "+"), "active_at")
-        where = (MaintenanceWindow.starts_at <= active_at) & (MaintenanceWindow.ends_at > active_at)
+        where.append((MaintenanceWindow.starts_at <= active_at) & (MaintenanceWindow.ends_at > active_at))
+    if when is not None:
+        now = utcnow()
+        by_when = {"active": (MaintenanceWindow.starts_at <= now) & (MaintenanceWindow.ends_at > now),
+                   "upcoming": MaintenanceWindow.starts_at > now, "past": MaintenanceWindow.ends_at <= now}
+        if when not in by_when:
+            raise Invalid(f"when must be one of {', '.join(WINDOW_WHEN)}", field="when")
+        where.append(by_when[when])
+    if site_id is not None:
+        on_assets = [r["id"] for r in await Asset.select(Asset.id).where(Asset.site == site_id)]
+        where.append((MaintenanceWindow.site_id == site_id) | MaintenanceWindow.asset_id.is_in(on_assets or [0]))
+    if asset_id is not None:
+        where.append(MaintenanceWindow.asset_id == asset_id)
+    order, ascending = "starts_at", False
+    if sort:
+        order, ascending = sort.lstrip("-"), not sort.startswith("-")
+        if order not in WINDOW_SORTS:
+            raise Invalid(f"sort must be one of {', '.join(WINDOW_SORTS)} (with '-' for descending)", field="sort")
     count_q, q = MaintenanceWindow.count(), MaintenanceWindow.select()
-    if where is not None:
-        count_q, q = count_q.where(where), q.where(where)
-    rows = await q.order_by(MaintenanceWindow.starts_at, ascending=False).limit(limit).offset(offset)
+    for condition in where:
+        count_q, q = count_q.where(condition), q.where(condition)
+    column = getattr(MaintenanceWindow, order)
+    rows = await q.order_by(column, ascending=ascending).order_by(MaintenanceWindow.id, ascending=ascending
+                                                                  ).limit(limit).offset(offset)
     return await count_q, [_window_out(r) for r in rows]
 
 
@@ -351,6 +379,7 @@ def _webhook_values(data: dict, current: dict | None) -> dict:
                         max_length=_limit(WebhookEndpoint, "url"), multiline=False)
     if url is not None:
         problems.take(webhook_target, url)
+    values["url"] = url  # a Telegram target without one gets the Bot API's
     kind = values.get("kind") or "webhook"
     if kind not in WEBHOOK_KINDS:
         problems.add("kind", f"kind must be one of {', '.join(WEBHOOK_KINDS)}")

@@ -146,13 +146,18 @@ async def delete_plan(viewer: CurrentViewer, plan_id: PathId) -> None:
 # ---------------------------------------------------------------- maintenance windows
 
 
-@get("/maintenance-windows", guards=STAFF, summary="Maintenance windows, newest first (active_at: those open then)")
+@get("/maintenance-windows", guards=STAFF, summary="Maintenance windows, newest first (active_at: those open then)",
+     description="when: active | upcoming | past (now); site_id: on the site or one of its assets; "
+     "sort: starts_at, ends_at or reason, '-' first for descending")
 async def list_windows(
     request: Request, viewer: CurrentViewer, active_at: FromQuery[str | None] = None,
+    when: FromQuery[str | None] = None, site_id: QueryId = None,
+    asset_id: QueryId = None, sort: FromQuery[str | None] = None,
     limit: Limit = paging.DEFAULT_LIMIT, offset: Offset = 0,
 ) -> paging.Page[WindowOut]:
     limit, offset = paging.check(limit, offset)
-    count, results = await admin.list_windows(viewer, active_at=active_at or None, limit=limit, offset=offset)
+    count, results = await admin.list_windows(viewer, active_at=active_at or None, when=when, site_id=site_id,
+                                              asset_id=asset_id, sort=sort or None, limit=limit, offset=offset)
     return paging.page(str(request.url), count, results, limit, offset)
 
 

@@ -85,8 +85,8 @@ async def sla_report(viewer: CurrentViewer, client_id: FromQuery[int], from_: Fr
 
 _KB_FIELDS = ("Fields: `title`, `body` (Markdown; raw HTML is shown as text, script links are dropped), "
               "`categories` (incident categories), `asset_kinds`, `asset_models`, `visibility` (public | internal), "
-              "`language` (en | ru). Responses add `html` (the safe rendering) and `used_in` (incidents it was "
-              "used on).")
+              "`language` (en | ru). Responses add `html` (the safe rendering) and, for staff, `used_in` (incidents "
+              "it was used on, across every client).")
 
 
 @get("/kb", guards=VIEWERS, summary="Knowledge-base articles; ?q= searches (Russian and English stemming)",

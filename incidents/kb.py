@@ -163,6 +163,13 @@ def _split(value: str) -> list[str]:
     return [v for v in (value or "").split(",") if v]
 
 
+def _for(viewer: Viewer, article: dict[str, Any]) -> dict[str, Any]:
+    """A client user's view of an article: without `used_in`, which counts every client's incidents."""
+    if not viewer.is_staff:
+        article.pop("used_in", None)
+    return article
+
+
 def _serialise(row: Mapping[str, Any], used_in: int, *, html: bool = True) -> dict[str, Any]:
     out = {
         "id": row["id"],
@@ -261,7 +268,7 @@ async def get(viewer: Viewer, article_id: int) -> dict:
     row = await KbArticle.select().where(*where).first()
     if row is None:
         raise NotFound(f"no article {article_id}", field="id")
-    return _serialise(row, (await _used_in([article_id])).get(article_id, 0))
+    return _for(viewer, _serialise(row, (await _used_in([article_id])).get(article_id, 0)))
 
 
 async def search(viewer: Viewer, *, q: str | None = None, category: str | None = None, language: str | None = None,
@@ -305,7 +312,7 @@ async def search(viewer: Viewer, *, q: str | None = None, category: str | None =
     rows = await sql.fetch(f"SELECT a.* FROM {source} WHERE {clause} ORDER BY {order} "
                            f"LIMIT {int(limit)} OFFSET {int(offset)}")
     used = await _used_in(r["id"] for r in rows)
-    return int(total), [_serialise(r, used.get(r["id"], 0), html=False) for r in rows]
+    return int(total), [_for(viewer, _serialise(r, used.get(r["id"], 0), html=False)) for r in rows]
 
 
 # ---------------------------------------------------------------- incidents

@@ -385,7 +385,7 @@ class ArticleOut(TypedDict):
     asset_models: list[str]
     visibility: str  # public | internal
     language: str  # en | ru
-    used_in: int  # incidents it was used on
+    used_in: NotRequired[int]  # incidents it was used on (staff only: it counts every client's incidents)
     created_at: dt.datetime
     updated_at: dt.datetime
     html: NotRequired[str]  # the safe rendering (one article)

@@ -787,4 +787,5 @@ async def assign(viewer: Viewer, incident_id: int, assignee: str | None = None, 
                 .where(Incident.id == incident_id)
             await add_entry(incident_id, "assignment", f"assigned to {assignee}", at=now, author=viewer.email,
                             author_user_id=viewer.user_id, data={"from": row["assignee"], "to": assignee})
+            await audit(viewer, "update", "incident", incident_id, {"assignee": [row["assignee"], assignee]})
     return await get_incident(viewer, incident_id)

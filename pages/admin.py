@@ -118,7 +118,8 @@ async def tokens_create(viewer: CurrentViewer, data: FormBody) -> Template:
         errors, general = field_errors(exc)
         return Template("pages/tokens.html", status_code=exc.status, context=await _tokens_context(
             viewer, values=dict(data), errors=errors, general_error=general))
-    return Template("pages/tokens.html", context=await _tokens_context(viewer, new_token=token))
+    return Template("pages/tokens.html", context=await _tokens_context(viewer, new_token=token),
+                    headers={"Cache-Control": "no-store"})
 
 
 @post("/admin/tokens/{token_id:int}/revoke", name="tokens_revoke", status_code=303)

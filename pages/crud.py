@@ -50,6 +50,7 @@ class FormField:
     error: str | None = None
     help: str = ""
     secret_set: bool = False
+    translate: bool = False  # the options' labels are UI strings (N_), not names from the database
 
 
 def field_errors(exc: DomainError) -> tuple[dict[str, str], str | None]:
@@ -94,6 +95,11 @@ class Pages:
 
     def after_save(self, row_id: int) -> str:
         return self.detail_url(row_id)
+
+    def created(self, row: dict) -> Template | None:
+        """A page to show instead of going on to `after_save`, e.g. a secret the
+        server generated, which is in this answer only."""
+        return None
 
     async def export(self, viewer: Viewer, filters: dict) -> Response:
         raise NotImplementedError
@@ -193,7 +199,7 @@ def controller(pages: Pages) -> type[Controller]:
                 row = await pages.create(viewer, data)
             except DomainError as exc:
                 return await refused(exc, viewer, data)
-            return Redirect(pages.after_save(row["id"]), status_code=303)
+            return pages.created(row) or Redirect(pages.after_save(row["id"]), status_code=303)
 
         @get("/{item_id:int}/edit", name=f"list:{pages.path}:edit")
         async def edit_form(self, viewer: CurrentViewer, item_id: FromPath[int]) -> Template:

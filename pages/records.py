@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from litestar.response import Response
+from litestar.response import Response, Template
 
 from accounts.errors import Forbidden, Invalid
 from accounts.viewer import Viewer
-from incidents import admin, services, workflow
+from incidents import admin, chat, services, workflow
 from pages.crud import N_, FormField, Pages, controller
 
 EXPORT_BATCH = 500
@@ -35,17 +35,36 @@ class Kind:
     new_title: str
     columns: tuple[tuple[str, str], ...]  # (key, label)
     fetch: Callable[..., Awaitable[tuple[int, list[dict]]]]  # (viewer, filters, sort, limit, offset)
-    filters: tuple[tuple[str, str, tuple[str, ...]], ...] = ()  # (name, label, choices; () = free text)
+    filters: tuple[tuple[str, str, Choices], ...] = ()  # (name, label, choices; () = free text)
     sorts: tuple[str, ...] = ()
     detail: Callable[[int], str] | None = None
-    fields: tuple[tuple[str, str, str, tuple[str, ...]], ...] = ()  # (name, label, widget, choices) of the form
+    fields: tuple[tuple[str, str, str, Choices], ...] = ()  # (name, label, widget, choices) of the form
     get_one: Callable[[Viewer, int], Awaitable[dict]] | None = None
     create: Callable[[Viewer, dict], Awaitable[dict]] | None = None
     update: Callable[[Viewer, int, dict], Awaitable[dict]] | None = None
     remove: Callable[[Viewer, int], Awaitable[None]] | None = None
     label: str = "name"
     admin_writes: bool = False  # SLA plans and webhooks are changed by administrators only
-    extra: dict = field(default_factory=dict)
+    helps: dict[str, str] = field(default_factory=dict)  # field -> a hint under it
+    shows_secret: bool = False  # a secret the server generated is shown once after creating
+
+
+#: A select's choices: values shown as they are, or (value, label) pairs whose labels are UI strings.
+Choices = tuple[str, ...] | tuple[tuple[str, str], ...]
+
+
+def options(choices: Choices) -> tuple[list[tuple[str, str]], bool]:
+    """(the (value, label) options, whether the labels are to be translated)."""
+    pairs = [c if isinstance(c, tuple) else (c, c) for c in choices]
+    return pairs, any(isinstance(c, tuple) for c in choices)
+
+
+def _matching(rows: list[dict], text: str | None, keys: tuple[str, ...]) -> list[dict]:
+    """The rows with `text` in one of `keys` (case-insensitive); all of them without text."""
+    if not text:
+        return rows
+    needle = text.casefold()
+    return [r for r in rows if any(needle in str(r.get(k) or "").casefold() for k in keys)]
 
 
 def _sorted(rows: list[dict], sort: str | None) -> list[dict]:
@@ -69,11 +88,14 @@ async def _incidents(viewer: Viewer, filters: dict, sort: str | None, limit: int
 
 
 async def _windows(viewer: Viewer, filters: dict, sort: str | None, limit: int, offset: int):
-    return await admin.list_windows(viewer, active_at=filters.get("active_at") or None, limit=limit, offset=offset)
+    return await admin.list_windows(
+        viewer, active_at=filters.get("active_at") or None, when=filters.get("when") or None,
+        site_id=_opt_int(filters.get("site_id"), "site_id"), asset_id=_opt_int(filters.get("asset_id"), "asset_id"),
+        sort=sort, limit=limit, offset=offset)
 
 
 async def _plans(viewer: Viewer, filters: dict, sort: str | None, limit: int, offset: int):
-    rows = await admin.list_plans(viewer)
+    rows = _matching(await admin.list_plans(viewer), filters.get("q"), ("name", "timezone"))
     for r in rows:
         r.update({f"response_{p.lower()}": r["response_minutes"][p] for p in workflow.PRIORITIES})
         r.update({f"resolution_{p.lower()}": r["resolution_minutes"][p] for p in workflow.PRIORITIES})
@@ -81,7 +103,7 @@ async def _plans(viewer: Viewer, filters: dict, sort: str | None, limit: int, of
 
 
 async def _webhooks(viewer: Viewer, filters: dict, sort: str | None, limit: int, offset: int):
-    rows = await admin.list_webhooks(viewer)
+    rows = _matching(await admin.list_webhooks(viewer), filters.get("q"), ("name", "url", "chat_id"))
     return _page([{**r, "events": ",".join(r["events"])} for r in rows], sort, limit, offset)
 
 
@@ -110,7 +132,11 @@ KINDS = (
     Kind("maintenance", N_("Maintenance windows"), N_("New maintenance window"),
          (("reason", N_("Reason")), ("starts_at", N_("Starts")), ("ends_at", N_("Ends")), ("asset_id", N_("Asset (id)")),
           ("site_id", N_("Site (id)")), ("client_id", N_("Client (id)")), ("created_by", N_("By"))),
-         _windows, filters=(("active_at", N_("Active at (ISO 8601)"), ()),),
+         _windows, filters=(("when", N_("When"), (("active", N_("active now")), ("upcoming", N_("upcoming")),
+                                                  ("past", N_("past")))),
+                            ("site_id", N_("Site (id)"), ()), ("asset_id", N_("Asset (id)"), ()),
+                            ("active_at", N_("Active at (ISO 8601)"), ())),
+         sorts=admin.WINDOW_SORTS,
          fields=(("asset_id", N_("Asset (id)"), "number", ()), ("site_id", N_("Site (id)"), "number", ()),
                  ("client_id", N_("Client (id)"), "number", ()), ("starts_at", N_("Starts"), "datetime", ()),
                  ("ends_at", N_("Ends"), "datetime", ()), ("reason", N_("Reason"), "textarea", ())),
@@ -119,7 +145,7 @@ KINDS = (
     Kind("sla-plans", N_("SLA plans"), N_("New SLA plan"),
          (("name", N_("Name")), ("hours", N_("Hours")), ("timezone", N_("Time zone")), ("response_p1", N_("Response P1, min")),
           ("resolution_p1", N_("Resolution P1, min"))),
-         _plans, sorts=("name", "hours", "response_p1", "resolution_p1"),
+         _plans, filters=(("q", N_("Name contains"), ()),), sorts=("name", "hours", "response_p1", "resolution_p1"),
          fields=(("name", N_("Name"), "text", ()), ("hours", N_("Hours"), "select", ("24x7", "business")),
                  ("timezone", N_("Time zone"), "text", ()), ("business_days", N_("Business days (1 = Monday)"), "text", ()),
                  ("business_start", N_("Business day starts"), "text", ()),
@@ -127,12 +153,21 @@ KINDS = (
          get_one=admin.get_plan, create=admin.create_plan, update=admin.update_plan, remove=admin.delete_plan,
          admin_writes=True),
     Kind("webhooks", N_("Webhooks"), N_("New webhook"),
-         (("name", N_("Name")), ("url", N_("URL")), ("events", N_("Events")), ("active", N_("Active"))),
-         _webhooks, sorts=("name", "url"),
-         fields=(("name", N_("Name"), "text", ()), ("url", N_("URL"), "text", ()),
+         (("name", N_("Name")), ("kind", N_("Kind")), ("url", N_("URL")), ("chat_id", N_("Chat")),
+          ("events", N_("Events")), ("active", N_("Active"))),
+         _webhooks, filters=(("q", N_("Name, URL or chat contains"), ()),), sorts=("name", "kind", "url"),
+         fields=(("name", N_("Name"), "text", ()),
+                 ("kind", N_("Kind"), "select", (("webhook", N_("Generic (signed JSON)")),
+                                                  ("slack", N_("Slack / Mattermost")), ("telegram", N_("Telegram")))),
+                 ("url", N_("URL"), "text", ()), ("secret", N_("Secret"), "password", ()),
+                 ("chat_id", N_("Telegram chat"), "text", ()),
+                 ("language", N_("Message language"), "select", chat.LANGUAGES),
                  ("events", N_("Events (empty = all)"), "text", ()), ("active", N_("Active"), "select", ("true", "false"))),
          get_one=admin.get_webhook, create=admin.create_webhook, update=admin.update_webhook, remove=admin.delete_webhook,
-         admin_writes=True),
+         admin_writes=True, shows_secret=True,
+         helps={"url": N_("Telegram: leave empty for the Bot API"),
+                "secret": N_("Generic: the signing key, empty = generate one (shown once). Telegram: the bot token."),
+                "chat_id": N_("Telegram only: the chat id or @channel")}),
 )
 
 def _zone(viewer: Viewer) -> dt.tzinfo:
@@ -158,6 +193,9 @@ def form_input(kind: Kind, data: dict, viewer: Viewer) -> dict:
             except ValueError:
                 moment = None
             out[name] = raw if moment is None else (moment if moment.tzinfo else moment.replace(tzinfo=_zone(viewer))).isoformat()
+        elif widget == "password":
+            if raw:  # empty: generate one (new) or keep the stored one (edit)
+                out[name] = raw
         elif name == "active":
             out[name] = raw == "true"
         elif name == "business_days":
@@ -213,7 +251,8 @@ class RecordPages(Pages):
 
     async def filter_fields(self, filters: dict[str, str]) -> list[FormField]:
         return [FormField(n, label, "select" if choices else "text", value=filters.get(n, ""),
-                          options=[(c, c) for c in choices]) for n, label, choices in self.kind.filters]
+                          options=options(choices)[0], translate=options(choices)[1])
+                for n, label, choices in self.kind.filters]
 
     async def page(self, viewer, filters, sort, limit, offset):
         if sort and sort.lstrip("-") not in self.kind.sorts:
@@ -249,10 +288,19 @@ class RecordPages(Pages):
 
     async def form_fields(self, viewer, values, errors, current, row_id):
         if current is None and row_id is None and not values:
-            values = {"hours": "24x7", "timezone": "UTC", "active": "true"}
-        return [FormField(name, label, widget, value=str(values.get(name, "") or ""),
-                          options=[(c, c) for c in choices], error=errors.get(name))
+            values = {"hours": "24x7", "timezone": "UTC", "active": "true", "kind": "webhook", "language": "en"}
+        return [FormField(name, label, widget, value="" if widget == "password" else str(values.get(name, "") or ""),
+                          options=options(choices)[0], translate=options(choices)[1], error=errors.get(name),
+                          help=self.kind.helps.get(name, ""), secret_set=bool(current and current.get(f"{name}_set")))
                 for name, label, widget, choices in self.kind.fields], {}
+
+    def created(self, row: dict) -> Template | None:
+        """A webhook's generated secret: on this answer only, never cached."""
+        if not (self.kind.shows_secret and row.get("secret")):
+            return None
+        return Template("pages/secret_once.html", headers={"Cache-Control": "no-store"}, context={
+            "path": self.path, "title": self.title, "name": row.get(self.label), "secret": row["secret"],
+            "nav": self.nav})
 
     def may_change(self, viewer: Viewer) -> None:
         if self.kind.admin_writes and not viewer.is_admin:

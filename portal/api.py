@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from litestar import Request, Router, get, post
+from litestar import Request, Router, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from accounts.audit_log import parse_time
@@ -15,7 +15,7 @@ from accounts.http import CurrentViewer, require_client
 from cmdb import paging
 from validation.bodies import Body as TypedBody, Id
 from incidents.fields import CommentText, Note
-from portal.schemas import PortalCompany, PortalEquipment, PortalIncident, PortalWindow, SampleOut
+from portal.schemas import PortalCompany, PortalContact, PortalEquipment, PortalIncident, PortalWindow, SampleOut
 from portal.scope import PortalPowerCycleOut, PortalScope
 from portal.scope import Request as PortalRequest
 
@@ -34,6 +34,17 @@ class PortalPowerCycleBody(TypedBody):
 async def company(viewer: CurrentViewer) -> PortalCompany:
     scope = PortalScope(viewer)
     return {**await scope.company(), "contacts": await scope.contacts()}
+
+
+class MyNotificationsBody(TypedBody):
+    notify: bool
+    language: str = "en"
+
+
+@patch("/me/notifications", summary="Your own incident e-mail: on or off, and its language (en | ru)",
+       description="Changes the contact linked to your user (support links it); 404 when none is.")
+async def my_notifications(viewer: CurrentViewer, data: JSONBody[MyNotificationsBody]) -> PortalContact:
+    return await PortalScope(viewer).set_my_notifications(data.notify, data.language)
 
 
 @get("/assets", summary="The client's equipment with live state, its ports on shared equipment, IPs and services")
@@ -115,8 +126,8 @@ router = Router(
     path="/portal",
     guards=[require_client],
     tags=["portal"],
-    route_handlers=[company, assets, samples, incidents, incident, comment, maintenance, file_request,
-                    power_cycle],
+    route_handlers=[company, my_notifications, assets, samples, incidents, incident, comment, maintenance,
+                    file_request, power_cycle],
 )
 
 api_routes = [router]

@@ -91,6 +91,14 @@ async def overview(viewer: CurrentViewer) -> Template:
     })
 
 
+@post("/me/notifications", status_code=303)
+async def my_notifications_submit(viewer: CurrentViewer, data: FormBody) -> Redirect:
+    """The overview's "my incident e-mail" form (the same change as PATCH /api/v1/portal/me/notifications)."""
+    await PortalScope(viewer).set_my_notifications(str(data.get("notify", "")) == "on",
+                                                   str(data.get("language", "en")))
+    return Redirect("/portal#contacts", status_code=303)
+
+
 @get("/assets/{asset_id:int}")
 async def asset_page(viewer: CurrentViewer, asset_id: FromPath[int]) -> Template:
     scope = PortalScope(viewer)
@@ -220,4 +228,5 @@ async def power_cycle_submit(viewer: CurrentViewer, asset_id: FromPath[int], dat
 
 
 page_routes: list = [overview, asset_page, incident_page, comment_submit, request_form, request_suggestions,
-                     request_submit, kb_list, kb_article, sla_page, power_cycle_confirm, power_cycle_submit]
+                     request_submit, kb_list, kb_article, sla_page, power_cycle_confirm, power_cycle_submit,
+                     my_notifications_submit]

@@ -30,6 +30,7 @@ class PortalContact(TypedDict):
     role: str
     notify: bool
     language: str
+    you: bool  # the contact linked to the viewer's user
 
 
 class PortalCompany(TypedDict):

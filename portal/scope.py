@@ -20,11 +20,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass
-from typing import Iterable, Optional, TypedDict
+from typing import Any, Iterable, Optional, TypedDict
 
+from accounts.dbutil import atomic
 from accounts.errors import Forbidden, Invalid, NotFound
+from accounts.services import audit
 from accounts.tables import User
 from accounts.viewer import Viewer
+from cmdb.impact import impact_of
+from cmdb.services import CONTACT_LANGUAGES
 from cmdb.tables import Asset, Client, Contact, Interface, IPAddress, Prefix, Rack, Service, Site
 from incidents import checks as incident_checks
 from incidents import kb, kpi_store
@@ -62,6 +66,14 @@ class PortalPowerCycleOut(TypedDict):
     incident_id: Optional[int]
     status: str  # dry_run | queued
     also_loses_power: list[str]
+
+
+async def _clients_hit_by(asset_id: int) -> set[int]:
+    """The clients an asset's downtime would hit (down or at risk); none for an asset that is gone."""
+    try:
+        return {c["client_id"] for c in (await impact_of([asset_id]))["clients"]}
+    except NotFound:
+        return set()
 
 
 def _aware(value: dt.datetime | None) -> dt.datetime | None:
@@ -119,9 +131,29 @@ class PortalScope:
         }
 
     async def contacts(self) -> list[dict]:
+        """The company's contacts; `you` marks the one linked to the viewer's user."""
         rows = await Contact.select().where(Contact.client == self.client_id).order_by(Contact.name_norm)
         return [{"id": r["id"], "name": r["name"], "email": r["email"], "phone": r["phone"], "role": r["role"],
-                 "notify": r.get("notify", False), "language": r.get("language", "en")} for r in rows]
+                 "notify": r.get("notify", False), "language": r.get("language", "en"),
+                 "you": r.get("user_id") is not None and r.get("user_id") == self.viewer.user_id} for r in rows]
+
+    async def set_my_notifications(self, notify: Any, language: Any) -> dict:
+        """The viewer's own incident e-mail wishes, on the contact linked to their user
+        (staff link it); nobody else's contact can be changed from the portal."""
+        if not isinstance(notify, bool):
+            raise Invalid("notify must be true or false", field="notify")
+        if language not in CONTACT_LANGUAGES:
+            raise Invalid(f"language must be one of {', '.join(CONTACT_LANGUAGES)}", field="language")
+        mine = await Contact.select(Contact.id).where(
+            (Contact.client == self.client_id) & (Contact.user_id == self.viewer.user_id)).first() \
+            if self.viewer.user_id is not None else None
+        if mine is None:
+            raise NotFound("no contact of your company is linked to your user; ask support to link it",
+                           field="contact")
+        async with atomic():
+            await Contact.update({Contact.notify: notify, Contact.language: language}).where(Contact.id == mine["id"])
+            await audit(self.viewer, "update", "contact", mine["id"], {"notify": notify, "language": language})
+        return next(c for c in await self.contacts() if c["id"] == mine["id"])
 
     # ------------------------------------------------------------ equipment
 
@@ -315,11 +347,15 @@ class PortalScope:
         sites = {r["site"] for r in await Asset.select(Asset.site).where(Asset.client == self.client_id)}
         sites |= {r["site"] for r in await Rack.select(Rack.site).where(Rack.client == self.client_id)}
         sites |= {r["site"] for r in await Service.select(Service.site).where(Service.client == self.client_id)}
+        sites |= {r["asset.site"] for r in await Interface.select(Interface.asset.site)
+                  .where(Interface.client == self.client_id)}  # its ports on shared equipment
         return sites
 
     async def maintenance(self, now: dt.datetime | None = None) -> list[dict]:
         """Windows that affect the client, current and upcoming: on the client, on
-        one of its assets, or on a site where it has equipment, racks or services."""
+        one of its assets, on a site where it has equipment, racks, services or
+        ports, or on any asset whose downtime would hit it (the equipment carrying
+        its ports, the UPS feeding its router: cmdb.impact, as staff see it)."""
         now = now or incident_services.utcnow()
         own, sites = await self.own_asset_ids(), await self._site_ids()
         scope = MaintenanceWindow.client_id == self.client_id
@@ -327,6 +363,11 @@ class PortalScope:
             scope = scope | MaintenanceWindow.asset_id.is_in(sorted(own))
         if sites:
             scope = scope | MaintenanceWindow.site_id.is_in(sorted(sites))
+        others = {r["asset_id"] for r in await MaintenanceWindow.select(MaintenanceWindow.asset_id).where(
+            MaintenanceWindow.asset_id.is_not_null() & (MaintenanceWindow.ends_at > now))} - own
+        hits = [a for a in sorted(others) if self.client_id in await _clients_hit_by(a)]
+        if hits:
+            scope = scope | MaintenanceWindow.asset_id.is_in(hits)
         rows = await MaintenanceWindow.select(
             MaintenanceWindow.id, MaintenanceWindow.asset_id, MaintenanceWindow.site_id, MaintenanceWindow.client_id,
             MaintenanceWindow.starts_at, MaintenanceWindow.ends_at, MaintenanceWindow.reason,

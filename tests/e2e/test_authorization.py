@@ -159,6 +159,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/portal/incidents/{incident_id:int}/comments"): CLIENT,
     ("GET", "/api/v1/portal/maintenance"): CLIENT,
     ("POST", "/api/v1/portal/requests"): CLIENT,
+    ("PATCH", "/api/v1/portal/me/notifications"): CLIENT,
     # remote power-cycle (issue 13)
     ("GET", "/assets/{asset_id:int}/power-cycle"): STAFF_PAGE,
     ("POST", "/assets/{asset_id:int}/power-cycle"): STAFF_PAGE,
@@ -250,6 +251,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/portal/kb"): CLIENT_PAGE,
     ("GET", "/portal/kb/{article_id:int}"): CLIENT_PAGE,
     ("GET", "/portal/sla"): CLIENT_PAGE,
+    ("POST", "/portal/me/notifications"): CLIENT_PAGE,
 }
 
 #: Staff pages (GET) that answer other than 200 to staff with the world's ids, and why.

@@ -2,7 +2,8 @@
 graphs and dependencies, the site topology coloured by a check posted just
 before, the rack elevation, the asset form placing an asset in a rack with the
 free units offered, a form with two bad fields, the next free IP, a CSV import
-with one bad row, a token created and revoked by an admin. Screenshots of each
+with one bad row, a token created and revoked by an admin, Telegram and generic
+webhooks made on the form, the maintenance list paged, filtered and sorted. Screenshots of each
 go to tests/screenshots/."""
 
 from __future__ import annotations
@@ -188,3 +189,57 @@ async def test_a_list_page_filters_sorts_and_pages(db, live_app, browser_login):
         await page.click("#export")
     exported = await (await download.value).path()
     assert "mc-acme" not in open(exported, encoding="utf-8").read()
+
+
+async def test_admin_makes_a_telegram_and_a_generic_webhook(db, live_app, browser_login):
+    """Kind, bot token and chat on the form; a missing chat comes back next to its field; a
+    generic webhook's generated secret is shown once."""
+    from incidents.tables import WebhookEndpoint
+
+    page, _ = await browser_login("admin", viewport=(1366, 1000))
+    await page.goto(f"{live_app.url}/webhooks/new")
+    await page.fill("#f-name", "noc-telegram")
+    await page.select_option("#f-kind", "telegram")
+    await page.fill("#f-secret", "123456:" + "T" * 35)
+    await page.select_option("#f-language", "ru")
+    await page.click("#save")
+    await expect(page.locator("#f-chat_id-error")).to_contain_text("chat_id")
+    assert await page.locator("#f-chat_id").get_attribute("aria-invalid") == "true"
+    await screenshot(page, "pages2-webhook-form-errors")
+    await page.fill("#f-secret", "123456:" + "T" * 35)  # a typed secret is not sent back to the browser
+    await page.fill("#f-chat_id", "@noc_duty")
+    await page.click("#save")
+    await expect(page.locator("table.list-table")).to_contain_text("noc-telegram")
+    row = await WebhookEndpoint.select().where(WebhookEndpoint.name == "noc-telegram").first()
+    assert (row["kind"], row["chat_id"], row["language"]) == ("telegram", "@noc_duty", "ru")
+
+    await page.goto(f"{live_app.url}/webhooks/new")
+    await page.fill("#f-name", "billing")
+    await page.fill("#f-url", "https://billing.example.test/hook")
+    await page.click("#save")
+    secret = (await page.locator("#new-secret").inner_text()).strip()
+    assert len(secret) >= 16
+    await screenshot(page, "pages2-webhook-secret")
+    await page.click("#done")
+    await expect(page.locator("table.list-table")).to_contain_text("billing")
+    assert secret not in await page.content()
+
+
+async def test_maintenance_list_second_page_filtered(db, live_app, browser_login):
+    from test_pages2_records import _windows
+
+    ids = await seed()
+    await _windows(ids["remote"], ids["ups-remote-7"])
+    page, _ = await browser_login("noc", viewport=(1366, 900))
+    await page.goto(f"{live_app.url}/maintenance?sort=reason")
+    await page.click('a[rel="next"]')
+    await expect(page.locator("table.list-table")).to_contain_text("planned work 54")
+    await page.goto(f"{live_app.url}/maintenance")
+    await page.select_option("#f-when", "upcoming")
+    await page.click("form.filters button[type=submit]")
+    await expect(page).to_have_url(re.compile(r"when=upcoming"))
+    await page.click("table.list-table thead a:text-is('Starts')")
+    await expect(page).to_have_url(re.compile(r"sort=starts_at"))
+    reasons = await page.locator("table.list-table tbody tr td:first-child").all_inner_texts()
+    assert reasons == [f"planned work {i}" for i in range(31, 55)]
+    await screenshot(page, "pages2-maintenance-list")

@@ -8,6 +8,7 @@ import re
 
 import pytest
 from pages_data import fiber_cut, operator
+from test_authorization import world  # noqa: F401 - the two-client world fixture
 
 from incidents.tables import Incident
 
@@ -96,6 +97,51 @@ async def test_portal_pages_load_nothing_from_outside(data, session_as, http):
         pages[path] = await client.get(path)
     assets = await _assert_nothing_from_outside(pages, http)
     assert "/static/rackcard.css" in assets and any(a.startswith("/static/vendor/") for a in assets)
+
+
+INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>")
+EVENT_HANDLER = re.compile(r"\son[a-z]+\s*=")
+
+
+def _inline_code(html: str) -> list[str]:
+    """What the CSP would block: inline <script>, on*= handlers, hx-on."""
+    found = [m.group(0) for m in INLINE_SCRIPT.finditer(html)] + [m.group(0) for m in EVENT_HANDLER.finditer(html)]
+    return found + (["hx-on"] if "hx-on" in html else [])
+
+
+def test_the_inline_check_catches_scripts_and_handlers():
+    assert _inline_code('<script>alert(1)</script><script src="/static/x.js"></script>') == ["<script>"]
+    assert _inline_code('<button onclick="go()">') == [" onclick="]
+    assert _inline_code('<form hx-on::after-request="x">') == ["hx-on"]
+    assert _inline_code('<p>conditions on=1</p><script src="/a.js" defer></script>') == []
+
+
+async def test_every_page_of_the_route_table_has_no_inline_code(world, session_as):
+    """Every GET page the authorization table lists (staff pages as an administrator,
+    portal pages as a client user with their own ids), with real rows behind each id."""
+    from test_authorization import CLIENT_PAGE, PAGES, ROUTES, Own, _concrete
+
+    admin, _ = await session_as("admin")
+    client, _ = await session_as("client", world.alpha)
+    checked, failures = set(), []
+    for (method, path), access in sorted(ROUTES.items()):
+        if method != "GET" or access not in PAGES:
+            continue
+        portal = access == CLIENT_PAGE
+        url = _concrete(path, Own(world, "client_a") if portal else world, mutating=False)
+        response = await (client if portal else admin).get(url)
+        if response.status_code != 200 or not response.headers.get("content-type", "").startswith("text/html"):
+            continue  # CSV exports, redirects (a GET of a form's action), ids the route reads differently
+        checked.add(path)
+        found = _inline_code(response.text)
+        if found:
+            failures.append((url, found[:3]))
+    assert not failures, failures
+    must = {"/assets/{asset_id:int}", "/sites/{site_id:int}", "/racks/{rack_id:int}", "/assets",
+            "/maintenance", "/webhooks", "/assets/new", "/assets/{item_id:int}/edit", "/webhooks/new", "/import",
+            "/admin/users", "/admin/tokens", "/reports", "/kb", "/kb/{article_id:int}", "/portal",
+            "/portal/assets/{asset_id:int}", "/portal/kb", "/portal/requests/new"}
+    assert must <= checked, sorted(must - checked)
 
 
 async def test_no_inline_scripts_or_event_handlers(data, session_as):

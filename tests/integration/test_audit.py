@@ -69,6 +69,10 @@ async def test_logins_tokens_exports_and_incident_actions_are_audited(db, remote
     await api.post(f"/api/v1/incidents/{inc['id']}/comments", json={"body": "called the client", "visibility": "internal"})
     await api.post(f"/api/v1/incidents/{inc['id']}/escalate", json={"reason": "needs L2"})
     await api.patch(f"/api/v1/incidents/{inc['id']}", json={"priority": "P1", "reason": "VIP"})
+    from accounts.viewer import Viewer
+    from incidents import services as incident_services
+
+    await incident_services.assign(Viewer(user_id=user.id, email="eve@op.test", role="engineer"), inc["id"])  # "assign to me"
 
     logins = [e for e in await _entries(api, object_type="user") if e["action"].startswith("login")]
     assert [(e["action"], e["actor"], e["source"], e["changes"].get("reason")) for e in logins] == [
@@ -86,7 +90,7 @@ async def test_logins_tokens_exports_and_incident_actions_are_audited(db, remote
     assert export["action"] == "export" and export["source"] == "203.0.113.7" and "name" in export["changes"]["columns"]
     actions = [(e["action"], sorted(e["changes"])) for e in await _entries(api, object_type="incident", object_id=inc["id"])]
     assert actions == [
-        ("update", ["priority", "reason"]), ("update", ["line", "reason"]), ("comment", ["body", "visibility"]),
+        ("update", ["assignee"]), ("update", ["priority", "reason"]), ("update", ["line", "reason"]), ("comment", ["body", "visibility"]),
         ("update", ["reason", "status"]), ("create", ["asset_ids", "category", "client_id", "description", "priority",
                                                        "source", "title"]),
     ]
@@ -135,3 +139,33 @@ async def test_logins_through_the_login_form_are_audited_with_the_source_address
     rows = [e for e in await _entries(remote_admin, object_type="user", user="web@op.test") if e["action"] != "create"]
     assert [(e["action"], e["source"]) for e in rows] == [("login", "192.0.2.77"), ("login_failed", "192.0.2.77")]
     assert "not the password" not in (await remote_admin.get("/api/v1/audit")).text
+
+
+async def test_the_admin_pages_and_the_api_audit_tokens_and_users_alike(db, remote_admin):
+    """Revoking a token or disabling a user reads the same in the log whether it was
+    done through the API or the admin pages (accounts.admin calls the same services)."""
+    from accounts import admin
+    from accounts.viewer import Viewer
+
+    me = await create_user("boss@op.test", "admin", "correct horse battery")
+    boss = Viewer(user_id=me.id, email="boss@op.test", role="admin")
+    user = await create_user("dan@op.test", "engineer", "correct horse battery")
+    by_page = await admin.create_token(boss, {"email": "dan@op.test", "name": "page token"})
+    by_api = await create_token("dan@op.test", name="api token")
+    ids = {t["name"]: t["id"] for t in await admin.list_tokens(boss)}
+    await admin.revoke_token(boss, ids["page token"])
+    assert (await remote_admin.post(f"/api/v1/tokens/{ids['api token']}/revoke")).status_code in (200, 204)
+    await admin.set_active(boss, user.id, False)
+    assert (await remote_admin.post(f"/api/v1/users/{user.id}/enable")).status_code in (200, 204)
+
+    tokens = await _entries(remote_admin, object_type="api_token")
+    revokes = sorted((e["object_id"], e["action"], e["changes"]) for e in tokens if e["action"] != "create")
+    assert revokes == sorted([(ids["page token"], "update", {"revoked": [False, True]}),
+                              (ids["api token"], "update", {"revoked": [False, True]})])
+    created = [e for e in tokens if e["action"] == "create" and e["object_id"] == ids["page token"]]
+    assert len(created) == 1 and created[0]["actor"] == "boss@op.test"  # once, by whoever asked
+    users = [(e["action"], e["changes"]) for e in await _entries(remote_admin, object_type="user", object_id=user.id)
+             if e["action"] == "update"]
+    assert users == [("update", {"active": [False, True]}), ("update", {"active": [True, False]})]
+    assert by_page != by_api
+    assert not await _entries(remote_admin, object_type="token")  # one name for the one kind of object

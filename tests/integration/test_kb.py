@@ -118,7 +118,11 @@ async def test_client_users_never_see_internal_articles(db, api, client_as):
     assert (await client.get("/api/v1/kb?q=battery")).json()["count"] == 0
     assert (await client.get("/api/v1/kb?visibility=internal")).json()["count"] == 0
     assert (await client.get(f"/api/v1/kb/{internal['id']}")).status_code == 404
-    assert (await client.get(f"/api/v1/kb/{public['id']}")).status_code == 200
+    one = await client.get(f"/api/v1/kb/{public['id']}")
+    assert one.status_code == 200
+    # how often staff used it counts every client's incidents: not for client users
+    assert "used_in" not in one.json() and all("used_in" not in r for r in listed["results"])
+    assert "used_in" in (await api.get(f"/api/v1/kb/{public['id']}")).json()
     for method, path in (("POST", "/api/v1/kb"), ("PATCH", f"/api/v1/kb/{public['id']}"),
                          ("DELETE", f"/api/v1/kb/{public['id']}")):
         assert (await client.request(method, path, json={"title": "x"})).status_code == 403, (method, path)

@@ -111,11 +111,32 @@ async def test_sla_terms_and_whether_each_incident_is_within_them(db, client_as)
 
 
 async def test_maintenance_windows_that_affect_the_client(db, client_as):
-    w, alpha, _ = await _world(client_as)
+    w, alpha, bravo = await _world(client_as)
     r = await alpha.get("/api/v1/portal/maintenance")
     reasons = {m["reason"]: m["current"] for m in r.json()}
     assert reasons == {"Alpha router firmware": False, "DC1 power feed maintenance": True}
     _no_leak(r, w.bravo_markers)
+
+
+async def test_maintenance_on_shared_equipment_reaches_the_clients_it_would_hit(db, client_as):
+    """Windows on the chassis carrying a client's port, on the UPS feeding its
+    router, and on the remote site where it has only a port: they affect it."""
+    from accounts.viewer import SYSTEM
+    from incidents import admin
+    from incidents.services import utcnow
+
+    w, alpha, bravo = await _world(client_as)
+    now = utcnow()
+    window = {"starts_at": (now + dt.timedelta(hours=2)).isoformat(),
+              "ends_at": (now + dt.timedelta(hours=3)).isoformat()}
+    await admin.create_window(SYSTEM, {**window, "asset_id": w.chassis, "reason": "chassis PSU swap"})
+    await admin.create_window(SYSTEM, {**window, "asset_id": w.ups, "reason": "UPS battery test"})
+    await admin.create_window(SYSTEM, {**window, "site_id": w.site_remote, "reason": "Khimki node works"})
+    await admin.create_window(SYSTEM, {**window, "asset_id": w.bravo_asset, "reason": "bravo only"})
+    for who, expected in ((alpha, {"Alpha router firmware", "DC1 power feed maintenance"}),
+                          (bravo, {"Bravo fiber cut repair", "DC1 power feed maintenance", "bravo only"})):
+        reasons = {m["reason"] for m in (await who.get("/api/v1/portal/maintenance")).json()}
+        assert reasons == expected | {"chassis PSU swap", "UPS battery test", "Khimki node works"}, reasons
 
 
 async def test_a_reboot_request_opens_an_l1_incident_from_the_portal(db, client_as, api):
@@ -211,3 +232,37 @@ async def test_management_addresses_in_the_engines_text_never_reach_the_client(d
     assert "127.0.0.1" not in r.text and MASKED_ADDRESS in r.text
     shared = await alpha.get(f"/api/v1/portal/incidents/{w.shared_incident}")
     _no_leak(shared, two_clients.MGMT)
+
+
+async def test_a_contact_linked_to_its_user_sets_its_own_incident_email(db, client_as, api):
+    """Staff link a contact to its client's portal user (only a user of that client,
+    one contact per user); that user sees itself marked among the contacts and turns
+    its own incident e-mail on or off and picks its language — no other contact."""
+    from accounts.tables import User
+    from cmdb.tables import Contact
+
+    w, alpha, bravo = await _world(client_as)
+    alpha_user = (await User.select(User.id).where(User.client_id == w.alpha).first())["id"]
+    bravo_user = (await User.select(User.id).where(User.client_id == w.bravo).first())["id"]
+    unlinked = await alpha.patch("/api/v1/portal/me/notifications", json={"notify": False, "language": "en"})
+    assert unlinked.status_code == 404 and unlinked.json()["errors"][0]["field"] == "contact"
+
+    wrong = await api.patch(f"/api/v1/contacts/{w.alpha_contact}", json={"user_id": bravo_user})
+    assert wrong.status_code == 422 and wrong.json()["errors"][0]["field"] == "user_id", wrong.text
+    linked = await api.patch(f"/api/v1/contacts/{w.alpha_contact}", json={"user_id": alpha_user})
+    assert linked.status_code == 200 and linked.json()["user_id"] == alpha_user, linked.text
+    other = (await Contact.select(Contact.id).where((Contact.client == w.alpha) & (Contact.id != w.alpha_contact))
+             .first())["id"]
+    twice = await api.patch(f"/api/v1/contacts/{other}", json={"user_id": alpha_user})
+    assert twice.status_code in (409, 422) and twice.json()["errors"][0]["field"] == "user_id", twice.text
+
+    contacts = (await alpha.get("/api/v1/portal/company")).json()["contacts"]
+    assert [c["name"] for c in contacts if c["you"]] == ["Alice Alpha"]
+    r = await alpha.patch("/api/v1/portal/me/notifications", json={"notify": False, "language": "en"})
+    assert r.status_code == 200 and (r.json()["notify"], r.json()["language"], r.json()["you"]) == (False, "en", True)
+    row = await Contact.select(Contact.notify, Contact.language).where(Contact.id == w.alpha_contact).first()
+    assert (row["notify"], row["language"]) == (False, "en")
+    bad = await alpha.patch("/api/v1/portal/me/notifications", json={"notify": True, "language": "de"})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "language"
+    assert (await bravo.patch("/api/v1/portal/me/notifications", json={"notify": True})).status_code == 404
+    assert all(not c["you"] for c in (await bravo.get("/api/v1/portal/company")).json()["contacts"])
