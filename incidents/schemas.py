@@ -66,6 +66,8 @@ class IncidentOut(TypedDict):
     battery_exhausted_at: Optional[dt.datetime]  # a UPS on battery: when its estimate runs out
     affected_assets: list[AffectedAssetOut]
     affected_clients: list[AffectedClientOut]
+    clients_down: int  # affected clients whose service is down
+    clients_at_risk: int  # affected clients only at risk (e.g. a UPS on battery, a redundant feed lost)
 
 
 class IncidentDetail(IncidentOut):

@@ -341,6 +341,8 @@ def _serialise(row: dict, assets: list[dict], clients: list[dict]) -> dict:
         "battery_exhausted_at": aware(row["battery_exhausted_at"]),
         "affected_assets": assets,
         "affected_clients": clients,
+        "clients_down": sum(1 for c in clients if c["impact"] == DOWN),
+        "clients_at_risk": sum(1 for c in clients if c["impact"] == AT_RISK),
     }
 
 

@@ -52,10 +52,11 @@ async def incident_page(request: Request, viewer: CurrentViewer, incident_id: Fr
     incident = await services.get_incident(viewer, incident_id)
     asset_ids = [a["asset_id"] for a in incident["affected_assets"]]
     checks = await check_states(viewer, asset_ids)
-    calls = await call_list(viewer, [c["client_id"] for c in incident["affected_clients"]])
-    names = {c["client_id"]: c["name"] for c in incident["affected_clients"]}
-    for entry in calls:
-        entry["name"] = names.get(entry["client_id"], "")
+    # the clients who are down first, then those only at risk
+    clients = sorted(incident["affected_clients"], key=lambda c: c["impact"] == services.AT_RISK)
+    calls = await call_list(viewer, [c["client_id"] for c in clients])
+    for entry, client in zip(calls, clients):
+        entry["name"], entry["impact"] = client["name"], client["impact"]
     return Template("pages/incident.html", context={
         "incident": incident,
         "checks": checks,

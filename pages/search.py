@@ -5,6 +5,7 @@ address inside its prefix, the serial of its equipment) opens that client's card
 from __future__ import annotations
 
 import re
+from urllib.parse import urlencode
 
 from litestar import get
 from litestar.params import FromQuery
@@ -24,16 +25,25 @@ INCIDENT_NUMBER = re.compile(r"^\s*(?:#|inc(?:ident)?[\s\-#]*)(\d{1,9})\s*$", re
 DIGITS = re.compile(r"^\s*(\d{1,9})\s*$")
 
 
+#: The page of a hit that belongs to no client, by its type (shared equipment, a site, a rack).
+OWN_PAGES = {"asset": "/assets/{id}", "site": "/sites/{id}", "rack": "/racks/{id}"}
+#: Hits without a page of their own open their list, filtered to them.
+LIST_PAGES = {"prefix": "/prefixes", "ip_address": "/ip-addresses"}
+
+
 def page_of(hit: dict) -> str | None:
-    """The page a search hit opens: its client's card when it has a client."""
+    """The page a search hit opens: its client's card when it has a client
+    (a contact's card is its client's), else its own page, else its list filtered to it."""
     if hit["type"] == "incident":
         return f"/incidents/{hit['id']}"
     if hit["type"] == "client":
         return f"/clients/{hit['id']}"
     if hit.get("client_id"):
         return f"/clients/{hit['client_id']}"
-    if hit["type"] == "site":
-        return f"/?site={hit['id']}"
+    if hit["type"] in OWN_PAGES:
+        return OWN_PAGES[hit["type"]].format(id=hit["id"])
+    if hit["type"] in LIST_PAGES:
+        return f"{LIST_PAGES[hit['type']]}?{urlencode({'q': hit['label']})}"
     return None
 
 

@@ -48,6 +48,10 @@ class World:
     alpha_incident: int = 0
     bravo_incident: int = 0
     bravo_window: int = 0
+    bravo_interface: int = 0
+    bravo_prefix: int = 0
+    bravo_service: int = 0
+    bravo_dependency: int = 0  # rtr-bravo-1's power from the UPS
     webhook: int = 0
     plan: int = 0
     public_article: int = 0
@@ -110,21 +114,23 @@ async def build(now: dt.datetime | None = None) -> World:
         "client_id": w.bravo, "serial": "SN-BRAVO-0001", "mgmt_ip": "10.2.2.2", "snmp_version": "2c",
         "snmp_community": "bravo-community-S3CRET", "notes": "INTERNAL-NOTE-4711 bravo"}))["id"]
     for asset in (w.alpha_asset, w.bravo_asset):
-        await cmdb.dependencies.create(SYSTEM, {"asset_id": asset, "depends_on_id": w.ups, "kind": "power"})
+        w.bravo_dependency = (await cmdb.dependencies.create(SYSTEM, {"asset_id": asset, "depends_on_id": w.ups,
+                                                                      "kind": "power"}))["id"]
     await cmdb.interfaces.create(SYSTEM, {"asset_id": w.chassis, "if_index": 3, "name": "slot_1_fx", "role": "fiber",
                                           "client_id": w.alpha})
-    await cmdb.interfaces.create(SYSTEM, {"asset_id": w.chassis, "if_index": 5, "name": "slot_2_fx", "role": "fiber",
-                                          "client_id": w.bravo})
+    w.bravo_interface = (await cmdb.interfaces.create(SYSTEM, {
+        "asset_id": w.chassis, "if_index": 5, "name": "slot_2_fx", "role": "fiber", "client_id": w.bravo}))["id"]
     await cmdb.prefixes.create(SYSTEM, {"prefix": "192.0.2.0/24", "client_id": w.alpha})
-    await cmdb.prefixes.create(SYSTEM, {"prefix": "198.51.100.0/24", "client_id": w.bravo})
+    w.bravo_prefix = (await cmdb.prefixes.create(SYSTEM, {"prefix": "198.51.100.0/24", "client_id": w.bravo}))["id"]
     w.alpha_ip = (await cmdb.ip_addresses.create(SYSTEM, {"address": "192.0.2.10", "client_id": w.alpha,
                                                           "asset_id": w.alpha_asset}))["id"]
     w.bravo_ip = (await cmdb.ip_addresses.create(SYSTEM, {"address": "198.51.100.20", "client_id": w.bravo,
                                                           "asset_id": w.bravo_asset}))["id"]
     await cmdb.services.create(SYSTEM, {"client_id": w.alpha, "site_id": w.site_dc, "kind": "internet",
                                         "bandwidth_mbps": 100, "asset_ids": [w.alpha_asset]})
-    await cmdb.services.create(SYSTEM, {"client_id": w.bravo, "site_id": w.site_dc, "kind": "internet",
-                                        "bandwidth_mbps": 1000, "asset_ids": [w.bravo_asset]})
+    w.bravo_service = (await cmdb.services.create(SYSTEM, {
+        "client_id": w.bravo, "site_id": w.site_dc, "kind": "internet", "bandwidth_mbps": 1000,
+        "asset_ids": [w.bravo_asset]}))["id"]
     w.webhook = (await admin.create_webhook(SYSTEM, {"name": "noc-hook", "url": "http://192.0.2.9:9/hook",
                                                      "secret": "whsec-S3CRET-hook"}))["id"]
     await admin.create_window(SYSTEM, {"asset_id": w.alpha_asset, "starts_at": (now + dt.timedelta(days=1)).isoformat(),

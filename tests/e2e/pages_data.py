@@ -68,3 +68,15 @@ async def fiber_cut(data: dict) -> None:
     """The client's fiber port goes down while its copper side stays up: a fiber incident naming Romashka."""
     await observe(data["mc"]["id"], "link:2", "ok")
     await observe(data["mc"]["id"], "link:3", "critical", message="fiber link down")
+
+
+async def switch_down_with_a_redundant_neighbour(api, data: dict) -> None:
+    """Vasilek's converter at the node has two uplinks (sw-khm-1 and a second
+    switch); sw-khm-1 stops answering: Romashka (one uplink) is down, Vasilek only at risk."""
+    spare = await _post(api, "assets", {"name": "sw-khm-2", "kind": "switch", "site_id": data["node"]["id"]})
+    mc = await _post(api, "assets", {"name": "mc-vasilek", "kind": "media_converter", "site_id": data["node"]["id"],
+                                     "client_id": data["other"]["id"]})
+    for uplink in (data["switch"], spare):
+        await _post(api, "dependencies", {"asset_id": mc["id"], "depends_on_id": uplink["id"], "kind": "uplink"})
+    await observe(data["switch"]["id"], "reachability", "critical", message="no answer")
+    data.update(spare=spare, mc_other=mc)

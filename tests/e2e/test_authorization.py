@@ -257,6 +257,11 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/portal/sla/csv"): CLIENT_PAGE,
 }
 
+#: Staff pages (GET) that answer other than 200 to staff with the world's ids, and why.
+STAFF_GET_STATUS: dict[str, int] = {
+    "/assets/{asset_id:int}/poll": 302,  # the poll is a form (POST); a reloaded poll URL goes back to the asset page
+}
+
 ROLES = ("admin", "engineer", "noc", "client_a", "client_b", "probe", "ingest")
 ALLOWED = {
     ANY: set(ROLES),
@@ -293,11 +298,12 @@ _SEGMENT_IDS = {
     "clients": "bravo", "contacts": "bravo_contact", "racks": "bravo_rack", "assets": "bravo_asset",
     "ip-addresses": "bravo_ip", "incidents": "bravo_incident", "maintenance-windows": "bravo_window",
     "webhooks": "webhook", "sla-plans": "plan", "sites": "site_dc", "maintenance": "bravo_window",
-    "kb": "bravo_article",
+    "kb": "bravo_article", "interfaces": "bravo_interface", "prefixes": "bravo_prefix", "services": "bravo_service",
+    "dependencies": "bravo_dependency",
 }
 #: Pages name their ids after what they are.
 _NAMED_IDS = {"{client_id:int}": "bravo", "{incident_id:int}": "bravo_incident", "{asset_id:int}": "bravo_asset",
-              "{article_id:int}": "bravo_article"}
+              "{article_id:int}": "bravo_article", "{object_id:int}": "bravo_asset"}
 
 
 class Foreign:
@@ -341,7 +347,7 @@ def _concrete(path: str, world, *, mutating: bool) -> str:
         elif re.fullmatch(r"\{[^}]+:path\}", part):
             out.append("css/app.css")
         elif re.fullmatch(r"\{[^}]+\}", part):
-            out.append("assets" if "kind" in part else "x")
+            out.append("assets" if "kind" in part else "asset" if "object_type" in part else "x")
         else:
             out.append(part)
     return "/".join(out)
@@ -619,6 +625,9 @@ async def test_every_page_for_every_session(world, sessions):
                 expected = "/portal" if client_side else "/"
                 if not (r.status_code == 303 and r.headers.get("location") == expected):
                     failures.append((role, method, path, r.status_code, f"should go to {expected}"))
+            elif not client_side and method == "GET" and r.status_code != STAFF_GET_STATUS.get(path, 200):
+                failures.append((role, method, path, r.status_code,
+                                 f"a staff page should answer {STAFF_GET_STATUS.get(path, 200)}"))
             elif r.status_code >= 500 or r.status_code in (401, 403):
                 failures.append((role, method, path, r.status_code, "refused or failed"))
             elif client_side and "{" in path and r.status_code not in (404, 422):

@@ -10,7 +10,7 @@ from urllib.parse import urlparse
 import pytest
 from playwright.async_api import expect
 from conftest import screenshot
-from pages_data import fiber_cut, operator
+from pages_data import fiber_cut, operator, switch_down_with_a_redundant_neighbour
 
 from incidents.tables import Incident
 
@@ -116,6 +116,23 @@ async def test_russian_board_and_card(data, browser_login, live_app):
     body = await page.locator("main").inner_text()
     assert "Контакты" in body and "Оборудование" in body
     await screenshot(page, "card-ru")
+
+
+async def test_clients_down_and_at_risk_on_the_board_and_the_incident(api, data, browser_login, live_app):
+    page, _ = await browser_login("noc")
+    await switch_down_with_a_redundant_neighbour(api, data)
+    await page.goto(live_app.url + "/")
+    clients = page.locator("tr[data-incident] .c-num")
+    assert (await clients.inner_text()).split() == ["1", "+1"]
+    assert "1 client at risk" in await page.locator("tr[data-incident] .c-title").inner_text()
+    await screenshot(page, "board-at-risk")
+    await page.click("tr[data-incident] .c-title a")
+    await page.wait_for_url(re.compile(r"/incidents/\d+$"))
+    assert "at risk" in await page.locator(".call-client.at-risk").inner_text()
+    await page.click(f"a[href='/assets/{data['mc_other']['id']}']")
+    await page.wait_for_url(re.compile(rf"/assets/{data['mc_other']['id']}$"))
+    await page.go_back()
+    await screenshot(page, "incident-at-risk")
 
 
 async def test_wall_dark_and_phone(data, browser_login, live_app, browser):

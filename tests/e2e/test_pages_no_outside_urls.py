@@ -55,6 +55,24 @@ async def data(api):
     return await operator(api)
 
 
+async def _assert_nothing_from_outside(pages: dict, http) -> set[str]:
+    """Every page answered 200 and names nothing outside; nor do the CSS and JS files they load.
+    -> the static files they load."""
+    assets: set[str] = set()
+    for path, response in pages.items():
+        assert response.status_code == 200, path
+        assert _outside_urls_in_html(response.text) == [], path
+        assets.update(ASSET.findall(response.text))
+    for path in sorted(assets):
+        response = await http.get(path)
+        assert response.status_code == 200, path
+        if path.endswith(".css"):
+            assert _outside_urls_in_css(response.text) == [], path
+        elif path.endswith(".js"):
+            assert _outside_urls_in_js(response.text) == [], path
+    return assets
+
+
 async def test_served_pages_css_and_js_load_nothing_from_outside(data, session_as, http):
     staff, _ = await session_as("noc")
     await fiber_cut(data)
@@ -63,20 +81,22 @@ async def test_served_pages_css_and_js_load_nothing_from_outside(data, session_a
     for path in ("/", "/?wall=1", f"/clients/{data['client']['id']}", f"/incidents/{incident}",
                  "/search?q=roma&all=1", "/search/suggest?q=roma"):
         pages[path] = await staff.get(path)
-    assets: set[str] = set()
-    for path, response in pages.items():
-        assert response.status_code == 200, path
-        assert _outside_urls_in_html(response.text) == [], path
-        assets.update(ASSET.findall(response.text))
+    assets = await _assert_nothing_from_outside(pages, http)
     assert {"/static/rackcard.css", "/static/rackcard.js", "/static/board.js"} <= assets
     assert any(a.startswith("/static/vendor/") for a in assets)
-    for path in sorted(assets):
-        response = await http.get(path)
-        assert response.status_code == 200, path
-        if path.endswith(".css"):
-            assert _outside_urls_in_css(response.text) == [], path
-        elif path.endswith(".js"):
-            assert _outside_urls_in_js(response.text) == [], path
+
+
+async def test_portal_pages_load_nothing_from_outside(data, session_as, http):
+    client, _ = await session_as("client", client_id=data["client"]["id"])
+    await fiber_cut(data)
+    incident = (await Incident.select(Incident.id).first())["id"]
+    pages = {}
+    for path in ("/portal", f"/portal/assets/{data['router']['id']}", f"/portal/incidents/{incident}",
+                 "/portal/requests/new", f"/portal/requests/suggestions?category=reboot&asset_id={data['router']['id']}",
+                 "/portal/kb", "/portal/sla"):
+        pages[path] = await client.get(path)
+    assets = await _assert_nothing_from_outside(pages, http)
+    assert "/static/rackcard.css" in assets and any(a.startswith("/static/vendor/") for a in assets)
 
 
 INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>")

@@ -8,7 +8,7 @@ import re
 
 import pytest
 from conftest import page_csrf
-from pages_data import fiber_cut, observe, operator
+from pages_data import fiber_cut, observe, operator, switch_down_with_a_redundant_neighbour
 
 from incidents.tables import Incident, TimelineEntry
 
@@ -43,6 +43,54 @@ async def test_board_lists_open_incidents_most_urgent_first_with_clients_and_sit
     assert re.match(r"\s*<title>\(P[12]: 1\) Board · rackcard</title>\s*<div id=\"board-body\"", fragment.text)
 
 
+async def test_board_counts_clients_down_and_clients_at_risk_apart(api, data, session_as):
+    noc, _ = await session_as("noc")
+    await switch_down_with_a_redundant_neighbour(api, data)
+    listed = (await api.get("/api/v1/incidents", params={"status": "open"})).json()["results"]
+    (incident,) = listed
+    assert (incident["clients_down"], incident["clients_at_risk"]) == (1, 1)
+    html = (await noc.get("/")).text
+    row = html[html.index(f'data-incident="{incident["id"]}"'):]
+    row = row[:row.index("</tr>")]
+    assert 'data-clients-down="1" data-clients-at-risk="1">1 <small class="at-risk"' in row
+    assert "1 client at risk" in row
+    names = re.search(r'<div class="clients-line">([^<]*)</div>', row).group(1)
+    assert "Romashka LLC" in names and "Vasilek" not in names  # only the clients who are down are named
+
+
+async def test_incident_page_links_assets_and_marks_what_is_only_at_risk(api, data, session_as):
+    noc, _ = await session_as("noc")
+    await switch_down_with_a_redundant_neighbour(api, data)
+    incident_id = (await Incident.select(Incident.id).first())["id"]
+    html = (await noc.get(f"/incidents/{incident_id}")).text
+    assets = html[html.index('id="assets-h"'):html.index('id="calls-h"')]
+    for key, role in (("switch", "root cause"), ("mc", "impacted"), ("mc_other", "at risk")):
+        asset = data[key]
+        cell = assets[assets.index(f'<a href="/assets/{asset["id"]}">{asset["name"]}</a>'):]
+        assert re.match(r"[^\n]*\n\s*<td>([^<]*)</td>", cell).group(1) == role, (key, cell[:300])
+    calls = html[html.index('id="calls-h"'):]
+    down = calls[calls.index('data-impact="down"'):calls.index('data-impact="at_risk"')]
+    at_risk = calls[calls.index('data-impact="at_risk"'):]
+    assert "Romashka LLC" in down and "at risk" not in down  # the clients who are down come first
+    assert "Vasilek JSC" in at_risk and '<small class="tag at-risk">at risk</small>' in at_risk
+    await noc.post("/preferences/language", data={"language": "ru", "csrf_token": await page_csrf(noc)})
+    russian = (await noc.get(f"/incidents/{incident_id}")).text
+    assert russian.count("под угрозой") >= 2 and "SNMP-трап" in russian  # the asset's role, the call list; the source
+
+
+async def test_the_russian_card_shows_the_kinds_roles_and_statuses_in_russian(data, session_as):
+    eng, _ = await session_as("engineer")
+    await eng.post("/preferences/language", data={"language": "ru", "csrf_token": await page_csrf(eng)})
+    html = (await eng.get(f"/clients/{data['client']['id']}")).text
+    equipment = html[html.index('id="equipment-h"'):]
+    assert '<span class="count">маршрутизатор: 1</span>' in equipment  # the counts by kind
+    assert '<span class="count">неизвестно: 1</span>' in equipment  # and by manufacturer, none given
+    assert "<td>маршрутизатор</td>" in equipment and ">router<" not in html
+    assert "<strong>Интернет</strong>" in html and "<strong>internet</strong>" not in html
+    ports = html[html.index('id="ports-h"'):]
+    assert "<td>оптика</td>" in ports and "<td>медь</td>" in ports and "<td>fiber</td>" not in ports
+
+
 async def test_board_filters_are_kept_in_the_url(data, session_as):
     noc, _ = await session_as("noc")
     incident_id = await _open_incident(data)
@@ -72,6 +120,29 @@ async def test_anything_of_a_client_opens_its_card(data, session_as, typed):
     noc, _ = await session_as("noc")
     response = await noc.get("/search", params={"q": typed})
     assert response.headers.get("location") == f"/clients/{data['client']['id']}", (typed, response.text[:300])
+
+
+async def test_what_belongs_to_no_client_opens_its_own_page(api, data, session_as):
+    noc, _ = await session_as("noc")
+    rack = (await api.post("/api/v1/racks", json={"site_id": data["dc"]["id"], "name": "Row-7 rack"})).json()
+    spare = (await api.post("/api/v1/prefixes", json={"prefix": "203.0.113.0/24"})).json()
+    for typed, page in (
+        ("Ivan Petrov", f"/clients/{data['client']['id']}"),  # a contact by name: its client's card
+        ("Khimki node", f"/sites/{data['node']['id']}"),
+        ("DC1", f"/sites/{data['dc']['id']}"),
+        ("Row-7 rack", f"/racks/{rack['id']}"),
+        ("sw-khm-1", f"/assets/{data['switch']['id']}"),  # shared equipment
+        ("MC-123456", f"/assets/{data['mc']['id']}"),  # by its serial
+        ("203.0.113.0/24", "/prefixes?q=203.0.113.0%2F24"),  # an unassigned prefix: the prefix list, filtered
+        ("203.0.113.77", "/prefixes?q=203.0.113.0%2F24"),  # an address inside it
+        ("198.51.100.0/28", f"/clients/{data['client']['id']}"),  # the client's own prefix: its card
+    ):
+        response = await noc.get("/search", params={"q": typed})
+        assert response.status_code == 303, (typed, response.status_code, response.text[:300])
+        assert response.headers["location"] == page, typed
+        assert (await noc.get(page)).status_code == 200, page
+    listed = (await noc.get("/prefixes", params={"q": spare["prefix"]})).text
+    assert "203.0.113.0/24" in listed and "198.51.100.0/28" not in listed
 
 
 async def test_search_suggests_as_you_type_and_finds_incident_numbers(data, session_as):
