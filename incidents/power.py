@@ -477,20 +477,29 @@ async def jobs_of(viewer: Viewer, asset_id: int | None = None, incident_id: int 
     return await query.order_by(PowerJob.id, ascending=False).limit(50)
 
 
-async def switchable(asset_ids: list[int]) -> set[int]:
+async def switchable(asset_ids: list[int], client_id: int | None = None) -> set[int]:
     """Of these assets, those fed by exactly one power dependency with a recorded outlet
-    (where the pages offer the button; the full guard runs on the confirmation and the request)."""
+    (where the pages offer the button; the full guard runs on the confirmation and the request).
+    With `client_id` (the portal), also not those whose outlet feeds anything not that client's."""
     if not asset_ids:
         return set()
-    rows = await Dependency.select(Dependency.asset, Dependency.outlet_number).where(
+    rows = await Dependency.select(Dependency.asset, Dependency.depends_on, Dependency.outlet_number).where(
         (Dependency.kind == "power") & Dependency.asset.is_in(list(asset_ids)))
     count: dict[int, int] = {}
-    known: set[int] = set()
+    outlet_of: dict[int, tuple[int, int]] = {}
     for r in rows:
         count[r["asset"]] = count.get(r["asset"], 0) + 1
         if r["outlet_number"] is not None:
-            known.add(r["asset"])
-    return {a for a in known if count[a] == 1}
+            outlet_of[r["asset"]] = (r["depends_on"], r["outlet_number"])
+    single = {a for a in outlet_of if count[a] == 1}
+    if client_id is None or not single:
+        return single
+    owners: dict[tuple[int, int], set] = {}
+    for r in await Dependency.select(Dependency.depends_on, Dependency.outlet_number, Dependency.asset.client).where(
+            (Dependency.kind == "power") & Dependency.depends_on.is_in(sorted({p for p, _ in outlet_of.values()}))
+            & Dependency.outlet_number.is_not_null()):
+        owners.setdefault((r["depends_on"], r["outlet_number"]), set()).add(r["asset.client"])
+    return {a for a in single if owners.get(outlet_of[a], set()) <= {client_id}}
 
 
 async def self_service(client_id: int | None) -> bool:

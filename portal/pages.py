@@ -180,6 +180,9 @@ async def request_submit(request: Request, viewer: CurrentViewer, data: FormBody
         if error.status == 422:
             return await _request_form(scope, request, values=values, error=error, status=422)
         raise
+    if values["category"] == "reboot" and asset_id in await scope.power_cycle_offered([asset_id] if asset_id else []):
+        # the device can be power-cycled from here: offer it on the request just filed
+        return Redirect(f"/portal/assets/{asset_id}/power-cycle?incident_id={incident['id']}", status_code=303)
     return Redirect(f"/portal/incidents/{incident['id']}", status_code=303)
 
 
@@ -227,25 +230,37 @@ async def sla_csv(viewer: CurrentViewer, table: FromQuery[str] = "incidents", fr
     return csv_download(kpi_store.sla_csv_table(data, table), kpi_store.sla_csv_filename(data, table))
 
 
-async def _power_page(viewer, asset_id: int, reason: str = "", error=None) -> Template:
+async def _power_page(viewer, asset_id: int, reason: str = "", error=None, incident: dict | None = None) -> Template:
     context, status = await power.confirmation(viewer, asset_id, error)
     return Template("portal/power_cycle.html", status_code=status,
-                    context={**context, "incident_id": None, "reason": reason, "nav": "portal"})
+                    context={**context, "incident_id": incident["id"] if incident else None, "incident": incident,
+                             "reason": reason, "nav": "portal"})
+
+
+async def _own_incident(scope: PortalScope, raw: Any) -> dict | None:
+    """The client's incident a power-cycle goes on (a reboot request just filed), or None."""
+    incident_id = validation.optional_ident(raw, "incident_id")
+    return await scope.incident(incident_id) if incident_id is not None else None  # 404 unless it is theirs
 
 
 @get("/assets/{asset_id:int}/power-cycle")
-async def power_cycle_confirm(viewer: CurrentViewer, asset_id: FromPath[int]) -> Template:
-    """The confirmation: the device, its outlet and what else loses power (or why not)."""
-    await PortalScope(viewer).samples(asset_id)  # 404 unless it is the client's own
-    return await _power_page(viewer, asset_id)
+async def power_cycle_confirm(viewer: CurrentViewer, asset_id: FromPath[int],
+                              incident_id: FromQuery[str | None] = None) -> Template:
+    """The confirmation: the device, its outlet and what else loses power (or why not);
+    with `incident_id`, the power-cycle goes on that incident (the reboot request filed)."""
+    scope = PortalScope(viewer)
+    await scope.samples(asset_id)  # 404 unless it is the client's own
+    return await _power_page(viewer, asset_id, incident=await _own_incident(scope, incident_id))
 
 
 @post("/assets/{asset_id:int}/power-cycle", status_code=303)
 async def power_cycle_submit(viewer: CurrentViewer, asset_id: FromPath[int], data: FormBody) -> Template | Redirect:
     reason = str(data.get("reason", ""))[:1000]
-    done, error = await power.from_form(viewer, asset_id, {"reason": reason})
+    incident = await _own_incident(PortalScope(viewer), data.get("incident_id"))
+    done, error = await power.from_form(viewer, asset_id, {"reason": reason,
+                                                           "incident_id": incident["id"] if incident else None})
     if error is not None:
-        return await _power_page(viewer, asset_id, reason, error)
+        return await _power_page(viewer, asset_id, reason, error, incident)
     return Redirect(f"/portal/incidents/{done['incident_id']}#timeline", status_code=303)
 
 

@@ -485,7 +485,7 @@ class PortalScope:
             return set()
         own = {r["id"] for r in await Asset.select(Asset.id).where(
             Asset.id.is_in(list(asset_ids) or [0]) & (Asset.client == self.client_id))}
-        return await power.switchable(sorted(own))
+        return await power.switchable(sorted(own), self.client_id)  # not an outlet shared with another client
 
     async def _requestable_asset(self, asset_id: int) -> str:
         row = await Asset.select(Asset.id, Asset.name, Asset.client).where(Asset.id == asset_id).first()

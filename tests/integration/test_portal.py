@@ -266,3 +266,35 @@ async def test_a_contact_linked_to_its_user_sets_its_own_incident_email(db, clie
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "language"
     assert (await bravo.patch("/api/v1/portal/me/notifications", json={"notify": True})).status_code == 404
     assert all(not c["you"] for c in (await bravo.get("/api/v1/portal/company")).json()["contacts"])
+
+
+async def test_a_reboot_request_for_a_switchable_device_offers_the_power_cycle_on_that_request(db, session_as):
+    """The portal's "reboot equipment" request: filed as an incident, then — when
+    the device is alone on a known outlet and the contract allows it — the
+    confirmation page, whose power-cycle goes on the request just filed."""
+    from conftest import page_csrf
+    from incidents.tables import PowerJob
+
+    w = await two_clients.build()
+    await two_clients.add_pdu(w)
+    page, _ = await session_as("client", client_id=w.alpha)
+    csrf = await page_csrf(page, "/portal/requests/new")
+    r = await page.post("/portal/requests", data={"csrf_token": csrf, "category": "reboot",
+                                                  "asset_id": str(w.alpha_outlet_asset), "title": "", "description": ""})
+    assert r.status_code == 303, r.text
+    filed = await Incident.select(Incident.id).where(Incident.source == "portal").order_by(Incident.id,
+                                                                                          ascending=False).first()
+    assert r.headers["location"] == f"/portal/assets/{w.alpha_outlet_asset}/power-cycle?incident_id={filed['id']}"
+    confirm = await page.get(r.headers["location"])
+    assert confirm.status_code == 200 and 'id="request-filed"' in confirm.text
+    assert f'name="incident_id" value="{filed["id"]}"' in confirm.text
+    done = await page.post(f"/portal/assets/{w.alpha_outlet_asset}/power-cycle",
+                           data={"csrf_token": csrf, "reason": "no link since the storm", "incident_id": str(filed["id"])})
+    assert done.status_code == 303 and done.headers["location"] == f"/portal/incidents/{filed['id']}#timeline", done.text
+    assert [j["incident_id"] for j in await PowerJob.select(PowerJob.incident_id)] == [filed["id"]]
+    # another client's incident cannot carry it; a device not switchable is not offered
+    foreign = await page.get(f"/portal/assets/{w.alpha_outlet_asset}/power-cycle?incident_id={w.bravo_incident}")
+    assert foreign.status_code == 404
+    r = await page.post("/portal/requests", data={"csrf_token": csrf, "category": "reboot",
+                                                  "asset_id": str(w.alpha_shared_asset), "title": "", "description": ""})
+    assert r.status_code == 303 and r.headers["location"].startswith("/portal/incidents/")
