@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import logging
 import os
 import queue
 import re
@@ -25,6 +26,7 @@ from piccolo.engine.sqlite import SQLiteEngine, dict_factory
 
 from accounts.dbutil import INTEGRITY_ERRORS, atomic, is_sqlite, is_unique_violation  # noqa: F401 (re-exported)
 
+log = logging.getLogger("rackcard.db")
 _current: Engine | None = None
 
 
@@ -69,6 +71,71 @@ def _speed_up_foreign_keys() -> None:
 
 
 _speed_up_foreign_keys()
+
+
+async def _hand_back(transaction) -> None:
+    """Give a transaction's connection back whatever state it is in: closed first
+    (an unfinished BEGIN or ROLLBACK leaves it unusable), then released, so the
+    pool is whole again (asyncpg shields the release from a second cancel)."""
+    connection = transaction.connection
+    connection.terminate()
+    if transaction.engine.pool:
+        await transaction.engine.pool.release(connection)
+
+
+async def _transaction_enter(self):
+    if self._parent is not None:
+        return self._parent
+    self.connection = await self.get_connection()
+    try:
+        self.transaction = self.connection.transaction()
+        await self.begin()
+    except BaseException:
+        await _hand_back(self)
+        raise
+    self.context = self.engine.current_transaction.set(self)
+    return self
+
+
+async def _transaction_exit(self, exception_type, exception, traceback) -> bool:
+    if self._parent:
+        return exception is None
+    try:
+        if exception:
+            if not self._rolled_back:
+                await self.rollback()
+        elif not self._committed and not self._rolled_back:
+            await self.commit()
+    except BaseException:
+        await _hand_back(self)
+        raise
+    else:
+        if self.engine.pool:
+            await self.engine.pool.release(self.connection)
+        else:
+            await self.connection.close()
+    finally:
+        self.engine.current_transaction.reset(self.context)
+    return exception is None
+
+
+def _transactions_always_give_back_their_connection() -> None:
+    """Piccolo's PostgreSQL transaction, with its connection handed back however it ends.
+
+    Piccolo releases the connection only after a COMMIT or ROLLBACK that
+    succeeded, and not at all when its BEGIN is interrupted. A request
+    cancelled at that moment (a server stopping, a client gone) kept its
+    connection "idle in transaction" for good, and closing the pool then
+    waited for it forever. Here an interrupted BEGIN, COMMIT or ROLLBACK
+    closes the connection and releases it; the database rolls the
+    transaction back when the connection goes."""
+    from piccolo.engine.postgres import PostgresTransaction
+
+    PostgresTransaction.__aenter__ = _transaction_enter
+    PostgresTransaction.__aexit__ = _transaction_exit
+
+
+_transactions_always_give_back_their_connection()
 
 
 def make_engine(url: str) -> Engine:
@@ -216,9 +283,20 @@ async def start(engine: Engine) -> None:
         await engine._run_in_new_connection("PRAGMA journal_mode=WAL")
 
 
+#: How long closing waits for connections still in use before cutting them.
+POOL_CLOSE_S = 10.0
+
+
 async def stop(engine: Engine) -> None:
     if isinstance(engine, PostgresEngine):
-        await engine.close_connection_pool()
+        pool = engine.pool
+        if pool is not None:
+            try:
+                await asyncio.wait_for(pool.close(), POOL_CLOSE_S)
+            except asyncio.TimeoutError:  # a connection never given back: do not wait for it forever
+                log.warning("database connections still in use after %.0f s at shutdown: closing them", POOL_CLOSE_S)
+                pool.terminate()
+            engine.pool = None
     elif isinstance(engine, KeptReadersSQLiteEngine):
         engine.close_readers()
 
