@@ -195,6 +195,17 @@ def _token_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _row_id(raw: str) -> int:
+    """A row id on the command line: what the API accepts as one (argparse prints the refusal, exit 2)."""
+    import validation
+    from accounts.errors import Invalid
+
+    try:
+        return validation.integer(raw, "id", min=1, max=2**31 - 1)
+    except Invalid as exc:
+        raise argparse.ArgumentTypeError(exc.detail.removeprefix("id: ")) from None
+
+
 def _token_revoke(args: argparse.Namespace) -> int:
     from accounts.services import revoke_token
     from accounts.viewer import SYSTEM
@@ -309,7 +320,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--all", action="store_true", help="include revoked tokens")
     c.set_defaults(func=_token_list)
     c = token_sub.add_parser("revoke", help="revoke an API token by id (see token list)")
-    c.add_argument("id", type=int)
+    c.add_argument("id", type=_row_id, help="the token's id (1 to 2147483647)")
     c.set_defaults(func=_token_revoke)
 
     p = sub.add_parser("secrets", help="stored secrets (SNMP credentials, webhook keys)")

@@ -134,6 +134,9 @@ def test_token_and_user_commands_on_a_fresh_database(tmp_path):
     assert everything["noc@example.test"]["revoked"] == "True"
     missing = _rackcard(env, "token", "revoke", "999")
     assert missing.returncode == 2 and "Traceback" not in missing.stderr, missing.stderr
+    for odd in ("²", "0", "99999999999999999999"):  # refused before any database sees them (PostgreSQL: int4 ids)
+        refused = _rackcard(env, "token", "revoke", odd)
+        assert refused.returncode == 2 and "argument id" in refused.stderr, (odd, refused.stderr)
 
     users = {r["email"]: r for r in _table(_rackcard(env, "user", "list").stdout)}
     assert users["noc@example.test"]["role"] == "noc" and users["noc@example.test"]["active"] == "True"
