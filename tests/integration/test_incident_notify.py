@@ -203,4 +203,7 @@ async def test_the_background_loop_delivers_after_commit(db, settings):
                 await asyncio.sleep(0.1)
     finally:
         await receiver.stop()
-    assert [h["x-rackcard-event"] for h, _ in receiver.requests] == ["opened"]
+    events = [h["x-rackcard-event"] for h, _ in receiver.requests]
+    # the opening, once; the timers running beside may already have escalated this
+    # incident (opened at T0, long past its response time) and sent that too
+    assert events[0] == "opened" and events.count("opened") == 1 and set(events) <= {"opened", "escalated"}, events
