@@ -24,6 +24,7 @@ from accounts.http import CurrentViewer, require_admin, require_staff
 from cmdb.csvio import ENCODINGS, KINDS, export_csv, import_csv, import_status, spec_for, start_background
 from cmdb.schemas import ImportReport, ImportStatus
 from validation.params import PathId
+from validation.spreadsheet import csv_download
 
 _KINDS_TEXT = ", ".join(KINDS)
 MAX_CSV_BYTES = 100_000_000
@@ -88,11 +89,7 @@ async def import_progress(import_id: PathId, viewer: CurrentViewer) -> ImportSta
 )
 async def export_kind(kind: FromPath[str], viewer: CurrentViewer) -> Stream:
     spec_for(kind)
-    return Stream(
-        export_csv(kind, viewer),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{kind}.csv"'},
-    )
+    return csv_download(export_csv(kind, viewer), f"{kind}.csv")
 
 
 api_routes = [import_kind, import_progress, export_kind]

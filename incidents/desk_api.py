@@ -16,6 +16,7 @@ from cmdb import paging
 from incidents import canned, kb, kpi, kpi_store
 from incidents.schemas import (ArticleOut, CannedReplyOut, IncidentDetail, KpiReport, RenderedReply, SlaReport,
                                Suggestions)
+from validation.spreadsheet import csv_download
 
 Body = JSONBody[dict[str, Any]]
 #: Staff and client users; the service scopes clients to public articles.
@@ -63,8 +64,7 @@ async def kpi_report_csv(
     query = kpi_store.parse_query(from_=from_, to=to, group_by=group_by, client_id=client_id, category=category,
                                   bucket=bucket, now=now)
     name, content = await kpi_store.export_csv(viewer, query, table, now=now)
-    return Response(content=content, media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return csv_download(content, name)
 
 
 @get("/reports/sla", guards=STAFF, summary="One client's SLA report: service availability and incidents vs plan",

@@ -700,13 +700,27 @@ _SLA_INCIDENT_COLUMNS = ["incidents", "resolved", "open_now", "under_sla", "resp
                            for stat in ("n", "mean", "median", "p90"))]
 
 
+def check_sla_table(table: str) -> None:
+    """422 naming `table` unless it is one of the SLA report's tables (checked before the report is made)."""
+    if table not in SLA_TABLES:
+        raise Invalid(f"table must be one of {', '.join(SLA_TABLES)}", field="table")
+
+
+async def sla_export_csv(viewer: Viewer, data: Mapping[str, Any], table: str) -> tuple[str, str]:
+    """One table of a client's SLA report (sla_report) as CSV and its file name,
+    for the staff page and the portal alike; an export, so it is audited."""
+    content = sla_csv_table(data, table)
+    await audit(viewer, "export", "sla_report", data["client"]["id"],
+                {"table": table, "from": data["from"].isoformat(), "to": data["to"].isoformat()})
+    return f"sla-{data['client']['id']}-{table}-{data['from']:%Y%m%d}-{data['to']:%Y%m%d}.csv", content
+
+
 def sla_csv_table(data: Mapping[str, Any], table: str) -> str:
     """One table of a client's SLA report (sla_report) as CSV, the same numbers:
     `plan` (minutes per priority; only the header without a plan), `services`
     (availability and downtime of each), `incidents` (one row: counts, breach
     rates and the response/resolution spreads in minutes)."""
-    if table not in SLA_TABLES:
-        raise Invalid(f"table must be one of {', '.join(SLA_TABLES)}", field="table")
+    check_sla_table(table)
     if table == "plan":
         plan = data["plan"]
         header = ["priority", "response_minutes", "resolution_minutes", "hours"]
@@ -725,11 +739,6 @@ def sla_csv_table(data: Mapping[str, Any], table: str) -> str:
                     row[f"{name}_{clock}_{stat}"] = value
         rows = [row]
     return _csv(header, rows)
-
-
-def sla_csv_filename(data: Mapping[str, Any], table: str) -> str:
-    """The download name of an SLA CSV table: client id, table and period."""
-    return f"sla-{data['client']['id']}-{table}-{data['from']:%Y%m%d}-{data['to']:%Y%m%d}.csv"
 
 
 #: The client's own numbers are read with staff rights after the scope check above (the report is about them only).

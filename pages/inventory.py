@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, get
-from litestar.response import Response, Stream, Template
+from litestar.response import Response, Template
 
 from accounts.errors import DomainError
 from accounts.http import CurrentViewer
@@ -31,6 +31,7 @@ from cmdb.tables import Prefix
 from incidents import live
 from pages.crud import N_, FormField, Pages, controller
 import validation
+from validation.spreadsheet import csv_download
 
 #: A reference to a table this small is a drop-down; a bigger one is typed as an id.
 SELECT_LIMIT = 300
@@ -243,8 +244,7 @@ class ResourcePages(Pages):
 
     async def export(self, viewer: Viewer, filters: dict) -> Response:
         self.svc.where_for(viewer, filters)  # refuse a bad filter before the stream starts
-        return Stream(export_csv(self.path, viewer, filters), media_type="text/csv; charset=utf-8",
-                      headers={"Content-Disposition": f'attachment; filename="{self.path}.csv"'})
+        return csv_download(export_csv(self.path, viewer, filters), f"{self.path}.csv")
 
     async def get(self, viewer: Viewer, row_id: int) -> dict:
         return await self.svc.get(viewer, row_id)

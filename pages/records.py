@@ -22,7 +22,7 @@ from litestar.response import Response, Template
 
 from accounts.errors import Forbidden, Invalid
 import validation
-from validation.spreadsheet import inert_value
+from validation.spreadsheet import csv_download, inert_value
 from accounts.services import audit
 from accounts.viewer import Viewer
 from incidents import admin, chat, services, workflow
@@ -85,15 +85,15 @@ def _page(rows: list[dict], sort: str | None, limit: int, offset: int) -> tuple[
 async def _incidents(viewer: Viewer, filters: dict, sort: str | None, limit: int, offset: int):
     f = services.IncidentFilter(
         status=filters.get("status"), category=filters.get("category"),
-        client_id=_opt_int(filters.get("client_id"), "client_id"), site_id=_opt_int(filters.get("site_id"), "site_id"),
-        asset_id=_opt_int(filters.get("asset_id"), "asset_id"))
+        client_id=validation.optional_ident(filters.get("client_id"), "client_id"), site_id=validation.optional_ident(filters.get("site_id"), "site_id"),
+        asset_id=validation.optional_ident(filters.get("asset_id"), "asset_id"))
     return await services.list_incidents(viewer, f, limit=limit, offset=offset, sort=sort)
 
 
 async def _windows(viewer: Viewer, filters: dict, sort: str | None, limit: int, offset: int):
     return await admin.list_windows(
         viewer, active_at=filters.get("active_at") or None, when=filters.get("when") or None,
-        site_id=_opt_int(filters.get("site_id"), "site_id"), asset_id=_opt_int(filters.get("asset_id"), "asset_id"),
+        site_id=validation.optional_ident(filters.get("site_id"), "site_id"), asset_id=validation.optional_ident(filters.get("asset_id"), "asset_id"),
         sort=sort, limit=limit, offset=offset)
 
 
@@ -108,10 +108,6 @@ async def _plans(viewer: Viewer, filters: dict, sort: str | None, limit: int, of
 async def _webhooks(viewer: Viewer, filters: dict, sort: str | None, limit: int, offset: int):
     rows = _matching(await admin.list_webhooks(viewer), filters.get("q"), ("name", "url", "chat_id"))
     return _page([{**r, "events": ",".join(r["events"])} for r in rows], sort, limit, offset)
-
-
-def _opt_int(raw: Any, name: str) -> int | None:
-    return validation.optional_ident(raw, name)
 
 
 PRIORITY_FIELDS = (
@@ -292,8 +288,7 @@ class RecordPages(Pages):
                 break
         await audit(viewer, "export", self.path, None,  # named by its list, as the CMDB exports are
                     {"columns": ["id", *(c for c, _ in self.columns)], "filters": filters})
-        return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": f'attachment; filename="{self.path}.csv"'})
+        return csv_download(buffer.getvalue(), f"{self.path}.csv")
 
     async def get(self, viewer: Viewer, row_id: int) -> dict:
         return await self.kind.get_one(viewer, row_id)

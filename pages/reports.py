@@ -18,6 +18,7 @@ from accounts.http import CurrentViewer
 from incidents import kpi, kpi_store, workflow
 from pages import charts
 from rackcard.i18n import language_of, translations
+from validation.spreadsheet import csv_download
 
 UTC = dt.timezone.utc
 From = Annotated[str | None, QueryParameter(name="from", required=False)]
@@ -90,12 +91,6 @@ async def reports_csv(
     return csv_download(content, name)
 
 
-def csv_download(text: str, filename: str) -> Response:
-    """A CSV table as a file download."""
-    return Response(text, media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
-
-
 def sla_csv_links(base: str, params: dict) -> dict[str, str]:
     """The SLA report's CSV download per table, for the same period (`base`: the CSV route)."""
     return {t: f"{base}?" + urlencode({**params, "table": t}) for t in kpi_store.SLA_TABLES}
@@ -117,10 +112,10 @@ async def client_sla_page(viewer: CurrentViewer, client_id: FromPath[int], from_
 async def client_sla_csv(viewer: CurrentViewer, client_id: FromPath[int], table: FromQuery[str] = "incidents",
                          from_: From = None, to: FromQuery[str | None] = None) -> Response:
     """One table of a client's SLA report as CSV (the page's numbers)."""
-    if table not in kpi_store.SLA_TABLES:
-        kpi_store.sla_csv_table({}, table)  # the 422 naming the table
+    kpi_store.check_sla_table(table)
     data = await kpi_store.sla_report(viewer, client_id, _query(from_, to, None, client_id, None, None))
-    return csv_download(kpi_store.sla_csv_table(data, table), kpi_store.sla_csv_filename(data, table))
+    name, content = await kpi_store.sla_export_csv(viewer, data, table)
+    return csv_download(content, name)
 
 
 page_routes: list = [reports_page, reports_csv, client_sla_page, client_sla_csv]

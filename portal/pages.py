@@ -22,7 +22,8 @@ from accounts.errors import DomainError, Invalid
 import validation
 from accounts.http import CurrentViewer, page_viewer
 from incidents import kpi, kpi_store, power
-from pages.reports import csv_download, sla_csv_links
+from pages.reports import sla_csv_links
+from validation.spreadsheet import csv_download
 from rackcard.i18n import language_of
 from portal.scope import REQUEST_KINDS, PortalScope
 from portal.scope import Request as PortalRequest
@@ -222,12 +223,10 @@ async def sla_page(viewer: CurrentViewer, from_: From = None, to: FromQuery[str 
 async def sla_csv(viewer: CurrentViewer, table: FromQuery[str] = "incidents", from_: From = None,
                   to: FromQuery[str | None] = None) -> Response:
     """One table of the client's own SLA report as CSV (the portal page's numbers)."""
-    if table not in kpi_store.SLA_TABLES:
-        kpi_store.sla_csv_table({}, table)  # the 422 naming the table
+    kpi_store.check_sla_table(table)
     scope = PortalScope(viewer)
-    query = _sla_query(scope, from_, to)
-    data = await scope.sla_report(query)
-    return csv_download(kpi_store.sla_csv_table(data, table), kpi_store.sla_csv_filename(data, table))
+    name, content = await kpi_store.sla_export_csv(viewer, await scope.sla_report(_sla_query(scope, from_, to)), table)
+    return csv_download(content, name)
 
 
 async def _power_page(viewer, asset_id: int, reason: str = "", error=None, incident: dict | None = None) -> Template:

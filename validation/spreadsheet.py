@@ -1,11 +1,24 @@
-"""Cells a spreadsheet will not run (OWASP "CSV injection"), for every CSV
-rackcard writes: the CMDB exports, the record lists' export.csv and the KPI
-report. A text cell that starts like a formula gets a leading apostrophe;
-the CMDB import takes it off again, so an export imports back unchanged."""
+"""Every CSV rackcard writes, as a download (`csv_download`), with cells a
+spreadsheet will not run (OWASP "CSV injection"): the CMDB exports, the
+record lists' export.csv, the KPI and SLA reports. A text cell that starts like
+a formula gets a leading apostrophe; the CMDB import takes it off again, so an
+export imports back unchanged."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, AsyncIterator
+
+from litestar.response import Response, Stream
+
+CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
+
+
+def csv_download(content: str | AsyncIterator[str], filename: str) -> Response:
+    """A CSV file to download: text, or text streamed as it is made (a long export)."""
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    if isinstance(content, str):
+        return Response(content, media_type=CSV_MEDIA_TYPE, headers=headers)
+    return Stream(content, media_type=CSV_MEDIA_TYPE, headers=headers)
 
 #: A spreadsheet runs a cell starting with these as a formula.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

@@ -172,8 +172,9 @@ async def test_the_admin_pages_and_the_api_audit_tokens_and_users_alike(db, remo
 
 
 async def test_every_export_is_audited(db, remote_admin, session_as):
-    """The record lists' CSV (incidents, windows, SLA plans, webhooks) and the KPI
-    report's CSV, from the API and from the reports page, leave an export entry."""
+    """The record lists' CSV (incidents, windows, SLA plans, webhooks), the KPI
+    report's CSV from the API and from the reports page, and a client's SLA
+    report as CSV leave an export entry."""
     api = remote_admin
     page, _ = await session_as("admin")
     for path in ("incidents", "maintenance", "sla-plans", "webhooks"):
@@ -181,8 +182,13 @@ async def test_every_export_is_audited(db, remote_admin, session_as):
         assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv"), (path, r.status_code)
     assert (await api.get("/api/v1/reports/kpi/csv", params={"table": "series"})).status_code == 200
     assert (await page.get("/reports/csv", params={"table": "call_mix"})).status_code == 200
+    client = (await api.post("/api/v1/clients", json={"code": "sla-c", "name": "SLA C"})).json()
+    assert (await page.get(f"/reports/clients/{client['id']}/csv", params={"table": "plan"})).status_code == 200
     exports = [e for e in await _entries(api, limit=200) if e["action"] == "export"]
-    assert {e["object_type"] for e in exports} >= {"incidents", "maintenance", "sla-plans", "webhooks", "kpi_report"}
+    assert {e["object_type"] for e in exports} >= {"incidents", "maintenance", "sla-plans", "webhooks", "kpi_report",
+                                                   "sla_report"}
+    (sla,) = [e for e in exports if e["object_type"] == "sla_report"]
+    assert sla["object_id"] == client["id"] and sla["changes"]["table"] == "plan"
     tables = sorted(e["changes"]["table"] for e in exports if e["object_type"] == "kpi_report")
     assert tables == ["call_mix", "series"]
     assert all(e["actor"] for e in exports)
