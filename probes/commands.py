@@ -12,7 +12,6 @@ import json
 import logging
 import os
 import signal
-import socket
 import sys
 from pathlib import Path
 
@@ -147,9 +146,8 @@ async def _run(args: argparse.Namespace, token: str) -> int:
     if slot.number > 1:
         log.info("spool %s is held by another worker named %s: this one uses %s", _spool_dir(args), args.name,
                  slot.path)
-    worker_id = f"{args.name or 'probe'}@{socket.gethostname()}" + (f".{slot.number}" if slot.number > 1 else "")
     worker = Worker(WorkerConfig(
-        server=args.server, token=token, spool_dir=slot.path, site=args.site, probe=args.name, worker_id=worker_id,
+        server=args.server, token=token, spool_dir=slot.path, site=args.site, probe=args.name, spool_slot=slot.number,
         trap_host=None if args.no_traps else args.trap_host, trap_port=args.trap_port,
         trap_communities=tuple(args.trap_community or ["public"]),
         timeout_s=args.timeout, retries=args.retries, max_in_flight=args.max_in_flight,

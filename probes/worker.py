@@ -316,6 +316,7 @@ class WorkerConfig:
     long_poll_s: float = 25.0
     exit_on_refused: bool = False  # embedded: stop when the token is refused (the server renews it)
     worker_id: str = ""  # default NAME@HOST: one per spool, so a restarted worker takes its leases back
+    spool_slot: int = 1  # probes.client.SpoolSlot's number: the default id of slot N > 1 is NAME@HOST.N
 
 
 class Worker:
@@ -327,8 +328,9 @@ class Worker:
         # A set given here (--profiles / RACKCARD_PROFILES) wins; else the server's (fetched with the targets).
         self.local_profiles = bool(config.profiles_file or os.environ.get("RACKCARD_PROFILES"))
         self.profiles = builtin_profiles(config.profiles_file) if config.profiles_file else profiles_from_env()
-        worker_id = re.sub(f"[^{WORKER_ID_CHARS}]", "-",
-                           config.worker_id or f"{config.probe or 'probe'}@{socket.gethostname()}")[:60]
+        default_id = f"{config.probe or 'probe'}@{socket.gethostname()}" + (
+            f".{config.spool_slot}" if config.spool_slot > 1 else "")
+        worker_id = re.sub(f"[^{WORKER_ID_CHARS}]", "-", config.worker_id or default_id)[:60]
         self.client = ServerClient(config.server, config.token, config.spool_dir, probe=config.probe,
                                    worker_id=worker_id)
         self.outbox = Outbox(self.client, flush_s=config.flush_s, stats=self.stats)
