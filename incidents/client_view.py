@@ -67,7 +67,6 @@ async def client_views(incident_ids: list[int], client_id: int) -> dict[int, Cli
     for a in linked:
         if a["asset_id"] in addresses:
             hidden[a["incident"]].add(addresses[a["asset_id"]])
-    for a in linked:
         owner, current = owners.get(a["asset_id"], (-1, ""))
         if owner == client_id:
             own[a["incident"]].append({"asset_id": a["asset_id"], "name": current or a["name"], "role": a["role"]})
