@@ -13,7 +13,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from accounts import audit_log
-from accounts.dbutil import atomic, read_row
+from database.transactions import atomic, read_row
 from accounts.errors import Conflict, Invalid, NotFound
 from accounts.ratelimit import FailureLimiter
 from accounts.tables import ApiToken, Session, User

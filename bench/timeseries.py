@@ -42,7 +42,8 @@ async def _size(engine, sqlite_path: Path | None) -> tuple[int, int, int]:
 
 
 async def run(url: str, devices: int) -> dict:
-    from incidents import rawsql, timeseries
+    from database import rawsql
+    from incidents import timeseries
     from cmdb.tables import Asset, Site
     from rackcard import db
 

@@ -47,7 +47,7 @@ from typing import AsyncIterator, Callable, Iterable, Iterator
 
 import charset_normalizer
 
-from accounts.dbutil import INTEGRITY_ERRORS, atomic, current_engine, is_sqlite, writers_waiting
+from database.transactions import INTEGRITY_ERRORS, atomic, current_engine, is_sqlite, writers_waiting
 from accounts.errors import DomainError, Forbidden, Invalid, NotFound
 from accounts.services import audit
 from accounts.viewer import Viewer

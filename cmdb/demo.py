@@ -21,7 +21,7 @@ import os
 import secrets
 from dataclasses import dataclass, field
 
-from accounts.dbutil import atomic
+from database.transactions import atomic
 from accounts.viewer import SYSTEM, Viewer
 
 DEMO_ADMIN_EMAIL = "admin@demo.local"

@@ -14,7 +14,6 @@ rolled back and the checks run again to name what is in the way.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import functools
 import logging
@@ -26,7 +25,7 @@ from piccolo.columns.base import OnDelete
 from piccolo.columns.combination import WhereRaw
 from piccolo.table import Table
 
-from accounts.dbutil import INTEGRITY_ERRORS, atomic, current_engine, is_sqlite, is_unique_violation
+from database.transactions import INTEGRITY_ERRORS, atomic, current_engine, is_sqlite, is_unique_violation, in_read_session, reading  # noqa: F401 (reading: re-exported)
 from accounts.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from accounts import secretbox
 from accounts.services import audit
@@ -292,22 +291,12 @@ def scope(resource: Resource, viewer: Viewer) -> list:
     raise Forbidden(f"{resource.path} are for staff users")
 
 
-def reading():
-    """One connection for a burst of reads. On SQLite every query outside a
-    transaction opens a connection of its own; a deferred transaction shares
-    one (and in WAL mode does not block the writer)."""
-    engine = current_engine()
-    if engine.current_transaction.get() is not None or not is_sqlite(engine):
-        return contextlib.nullcontext()
-    return engine.transaction()
-
-
 async def read_all(*queries) -> list:
-    """Run independent reads: side by side on PostgreSQL (each on a pooled
-    connection), one after another on SQLite (one connection, see reading())
-    and inside a transaction (one connection too)."""
+    """Run independent reads: one after another on the connection of a read
+    session or transaction (see reading()), and on SQLite; otherwise side by
+    side, each on a pooled PostgreSQL connection."""
     engine = current_engine()
-    if is_sqlite(engine) or engine.current_transaction.get() is not None:
+    if is_sqlite(engine) or in_read_session(engine):
         return [await q for q in queries]
     return list(await asyncio.gather(*queries))
 
@@ -320,9 +309,12 @@ def contains(column, text: str):
     """`column` contains `text`, case-insensitively (ASCII, as the columns
     searched hold normalised copies) and literally: `%` and `_` are plain
     characters here, not LIKE wildcards."""
-    function = "instr" if is_sqlite() else "strpos"
-    name = column._meta.get_full_name(with_alias=False)
-    return WhereRaw(f"{function}(lower({name}), {{}}) > 0", text.lower())
+    return WhereRaw(contains_sql(column._meta.get_full_name(with_alias=False), "{}", is_sqlite()), text.lower())
+
+
+def contains_sql(column: str, placeholder: str, sqlite: bool) -> str:
+    """contains() as SQL text: `column` (SQL) holds the lower-cased text bound at `placeholder`."""
+    return f"{'instr' if sqlite else 'strpos'}(lower({column}), {placeholder}) > 0"
 
 
 def _joined(clauses: list, op=operator.and_):

@@ -16,12 +16,12 @@ Everything runs on one connection. Ranking: exact > prefix > prefix of a word > 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
-from accounts.dbutil import is_sqlite
 from accounts.viewer import Viewer
 from cmdb import addressing, normalise
-from cmdb.resources import contains, read_all, reading, require_staff
-from cmdb.tables import Asset, Client, Contact, IPAddress, Prefix, Rack, Site
+from cmdb.resources import contains_sql, reading, require_staff
+from database.rawsql import Sql
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -79,12 +79,17 @@ def rank_of(value: str | None, needle: str) -> int | None:
     return WORD if not value[pos - 1].isalnum() else SUBSTRING
 
 
-def starts_with(column, value: str):
-    """`column` starts with `value`, answered from a B-tree index on both engines."""
-    if is_sqlite():
-        return (column >= value) & (column < value + "\uffff")
+def starts_with(q: Sql, column: str, value: str) -> str:
+    """SQL: `column` starts with `value`, answered from a B-tree index on both engines."""
+    if q.sqlite:
+        return f"({column} >= {q(value)} AND {column} < {q(value + chr(0xFFFF))})"
     escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return column.like(escaped + "%")
+    return f"{column} LIKE {q(escaped + '%')}"
+
+
+def contains(q: Sql, column: str, text: str) -> str:
+    """SQL: `column` contains `text` (cmdb.resources.contains)."""
+    return contains_sql(column, q(text.lower()), q.sqlite)
 
 
 async def search(viewer: Viewer, q: str, limit: int = DEFAULT_LIMIT) -> list[dict]:
@@ -117,17 +122,19 @@ async def search(viewer: Viewer, q: str, limit: int = DEFAULT_LIMIT) -> list[dic
 
 
 async def _by_address(a: addressing.Address, add, limit: int) -> None:
-    rows = await IPAddress.select(
-        IPAddress.id, IPAddress.address, IPAddress.vrf, IPAddress.client,
-        IPAddress.asset, IPAddress.asset.name.as_alias("asset_name"), IPAddress.asset.client.as_alias("asset_client"),
-    ).where(IPAddress.ip_key == a.key, IPAddress.family == a.family).limit(limit)
+    q = Sql()
+    rows = await q.fetch(
+        "SELECT i.id AS id, i.address AS address, i.vrf AS vrf, i.client AS client, i.asset AS asset,"
+        " a.name AS asset_name, a.client AS asset_client FROM cmdb_ip_address i LEFT JOIN cmdb_asset a ON i.asset = a.id"
+        f" WHERE i.ip_key = {q(a.key)} AND i.family = {q(a.family)} LIMIT {q(limit)}")
     for r in rows:
         owner = r["client"] or r["asset_client"]
         where = f"VRF {r['vrf']}" if r["vrf"] else "global table"
         add(Hit("ip_address", r["id"], r["address"], EXACT, "address", owner,
                 detail=f"{where}" + (f", on {r['asset_name']}" if r["asset_name"] else ""),
                 extra={"vrf": r["vrf"], "asset_id": r["asset"]}))
-    for r in await Asset.select(Asset.id, Asset.name, Asset.client, Asset.kind).where(Asset.mgmt_ip == a.address).limit(limit):
+    q = Sql()
+    for r in await q.fetch(f"SELECT id, name, client, kind FROM cmdb_asset WHERE mgmt_ip = {q(a.address)} LIMIT {q(limit)}"):
         add(Hit("asset", r["id"], r["name"], EXACT, "mgmt_ip", r["client"], detail=f"{r['kind']}, management address"))
     await _containing_prefixes(a, add, limit)
 
@@ -136,11 +143,12 @@ async def _containing_prefixes(a: addressing.Address, add, limit: int, max_len: 
     """The prefixes containing `a`, most specific first; the owner of the most
     specific owned one is offered as a client hit ("whose address is this?")."""
     candidates = [key for length, key in addressing.containing_network_keys(a) if max_len is None or length <= max_len]
-    rows = await Prefix.select(
-        Prefix.id, Prefix.prefix, Prefix.prefix_len, Prefix.vrf, Prefix.client, Prefix.client.name.as_alias("client_name"),
-    ).where(
-        Prefix.family == a.family, Prefix.first_key.is_in(candidates), Prefix.last_key >= a.key,
-    ).order_by(Prefix.prefix_len, ascending=False).limit(limit)
+    q = Sql()
+    rows = await q.fetch(
+        "SELECT p.id AS id, p.prefix AS prefix, p.prefix_len AS prefix_len, p.vrf AS vrf, p.client AS client,"
+        " c.name AS client_name FROM cmdb_prefix p LEFT JOIN cmdb_client c ON p.client = c.id"
+        f" WHERE p.family = {q(a.family)} AND p.first_key IN {q.texts(candidates)} AND p.last_key >= {q(a.key)}"
+        f" ORDER BY p.prefix_len DESC LIMIT {q(limit)}")
     owner_offered = False
     for r in rows:
         rank = EXACT if max_len is not None and r["prefix_len"] == max_len else PREFIX
@@ -187,48 +195,64 @@ async def _by_text(q: str, add, limit: int) -> None:
         "phone": normalise.phone(q) if normalise.looks_like_phone(q) else "",
     }
     text, code, phone = needles["text"], needles["code"], needles["phone"]
-    clients = (Client.id, Client.name, Client.name_norm, Client.code)
-    contacts = (Contact.id, Contact.name, Contact.name_norm, Contact.email_norm, Contact.phone, Contact.phone_norm,
-                Contact.client, Contact.client.name.as_alias("client_name"))
-    assets = (Asset.id, Asset.name, Asset.name_norm, Asset.serial, Asset.serial_norm, Asset.kind, Asset.client,
-              Asset.client.name.as_alias("client_name"), Asset.site.name.as_alias("site_name"))
+
+    def query(kind: str, where: Callable[[Sql], str]) -> tuple[str, Sql, str]:
+        q = Sql()
+        condition = where(q)
+        return kind, q, f"{SELECTS[kind]} WHERE {condition} LIMIT {q(limit)}"
+
     indexed = [
-        ("client", Client.select(*clients).where(starts_with(Client.code, code)).limit(limit)),
-        ("client", Client.select(*clients).where(starts_with(Client.name_norm, text)).limit(limit)),
-        ("contact", Contact.select(*contacts).where(starts_with(Contact.name_norm, text)).limit(limit)),
-        ("asset", Asset.select(*assets).where(starts_with(Asset.name_norm, text)).limit(limit)),
+        query("client", lambda q: starts_with(q, "c.code", code)),
+        query("client", lambda q: starts_with(q, "c.name_norm", text)),
+        query("contact", lambda q: starts_with(q, "k.name_norm", text)),
+        query("asset", lambda q: starts_with(q, "a.name_norm", text)),
         # sites are few: a substring scan costs nothing
-        ("site", Site.select(Site.id, Site.name, Site.name_norm, Site.code, Site.kind).where(
-            contains(Site.name_norm, text) | starts_with(Site.code, code)).limit(limit)),
-        ("rack", Rack.select(Rack.id, Rack.name, Rack.name_norm, Rack.client, Rack.client.name.as_alias("client_name"),
-                             Rack.site.name.as_alias("site_name")).where(starts_with(Rack.name_norm, text)).limit(limit)),
+        query("site", lambda q: f"({contains(q, 's.name_norm', text)} OR {starts_with(q, 's.code', code)})"),
+        query("rack", lambda q: starts_with(q, "r.name_norm", text)),
     ]
     if "@" in q or "." in q:
-        indexed.append(("contact", Contact.select(*contacts).where(starts_with(Contact.email_norm, needles["email"])).limit(limit)))
+        indexed.append(query("contact", lambda q: starts_with(q, "k.email_norm", needles["email"])))
     if phone:
-        indexed.append(("contact", Contact.select(*contacts).where(starts_with(Contact.phone_norm, phone)).limit(limit)))
+        indexed.append(query("contact", lambda q: starts_with(q, "k.phone_norm", phone)))
     if needles["serial"]:
-        indexed.append(("asset", Asset.select(*assets).where(starts_with(Asset.serial_norm, needles["serial"])).limit(limit)))
-    found, exact = _collect(indexed, await read_all(*(query for _, query in indexed)), needles, add)
+        indexed.append(query("asset", lambda q: starts_with(q, "a.serial_norm", needles["serial"])))
+    found, exact = _collect(indexed, [await stmt.fetch(sql) for _, stmt, sql in indexed], needles, add)
     if exact:
         return
     scans = [
-        ("client", Client.select(*clients).where(contains(Client.name_norm, text)).limit(limit)),
-        ("contact", Contact.select(*contacts).where(contains(Contact.name_norm, " " + text)).limit(limit)),
+        query("client", lambda q: contains(q, "c.name_norm", text)),
+        query("contact", lambda q: contains(q, "k.name_norm", " " + text)),
     ]
     if phone:  # a number without its area code: "123-45-67"
-        scans.append(("contact", Contact.select(*contacts).where(contains(Contact.phone_norm, phone)).limit(limit)))
-    more, _ = _collect(scans, await read_all(*(query for _, query in scans)), needles, add)
+        scans.append(query("contact", lambda q: contains(q, "k.phone_norm", phone)))
+    more, _ = _collect(scans, [await stmt.fetch(sql) for _, stmt, sql in scans], needles, add)
     if not found and not more and len(text) >= FALLBACK_MIN_CHARS:
         # Nothing anywhere: look inside asset names too ("core" in "msk-core-1").
-        fallback = [("asset", Asset.select(*assets).where(contains(Asset.name_norm, text)).limit(limit))]
-        _collect(fallback, [await fallback[0][1]], needles, add)
+        fallback = [query("asset", lambda q: contains(q, "a.name_norm", text))]
+        _collect(fallback, [await stmt.fetch(sql) for _, stmt, sql in fallback], needles, add)
+
+
+#: The select of each result type, the columns TEXT_MATCHES reads.
+SELECTS = {
+    "client": "SELECT c.id AS id, c.name AS name, c.name_norm AS name_norm, c.code AS code FROM cmdb_client c",
+    "contact": "SELECT k.id AS id, k.name AS name, k.name_norm AS name_norm, k.email_norm AS email_norm,"
+               " k.phone AS phone, k.phone_norm AS phone_norm, k.client AS client, c.name AS client_name"
+               " FROM cmdb_contact k LEFT JOIN cmdb_client c ON k.client = c.id",
+    "asset": "SELECT a.id AS id, a.name AS name, a.name_norm AS name_norm, a.serial AS serial,"
+             " a.serial_norm AS serial_norm, a.kind AS kind, a.client AS client, c.name AS client_name,"
+             " s.name AS site_name FROM cmdb_asset a LEFT JOIN cmdb_client c ON a.client = c.id"
+             " LEFT JOIN cmdb_site s ON a.site = s.id",
+    "site": "SELECT s.id AS id, s.name AS name, s.name_norm AS name_norm, s.code AS code, s.kind AS kind FROM cmdb_site s",
+    "rack": "SELECT r.id AS id, r.name AS name, r.name_norm AS name_norm, r.client AS client,"
+            " c.name AS client_name, s.name AS site_name FROM cmdb_rack r LEFT JOIN cmdb_client c ON r.client = c.id"
+            " LEFT JOIN cmdb_site s ON r.site = s.id",
+}
 
 
 def _collect(plan: list, results: list, needles: dict, add) -> tuple[int, bool]:
     """Rank the rows of each query; -> (how many matched, whether one matched exactly)."""
     found, exact = 0, False
-    for (kind, _), rows in zip(plan, results):
+    for (kind, _, _), rows in zip(plan, results):
         matches, client_key, client_name_key, detail = TEXT_MATCHES[kind]
         for r in rows:
             for matched, column, needle in matches:
@@ -247,7 +271,8 @@ async def _fill_client_names(hits: list[Hit]) -> None:
     missing = {h.client_id for h in hits if h.client_id and not h.client_name}
     if not missing:
         return
-    names = {r["id"]: r["name"] for r in await Client.select(Client.id, Client.name).where(Client.id.is_in(list(missing)))}
+    q = Sql()
+    names = {r["id"]: r["name"] for r in await q.fetch(f"SELECT id, name FROM cmdb_client WHERE id IN {q.ints(missing)}")}
     for h in hits:
         if h.client_id and not h.client_name:
             h.client_name = names.get(h.client_id)

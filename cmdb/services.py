@@ -17,7 +17,8 @@ from __future__ import annotations
 import re
 import zoneinfo
 
-from accounts.dbutil import is_sqlite
+from database.rawsql import Sql
+from database.transactions import is_sqlite
 from accounts.errors import Conflict, Invalid, NotFound
 from accounts.services import normalise_email
 from accounts.viewer import Viewer
@@ -230,15 +231,14 @@ async def load_downstream(starts: list[int]) -> list[Edge]:
 
 
 async def _load_edges(starts: list[int], direction: str, exclude_edge: int | None = None) -> list[Edge]:
-    near, far = (Dependency.asset, "depends_on") if direction == "up" else (Dependency.depends_on, "asset")
+    near, far = ("asset", "depends_on") if direction == "up" else ("depends_on", "asset")
     edges: list[Edge] = []
     seen = set(starts)
     frontier = list(seen)
     while frontier:
-        where = [near.is_in(frontier)]
-        if exclude_edge is not None:
-            where.append(Dependency.id != exclude_edge)
-        rows = await Dependency.select(Dependency.asset, Dependency.depends_on, Dependency.kind).where(*where)
+        q = Sql()
+        other = "" if exclude_edge is None else f" AND id <> {q(exclude_edge)}"
+        rows = await q.fetch(f"SELECT asset, depends_on, kind FROM cmdb_dependency WHERE {near} IN {q.ints(frontier)}{other}")
         frontier = []
         for r in rows:
             edges.append(Edge(r["asset"], r["depends_on"], r["kind"]))
@@ -290,10 +290,10 @@ async def _service_after_write(ctx: Ctx) -> None:
 async def assets_of_services(service_ids: list[int]) -> dict[int, list[int]]:
     out: dict[int, list[int]] = {i: [] for i in service_ids}
     if service_ids:
-        rows = await ServiceAsset.select(ServiceAsset.service, ServiceAsset.asset).where(
-            ServiceAsset.service.is_in(service_ids)
-        ).order_by(ServiceAsset.asset)
-        for r in rows:
+        q = Sql()
+        for r in await q.fetch(
+            f"SELECT service, asset FROM cmdb_service_asset WHERE service IN {q.ints(service_ids)} ORDER BY asset"
+        ):
             out[r["service"]].append(r["asset"])
     return out
 
@@ -308,11 +308,10 @@ async def used_counts(prefix_ids: list[int]) -> dict[int, int]:
     """Recorded addresses inside each prefix (same VRF), in one query on the (vrf, ip_key) index."""
     if not prefix_ids:
         return {}
-    marks = ", ".join("{}" for _ in prefix_ids)
-    rows = await Prefix.raw(
+    q = Sql()
+    rows = await q.fetch(
         "SELECT p.id AS id, (SELECT COUNT(*) FROM cmdb_ip_address i WHERE i.vrf = p.vrf AND i.family = p.family"
-        f" AND i.ip_key >= p.first_key AND i.ip_key <= p.last_key) AS used FROM cmdb_prefix p WHERE p.id IN ({marks})",
-        *prefix_ids,
+        f" AND i.ip_key >= p.first_key AND i.ip_key <= p.last_key) AS used FROM cmdb_prefix p WHERE p.id IN {q.ints(prefix_ids)}"
     )
     return {r["id"]: r["used"] for r in rows}
 

@@ -11,7 +11,7 @@ from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from accounts import secretbox
-from accounts.dbutil import atomic
+from database.transactions import atomic
 from accounts.errors import Conflict, Forbidden, Invalid, NotFound
 from accounts.services import audit
 from accounts.viewer import Viewer

@@ -13,12 +13,13 @@ import datetime as dt
 import string
 from typing import Any, Mapping
 
-from accounts.dbutil import atomic
+from database.transactions import atomic
 from accounts.errors import Forbidden, Invalid, NotFound
 from accounts.viewer import Viewer
-from incidents import kb, rawsql, services, workflow
+from database import rawsql
+from incidents import kb, services, workflow
 from incidents.desk_tables import CannedReply
-from incidents.rawsql import Sql
+from database.rawsql import Sql
 
 #: name -> what it becomes.
 PLACEHOLDERS: dict[str, str] = {

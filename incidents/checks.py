@@ -11,7 +11,7 @@ changes within the flap window (so a port flapping on polls is seen flapping).
 A batch that meets a concurrent writer on a unique index (two batches carrying
 the same new check) is applied again once, on what the other one wrote.
 
-The writes are one statement per table and batch (incidents.rawsql): the check
+The writes are one statement per table and batch (database.rawsql): the check
 states as an upsert, the events and samples as bulk inserts.
 
 `probe_targets(viewer)` is what a probe worker polls: SNMP secrets included,
@@ -28,13 +28,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from accounts import secretbox
-from accounts.dbutil import INTEGRITY_ERRORS, atomic, current_engine, is_unique_violation
+from database.transactions import INTEGRITY_ERRORS, atomic, current_engine, is_unique_violation
 from accounts.errors import Forbidden, Invalid, NotFound
 from accounts.viewer import Viewer
 import validation
 from cmdb.tables import Asset, Interface, Site
-from incidents import engine, probe_health, rawsql, timeseries
-from incidents.rawsql import Sql, as_time
+from database import rawsql
+from incidents import engine, probe_health, timeseries
+from database.rawsql import Sql, as_time
 from incidents.rules import CheckUpdate
 from incidents.services import aware
 from incidents.tables import CheckEvent, CheckState, ProbeBatch

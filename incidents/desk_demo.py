@@ -15,7 +15,7 @@ import datetime as dt
 import random
 from dataclasses import dataclass
 
-from accounts.dbutil import atomic
+from database.transactions import atomic
 from accounts.viewer import SYSTEM, Viewer
 from incidents import canned, kb, services
 
@@ -203,14 +203,14 @@ async def seed_desk_demo(viewer: Viewer = SYSTEM, *, now: dt.datetime | None = N
 
 
 async def _assets() -> dict[str, dict]:
-    from incidents import rawsql
+    from database import rawsql
 
     return {r["name"]: dict(r) for r in await rawsql.fetch("SELECT id, name, client, site FROM cmdb_asset")}
 
 
 async def _history(viewer: Viewer, now: dt.datetime, rnd: random.Random) -> int:
     assets = await _assets()
-    from incidents import rawsql
+    from database import rawsql
 
     clients = [r["id"] for r in await rawsql.fetch("SELECT id FROM cmdb_client ORDER BY id")]
     if not clients or not assets:

@@ -12,7 +12,7 @@ by name — as interfaces carrying the ifName/ifDescr that later polls verify.
 
 from __future__ import annotations
 
-from accounts.dbutil import atomic
+from database.transactions import atomic
 from accounts.errors import Forbidden, Invalid
 from accounts.viewer import SYSTEM, Viewer
 from cmdb import services as cmdb

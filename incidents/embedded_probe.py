@@ -20,7 +20,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import AsyncIterator
 
-from accounts.dbutil import atomic
+from database.transactions import atomic
 from accounts.services import create_token
 from accounts.tables import ApiToken
 from incidents import probe_health

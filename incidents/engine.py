@@ -22,9 +22,9 @@ import datetime as dt
 import logging
 from typing import Callable, Iterable, Sequence
 
-from accounts.dbutil import INTEGRITY_ERRORS, atomic, current_engine, is_unique_violation
+from database.transactions import INTEGRITY_ERRORS, atomic, current_engine, is_unique_violation
 from incidents import rules, services, sla_store, workflow
-from incidents.rawsql import Sql, as_time
+from database.rawsql import Sql, as_time
 from incidents.rules import (
     AssetInfo,
     AttachAsset,
@@ -67,7 +67,7 @@ def params() -> Params:
 
 
 # ---------------------------------------------------------------- loading
-# Plain SQL (incidents.rawsql): these run on every probe batch that reaches the
+# Plain SQL (database.rawsql): these run on every probe batch that reaches the
 # rules. A set of ids is one parameter; the dependency graph is walked (one
 # recursive statement on SQLite, a statement per level on PostgreSQL), then what
 # the rules need of the CMDB, the check states and the maintenance windows come

@@ -20,13 +20,14 @@ from typing import Any, Iterable, Mapping
 
 from markdown_it import MarkdownIt
 
-from accounts.dbutil import atomic
+from database.transactions import atomic
 from accounts.errors import Forbidden, Invalid, NotFound
 from accounts.viewer import Viewer
 from cmdb.services import ASSET_KINDS
-from incidents import rawsql, services, workflow
+from database import rawsql
+from incidents import services, workflow
 from incidents.desk_tables import KbArticle
-from incidents.rawsql import Sql
+from database.rawsql import Sql
 
 UTC = dt.timezone.utc
 VISIBILITIES = ("public", "internal")

@@ -22,12 +22,13 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
-from accounts.dbutil import atomic
+from database.transactions import atomic
 from accounts.errors import Forbidden, Invalid
 from accounts.services import audit
 from accounts.viewer import Viewer
-from incidents import kpi, rawsql, sla, workflow
-from incidents.rawsql import Sql, as_time
+from database import rawsql
+from incidents import kpi, sla, workflow
+from database.rawsql import Sql, as_time
 from validation.spreadsheet import inert_value
 
 UTC = dt.timezone.utc

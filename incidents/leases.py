@@ -25,11 +25,11 @@ import math
 import re
 from typing import Mapping
 
-from accounts.dbutil import atomic
+from database.transactions import atomic
 from accounts.errors import Invalid
 from accounts.viewer import Viewer
 from incidents import probe_health
-from incidents.rawsql import Sql, insert
+from database.rawsql import Sql, insert
 from probes.wire import LEASE_HEADER, WORKER_HEADER, WORKER_ID_CHARS, utcnow  # noqa: F401 (re-exported)
 
 MAX_HOLDER = 100

@@ -36,7 +36,7 @@ import aiosmtplib
 import httpx
 
 from accounts import secretbox
-from accounts.dbutil import atomic
+from database.transactions import atomic
 from cmdb import addressing
 from cmdb.tables import Contact
 from incidents import admin, chat

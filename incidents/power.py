@@ -17,7 +17,7 @@ import datetime as dt
 import os
 
 from accounts import audit_log
-from accounts.dbutil import atomic, is_unique_violation, INTEGRITY_ERRORS
+from database.transactions import atomic, is_unique_violation, INTEGRITY_ERRORS
 from accounts.errors import Conflict, Forbidden, Invalid, NotFound
 from accounts.services import audit
 from accounts.tables import ApiToken

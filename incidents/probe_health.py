@@ -16,9 +16,10 @@ import datetime as dt
 import logging
 from typing import Iterable
 
-from accounts.dbutil import INTEGRITY_ERRORS, atomic, is_unique_violation
-from incidents import rawsql, services, workflow
-from incidents.rawsql import Sql, as_time
+from database.transactions import INTEGRITY_ERRORS, atomic, is_unique_violation
+from database import rawsql
+from incidents import services, workflow
+from database.rawsql import Sql, as_time
 from incidents.tables import Incident, ProbeSite
 
 log = logging.getLogger("rackcard.incidents.probe_health")

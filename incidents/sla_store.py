@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 from incidents import rules, sla, workflow
-from incidents.rawsql import Sql
+from database.rawsql import Sql
 from incidents.tables import SlaPlan
 
 

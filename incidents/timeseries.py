@@ -21,8 +21,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from accounts.dbutil import atomic
-from incidents.rawsql import Sql, as_time
+from database.transactions import atomic
+from database.rawsql import Sql, as_time
 from incidents.tables import RollupMark, Sample, SampleRollup
 
 #: How long after a bucket ends before it is rolled (late spool replays).

@@ -22,7 +22,7 @@ import uuid
 
 from netaddr import AddrFormatError, IPAddress
 
-from accounts.dbutil import atomic
+from database.transactions import atomic
 from accounts.errors import Forbidden, Invalid
 import validation
 from accounts.viewer import Viewer

@@ -27,7 +27,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from accounts.dbutil import atomic
+from database.transactions import atomic
 from accounts.errors import Conflict, Forbidden, Invalid, NotFound
 from accounts.viewer import Viewer
 from cmdb import services as cmdb

@@ -32,7 +32,7 @@ from typing import Any, Awaitable, Callable
 
 import httpx
 
-from accounts.dbutil import atomic
+from database.transactions import atomic
 from accounts.errors import DomainError
 from accounts.viewer import SYSTEM, Viewer
 from cmdb import normalise

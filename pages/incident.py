@@ -16,7 +16,7 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath
 from litestar.response import Redirect, Template
 
-from accounts.dbutil import atomic
+from database.transactions import atomic
 from accounts.errors import Invalid
 from accounts.http import CurrentViewer
 from cmdb import services as cmdb

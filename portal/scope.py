@@ -22,7 +22,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Iterable, Optional, TypedDict
 
-from accounts.dbutil import atomic
+from database.transactions import atomic
 from accounts.errors import Forbidden, Invalid, NotFound
 from accounts.services import audit
 from accounts.tables import User

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import functools
 import logging
 import os
 import queue
 import re
 import sqlite3
+import threading
+import weakref
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import AsyncIterator
@@ -24,7 +27,7 @@ from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, dict_factory
 
-from accounts.dbutil import INTEGRITY_ERRORS, atomic, is_sqlite, is_unique_violation  # noqa: F401 (re-exported)
+from database.transactions import INTEGRITY_ERRORS, atomic, is_sqlite, is_unique_violation  # noqa: F401 (re-exported)
 
 log = logging.getLogger("rackcard.db")
 _current: Engine | None = None
@@ -149,19 +152,29 @@ def make_engine(url: str) -> Engine:
         # SQLite has one writer: wait for the lock instead of failing at once.
         return KeptReadersSQLiteEngine(path=path, timeout=30)
     if parsed.scheme in {"postgres", "postgresql"}:
-        return PostgresEngine(config={"dsn": url})
+        return SessionPostgresEngine(config={"dsn": url})
     raise ValueError(f"RACKCARD_DATABASE_URL: unsupported scheme {parsed.scheme!r} (use sqlite:/// or postgresql://)")
 
 
 class KeptReadersSQLiteEngine(SQLiteEngine):
-    """Piccolo's SQLite engine, with the SELECTs made outside a transaction run on
-    kept-open connections in the default thread pool.
+    """Piccolo's SQLite engine, with reads on kept-open connections and one
+    thread hand-off per statement.
 
     Piccolo opens a new aiosqlite connection, with a thread of its own, for every
     query outside a transaction (~1-2 ms each; a client card makes dozens of
-    queries). A kept connection in autocommit mode reads the last commit at each
-    statement (WAL: readers never wait for the writer), so nothing else changes.
-    Writes, and every query inside a transaction, go the way Piccolo sends them."""
+    queries), and inside a transaction spends four hand-offs to its thread on each
+    statement (PRAGMA foreign_keys, execute, fetch, close). Here:
+
+    * a SELECT outside a transaction runs on a kept connection in the default
+      thread pool; in autocommit mode it reads the last commit (WAL: readers never
+      wait for the writer);
+    * `read_session()` (database.transactions.reading: the card, search, lists) holds
+      one kept connection in a deferred transaction for a burst of SELECTs: one
+      consistent view, one hand-off per statement, no thread started;
+    * a statement inside a transaction is one hand-off (execute and fetch), the
+      PRAGMA once per connection.
+
+    Writes outside a transaction go the way Piccolo sends them."""
 
     #: Connections kept between reads; more are opened while reads overlap.
     KEEP = 4
@@ -169,6 +182,8 @@ class KeptReadersSQLiteEngine(SQLiteEngine):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._readers: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
+        self._session: contextvars.ContextVar[_ReadSession | None] = contextvars.ContextVar(
+            f"rackcard_read_session_{id(self)}", default=None)
 
     def _connect(self) -> sqlite3.Connection:
         connection = sqlite3.connect(**self.connection_kwargs, check_same_thread=False)
@@ -176,41 +191,74 @@ class KeptReadersSQLiteEngine(SQLiteEngine):
         connection.execute("PRAGMA foreign_keys = 1")
         return connection
 
-    def _read(self, query: str, args: list, fresh: bool = False) -> list:
+    def _take(self) -> sqlite3.Connection:
         try:
-            connection = self._connect() if fresh else self._readers.get_nowait()
+            return self._readers.get_nowait()
         except queue.Empty:
-            connection = self._connect()
+            return self._connect()
+
+    def _give_back(self, connection: sqlite3.Connection) -> None:
+        if connection.in_transaction or self._readers.qsize() >= self.KEEP:
+            connection.close()
+        else:
+            self._readers.put(connection)
+
+    def _read(self, query: str, args: list, row_factory=dict_factory, fresh: bool = False) -> list:
+        connection = self._connect() if fresh else self._take()
         try:
-            cursor = connection.execute(query, args)
-            try:
-                rows = cursor.fetchall()
-            finally:
-                cursor.close()
+            rows = _fetch_all(connection, query, args, row_factory)
         except sqlite3.DatabaseError:
             connection.close()
             if fresh:
                 raise
             # a kept connection gone stale (the file rewritten under it): once more, afresh
-            return self._read(query, args, fresh=True)
+            return self._read(query, args, row_factory, fresh=True)
         except BaseException:
             connection.close()
             raise
-        if self._readers.qsize() < self.KEEP:
-            self._readers.put(connection)
-        else:
-            connection.close()
+        self._give_back(connection)
         return rows
 
-    async def read_rows(self, query: str, args=()) -> list:
-        """A SELECT on a kept connection (accounts.dbutil.read_row: the token and
-        session checks every request makes)."""
-        return await asyncio.get_running_loop().run_in_executor(None, self._read, query, list(args))
+    @asynccontextmanager
+    async def read_session(self) -> AsyncIterator[None]:
+        """One kept connection and one snapshot for the SELECTs made inside (outside
+        any transaction). Nested sessions join the outer one."""
+        if self._session.get() is not None or self.current_transaction.get() is not None:
+            yield
+            return
+        session = _ReadSession()
+        token = self._session.set(session)
+        try:
+            yield
+        finally:
+            self._session.reset(token)
+            if session.connection is not None:
+                session.close(self)
+
+    async def read_rows(self, query: str, args=(), row_factory=dict_factory) -> list:
+        """A SELECT on a kept connection (database.transactions.read_row: the token and
+        session checks every request makes), or on the read session's. Rows are
+        dicts, or what `row_factory` makes (sqlite3.Row: by name and by index)."""
+        session = self._session.get()
+        loop = asyncio.get_running_loop()
+        if session is not None:
+            return await loop.run_in_executor(None, session.read, self, query, list(args), row_factory)
+        return await loop.run_in_executor(None, self._read, query, list(args), row_factory)
 
     async def _run_in_new_connection(self, query: str, args=None, query_type: str = "generic", table=None):
         if query_type == "generic" and query.lstrip()[:6].upper() == "SELECT":
             return await self.read_rows(query, args or [])
         return await super()._run_in_new_connection(query, args, query_type, table)
+
+    async def _run_in_existing_connection(self, connection, query: str, args=None, query_type: str = "generic",
+                                          table=None):
+        if query_type == "insert" and self.get_version_sync() < 3.35:  # no RETURNING: Piccolo's way
+            return await super()._run_in_existing_connection(connection, query, args, query_type, table)
+        connection.row_factory = dict_factory
+        if connection not in _FOREIGN_KEYS_ON:
+            await connection.execute("PRAGMA foreign_keys = 1")
+            _FOREIGN_KEYS_ON.add(connection)
+        return await connection.execute_fetchall(query, args or [])
 
     def close_readers(self) -> None:
         while True:
@@ -218,6 +266,114 @@ class KeptReadersSQLiteEngine(SQLiteEngine):
                 self._readers.get_nowait().close()
             except queue.Empty:
                 return
+
+
+class SessionPostgresEngine(PostgresEngine):
+    """Piccolo's PostgreSQL engine, where a read session (database.transactions.reading:
+    the card, search, lists) takes one pooled connection for all its statements
+    instead of one per statement: a client card is some fifteen statements, and
+    a pool acquire and release costs more CPU than the indexed read itself. The
+    session's statements run one after another (a lock: tasks started inside
+    share the connection); transactions go the way Piccolo sends them."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._session: contextvars.ContextVar[_PgReadSession | None] = contextvars.ContextVar(
+            f"rackcard_pg_read_session_{id(self)}", default=None)
+
+    @asynccontextmanager
+    async def read_session(self) -> AsyncIterator[None]:
+        if self._session.get() is not None or self.current_transaction.get() is not None or self.pool is None:
+            yield
+            return
+        session = _PgReadSession(self.pool)
+        token = self._session.set(session)
+        try:
+            yield
+        finally:
+            self._session.reset(token)
+            await session.close()
+
+    async def _run_in_pool(self, query: str, args=None):
+        session = self._session.get()
+        if session is None:
+            return await super()._run_in_pool(query, args)
+        return await session.fetch(query, args or ())
+
+    async def read_rows(self, query: str, args=()) -> list:
+        """A statement outside a transaction: on the read session's connection, or a pooled one."""
+        return await self._run_in_pool(query, list(args))
+
+
+class _PgReadSession:
+    __slots__ = ("pool", "connection", "lock")
+
+    def __init__(self, pool) -> None:
+        self.pool = pool
+        self.connection = None
+        self.lock = asyncio.Lock()
+
+    async def fetch(self, query: str, args) -> list:
+        async with self.lock:
+            if self.connection is None:
+                self.connection = await self.pool.acquire()
+            return await self.connection.fetch(query, *args)
+
+    async def close(self) -> None:
+        async with self.lock:
+            connection, self.connection = self.connection, None
+        if connection is not None:
+            await self.pool.release(connection)
+
+
+#: aiosqlite connections (of transactions) that already have foreign keys on.
+_FOREIGN_KEYS_ON: "weakref.WeakSet" = weakref.WeakSet()
+
+
+def _fetch_all(connection: sqlite3.Connection, query: str, args: list, row_factory=dict_factory) -> list:
+    cursor = connection.cursor()
+    cursor.row_factory = row_factory
+    try:
+        return cursor.execute(query, args).fetchall()
+    finally:
+        cursor.close()
+
+
+class _ReadSession:
+    """A kept connection in a deferred transaction, taken at the first read. A
+    lock keeps two threads off the connection (tasks started inside a session
+    share it)."""
+
+    __slots__ = ("connection", "lock")
+
+    def __init__(self) -> None:
+        self.connection: sqlite3.Connection | None = None
+        self.lock = threading.Lock()
+
+    def read(self, engine: KeptReadersSQLiteEngine, query: str, args: list, row_factory=dict_factory) -> list:
+        with self.lock:
+            if self.connection is None:
+                connection = engine._take()
+                try:
+                    connection.execute("BEGIN")
+                except sqlite3.DatabaseError:  # a kept connection gone stale
+                    connection.close()
+                    connection = engine._connect()
+                    connection.execute("BEGIN")
+                self.connection = connection
+            return _fetch_all(self.connection, query, args, row_factory)
+
+    def close(self, engine: KeptReadersSQLiteEngine) -> None:
+        with self.lock:
+            connection, self.connection = self.connection, None
+        if connection is None:
+            return
+        try:
+            connection.rollback()  # read only: ends the snapshot
+        except sqlite3.Error:
+            connection.close()
+            return
+        engine._give_back(connection)
 
 
 def private_dir(path: Path) -> None:

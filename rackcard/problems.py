@@ -8,7 +8,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
 from accounts.errors import DomainError
-from accounts.dbutil import DATA_ERRORS, INTEGRITY_ERRORS
+from database.transactions import DATA_ERRORS, INTEGRITY_ERRORS
 from validation.requests import typed_body_problems
 
 log = logging.getLogger("rackcard.http")

@@ -6,7 +6,7 @@ an older version stored in clear."""
 from __future__ import annotations
 
 from accounts import secretbox
-from accounts.dbutil import atomic
+from database.transactions import atomic
 from cmdb.services import ASSET
 from cmdb.tables import Asset
 from incidents.tables import WebhookEndpoint

@@ -10,7 +10,7 @@ import datetime as dt
 import incident_data as data
 from incident_data import T0
 
-from accounts.dbutil import atomic
+from database.transactions import atomic
 from incidents import engine
 from incidents.rules import Params
 from incidents.tables import Incident, Notification, Suppression, TimelineEntry

@@ -12,7 +12,7 @@ import os
 import pytest
 
 import import_load
-from accounts.dbutil import is_sqlite
+from database.transactions import is_sqlite
 from accounts.services import create_token, create_user
 from cmdb.tables import Asset, Client, Site
 from incidents.tables import ProbeBatch

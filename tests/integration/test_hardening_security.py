@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from accounts import secretbox
-from accounts.dbutil import is_sqlite
+from database.transactions import is_sqlite
 from accounts.tables import ApiToken
 from cmdb.tables import Asset
 

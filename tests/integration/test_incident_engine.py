@@ -10,7 +10,7 @@ import datetime as dt
 import incident_data as data
 from incident_data import T0
 
-from accounts.dbutil import atomic, is_sqlite
+from database.transactions import atomic, is_sqlite
 from accounts.viewer import Viewer
 from incidents import engine, rules, services
 from incidents.rules import OpenIncident, Params
@@ -149,7 +149,7 @@ async def test_the_unique_index_allows_one_open_incident_per_fingerprint(db):
         await services.store_incident(fingerprint="asset:1:x", title="b", category="other", priority="P4",
                                       source="probe", at=T0)
     except Exception as exc:  # noqa: BLE001 - the engine-specific unique violation
-        from accounts.dbutil import is_unique_violation
+        from database.transactions import is_unique_violation
 
         assert is_unique_violation(exc)
     else:

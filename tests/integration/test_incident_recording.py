@@ -12,7 +12,7 @@ import datetime as dt
 import incident_data as data
 from incident_data import T0
 
-from accounts.dbutil import is_sqlite
+from database.transactions import is_sqlite
 from accounts.viewer import Viewer
 from incidents import checks
 from incidents.checks import record_observations

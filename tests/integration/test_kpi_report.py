@@ -231,8 +231,9 @@ async def test_sql_aggregation_equals_the_pure_reference(db, api, group_by):
     import sys
     from pathlib import Path
 
-    from accounts.dbutil import atomic
-    from incidents import kpi, kpi_store, rawsql
+    from database.transactions import atomic
+    from database import rawsql
+    from incidents import kpi, kpi_store
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
     import kpi_report as generator

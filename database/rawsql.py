@@ -1,5 +1,6 @@
-"""Plain SQL for the incident engine's hot path (probe batch -> check states ->
-engine -> storage), written once for SQLite and PostgreSQL.
+"""Plain SQL for the hot paths (probe batch -> check states -> engine ->
+storage; the client card, the search box and the incident list every desk
+reads), written once for SQLite and PostgreSQL.
 
 Piccolo builds every query value by value (an `is_in` over 500 ids costs
 milliseconds before the query leaves) and, on SQLite, runs a PRAGMA before
@@ -21,13 +22,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import json
 import sqlite3
 from typing import Any, Iterable, Mapping, Sequence
 
 from piccolo.engine.sqlite import SQLiteEngine, dict_factory
 
-from accounts.dbutil import current_engine
+from database.transactions import current_engine
 
 #: PostgreSQL array types for the column kinds used here.
 _PG_TYPES = {"int": "bigint", "text": "text", "time": "timestamptz", "float": "float8", "bool": "boolean",
@@ -75,11 +77,20 @@ class Sql:
             return f"(SELECT value FROM json_each({self(json.dumps(items))}))"
         return f"(SELECT unnest({self(items)}::text[]))"
 
+    async def rows(self, sql: str) -> list[dict[str, Any]]:
+        """Run one statement; rows as dicts (what Piccolo's selects return)."""
+        return [dict(r) for r in await self.fetch(sql)]
+
     async def fetch(self, sql: str) -> list[Mapping[str, Any]]:
         """Run one statement; rows as mappings (column name -> value)."""
         txn = self.engine.current_transaction.get()
         if txn is None:
-            # Off the hot path (a test, a read outside any write): a short transaction of its own.
+            if sql.lstrip()[:6].upper() == "SELECT":
+                # the read session's connection (database.transactions.reading), or a kept or pooled one
+                if self.sqlite:
+                    return await self.engine.read_rows(sql, self.args, sqlite3.Row)
+                return await self.engine.read_rows(sql, self.args)
+            # A statement outside any transaction (a test, PostgreSQL's reads): a short transaction of its own.
             async with self.engine.transaction():
                 return await self.fetch(sql)
         if self.sqlite:
@@ -92,6 +103,22 @@ class Sql:
             finally:
                 connection.row_factory = dict_factory
         return await txn.connection.fetch(sql, *self.args)
+
+
+@functools.cache
+def columns(table: type, alias: str = "", only: tuple[str, ...] = ()) -> str:
+    """The select list of a Piccolo table's columns (all, or `only` these), each
+    under its own name: `SELECT {columns(Client, "c")} FROM cmdb_client c`
+    reads rows shaped as `Client.select()` reads them."""
+    prefix = f"{alias}." if alias else ""
+    names = only or tuple(c._meta.db_column_name for c in table._meta.columns)
+    return ", ".join(f'{prefix}"{n}" AS "{n}"' for n in names)
+
+
+def literals(values: Iterable[str]) -> str:
+    """A constant list of the code's own words (statuses, kinds) as SQL text:
+    `status IN ({literals(OPEN_STATUSES)})` keeps the statement text constant."""
+    return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
 
 
 def reading():

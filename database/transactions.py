@@ -1,5 +1,6 @@
-"""Transaction and integrity helpers every app uses (accounts is the bottom layer,
-so cmdb and incidents can import this without reaching up to rackcard/)."""
+"""Transactions, read sessions and integrity helpers every app uses. The
+package sits below accounts, cmdb and incidents, so each can import it without
+reaching up to rackcard/ (which makes the engines, rackcard/db.py)."""
 
 from __future__ import annotations
 
@@ -99,6 +100,28 @@ async def _sqlite_write(engine: SQLiteEngine):
     async with _queue().turn():
         async with engine.transaction(transaction_type=TransactionType.immediate) as transaction:
             yield transaction
+
+
+def reading():
+    """`async with reading():` one connection for a burst of reads (the client
+    card, the search box, a list and its count), taken at the first read and
+    given back at the end (rackcard.db's engines). SQLite: a kept connection in a
+    deferred transaction, one consistent view that never blocks the writer (WAL).
+    PostgreSQL: one pooled connection for all the statements. A write made
+    inside goes its own way; inside an open transaction the reads join it."""
+    engine = current_engine()
+    session = getattr(engine, "read_session", None)
+    if session is None or engine.current_transaction.get() is not None:
+        return contextlib.nullcontext()
+    return session()
+
+
+def in_read_session(engine: Engine | None = None) -> bool:
+    """Whether the reads here share one connection (reading() or a transaction):
+    they then run one after another."""
+    engine = engine or current_engine()
+    session = getattr(engine, "_session", None)
+    return engine.current_transaction.get() is not None or (session is not None and session.get() is not None)
 
 
 async def read_row(sql: str, *args):
