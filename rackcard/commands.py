@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import getpass
 import logging
@@ -15,12 +16,15 @@ from pathlib import Path
 log = logging.getLogger("rackcard")
 
 
-def _listen(host: str, port: int) -> socket.socket:
+def _listen(host: str, port: int, reuse_port: bool = False) -> socket.socket:
     """Bind the web port now, before anything shared is touched (probe tokens,
-    the demo's simulator data): a second server on a busy port stops here."""
+    the demo's simulator data): a second server on a busy port stops here.
+    `reuse_port`: one of several listening sockets of this server's processes."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
         sock.bind((host, port))
     except OSError:
@@ -107,8 +111,46 @@ def _serve(args: argparse.Namespace, demo: bool = False) -> int:
     run_async(lambda: asyncio.sleep(0), settings=settings)  # migrations once, before the processes start
     # The worker processes read their settings from the environment: pass the command line's on.
     os.environ.update(RACKCARD_HOST=host, RACKCARD_PORT=str(port))
-    uvicorn.run("rackcard.app:worker_app", factory=True, workers=workers, host=host, port=port, **common)
+    config = uvicorn.Config("rackcard.app:worker_app", factory=True, workers=workers, host=host, port=port, **common)
+    with contextlib.suppress(KeyboardInterrupt):
+        _SpreadingSupervisor(config, host, port).run()
     return 0
+
+
+def _SpreadingSupervisor(config, host: str, port: int):
+    """uvicorn's supervisor of `serve --workers N` (restarts, health checks,
+    signals), with a listening socket of its own for each process, bound with
+    SO_REUSEPORT, so the kernel spreads new connections evenly over them. On one
+    shared socket the process that wakes first accepts a whole burst and keeps
+    those keep-alive connections: 32 clients ended 29 on one process, 3 on the
+    other, and the busy one's queue set the latency."""
+    from uvicorn.supervisors import Multiprocess
+
+    class Supervisor(Multiprocess):
+        def __init__(self) -> None:
+            self._handed: list[socket.socket] = []
+            super().__init__(config, sockets=[])
+
+        @property
+        def sockets(self) -> list[socket.socket]:
+            """A new socket for each process started (uvicorn reads this as it starts one)."""
+            sock = _listen(host, port, reuse_port=True)
+            self._handed.append(sock)
+            return [sock]
+
+        @sockets.setter
+        def sockets(self, value) -> None:
+            pass
+
+        def keep_subprocess_alive(self) -> None:
+            # A started process holds its own copy. The parent's copy would keep a
+            # dead process's socket listening, and the kernel would still send it connections.
+            for sock in self._handed:
+                sock.close()
+            self._handed.clear()
+            super().keep_subprocess_alive()
+
+    return Supervisor()
 
 
 def default_workers(database_url: str, demo: bool) -> int:

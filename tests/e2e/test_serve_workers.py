@@ -1,6 +1,7 @@
-"""`rackcard serve --workers 2`: two web processes answer on one port, the
-migrations ran once before them, and exactly one of them runs the embedded
-probe worker and the timers (one probe token, one worker process)."""
+"""`rackcard serve --workers 2`: two web processes answer on one port (new
+connections spread over both), the migrations ran once before them, and
+exactly one of them runs the embedded probe worker and the timers (one probe
+token, one worker process)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import httpx
@@ -63,6 +65,28 @@ async def test_two_web_processes_and_one_embedded_probe_worker(db, db_url, tmp_p
         assert len(tokens) == 1 and not tokens[0]["revoked"], tokens
         for _ in range(10):
             assert httpx.get(f"{base}/healthz", timeout=5).status_code == 200
+        # A burst of keep-alive connections is spread over both processes (one
+        # listening socket each), not taken whole by the first to wake: the
+        # connections arrive while both are stopped, then both go on.
+        children = [p for p in _processes_with("multiprocessing") if _parent(p) == server.pid]
+        for pid in children:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(32)]
+        finally:
+            for pid in children:
+                os.kill(pid, signal.SIGCONT)
+        try:
+            for c in clients:
+                c.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            for c in clients:
+                assert c.recv(4096).startswith(b"HTTP/1.1 200")
+            held = _connections_by_process(port, children)
+        finally:
+            for c in clients:
+                c.close()
+        # two processes hold them (and the embedded probe's own), neither fewer than 4 of the 32
+        assert len(held) == 2 and sum(held.values()) >= 32 and min(held.values()) >= 4, held
     finally:
         server.send_signal(signal.SIGINT)
         try:
@@ -71,6 +95,26 @@ async def test_two_web_processes_and_one_embedded_probe_worker(db, db_url, tmp_p
             server.kill()
     output = server.stdout.read()
     assert "2 process(es)" in output, output
+
+
+def _connections_by_process(port: int, pids: list[int]) -> Counter:
+    """Established connections to `port` by the process holding them (from /proc)."""
+    owner = {}
+    for pid in pids:
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            try:
+                target = os.readlink(fd)
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                owner[int(target[8:-1])] = pid
+    held: Counter = Counter()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local_port, state, inode = int(fields[1].rsplit(":", 1)[1], 16), fields[3], int(fields[9])
+        if local_port == port and state == "01" and inode in owner:
+            held[owner[inode]] += 1
+    return held
 
 
 def _parent(pid: int) -> int:

@@ -1,0 +1,82 @@
+"""A burst of reads (the client card, the search box, a list) holds one
+connection from its first statement to its end, on both engines; statements
+inside a SQLite transaction cost one hand-off to its thread each. These are
+what took the HTTP load mix from 5-9 ms of CPU per request to 2 (bench/http_load.py)."""
+
+from __future__ import annotations
+
+import aiosqlite
+import pytest
+
+from accounts.viewer import Viewer
+from cmdb.tables import Client, Site
+from database import rawsql
+from database.transactions import atomic, reading
+from rackcard import db as rdb
+
+STAFF = Viewer(user_id=None, email="noc@example.net", role="noc")
+
+
+async def _some_reads() -> None:
+    """Piccolo selects and plain SQL, as the card and the lists mix them."""
+    for _ in range(4):
+        await Client.select(Client.id).limit(5)
+        await rawsql.fetch("SELECT id, name FROM cmdb_site WHERE id > {}", 0)
+
+
+async def test_a_read_session_takes_one_connection_for_all_its_statements(db, monkeypatch):
+    await _some_reads()  # the kept connections exist now
+    if rdb.is_sqlite(db):
+        opened = []
+        monkeypatch.setattr(aiosqlite.Connection, "__init__",
+                            lambda self, *a, **k: (opened.append(1), _init(self, *a, **k))[1])
+        connects = []
+        connect = db._connect
+        monkeypatch.setattr(db, "_connect", lambda: (connects.append(1), connect())[1])
+        async with reading():
+            await _some_reads()
+        # no aiosqlite connection (and its thread) per burst; the kept connection serves it
+        assert opened == [] and connects == []
+    else:
+        acquired = []
+        pool_class = type(db.pool)
+        acquire = pool_class.acquire
+        monkeypatch.setattr(pool_class, "acquire", lambda self, *a, **k: (acquired.append(1), acquire(self, *a, **k))[1])
+        async with reading():
+            await _some_reads()
+        assert len(acquired) == 1
+        assert db.pool.get_size() - db.pool.get_idle_size() == 0  # given back at the end
+
+
+_init = aiosqlite.Connection.__init__
+
+
+async def test_a_read_session_on_sqlite_reads_one_snapshot_and_never_blocks_the_writer(db):
+    if not rdb.is_sqlite(db):
+        pytest.skip("SQLite's read sessions hold a snapshot (WAL)")
+    await Site.insert(Site(code="DC1", name="DC One", kind="datacenter"))
+    async with reading():
+        before = await Site.count()
+        async with atomic():  # a write inside goes its own way and commits at once
+            await Site.insert(Site(code="DC2", name="DC Two", kind="datacenter"))
+        assert await Site.count() == before == 1  # the session's view is the one it began with
+    assert await Site.count() == 2
+
+
+async def test_a_statement_inside_a_sqlite_transaction_is_one_hand_off(db, monkeypatch):
+    if not rdb.is_sqlite(db):
+        pytest.skip("aiosqlite's thread")
+    calls = []
+    execute = aiosqlite.Connection._execute
+
+    async def counted(self, fn, *args, **kwargs):
+        calls.append(fn)
+        return await execute(self, fn, *args, **kwargs)
+
+    async with atomic():
+        monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+        await Client.select(Client.id).limit(1)  # the first also turns foreign keys on for the connection
+        calls.clear()
+        for _ in range(5):
+            await Client.select(Client.id).limit(1)
+        assert len(calls) == 5  # Piccolo's own way: PRAGMA, execute, fetch, close for each
