@@ -16,7 +16,7 @@ from collections import Counter
 from accounts.errors import NotFound
 from accounts.viewer import Viewer
 from cmdb import addressing
-from cmdb.resources import reading, scope
+from cmdb.resources import read_all, reading, scope
 from cmdb.tables import Asset, Client, Contact, IPAddress, Prefix, Service
 from database.rawsql import Sql, columns
 
@@ -55,15 +55,17 @@ async def client_card(viewer: Viewer, client_id: int) -> dict:
             of_client(f"SELECT {columns(IPAddress)} FROM cmdb_ip_address WHERE client = {{client}} OR (client IS NULL"
                       " AND asset IN (SELECT id FROM cmdb_asset WHERE client = {client})) ORDER BY family, ip_key"),
         ]
-        found, contacts, assets, prefixes, services, ips = [await q.rows(sql) for q, sql in queries]
+        found, contacts, assets, prefixes, services, ips = await read_all(*(q.rows(sql) for q, sql in queries))
         if not found:
             raise NotFound(f"no client {client_id}", field="id")
         row = found[0]
         asset_ids = [a["id"] for a in assets]
-        racks = await _racks(client_id, assets)
-        dependencies = await _dependencies(client_id, asset_ids, {a["id"]: a["name"] for a in assets})
-        service_assets = await svc.assets_of_services([s["id"] for s in services])
-        used = await svc.used_counts([p["id"] for p in prefixes])
+        racks, dependencies, service_assets, used = await read_all(
+            _racks(client_id, assets),
+            _dependencies(client_id, asset_ids, {a["id"]: a["name"] for a in assets}),
+            svc.assets_of_services([s["id"] for s in services]),
+            svc.used_counts([p["id"] for p in prefixes]),
+        )
     fields = [(f, svc.ASSET.by_name[f].column) for f in CARD_ASSET_FIELDS]
     asset_items = [
         {"id": a["id"], **{f: a[c] for f, c in fields}, "site_name": a["site_name"], "rack_name": a["rack_name"]}
@@ -114,7 +116,7 @@ async def _racks(client_id: int, assets: list[dict]) -> list[dict]:
             units[a["rack"]] = units.get(a["rack"], 0) + a["height_u"]
     q = Sql()
     client = q(client_id)  # placeholders in the order they appear (SQLite's are positional)
-    held = f" OR r.id IN {q.ints(units)}" if units else ""
+    held = f" OR {q.among('r.id', units)}" if units else ""
     rows = await q.fetch(
         "SELECT r.id AS id, r.name AS name, r.height_u AS height_u, r.client AS client, r.site AS site,"
         f" s.name AS site_name FROM cmdb_rack r LEFT JOIN cmdb_site s ON r.site = s.id WHERE r.client = {client}{held}"

@@ -13,7 +13,6 @@ rolled back and the checks run again to name what is in the way.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import functools
 import logging
@@ -25,7 +24,8 @@ from piccolo.columns.base import OnDelete
 from piccolo.columns.combination import WhereRaw
 from piccolo.table import Table
 
-from database.transactions import INTEGRITY_ERRORS, atomic, current_engine, is_sqlite, is_unique_violation, in_read_session, reading  # noqa: F401 (reading: re-exported)
+from database.rawsql import gather_reads
+from database.transactions import INTEGRITY_ERRORS, atomic, current_engine, is_sqlite, is_unique_violation, reading  # noqa: F401 (reading: re-exported)
 from accounts.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from accounts import secretbox
 from accounts.services import audit
@@ -292,13 +292,9 @@ def scope(resource: Resource, viewer: Viewer) -> list:
 
 
 async def read_all(*queries) -> list:
-    """Run independent reads: one after another on the connection of a read
-    session or transaction (see reading()), and on SQLite; otherwise side by
-    side, each on a pooled PostgreSQL connection."""
-    engine = current_engine()
-    if is_sqlite(engine) or in_read_session(engine):
-        return [await q for q in queries]
-    return list(await asyncio.gather(*queries))
+    """Run independent reads (queries or coroutines); their plain-SQL statements
+    go out in batches (database.rawsql.gather_reads)."""
+    return await gather_reads(*queries)
 
 
 #: Longest value of one query-string filter (a comma list of ids, a search text).

@@ -4,8 +4,8 @@ prefix containing it -> the client that owns it), site, rack.
 
 Built to stay fast at 10,000 clients / 100,000 assets / 200,000 addresses:
 - names, serials, e-mails and phones are matched through the indexed `*_norm`
-  columns by exact and prefix lookups (a B-tree range on SQLite; LIKE 'x%' on
-  PostgreSQL, backed by text_pattern_ops indexes whatever the collation);
+  columns by exact and prefix lookups (a B-tree range: on PostgreSQL with the
+  byte-wise operators its text_pattern_ops indexes answer, whatever the collation);
 - an address is a point lookup on `ip_key`, and the prefixes that could contain
   it are a handful of point lookups on (family, first_key) — one per mask length;
 - substring scans (clients, contacts) only when the index lookups found no
@@ -20,7 +20,7 @@ from typing import Callable
 
 from accounts.viewer import Viewer
 from cmdb import addressing, normalise
-from cmdb.resources import contains_sql, reading, require_staff
+from cmdb.resources import contains_sql, read_all, reading, require_staff
 from database.rawsql import Sql
 
 DEFAULT_LIMIT = 20
@@ -80,11 +80,15 @@ def rank_of(value: str | None, needle: str) -> int | None:
 
 
 def starts_with(q: Sql, column: str, value: str) -> str:
-    """SQL: `column` starts with `value`, answered from a B-tree index on both engines."""
-    if q.sqlite:
-        return f"({column} >= {q(value)} AND {column} < {q(value + chr(0xFFFF))})"
-    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"{column} LIKE {q(escaped + '%')}"
+    """SQL: `column` starts with `value`, as a range of code points (SQLite's
+    binary order; PostgreSQL's byte-wise `~>=~`/`~<~`, which its
+    text_pattern_ops indexes answer whatever the collation). A range, not
+    LIKE 'x%': the statement's plan does not depend on the value, so
+    PostgreSQL plans it once per connection."""
+    low, high = "", ""
+    if not q.sqlite:
+        low, high = "~", "~"
+    return f"({column} {low}>={high} {q(value)} AND {column} {low}<{high} {q(value + chr(0xFFFF))})"
 
 
 def contains(q: Sql, column: str, text: str) -> str:
@@ -122,6 +126,10 @@ async def search(viewer: Viewer, q: str, limit: int = DEFAULT_LIMIT) -> list[dic
 
 
 async def _by_address(a: addressing.Address, add, limit: int) -> None:
+    await read_all(_addresses(a, add, limit), _managed_at(a, add, limit), _containing_prefixes(a, add, limit))
+
+
+async def _addresses(a: addressing.Address, add, limit: int) -> None:
     q = Sql()
     rows = await q.fetch(
         "SELECT i.id AS id, i.address AS address, i.vrf AS vrf, i.client AS client, i.asset AS asset,"
@@ -133,10 +141,12 @@ async def _by_address(a: addressing.Address, add, limit: int) -> None:
         add(Hit("ip_address", r["id"], r["address"], EXACT, "address", owner,
                 detail=f"{where}" + (f", on {r['asset_name']}" if r["asset_name"] else ""),
                 extra={"vrf": r["vrf"], "asset_id": r["asset"]}))
+
+
+async def _managed_at(a: addressing.Address, add, limit: int) -> None:
     q = Sql()
     for r in await q.fetch(f"SELECT id, name, client, kind FROM cmdb_asset WHERE mgmt_ip = {q(a.address)} LIMIT {q(limit)}"):
         add(Hit("asset", r["id"], r["name"], EXACT, "mgmt_ip", r["client"], detail=f"{r['kind']}, management address"))
-    await _containing_prefixes(a, add, limit)
 
 
 async def _containing_prefixes(a: addressing.Address, add, limit: int, max_len: int | None = None) -> None:
@@ -216,7 +226,7 @@ async def _by_text(q: str, add, limit: int) -> None:
         indexed.append(query("contact", lambda q: starts_with(q, "k.phone_norm", phone)))
     if needles["serial"]:
         indexed.append(query("asset", lambda q: starts_with(q, "a.serial_norm", needles["serial"])))
-    found, exact = _collect(indexed, [await stmt.fetch(sql) for _, stmt, sql in indexed], needles, add)
+    found, exact = _collect(indexed, await read_all(*(stmt.fetch(sql) for _, stmt, sql in indexed)), needles, add)
     if exact:
         return
     scans = [
@@ -225,11 +235,11 @@ async def _by_text(q: str, add, limit: int) -> None:
     ]
     if phone:  # a number without its area code: "123-45-67"
         scans.append(query("contact", lambda q: contains(q, "k.phone_norm", phone)))
-    more, _ = _collect(scans, [await stmt.fetch(sql) for _, stmt, sql in scans], needles, add)
+    more, _ = _collect(scans, await read_all(*(stmt.fetch(sql) for _, stmt, sql in scans)), needles, add)
     if not found and not more and len(text) >= FALLBACK_MIN_CHARS:
         # Nothing anywhere: look inside asset names too ("core" in "msk-core-1").
         fallback = [query("asset", lambda q: contains(q, "a.name_norm", text))]
-        _collect(fallback, [await stmt.fetch(sql) for _, stmt, sql in fallback], needles, add)
+        _collect(fallback, await read_all(*(stmt.fetch(sql) for _, stmt, sql in fallback)), needles, add)
 
 
 #: The select of each result type, the columns TEXT_MATCHES reads.

@@ -231,21 +231,23 @@ async def load_downstream(starts: list[int]) -> list[Edge]:
 
 
 async def _load_edges(starts: list[int], direction: str, exclude_edge: int | None = None) -> list[Edge]:
+    """The edges reachable from `starts` one way, in one recursive statement
+    (UNION, not UNION ALL: a cycle ends the walk instead of looping)."""
+    if not starts:
+        return []
     near, far = ("asset", "depends_on") if direction == "up" else ("depends_on", "asset")
-    edges: list[Edge] = []
-    seen = set(starts)
-    frontier = list(seen)
-    while frontier:
-        q = Sql()
-        other = "" if exclude_edge is None else f" AND id <> {q(exclude_edge)}"
-        rows = await q.fetch(f"SELECT asset, depends_on, kind FROM cmdb_dependency WHERE {near} IN {q.ints(frontier)}{other}")
-        frontier = []
-        for r in rows:
-            edges.append(Edge(r["asset"], r["depends_on"], r["kind"]))
-            if r[far] not in seen:
-                seen.add(r[far])
-                frontier.append(r[far])
-    return edges
+    q = Sql()
+
+    def other() -> str:  # a placeholder of its own at each place (SQLite's are positional)
+        return "" if exclude_edge is None else f" AND d.id <> {q(exclude_edge)}"
+
+    rows = await q.fetch(
+        f"WITH RECURSIVE walk(id) AS (SELECT * FROM {q.ints(starts)} AS s"
+        f" UNION SELECT d.{far} FROM cmdb_dependency d JOIN walk w ON d.{near} = w.id{other()})"
+        f" SELECT d.asset AS asset, d.depends_on AS depends_on, d.kind AS kind FROM cmdb_dependency d"
+        f" WHERE d.{near} IN (SELECT id FROM walk){other()} ORDER BY d.id"
+    )
+    return [Edge(r["asset"], r["depends_on"], r["kind"]) for r in rows]
 
 
 async def _asset_names(ids) -> dict[int, str]:

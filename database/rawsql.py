@@ -20,12 +20,15 @@ through Piccolo unchanged, and the other way round.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import contextvars
 import datetime as dt
 import functools
 import json
+import re
 import sqlite3
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Awaitable, Iterable, Mapping, Sequence
 
 from piccolo.engine.sqlite import SQLiteEngine, dict_factory
 
@@ -70,6 +73,13 @@ class Sql:
             return f"(SELECT value FROM json_each({self(json.dumps(ids))}))"
         return f"(SELECT unnest({self(ids)}::bigint[]))"
 
+    def among(self, column: str, values: Iterable[int]) -> str:
+        """`column` is one of a set of integers, as a condition. Unlike `IN
+        {q.ints()}`, PostgreSQL can answer it from an index under an OR."""
+        if self.sqlite:
+            return f"{column} IN {self.ints(values)}"
+        return f"{column} = ANY({self(sorted({int(v) for v in values}))}::bigint[])"
+
     def texts(self, values: Iterable[str]) -> str:
         """A set of strings, as a sub-select: `col IN {q.texts(keys)}`."""
         items = sorted(set(values))
@@ -82,17 +92,24 @@ class Sql:
         return [dict(r) for r in await self.fetch(sql)]
 
     async def fetch(self, sql: str) -> list[Mapping[str, Any]]:
-        """Run one statement; rows as mappings (column name -> value)."""
+        """Run one statement; rows as mappings (column name -> value). Inside
+        gather_reads(), a SELECT waits for the batch it joins."""
+        batch = _batch.get()
+        if batch is not None and self.engine.current_transaction.get() is None and _is_read(sql):
+            return await batch.add(self, sql)
+        return await self._fetch_now(sql)
+
+    async def _fetch_now(self, sql: str) -> list[Mapping[str, Any]]:
         txn = self.engine.current_transaction.get()
         if txn is None:
-            if sql.lstrip()[:6].upper() == "SELECT":
+            if _is_read(sql):
                 # the read session's connection (database.transactions.reading), or a kept or pooled one
                 if self.sqlite:
                     return await self.engine.read_rows(sql, self.args, sqlite3.Row)
                 return await self.engine.read_rows(sql, self.args)
             # A statement outside any transaction (a test, PostgreSQL's reads): a short transaction of its own.
             async with self.engine.transaction():
-                return await self.fetch(sql)
+                return await self._fetch_now(sql)
         if self.sqlite:
             # sqlite3.Row (C) reads by column name; Piccolo's dict_factory (Python,
             # per row) is put back for Piccolo's own queries on this connection.
@@ -119,6 +136,132 @@ def literals(values: Iterable[str]) -> str:
     """A constant list of the code's own words (statuses, kinds) as SQL text:
     `status IN ({literals(OPEN_STATUSES)})` keeps the statement text constant."""
     return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
+
+
+async def fetch_batch(statements: Sequence[tuple[Sql, str]]) -> list[list[dict[str, Any]]]:
+    """Several independent SELECTs in one trip; the rows of each, as dicts.
+
+        a, b = Sql(), Sql()
+        contacts, assets = await fetch_batch([(a, f"SELECT ... WHERE client = {a(cid)}"), (b, ...)])
+
+    A statement is the unit of cost on a hot path: a client card is a dozen
+    of them, and each round trip costs more CPU (client and server) than the
+    indexed read it carries. SQLite runs them in one hand-off to a thread, on
+    the read session's connection; PostgreSQL gets one statement whose columns
+    are the statements' rows as arrays of records (`array_agg`, in each one's
+    order), which asyncpg decodes with every value's own type, as a plain
+    fetch would. Inside a transaction they run one after another on it."""
+    if not statements:
+        return []
+    engine = statements[0][0].engine
+    txn = engine.current_transaction.get()
+    if len(statements) == 1 or (txn is not None and isinstance(engine, SQLiteEngine)):
+        return [[dict(r) for r in await q._fetch_now(sql)] for q, sql in statements]
+    if isinstance(engine, SQLiteEngine):
+        return await engine.read_many([(sql, q.args) for q, sql in statements])
+    parts, args = [], []
+    for i, (q, sql) in enumerate(statements):
+        offset = len(args)
+        renumbered = _PG_PARAMETER.sub(lambda m: f"${int(m.group(1)) + offset}", sql)
+        parts.append(f"(SELECT array_agg(t) FROM ({renumbered}) t) AS r{i}")
+        args.extend(q.args)
+    combined = "SELECT " + ", ".join(parts)
+
+    async def run(connection) -> tuple[list[tuple[str, ...]], Any]:
+        names = [await _column_names(connection, sql) for _, sql in statements]
+        return names, await connection.fetchrow(combined, *args)
+
+    names, row = await (run(txn.connection) if txn is not None else engine.on_connection(run))
+    return [[dict(zip(columns, record)) for record in (row[i] or ())] for i, columns in enumerate(names)]
+
+
+async def gather_reads(*reads: Awaitable) -> list:
+    """`asyncio.gather` for independent reads, whose plain-SQL SELECTs go out
+    together: the statements the reads reach before waiting on anything else
+    are sent as one batch (fetch_batch), then the next round, and so on. The
+    reads share the read session's connection (see database.transactions.reading).
+    Inside a transaction they run one after another on it."""
+    if current_engine().current_transaction.get() is not None:  # one connection, one statement at a time
+        return [await read for read in reads]
+    # Reads gathered inside a gathered read join the outer batch.
+    token = _batch.set(_batch.get() or _Batch())
+    try:
+        # Every read ends before this returns, even when one fails: none may go
+        # on using the session's connection after the session gave it back.
+        results = await asyncio.gather(*reads, return_exceptions=True)
+    finally:
+        _batch.reset(token)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return list(results)
+
+
+class _Batch:
+    """The SELECTs the reads of one gather_reads() asked for in this turn of the event loop."""
+
+    def __init__(self) -> None:
+        self.pending: list[tuple[Sql, str, asyncio.Future]] = []
+        self.flushing: set[asyncio.Task] = set()
+
+    def add(self, q: Sql, sql: str) -> asyncio.Future:
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        if not self.pending:
+            loop.call_soon(self._flush)  # after the other reads' steps already queued in this turn
+        self.pending.append((q, sql, future))
+        return future
+
+    def _flush(self) -> None:
+        pending, self.pending = self.pending, []
+        task = asyncio.get_running_loop().create_task(self._run(pending))
+        self.flushing.add(task)
+        task.add_done_callback(self.flushing.discard)
+
+    @staticmethod
+    async def _run(pending: list[tuple[Sql, str, asyncio.Future]]) -> None:
+        try:
+            results = await fetch_batch([(q, sql) for q, sql, _ in pending])
+        except BaseException as exc:  # each read raises it (or is cancelled with the batch)
+            for _, _, future in pending:
+                if not future.done():
+                    future.cancel() if isinstance(exc, asyncio.CancelledError) else future.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for (_, _, future), rows in zip(pending, results):
+            if not future.done():
+                future.set_result(rows)
+
+
+_batch: contextvars.ContextVar[_Batch | None] = contextvars.ContextVar("rackcard_read_batch", default=None)
+
+_PG_PARAMETER = re.compile(r"\$(\d+)")
+
+#: The column names of each batched statement's rows (asyncpg reads a record
+#: in an array as a tuple): found once per statement text, by preparing it.
+_NAMES: dict[str, tuple[str, ...]] = {}
+_NAMES_KEPT = 512
+
+
+async def _column_names(connection, sql: str) -> tuple[str, ...]:
+    names = _NAMES.get(sql)
+    if names is None:
+        prepared = await connection.prepare(sql)
+        names = tuple(a.name for a in prepared.get_attributes())
+        if len(_NAMES) >= _NAMES_KEPT:
+            _NAMES.clear()
+        _NAMES[sql] = names
+    return names
+
+
+_WRITES = re.compile(r"\b(INSERT|UPDATE|DELETE)\b", re.IGNORECASE)
+
+
+def _is_read(sql: str) -> bool:
+    """A SELECT, or a WITH whose parts only select (a recursive walk)."""
+    head = sql.lstrip()[:6].upper()
+    return head == "SELECT" or (head[:4] == "WITH" and not _WRITES.search(sql))
 
 
 def reading():

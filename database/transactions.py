@@ -27,7 +27,20 @@ def is_unique_violation(exc: BaseException) -> bool:
     return isinstance(exc, sqlite3.IntegrityError) and "UNIQUE" in str(exc).upper()
 
 
+#: The engine every table is bound to (rackcard.db.use_engine sets it): the
+#: hot paths ask for it on every statement, and Piccolo's engine_finder
+#: imports piccolo_conf and reads the environment each time.
+_bound: Engine | None = None
+
+
+def bind(engine: Engine) -> None:
+    global _bound
+    _bound = engine
+
+
 def current_engine() -> Engine:
+    if _bound is not None:
+        return _bound
     engine = engine_finder()
     if engine is None:  # pragma: no cover - piccolo_conf always provides one
         raise RuntimeError("no database engine configured")
@@ -114,14 +127,6 @@ def reading():
     if session is None or engine.current_transaction.get() is not None:
         return contextlib.nullcontext()
     return session()
-
-
-def in_read_session(engine: Engine | None = None) -> bool:
-    """Whether the reads here share one connection (reading() or a transaction):
-    they then run one after another."""
-    engine = engine or current_engine()
-    session = getattr(engine, "_session", None)
-    return engine.current_transaction.get() is not None or (session is not None and session.get() is not None)
 
 
 async def read_row(sql: str, *args):

@@ -353,19 +353,18 @@ async def _links(ids: list[int]) -> tuple[dict[int, list[dict]], dict[int, list[
     clients: dict[int, list[dict]] = {i: [] for i in ids}
     if not ids:
         return assets, clients
-    q = Sql()
-    for r in await q.fetch(
-        f"SELECT incident, asset_id, name, role, site_id FROM {AffectedAsset._meta.tablename}"
-        f" WHERE incident IN {q.ints(ids)} ORDER BY id"
-    ):
+    qa, qc = Sql(), Sql()
+    asset_rows, client_rows = await rawsql.gather_reads(
+        qa.fetch(f"SELECT incident, asset_id, name, role, site_id FROM {AffectedAsset._meta.tablename}"
+                 f" WHERE incident IN {qa.ints(ids)} ORDER BY id"),
+        qc.fetch(f"SELECT incident, client_id, name, impact FROM {AffectedClient._meta.tablename}"
+                 f" WHERE incident IN {qc.ints(ids)} ORDER BY id"),
+    )
+    for r in asset_rows:
         assets[r["incident"]].append(
             {"asset_id": r["asset_id"], "name": r["name"], "role": r["role"], "site_id": r["site_id"]}
         )
-    q = Sql()
-    for r in await q.fetch(
-        f"SELECT incident, client_id, name, impact FROM {AffectedClient._meta.tablename}"
-        f" WHERE incident IN {q.ints(ids)} ORDER BY id"
-    ):
+    for r in client_rows:
         clients[r["incident"]].append({"client_id": r["client_id"], "name": r["name"], "impact": r["impact"]})
     return assets, clients
 
@@ -444,12 +443,18 @@ async def list_incidents(viewer: Viewer, f: IncidentFilter, *, limit: int, offse
         where = _where(q, f, viewer)
         rows = await q.rows(f"SELECT {rawsql.columns(Incident)} FROM {Incident._meta.tablename}{where}{order}"
                             f" LIMIT {q(limit)} OFFSET {q(offset)}")
-        total = len(rows)
-        if count and (offset or len(rows) >= limit):
-            q = Sql()
-            total = (await q.fetch(f"SELECT COUNT(*) AS n FROM {Incident._meta.tablename}{_where(q, f, viewer)}"))[0]["n"]
-        assets, clients = await _links([r["id"] for r in rows])
-    return total, [_serialise(r, assets[r["id"]], clients[r["id"]]) for r in rows]
+        (assets, clients), total = await rawsql.gather_reads(
+            _links([r["id"] for r in rows]), _count(f, viewer) if count and (offset or len(rows) >= limit) else _none())
+    return len(rows) if total is None else total, [_serialise(r, assets[r["id"]], clients[r["id"]]) for r in rows]
+
+
+async def _count(f: IncidentFilter, viewer: Viewer) -> int:
+    q = Sql()
+    return (await q.fetch(f"SELECT COUNT(*) AS n FROM {Incident._meta.tablename}{_where(q, f, viewer)}"))[0]["n"]
+
+
+async def _none() -> None:
+    return None
 
 
 async def get_incident(viewer: Viewer, incident_id: int) -> dict:
@@ -488,8 +493,13 @@ async def client_card_incidents(viewer: Viewer, client_id: int, *, history: int 
     and the latest `history` resolved or closed ones (newest first)."""
     if viewer.is_client and viewer.client_id != client_id:
         raise NotFound(f"no client {client_id}", field="client_id")
-    _, open_rows = await list_incidents(viewer, IncidentFilter(status="open", client_id=client_id), limit=500,
-                                        offset=0, count=False)
+    (_, open_rows), history_rows = await rawsql.gather_reads(
+        list_incidents(viewer, IncidentFilter(status="open", client_id=client_id), limit=500, offset=0, count=False),
+        _history(viewer, client_id, history))
+    return {"open_incidents": open_rows, "incident_history": history_rows}
+
+
+async def _history(viewer: Viewer, client_id: int, history: int) -> list[dict]:
     q = Sql()
     where = _where(q, IncidentFilter(client_id=client_id), viewer)
     rows = await q.rows(
@@ -497,10 +507,7 @@ async def client_card_incidents(viewer: Viewer, client_id: int, *, history: int 
         f" AND status IN ({rawsql.literals((workflow.RESOLVED, workflow.CLOSED))})"
         f" ORDER BY opened_at DESC, id DESC LIMIT {q(history)}")
     assets, clients = await _links([r["id"] for r in rows])
-    return {
-        "open_incidents": open_rows,
-        "incident_history": [_serialise(r, assets[r["id"]], clients[r["id"]]) for r in rows],
-    }
+    return [_serialise(r, assets[r["id"]], clients[r["id"]]) for r in rows]
 
 
 async def _load_for_update(incident_id: int) -> dict:

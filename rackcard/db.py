@@ -27,6 +27,7 @@ from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, dict_factory
 
+from database import transactions
 from database.transactions import INTEGRITY_ERRORS, atomic, is_sqlite, is_unique_violation  # noqa: F401 (re-exported)
 
 log = logging.getLogger("rackcard.db")
@@ -203,16 +204,16 @@ class KeptReadersSQLiteEngine(SQLiteEngine):
         else:
             self._readers.put(connection)
 
-    def _read(self, query: str, args: list, row_factory=dict_factory, fresh: bool = False) -> list:
+    def _read(self, statements: list[tuple[str, list]], row_factory=dict_factory, fresh: bool = False) -> list[list]:
         connection = self._connect() if fresh else self._take()
         try:
-            rows = _fetch_all(connection, query, args, row_factory)
+            rows = [_fetch_all(connection, query, args, row_factory) for query, args in statements]
         except sqlite3.DatabaseError:
             connection.close()
             if fresh:
                 raise
             # a kept connection gone stale (the file rewritten under it): once more, afresh
-            return self._read(query, args, row_factory, fresh=True)
+            return self._read(statements, row_factory, fresh=True)
         except BaseException:
             connection.close()
             raise
@@ -239,11 +240,15 @@ class KeptReadersSQLiteEngine(SQLiteEngine):
         """A SELECT on a kept connection (database.transactions.read_row: the token and
         session checks every request makes), or on the read session's. Rows are
         dicts, or what `row_factory` makes (sqlite3.Row: by name and by index)."""
+        return (await self.read_many([(query, list(args))], row_factory))[0]
+
+    async def read_many(self, statements: list[tuple[str, list]], row_factory=dict_factory) -> list[list]:
+        """Several SELECTs in one hand-off to a thread: the rows of each."""
         session = self._session.get()
         loop = asyncio.get_running_loop()
         if session is not None:
-            return await loop.run_in_executor(None, session.read, self, query, list(args), row_factory)
-        return await loop.run_in_executor(None, self._read, query, list(args), row_factory)
+            return await loop.run_in_executor(None, session.read, self, statements, row_factory)
+        return await loop.run_in_executor(None, self._read, statements, row_factory)
 
     async def _run_in_new_connection(self, query: str, args=None, query_type: str = "generic", table=None):
         if query_type == "generic" and query.lstrip()[:6].upper() == "SELECT":
@@ -304,6 +309,14 @@ class SessionPostgresEngine(PostgresEngine):
         """A statement outside a transaction: on the read session's connection, or a pooled one."""
         return await self._run_in_pool(query, list(args))
 
+    async def on_connection(self, work):
+        """`await work(connection)` on the read session's connection, or a pooled one."""
+        session = self._session.get()
+        if session is not None:
+            return await session.run(work)
+        async with self.pool.acquire() as connection:
+            return await work(connection)
+
 
 class _PgReadSession:
     __slots__ = ("pool", "connection", "lock")
@@ -314,10 +327,13 @@ class _PgReadSession:
         self.lock = asyncio.Lock()
 
     async def fetch(self, query: str, args) -> list:
+        return await self.run(lambda connection: connection.fetch(query, *args))
+
+    async def run(self, work):
         async with self.lock:
             if self.connection is None:
                 self.connection = await self.pool.acquire()
-            return await self.connection.fetch(query, *args)
+            return await work(self.connection)
 
     async def close(self) -> None:
         async with self.lock:
@@ -350,7 +366,8 @@ class _ReadSession:
         self.connection: sqlite3.Connection | None = None
         self.lock = threading.Lock()
 
-    def read(self, engine: KeptReadersSQLiteEngine, query: str, args: list, row_factory=dict_factory) -> list:
+    def read(self, engine: KeptReadersSQLiteEngine, statements: list[tuple[str, list]],
+             row_factory=dict_factory) -> list[list]:
         with self.lock:
             if self.connection is None:
                 connection = engine._take()
@@ -361,7 +378,7 @@ class _ReadSession:
                     connection = engine._connect()
                     connection.execute("BEGIN")
                 self.connection = connection
-            return _fetch_all(self.connection, query, args, row_factory)
+            return [_fetch_all(self.connection, query, args, row_factory) for query, args in statements]
 
     def close(self, engine: KeptReadersSQLiteEngine) -> None:
         with self.lock:
@@ -409,6 +426,7 @@ def use_engine(engine: Engine) -> Engine:
     """Bind every table and the migration runner to `engine`."""
     global _current
     _current = engine
+    transactions.bind(engine)
     for table in all_tables():
         table._meta.db = engine
     return engine
@@ -433,7 +451,8 @@ async def _light_reset(connection) -> None:
 
 async def start(engine: Engine) -> None:
     if isinstance(engine, PostgresEngine):
-        await engine.start_connection_pool(min_size=2, max_size=20, reset=_light_reset)
+        await engine.start_connection_pool(min_size=2, max_size=20, reset=_light_reset,
+                                           server_settings={"plan_cache_mode": "force_generic_plan"})
     else:
         # WAL lets readers go on while one writer writes.
         await engine._run_in_new_connection("PRAGMA journal_mode=WAL")

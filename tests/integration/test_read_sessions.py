@@ -80,3 +80,40 @@ async def test_a_statement_inside_a_sqlite_transaction_is_one_hand_off(db, monke
         for _ in range(5):
             await Client.select(Client.id).limit(1)
         assert len(calls) == 5  # Piccolo's own way: PRAGMA, execute, fetch, close for each
+
+
+async def test_a_client_card_is_three_trips_to_the_database(db, monkeypatch):
+    """Its statements go out in batches (database.rawsql.gather_reads): the
+    inventory's first reads and the incidents' together, then what depends on
+    them (racks, dependencies, services' assets, prefix use, the incidents'
+    links), then the assets upstream."""
+    import asyncpg
+
+    from cmdb_seed import seed
+    from rackcard.composed import build_card
+
+    ids = await seed()
+    await build_card(STAFF, ids["acme"])  # statements prepared, column names known
+    trips = []
+    if rdb.is_sqlite(db):
+        read_many = db.read_many
+
+        async def counted(statements, *args, **kwargs):
+            trips.append(len(statements))
+            return await read_many(statements, *args, **kwargs)
+
+        monkeypatch.setattr(db, "read_many", counted)
+    else:
+        for name in ("fetch", "fetchrow"):
+            original = getattr(asyncpg.connection.Connection, name)
+
+            def counting(original):
+                async def counted(self, *args, **kwargs):
+                    trips.append(1)
+                    return await original(self, *args, **kwargs)
+                return counted
+
+            monkeypatch.setattr(asyncpg.connection.Connection, name, counting(original))
+    card = await build_card(STAFF, ids["acme"])
+    assert card["dependencies"]["upstream_assets"] and card["racks"] and card["prefixes"]  # every part had rows
+    assert len(trips) == 3, trips
