@@ -101,7 +101,7 @@ def _serve(args: argparse.Namespace, demo: bool = False) -> int:
     common = dict(log_level=settings.log_level.lower(), log_config=None, timeout_graceful_shutdown=GRACEFUL_S)
     if workers == 1:
         # serve on the socket bound above: the app's start-up (tokens, demo data) runs only once the port is ours
-        app = create_app(settings, demo=demo, demo_scenario=not getattr(args, "quiet", False))
+        app = create_app(settings, demo=demo, demo_scenario=not getattr(args, "quiet", False), long_running=True)
         _DrainingServer(uvicorn.Config(app, **common)).run(sockets=[sock])
         return 0
     # Several processes: uvicorn binds in this process before starting them (their start-up runs after).
