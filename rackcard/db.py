@@ -177,8 +177,9 @@ class KeptReadersSQLiteEngine(SQLiteEngine):
 
     Writes outside a transaction go the way Piccolo sends them."""
 
-    #: Connections kept between reads; more are opened while reads overlap.
-    KEEP = 4
+    #: Connections kept between reads (a read session holds one for a request:
+    #: one per request in flight); more are opened while more reads overlap.
+    KEEP = 32
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -117,3 +117,22 @@ async def test_a_client_card_is_three_trips_to_the_database(db, monkeypatch):
     card = await build_card(STAFF, ids["acme"])
     assert card["dependencies"]["upstream_assets"] and card["racks"] and card["prefixes"]  # every part had rows
     assert len(trips) == 3, trips
+
+
+async def test_sqlite_keeps_a_connection_for_each_request_in_flight(db, monkeypatch):
+    """Sixteen requests reading at once each hold a connection; the next sixteen
+    find them kept (opening one costs more than the reads of a card)."""
+    if not rdb.is_sqlite(db):
+        pytest.skip("SQLite's kept connections")
+    import asyncio
+
+    async def request() -> None:
+        async with reading():
+            await _some_reads()
+
+    await asyncio.gather(*(request() for _ in range(16)))
+    connects = []
+    connect = db._connect
+    monkeypatch.setattr(db, "_connect", lambda: (connects.append(1), connect())[1])
+    await asyncio.gather(*(request() for _ in range(16)))
+    assert connects == []
