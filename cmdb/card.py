@@ -51,9 +51,11 @@ async def client_card(viewer: Viewer, client_id: int) -> dict:
             of_client(f"SELECT {columns(Prefix)} FROM cmdb_prefix WHERE client = {{client}} ORDER BY family, first_key"),
             of_client(f"SELECT {columns(Service, 'v')}, s.name AS site_name FROM cmdb_service v"
                       " LEFT JOIN cmdb_site s ON v.site = s.id WHERE v.client = {client} ORDER BY v.site, v.id"),
-            # addresses on its assets too, unless recorded as another client's
-            of_client(f"SELECT {columns(IPAddress)} FROM cmdb_ip_address WHERE client = {{client}} OR (client IS NULL"
-                      " AND asset IN (SELECT id FROM cmdb_asset WHERE client = {client})) ORDER BY family, ip_key"),
+            # addresses on its assets too, unless recorded as another client's: two index
+            # lookups (as one OR, PostgreSQL would scan every address that has no client)
+            of_client(f"SELECT {columns(IPAddress)} FROM cmdb_ip_address WHERE client = {{client}} UNION ALL"
+                      f" SELECT {columns(IPAddress)} FROM cmdb_ip_address WHERE client IS NULL"
+                      " AND asset IN (SELECT id FROM cmdb_asset WHERE client = {client}) ORDER BY family, ip_key"),
         ]
         found, contacts, assets, prefixes, services, ips = await read_all(*(q.rows(sql) for q, sql in queries))
         if not found:
