@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from _processes import free_port, wait_until_up
+from procfs import socket_inodes
 
 
 def _processes_with(marker: str) -> list[int]:
@@ -99,15 +100,7 @@ async def test_two_web_processes_and_one_embedded_probe_worker(db, db_url, tmp_p
 
 def _connections_by_process(port: int, pids: list[int]) -> Counter:
     """Established connections to `port` by the process holding them (from /proc)."""
-    owner = {}
-    for pid in pids:
-        for fd in Path(f"/proc/{pid}/fd").iterdir():
-            try:
-                target = os.readlink(fd)
-            except OSError:
-                continue
-            if target.startswith("socket:["):
-                owner[int(target[8:-1])] = pid
+    owner = {inode: pid for pid in pids for inode in socket_inodes(pid)}
     held: Counter = Counter()
     for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
         fields = line.split()

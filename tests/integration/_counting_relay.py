@@ -9,13 +9,14 @@ worker process sent a request."""
 
 from __future__ import annotations
 
-import os
 import selectors
 import socket
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from procfs import socket_inodes
 
 GET_PDU = 0xA0
 
@@ -129,14 +130,7 @@ class CountingRelay:
 
 def udp_ports_of(pid: int) -> set[int]:
     """The local UDP ports of a process's sockets."""
-    inodes = set()
-    for fd in Path(f"/proc/{pid}/fd").iterdir():
-        try:
-            link = os.readlink(fd)
-        except OSError:
-            continue
-        if link.startswith("socket:["):
-            inodes.add(link[8:-1])
+    inodes = socket_inodes(pid)
     ports = set()
     for table in ("/proc/net/udp", "/proc/net/udp6"):
         try:
@@ -145,6 +139,6 @@ def udp_ports_of(pid: int) -> set[int]:
             continue
         for line in lines:
             fields = line.split()
-            if fields[9] in inodes:
+            if int(fields[9]) in inodes:
                 ports.add(int(fields[1].rsplit(":", 1)[1], 16))
     return ports
