@@ -39,7 +39,7 @@ async def client_card(viewer: Viewer, client_id: int) -> dict:
 
     def of_client(sql: str) -> tuple[Sql, str]:
         q = Sql()
-        return q, sql.format(client=_Placeholder(q, client_id))
+        return q, q.numbered(sql, client=client_id)
 
     async with reading():
         queries = [
@@ -98,16 +98,6 @@ async def client_card(viewer: Viewer, client_id: int) -> dict:
         },
         "dependencies": dependencies,
     }
-
-
-class _Placeholder:
-    """A value put in a statement with str.format: each `{name}` becomes a parameter of its own."""
-
-    def __init__(self, q: Sql, value) -> None:
-        self.q, self.value = q, value
-
-    def __format__(self, spec: str) -> str:
-        return self.q(self.value)
 
 
 async def _racks(client_id: int, assets: list[dict]) -> list[dict]:

@@ -237,16 +237,14 @@ async def _load_edges(starts: list[int], direction: str, exclude_edge: int | Non
         return []
     near, far = ("asset", "depends_on") if direction == "up" else ("depends_on", "asset")
     q = Sql()
-
-    def other() -> str:  # a placeholder of its own at each place (SQLite's are positional)
-        return "" if exclude_edge is None else f" AND d.id <> {q(exclude_edge)}"
-
-    rows = await q.fetch(
-        f"WITH RECURSIVE walk(id) AS (SELECT * FROM {q.ints(starts)} AS s"
-        f" UNION SELECT d.{far} FROM cmdb_dependency d JOIN walk w ON d.{near} = w.id{other()})"
-        f" SELECT d.asset AS asset, d.depends_on AS depends_on, d.kind AS kind FROM cmdb_dependency d"
-        f" WHERE d.{near} IN (SELECT id FROM walk){other()} ORDER BY d.id"
-    )
+    other = "" if exclude_edge is None else " AND d.id <> {exclude}"
+    rows = await q.fetch(q.numbered(
+        "WITH RECURSIVE walk(id) AS (SELECT * FROM {starts} AS s"
+        f" UNION SELECT d.{far} FROM cmdb_dependency d JOIN walk w ON d.{near} = w.id{other})"
+        " SELECT d.asset AS asset, d.depends_on AS depends_on, d.kind AS kind FROM cmdb_dependency d"
+        f" WHERE d.{near} IN (SELECT id FROM walk){other} ORDER BY d.id",
+        starts=set(starts), exclude=exclude_edge,
+    ))
     return [Edge(r["asset"], r["depends_on"], r["kind"]) for r in rows]
 
 

@@ -87,6 +87,21 @@ class Sql:
             return f"(SELECT value FROM json_each({self(json.dumps(items))}))"
         return f"(SELECT unnest({self(items)}::text[]))"
 
+    def numbered(self, sql: str, **values: Any) -> str:
+        """`sql` with each `{name}` made a parameter (a set of ids as one, see
+        ints), left to right: SQLite numbers `?` by position, so a value used
+        twice is two parameters."""
+        out = []
+        rest = sql
+        while True:
+            cut = min(((rest.find("{" + n + "}"), n) for n in values if "{" + n + "}" in rest), default=None)
+            if cut is None:
+                return "".join(out) + rest
+            at, name = cut
+            value = values[name]
+            out.append(rest[:at] + (self.ints(value) if isinstance(value, set) else self(value)))
+            rest = rest[at + len(name) + 2:]
+
     async def rows(self, sql: str) -> list[dict[str, Any]]:
         """Run one statement; rows as dicts (what Piccolo's selects return)."""
         return [dict(r) for r in await self.fetch(sql)]

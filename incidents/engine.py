@@ -158,21 +158,6 @@ SELECT id FROM down
 UNION SELECT d.depends_on FROM cmdb_dependency d WHERE d.asset IN (SELECT id FROM down)"""
 
 
-def _number(sql: str, q: Sql, values: dict[str, object]) -> str:
-    """Make each `{name}` of `sql` a parameter of `q` (a set of ids as one), left
-    to right: SQLite numbers `?` by position."""
-    out = []
-    rest = sql
-    while True:
-        cut = min(((rest.find("{" + n + "}"), n) for n in values if "{" + n + "}" in rest), default=None)
-        if cut is None:
-            return "".join(out) + rest
-        at, name = cut
-        value = values[name]
-        out.append(rest[:at] + (q.ints(value) if isinstance(value, set) else q(value)))
-        rest = rest[at + len(name) + 2:]
-
-
 # The immutable rule inputs built from rows, by the row's values: a storm reads the
 # same 500 assets and checks on every batch, and building them is most of the load's
 # Python time. Shared safely (frozen dataclasses); bounded.
@@ -206,7 +191,7 @@ async def _load(seed: set[int], extra: set[int], *, checks: bool = False, now: d
         values.update(now=now, since=now - (lookback or dt.timedelta(0)))
     sql = "\nUNION ALL".join(parts)
     sql = sql.replace("(SELECT id FROM ids)", "{ids}").replace("(SELECT id FROM down)", "{down}")
-    rows = await q.fetch(_number(sql, q, values)) if ids else []
+    rows = await q.fetch(q.numbered(sql, **values)) if ids else []
     states: dict[tuple[int, str], CheckStatus] = {}
     assets = []
     edges: set[tuple[int, int, str]] = set()
