@@ -291,10 +291,9 @@ def scope(resource: Resource, viewer: Viewer) -> list:
     raise Forbidden(f"{resource.path} are for staff users")
 
 
-async def read_all(*queries) -> list:
-    """Run independent reads (queries or coroutines); their plain-SQL statements
-    go out in batches (database.rawsql.gather_reads)."""
-    return await gather_reads(*queries)
+#: Run independent reads (queries or coroutines) side by side; their plain-SQL
+#: statements go out in batches.
+read_all = gather_reads
 
 
 #: Longest value of one query-string filter (a comma list of ids, a search text).

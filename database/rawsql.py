@@ -21,7 +21,6 @@ through Piccolo unchanged, and the other way round.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import contextvars
 import datetime as dt
 import functools
@@ -277,16 +276,6 @@ def _is_read(sql: str) -> bool:
     """A SELECT, or a WITH whose parts only select (a recursive walk)."""
     head = sql.lstrip()[:6].upper()
     return head == "SELECT" or (head[:4] == "WITH" and not _WRITES.search(sql))
-
-
-def reading():
-    """One read transaction for several statements: one connection (SQLite
-    opens a connection, and a thread, per transaction) and one consistent view.
-    Inside an open transaction it joins that one."""
-    engine = current_engine()
-    if engine.current_transaction.get() is not None:
-        return contextlib.nullcontext()
-    return engine.transaction()
 
 
 async def fetch(sql: str, *args: Any) -> list[Mapping[str, Any]]:

@@ -22,7 +22,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
-from database.transactions import atomic
+from database.transactions import atomic, reading
 from accounts.errors import Forbidden, Invalid
 from accounts.services import audit
 from accounts.viewer import Viewer
@@ -503,7 +503,7 @@ async def report(viewer: Viewer, query: Query, *, now: dt.datetime | None = None
         raise Forbidden("reports are for staff")
     now = now or dt.datetime.now(UTC)
     await refresh_facts(now)
-    async with rawsql.reading():
+    async with reading():
         return await _report(query, now, delay_list)
 
 
