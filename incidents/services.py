@@ -374,13 +374,21 @@ def _of_client() -> str:
     return f"(SELECT incident FROM {AffectedClient._meta.tablename} WHERE client_id = {{}})"
 
 
-def _visible_to(viewer: Viewer):
-    """A where-clause limiting incidents to what the viewer may see (None = everything)."""
+def _scoped_client(viewer: Viewer) -> int | None:
+    """The client whose incidents are all the viewer may see (None: staff see every one)."""
     if viewer.is_staff:
         return None
     if viewer.is_client and viewer.client_id is not None:
-        return WhereRaw(f"{Incident._meta.tablename}.id IN {_of_client()}", viewer.client_id)
+        return viewer.client_id
     raise Forbidden("incidents are for staff and client users")
+
+
+def _visible_to(viewer: Viewer):
+    """A where-clause limiting incidents to what the viewer may see (None = everything)."""
+    client_id = _scoped_client(viewer)
+    if client_id is None:
+        return None
+    return WhereRaw(f"{Incident._meta.tablename}.id IN {_of_client()}", client_id)
 
 
 @dataclass(frozen=True)
@@ -414,10 +422,9 @@ def _where(q: Sql, f: IncidentFilter, viewer: Viewer) -> str:
         clauses.append(f"id IN (SELECT incident FROM {assets} WHERE asset_id = {q(f.asset_id)})")
     if f.site_id is not None:
         clauses.append(f"id IN (SELECT incident FROM {assets} WHERE site_id = {q(f.site_id)})")
-    if not viewer.is_staff:
-        if not (viewer.is_client and viewer.client_id is not None):
-            raise Forbidden("incidents are for staff and client users")
-        clauses.append("id IN " + _of_client().format(q(viewer.client_id)))
+    scoped = _scoped_client(viewer)
+    if scoped is not None:
+        clauses.append("id IN " + _of_client().format(q(scoped)))
     return " WHERE " + " AND ".join(clauses) if clauses else ""
 
 
