@@ -226,7 +226,7 @@ async def _by_text(q: str, add, limit: int) -> None:
         indexed.append(query("contact", lambda q: starts_with(q, "k.phone_norm", phone)))
     if needles["serial"]:
         indexed.append(query("asset", lambda q: starts_with(q, "a.serial_norm", needles["serial"])))
-    found, exact = _collect(indexed, await read_all(*(stmt.fetch(sql) for _, stmt, sql in indexed)), needles, add)
+    found, exact = _collect(indexed, await _run(indexed), needles, add)
     if exact:
         return
     scans = [
@@ -235,11 +235,11 @@ async def _by_text(q: str, add, limit: int) -> None:
     ]
     if phone:  # a number without its area code: "123-45-67"
         scans.append(query("contact", lambda q: contains(q, "k.phone_norm", phone)))
-    more, _ = _collect(scans, await read_all(*(stmt.fetch(sql) for _, stmt, sql in scans)), needles, add)
+    more, _ = _collect(scans, await _run(scans), needles, add)
     if not found and not more and len(text) >= FALLBACK_MIN_CHARS:
         # Nothing anywhere: look inside asset names too ("core" in "msk-core-1").
         fallback = [query("asset", lambda q: contains(q, "a.name_norm", text))]
-        _collect(fallback, await read_all(*(stmt.fetch(sql) for _, stmt, sql in fallback)), needles, add)
+        _collect(fallback, await _run(fallback), needles, add)
 
 
 #: The select of each result type, the columns TEXT_MATCHES reads.
@@ -257,6 +257,11 @@ SELECTS = {
             " c.name AS client_name, s.name AS site_name FROM cmdb_rack r LEFT JOIN cmdb_client c ON r.client = c.id"
             " LEFT JOIN cmdb_site s ON r.site = s.id",
 }
+
+
+async def _run(plan: list[tuple[str, Sql, str]]) -> list:
+    """The rows of each (kind, q, sql) of a tier, its statements sent together."""
+    return await read_all(*(q.fetch(sql) for _, q, sql in plan))
 
 
 def _collect(plan: list, results: list, needles: dict, add) -> tuple[int, bool]:
