@@ -94,6 +94,7 @@ async def _run_users(base: str, token: str, data, users: int, seconds: float) ->
     rng = random.Random(users)
     clients = list(data.client_names)
     latencies: list[float] = []
+    by_kind: dict[str, list[float]] = {}
     errors = 0
     stop_at = time.monotonic() + seconds
     host, port = base.removeprefix("http://").split(":")
@@ -101,27 +102,28 @@ async def _run_users(base: str, token: str, data, users: int, seconds: float) ->
     def request() -> tuple[str, dict | None]:
         roll = rng.random()
         if roll < 0.4:
-            return f"/api/v1/clients/{rng.choice(clients)}/card", None
+            return "card", f"/api/v1/clients/{rng.choice(clients)}/card", None
         if roll < 0.7:
             kind = rng.random()
             if kind < 0.34:
-                return "/api/v1/search", {"q": rng.choice(data.ips)[0]}
+                return "search ip", "/api/v1/search", {"q": rng.choice(data.ips)[0]}
             if kind < 0.67:
-                return "/api/v1/search", {"q": data.client_names[rng.choice(clients)]}
-            return "/api/v1/search", {"q": data.phones[rng.choice(clients)]}
-        return "/api/v1/incidents", {"status": "open", "limit": 50}
+                return "search name", "/api/v1/search", {"q": data.client_names[rng.choice(clients)]}
+            return "search phone", "/api/v1/search", {"q": data.phones[rng.choice(clients)]}
+        return "incidents", "/api/v1/incidents", {"status": "open", "limit": 50}
 
     async def user() -> None:
         nonlocal errors
         connection = _Connection(host, int(port), token)
         try:
             while time.monotonic() < stop_at:
-                path, params = request()
+                kind, path, params = request()
                 t0 = time.perf_counter()
                 status = await connection.get(path, params)
                 elapsed = (time.perf_counter() - t0) * 1000
                 if status == 200:
                     latencies.append(elapsed)
+                    by_kind.setdefault(kind, []).append(elapsed)
                 else:
                     errors += 1
         finally:
@@ -131,10 +133,15 @@ async def _run_users(base: str, token: str, data, users: int, seconds: float) ->
     started = time.monotonic()
     await asyncio.gather(*(user() for _ in range(users)))
     took = time.monotonic() - started
-    latencies.sort()
-    p = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] if latencies else float("nan")  # noqa: E731
-    return {"users": users, "rps": len(latencies) / took, "p50": p(0.5), "p95": p(0.95), "errors": errors,
+    return {"users": users, "rps": len(latencies) / took, "p50": _percentile(latencies, 0.5),
+            "p95": _percentile(latencies, 0.95), "errors": errors,
+            "kinds": {k: (_percentile(v, 0.5), _percentile(v, 0.95)) for k, v in sorted(by_kind.items())},
             "n": len(latencies), "client_cpu_ms": (time.process_time() - cpu0) * 1000 / max(1, len(latencies))}
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
 def _tree_cpu_s(pid: int) -> float:
@@ -186,6 +193,8 @@ def run_engine(label: str, url: str, data, args) -> list[dict]:
             print(f"{label}: {users:>2} users  {r['rps']:7.1f} req/s  p50 {r['p50']:6.1f} ms  p95 {r['p95']:6.1f} ms"
                   f"  (n={r['n']}, errors={r['errors']}; CPU per request: server {r['server_cpu_ms']:.2f} ms,"
                   f" load generator {r['client_cpu_ms']:.2f} ms)", flush=True)
+            print("    p50/p95 ms by kind: " + ", ".join(f"{k} {a:.1f}/{b:.1f}" for k, (a, b) in r["kinds"].items()),
+                  flush=True)
             rows.append(r)
         return rows
     finally:
