@@ -158,20 +158,25 @@ def make_engine(url: str) -> Engine:
 
 
 class KeptReadersSQLiteEngine(SQLiteEngine):
-    """Piccolo's SQLite engine, with reads on kept-open connections and one
-    thread hand-off per statement.
+    """Piccolo's SQLite engine, with reads on kept-open connections, short ones
+    on the event loop's own thread.
 
     Piccolo opens a new aiosqlite connection, with a thread of its own, for every
     query outside a transaction (~1-2 ms each; a client card makes dozens of
     queries), and inside a transaction spends four hand-offs to its thread on each
     statement (PRAGMA foreign_keys, execute, fetch, close). Here:
 
-    * a SELECT outside a transaction runs on a kept connection in the default
-      thread pool; in autocommit mode it reads the last commit (WAL: readers never
-      wait for the writer);
+    * a SELECT outside a transaction runs on a kept connection; in autocommit mode
+      it reads the last commit (WAL: readers never wait for the writer);
     * `read_session()` (database.transactions.reading: the card, search, lists) holds
       one kept connection in a deferred transaction for a burst of SELECTs: one
-      consistent view, one hand-off per statement, no thread started;
+      consistent view;
+    * those reads run on the event loop's own thread while they are short: an
+      indexed lookup costs less than handing it to a thread and back (0.1-0.2 ms
+      of CPU on a small VM). A statement that runs past INLINE_STEPS SQLite VM
+      steps (a few ms) is interrupted and run again, with the rest of its batch,
+      in the default thread pool, so a long report does not hold the loop; its
+      text is remembered and goes to the thread at once next time;
     * a statement inside a transaction is one hand-off (execute and fetch), the
       PRAGMA once per connection.
 
@@ -180,12 +185,17 @@ class KeptReadersSQLiteEngine(SQLiteEngine):
     #: Connections kept between reads (a read session holds one for a request:
     #: one per request in flight); more are opened while more reads overlap.
     KEEP = 32
+    #: VM steps a statement may run on the event loop's thread (~60-100 ns each).
+    INLINE_STEPS = 40_000
+    #: Statement texts that ran past INLINE_STEPS, sent to the thread pool at once.
+    LONG_KEEP = 512
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._readers: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
         self._session: contextvars.ContextVar[_ReadSession | None] = contextvars.ContextVar(
             f"rackcard_read_session_{id(self)}", default=None)
+        self._long: set[str] = set()
 
     def _connect(self) -> sqlite3.Connection:
         connection = sqlite3.connect(**self.connection_kwargs, check_same_thread=False)
@@ -205,16 +215,19 @@ class KeptReadersSQLiteEngine(SQLiteEngine):
         else:
             self._readers.put(connection)
 
-    def _read(self, statements: list[tuple[str, list]], row_factory=dict_factory, fresh: bool = False) -> list[list]:
+    def _read(self, statements: list[tuple[str, list]], row_factory=dict_factory, fresh: bool = False,
+              done: list[list] | None = None) -> list[list]:
+        """The rows of each statement (after those already `done`), on a kept connection."""
+        done = [] if done is None else done
         connection = self._connect() if fresh else self._take()
         try:
-            rows = [_fetch_all(connection, query, args, row_factory) for query, args in statements]
+            rows = _fetch_each(connection, statements, row_factory, done)
         except sqlite3.DatabaseError:
             connection.close()
             if fresh:
                 raise
             # a kept connection gone stale (the file rewritten under it): once more, afresh
-            return self._read(statements, row_factory, fresh=True)
+            return self._read(statements, row_factory, fresh=True, done=done)
         except BaseException:
             connection.close()
             raise
@@ -244,12 +257,35 @@ class KeptReadersSQLiteEngine(SQLiteEngine):
         return (await self.read_many([(query, list(args))], row_factory))[0]
 
     async def read_many(self, statements: list[tuple[str, list]], row_factory=dict_factory) -> list[list]:
-        """Several SELECTs in one hand-off to a thread: the rows of each."""
+        """Several SELECTs: the rows of each. Short ones run here; from the first
+        long one (or when the session's connection is busy in a thread) the rest
+        go to a thread, in one hand-off."""
         session = self._session.get()
+        done: list[list] = []
+        if not any(query in self._long for query, _ in statements):
+            if session is not None:
+                finished = session.read_inline(self, statements, row_factory, done)
+            else:
+                finished = self._read_inline(statements, row_factory, done)
+            if finished:
+                return done
         loop = asyncio.get_running_loop()
         if session is not None:
-            return await loop.run_in_executor(None, session.read, self, statements, row_factory)
-        return await loop.run_in_executor(None, self._read, statements, row_factory)
+            return await loop.run_in_executor(None, session.read, self, statements, row_factory, done)
+        return await loop.run_in_executor(None, self._read, statements, row_factory, False, done)
+
+    def _read_inline(self, statements: list[tuple[str, list]], row_factory, done: list[list]) -> bool:
+        connection = self._take()
+        if _run_inline(self, connection, statements, row_factory, done):
+            self._give_back(connection)
+            return True
+        connection.close()  # interrupted, or a failure the thread's attempt will tell apart
+        return False
+
+    def remember_long(self, query: str) -> None:
+        if len(self._long) >= self.LONG_KEEP:
+            self._long.clear()
+        self._long.add(query)
 
     async def _run_in_new_connection(self, query: str, args=None, query_type: str = "generic", table=None):
         if query_type == "generic" and query.lstrip()[:6].upper() == "SELECT":
@@ -356,6 +392,37 @@ def _fetch_all(connection: sqlite3.Connection, query: str, args: list, row_facto
         cursor.close()
 
 
+def _fetch_each(connection: sqlite3.Connection, statements: list[tuple[str, list]], row_factory,
+                done: list[list]) -> list[list]:
+    """Run the statements after the `done` ones, appending the rows of each to `done`."""
+    for query, args in statements[len(done):]:
+        done.append(_fetch_all(connection, query, args, row_factory))
+    return done
+
+
+def _stop() -> int:
+    return 1  # a progress handler's answer that interrupts the statement
+
+
+def _run_inline(engine: KeptReadersSQLiteEngine, connection: sqlite3.Connection,
+                statements: list[tuple[str, list]], row_factory, done: list[list]) -> bool:
+    """Run the statements on this thread while each stays under INLINE_STEPS; False
+    when one did not (it is remembered as long) or failed: the rest, from that one,
+    is for a thread."""
+    connection.set_progress_handler(_stop, engine.INLINE_STEPS)
+    try:
+        _fetch_each(connection, statements, row_factory, done)
+        return True
+    except sqlite3.OperationalError as error:
+        if str(error) == "interrupted":
+            engine.remember_long(statements[len(done)][0])
+        return False
+    except sqlite3.DatabaseError:
+        return False
+    finally:
+        connection.set_progress_handler(None, 0)
+
+
 class _ReadSession:
     """A kept connection in a deferred transaction, taken at the first read. A
     lock keeps two threads off the connection (tasks started inside a session
@@ -368,18 +435,35 @@ class _ReadSession:
         self.lock = threading.Lock()
 
     def read(self, engine: KeptReadersSQLiteEngine, statements: list[tuple[str, list]],
-             row_factory=dict_factory) -> list[list]:
+             row_factory=dict_factory, done: list[list] | None = None) -> list[list]:
+        """The rows of each statement (after those already `done`)."""
         with self.lock:
-            if self.connection is None:
-                connection = engine._take()
-                try:
-                    connection.execute("BEGIN")
-                except sqlite3.DatabaseError:  # a kept connection gone stale
-                    connection.close()
-                    connection = engine._connect()
-                    connection.execute("BEGIN")
-                self.connection = connection
-            return [_fetch_all(self.connection, query, args, row_factory) for query, args in statements]
+            return _fetch_each(self._begun(engine), statements, row_factory, [] if done is None else done)
+
+    def read_inline(self, engine: KeptReadersSQLiteEngine, statements: list[tuple[str, list]], row_factory,
+                    done: list[list]) -> bool:
+        """`read` on the event loop's thread, as far as `_run_inline` goes; False at
+        once when a thread holds the connection (the loop must not wait for it)."""
+        if not self.lock.acquire(blocking=False):
+            return False
+        try:
+            return _run_inline(engine, self._begun(engine), statements, row_factory, done)
+        except sqlite3.DatabaseError:  # BEGIN failed twice: the thread's attempt raises it
+            return False
+        finally:
+            self.lock.release()
+
+    def _begun(self, engine: KeptReadersSQLiteEngine) -> sqlite3.Connection:
+        if self.connection is None:
+            connection = engine._take()
+            try:
+                connection.execute("BEGIN")
+            except sqlite3.DatabaseError:  # a kept connection gone stale
+                connection.close()
+                connection = engine._connect()
+                connection.execute("BEGIN")
+            self.connection = connection
+        return self.connection
 
     def close(self, engine: KeptReadersSQLiteEngine) -> None:
         with self.lock:

@@ -1,7 +1,8 @@
 """A burst of reads (the client card, the search box, a list) holds one
 connection from its first statement to its end, on both engines; statements
-inside a SQLite transaction cost one hand-off to its thread each. These are
-what took the HTTP load mix from 5-9 ms of CPU per request to 2 (bench/http_load.py)."""
+inside a SQLite transaction cost one hand-off to its thread each, and SQLite's
+short reads none. These are what took the HTTP load mix from 5-9 ms of CPU per
+request to 2 (bench/http_load.py)."""
 
 from __future__ import annotations
 
@@ -136,3 +137,76 @@ async def test_sqlite_keeps_a_connection_for_each_request_in_flight(db, monkeypa
     monkeypatch.setattr(db, "_connect", lambda: (connects.append(1), connect())[1])
     await asyncio.gather(*(request() for _ in range(16)))
     assert connects == []
+
+
+#: A statement that runs far past KeptReadersSQLiteEngine.INLINE_STEPS VM steps.
+_LONG = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300000) SELECT count(*) AS c FROM n"
+
+
+def _count_hand_offs(monkeypatch) -> list:
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    hand_offs = []
+    run_in_executor = loop.run_in_executor
+    monkeypatch.setattr(loop, "run_in_executor",
+                        lambda executor, fn, *args: (hand_offs.append(fn), run_in_executor(executor, fn, *args))[1])
+    return hand_offs
+
+
+async def test_sqlite_runs_short_reads_on_the_event_loops_thread(db, monkeypatch):
+    """An indexed read costs less than handing it to a thread and back: the token
+    check, a card's batches and a list's reads take no hand-off at all."""
+    if not rdb.is_sqlite(db):
+        pytest.skip("SQLite's reads")
+    from cmdb_seed import seed
+    from rackcard.composed import build_card
+
+    ids = await seed()
+    await build_card(STAFF, ids["acme"])
+    hand_offs = _count_hand_offs(monkeypatch)
+    card = await build_card(STAFF, ids["acme"])
+    await _some_reads()
+    async with reading():
+        await _some_reads()
+    assert card["assets"]["items"] and hand_offs == []
+
+
+async def test_sqlite_finishes_a_long_read_in_a_thread_on_the_sessions_snapshot(db, monkeypatch):
+    """A statement past the budget is interrupted and run again, with the rest of
+    its batch, in a thread, on the same connection and snapshot; its text is then
+    sent to the thread at once (no second interrupted attempt)."""
+    if not rdb.is_sqlite(db):
+        pytest.skip("SQLite's reads")
+    await Site.insert(Site(code="DC1", name="DC One", kind="datacenter"))
+    hand_offs = _count_hand_offs(monkeypatch)
+    attempts = []
+    run_inline = rdb._run_inline
+    monkeypatch.setattr(rdb, "_run_inline", lambda *a: (attempts.append(a[2][len(a[4])][0]), run_inline(*a))[1])
+    async with reading():
+        assert await Site.count() == 1  # the snapshot begins here, on the loop's thread
+        async with atomic():
+            await Site.insert(Site(code="DC2", name="DC Two", kind="datacenter"))
+        q = rawsql.Sql()
+        long_rows, sites = await rawsql.fetch_batch([(q, _LONG), (rawsql.Sql(), "SELECT count(*) AS c FROM cmdb_site")])
+    assert long_rows == [{"c": 300000}]
+    assert sites == [{"c": 1}]  # the rest of the batch ran in the thread, on the session's snapshot
+    assert len(hand_offs) == 1
+    assert _LONG in db._long
+    attempts.clear()
+    assert [dict(r) for r in await rawsql.Sql().fetch(_LONG)] == [{"c": 300000}]
+    assert attempts == [] and len(hand_offs) == 2  # remembered: straight to the thread
+
+
+async def test_sqlite_does_not_wait_on_the_loop_for_a_session_busy_in_a_thread(db):
+    """Tasks of one read session share its connection: while a thread holds it, a
+    short read goes to a thread too rather than block the loop on the lock."""
+    if not rdb.is_sqlite(db):
+        pytest.skip("SQLite's reads")
+    session = rdb._ReadSession()
+    done: list = []
+    with session.lock:
+        assert session.read_inline(db, [("SELECT 1 AS one", [])], rdb.dict_factory, done) is False
+    assert session.read_inline(db, [("SELECT 1 AS one", [])], rdb.dict_factory, done) is True
+    assert done == [[{"one": 1}]]
+    session.close(db)
