@@ -24,6 +24,7 @@ import asyncio
 import contextvars
 import datetime as dt
 import functools
+import inspect
 import json
 import re
 import sqlite3
@@ -191,12 +192,20 @@ async def fetch_batch(statements: Sequence[tuple[Sql, str]]) -> list[list[dict[s
 
 async def gather_reads(*reads: Awaitable) -> list:
     """`asyncio.gather` for independent reads, whose plain-SQL SELECTs go out
-    together: the statements the reads reach before waiting on anything else
-    are sent as one batch (fetch_batch), then the next round, and so on. The
-    reads share the read session's connection (see database.transactions.reading).
-    Inside a transaction they run one after another on it."""
-    if current_engine().current_transaction.get() is not None:  # one connection, one statement at a time
-        return [await read for read in reads]
+    together on PostgreSQL: the statements the reads reach before waiting on
+    anything else are sent as one batch (fetch_batch), then the next round, and
+    so on. The reads share the read session's connection (see
+    database.transactions.reading).
+
+    On SQLite, and inside a transaction, they run one after another: one
+    connection runs one statement at a time anyway, and SQLite's short reads
+    run on the event loop's thread without a trip to batch
+    (rackcard.db.KeptReadersSQLiteEngine), so a request that never waits on
+    a task keeps its turn of the loop instead of queueing behind every other
+    request once per round."""
+    engine = current_engine()
+    if isinstance(engine, SQLiteEngine) or engine.current_transaction.get() is not None:
+        return await _in_turn(reads)
     # Reads gathered inside a gathered read join the outer batch.
     token = _batch.set(_batch.get() or _Batch())
     try:
@@ -209,6 +218,18 @@ async def gather_reads(*reads: Awaitable) -> list:
         if isinstance(result, BaseException):
             raise result
     return list(results)
+
+
+async def _in_turn(reads: Sequence[Awaitable]) -> list:
+    results = []
+    try:
+        for read in reads:
+            results.append(await read)
+    finally:
+        for read in reads[len(results) + 1:]:  # after a failure: not started, and never to be
+            if inspect.iscoroutine(read):
+                read.close()
+    return results
 
 
 class _Batch:

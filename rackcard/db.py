@@ -400,8 +400,20 @@ def _fetch_each(connection: sqlite3.Connection, statements: list[tuple[str, list
     return done
 
 
-def _stop() -> int:
-    return 1  # a progress handler's answer that interrupts the statement
+class _StepBudget:
+    """A progress handler, called every STEPS_PER_CALL VM steps, that interrupts the
+    statement once it has spent its budget. The budget is set again before each
+    statement: SQLite counts a cached statement's steps across all its runs."""
+
+    STEPS_PER_CALL = 1_000
+    __slots__ = ("calls_left",)
+
+    def __init__(self) -> None:
+        self.calls_left = 0
+
+    def __call__(self) -> bool:
+        self.calls_left -= 1
+        return self.calls_left < 0
 
 
 def _run_inline(engine: KeptReadersSQLiteEngine, connection: sqlite3.Connection,
@@ -409,9 +421,12 @@ def _run_inline(engine: KeptReadersSQLiteEngine, connection: sqlite3.Connection,
     """Run the statements on this thread while each stays under INLINE_STEPS; False
     when one did not (it is remembered as long) or failed: the rest, from that one,
     is for a thread."""
-    connection.set_progress_handler(_stop, engine.INLINE_STEPS)
+    budget = _StepBudget()
+    connection.set_progress_handler(budget, budget.STEPS_PER_CALL)
     try:
-        _fetch_each(connection, statements, row_factory, done)
+        for query, args in statements[len(done):]:
+            budget.calls_left = engine.INLINE_STEPS // budget.STEPS_PER_CALL
+            done.append(_fetch_all(connection, query, args, row_factory))
         return True
     except sqlite3.OperationalError as error:
         if str(error) == "interrupted":
