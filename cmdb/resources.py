@@ -291,8 +291,8 @@ def scope(resource: Resource, viewer: Viewer) -> list:
     raise Forbidden(f"{resource.path} are for staff users")
 
 
-#: Run independent reads (queries or coroutines) side by side; their plain-SQL
-#: statements go out in batches.
+#: Run independent reads (queries or coroutines); on PostgreSQL their plain-SQL
+#: statements go out in batches, on SQLite one after another (see gather_reads).
 read_all = gather_reads
 
 

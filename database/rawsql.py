@@ -162,10 +162,10 @@ async def fetch_batch(statements: Sequence[tuple[Sql, str]]) -> list[list[dict[s
     A statement is the unit of cost on a hot path: a client card is a dozen
     of them, and each round trip costs more CPU (client and server) than the
     indexed read it carries. SQLite runs them in one call on the read
-    session's connection (rackcard.db.KeptReadersSQLiteEngine.read_many); PostgreSQL gets one statement whose columns
-    are the statements' rows as arrays of records (`array_agg`, in each one's
-    order), which asyncpg decodes with every value's own type, as a plain
-    fetch would. Inside a transaction they run one after another on it."""
+    session's connection (rackcard.db.KeptReadersSQLiteEngine.read_many);
+    PostgreSQL gets one statement whose columns are the statements' rows as
+    arrays of records (`array_agg`, in each one's order), which asyncpg
+    decodes with every value's own type, as a plain fetch would. Inside a transaction they run one after another on it."""
     if not statements:
         return []
     engine = statements[0][0].engine

@@ -393,23 +393,30 @@ def _fetch_all(connection: sqlite3.Connection, query: str, args: list, row_facto
 
 
 def _fetch_each(connection: sqlite3.Connection, statements: list[tuple[str, list]], row_factory,
-                done: list[list]) -> list[list]:
-    """Run the statements after the `done` ones, appending the rows of each to `done`."""
+                done: list[list], budget: _StepBudget | None = None) -> list[list]:
+    """Run the statements after the `done` ones, appending the rows of each to
+    `done`; each with a full `budget` when one is given (the connection's progress handler)."""
     for query, args in statements[len(done):]:
+        if budget is not None:
+            budget.refill()
         done.append(_fetch_all(connection, query, args, row_factory))
     return done
 
 
 class _StepBudget:
     """A progress handler, called every STEPS_PER_CALL VM steps, that interrupts the
-    statement once it has spent its budget. The budget is set again before each
+    statement once it has spent its budget. The budget is refilled before each
     statement: SQLite counts a cached statement's steps across all its runs."""
 
     STEPS_PER_CALL = 1_000
-    __slots__ = ("calls_left",)
+    __slots__ = ("calls", "calls_left")
 
-    def __init__(self) -> None:
-        self.calls_left = 0
+    def __init__(self, steps: int) -> None:
+        self.calls = steps // self.STEPS_PER_CALL
+        self.calls_left = self.calls
+
+    def refill(self) -> None:
+        self.calls_left = self.calls
 
     def __call__(self) -> bool:
         self.calls_left -= 1
@@ -421,15 +428,13 @@ def _run_inline(engine: KeptReadersSQLiteEngine, connection: sqlite3.Connection,
     """Run the statements on this thread while each stays under INLINE_STEPS; False
     when one did not (it is remembered as long) or failed: the rest, from that one,
     is for a thread."""
-    budget = _StepBudget()
+    budget = _StepBudget(engine.INLINE_STEPS)
     connection.set_progress_handler(budget, budget.STEPS_PER_CALL)
     try:
-        for query, args in statements[len(done):]:
-            budget.calls_left = engine.INLINE_STEPS // budget.STEPS_PER_CALL
-            done.append(_fetch_all(connection, query, args, row_factory))
+        _fetch_each(connection, statements, row_factory, done, budget)
         return True
     except sqlite3.OperationalError as error:
-        if str(error) == "interrupted":
+        if error.sqlite_errorcode == sqlite3.SQLITE_INTERRUPT:
             engine.remember_long(statements[len(done)][0])
         return False
     except sqlite3.DatabaseError:
