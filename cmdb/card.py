@@ -42,13 +42,17 @@ async def client_card(viewer: Viewer, client_id: int) -> dict:
         return q, q.numbered(sql, client=client_id)
 
     async with reading():
+        # one round: every statement starts from the client id (the racks, the
+        # dependency walk and the services' assets select the client's rows
+        # themselves), so PostgreSQL gets the whole card in one trip
         queries = [
             of_client(f"SELECT {columns(Client)} FROM cmdb_client WHERE id = {{client}}"),
             of_client(f"SELECT {columns(Contact)} FROM cmdb_contact WHERE client = {{client}} ORDER BY name_norm"),
             of_client(f"SELECT {columns(Asset, 'a', asset_columns)}, s.name AS site_name, r.name AS rack_name"
                       " FROM cmdb_asset a LEFT JOIN cmdb_site s ON a.site = s.id LEFT JOIN cmdb_rack r ON a.rack = r.id"
                       " WHERE a.client = {client} ORDER BY a.name_norm"),
-            of_client(f"SELECT {columns(Prefix)} FROM cmdb_prefix WHERE client = {{client}} ORDER BY family, first_key"),
+            of_client(f"SELECT {columns(Prefix, 'p')}, {svc.USED_IN_PREFIX} AS used FROM cmdb_prefix p"
+                      " WHERE p.client = {client} ORDER BY p.family, p.first_key"),
             of_client(f"SELECT {columns(Service, 'v')}, s.name AS site_name FROM cmdb_service v"
                       " LEFT JOIN cmdb_site s ON v.site = s.id WHERE v.client = {client} ORDER BY v.site, v.id"),
             # addresses on its assets too, unless recorded as another client's: two index
@@ -56,31 +60,38 @@ async def client_card(viewer: Viewer, client_id: int) -> dict:
             of_client(f"SELECT {columns(IPAddress)} FROM cmdb_ip_address WHERE client = {{client}} UNION ALL"
                       f" SELECT {columns(IPAddress)} FROM cmdb_ip_address WHERE client IS NULL"
                       " AND asset IN (SELECT id FROM cmdb_asset WHERE client = {client}) ORDER BY family, ip_key"),
+            # racks leased to the client and racks that hold its assets (a union of
+            # two index lookups; an OR would scan every rack on PostgreSQL)
+            of_client("SELECT r.id AS id, r.name AS name, r.height_u AS height_u, r.client AS client, r.site AS site,"
+                      " s.name AS site_name FROM cmdb_rack r LEFT JOIN cmdb_site s ON r.site = s.id"
+                      " WHERE r.id IN (SELECT id FROM cmdb_rack WHERE client = {client} UNION"
+                      " SELECT rack FROM cmdb_asset WHERE client = {client} AND rack IS NOT NULL"
+                      " AND position_u IS NOT NULL) ORDER BY r.site, r.name_norm"),
+            of_client(svc.walk_sql("up", "SELECT id FROM cmdb_asset WHERE client = {client}", far_asset=True)),
+            of_client("SELECT sa.service AS service, sa.asset AS asset FROM cmdb_service_asset sa"
+                      " WHERE sa.service IN (SELECT id FROM cmdb_service WHERE client = {client}) ORDER BY sa.asset"),
         ]
-        found, contacts, assets, prefixes, services, ips = await read_all(*(q.rows(sql) for q, sql in queries))
+        found, contacts, assets, prefixes, services, ips, rack_rows, edges, service_assets = await read_all(
+            *(q.rows(sql) for q, sql in queries))
         if not found:
             raise NotFound(f"no client {client_id}", field="id")
         row = found[0]
-        asset_ids = [a["id"] for a in assets]
-        racks, dependencies, service_assets, used = await read_all(
-            _racks(client_id, assets),
-            _dependencies(client_id, asset_ids, {a["id"]: a["name"] for a in assets}),
-            svc.assets_of_services([s["id"] for s in services]),
-            svc.used_counts([p["id"] for p in prefixes]),
-        )
     fields = [(f, svc.ASSET.by_name[f].column) for f in CARD_ASSET_FIELDS]
     asset_items = [
         {"id": a["id"], **{f: a[c] for f, c in fields}, "site_name": a["site_name"], "rack_name": a["rack_name"]}
         for a in assets
     ]
 
+    assets_of_service: dict[int, list[int]] = {}
+    for link in service_assets:
+        assets_of_service.setdefault(link["service"], []).append(link["asset"])
     by_site: dict[int, dict] = {}
     for s in services:
         group = by_site.setdefault(s["site"], {"site_id": s["site"], "site_name": s["site_name"], "services": []})
-        group["services"].append({**svc.services.to_api(s, viewer), "asset_ids": service_assets[s["id"]]})
+        group["services"].append({**svc.services.to_api(s, viewer), "asset_ids": assets_of_service.get(s["id"], [])})
     prefix_items = [
         {**svc.prefixes.to_api(p, viewer),
-         "utilisation": addressing.utilisation(addressing.parse_prefix(p["prefix"]), used.get(p["id"], 0))}
+         "utilisation": addressing.utilisation(addressing.parse_prefix(p["prefix"]), p["used"])}
         for p in prefixes
     ]
     return {
@@ -89,31 +100,23 @@ async def client_card(viewer: Viewer, client_id: int) -> dict:
         "ip_addresses": [svc.ip_addresses.to_api(i, viewer) for i in ips],
         "prefixes": prefix_items,
         "services_by_site": list(by_site.values()),
-        "racks": racks,
+        "racks": _racks(client_id, assets, rack_rows),
         "assets": {
             "count": len(assets),
             "by_kind": dict(Counter(a["kind"] for a in assets).most_common()),
             "by_manufacturer": dict(Counter(a["manufacturer"] or "unknown" for a in assets).most_common()),
             "items": asset_items,
         },
-        "dependencies": dependencies,
+        "dependencies": _dependencies(client_id, assets, edges),
     }
 
 
-async def _racks(client_id: int, assets: list[dict]) -> list[dict]:
+def _racks(client_id: int, assets: list[dict], rows: list[dict]) -> list[dict]:
     """Racks leased to the client and racks that hold its assets."""
     units: dict[int, int] = {}
     for a in assets:
         if a["rack"] and a["position_u"]:
             units[a["rack"]] = units.get(a["rack"], 0) + a["height_u"]
-    q = Sql()
-    client = q(client_id)  # placeholders in the order they appear (SQLite's are positional)
-    held = f" OR {q.among('r.id', units)}" if units else ""
-    rows = await q.fetch(
-        "SELECT r.id AS id, r.name AS name, r.height_u AS height_u, r.client AS client, r.site AS site,"
-        f" s.name AS site_name FROM cmdb_rack r LEFT JOIN cmdb_site s ON r.site = s.id WHERE r.client = {client}{held}"
-        " ORDER BY r.site, r.name_norm"
-    )
     return [
         {
             "id": r["id"],
@@ -129,39 +132,37 @@ async def _racks(client_id: int, assets: list[dict]) -> list[dict]:
     ]
 
 
-async def _dependencies(client_id: int, asset_ids: list[int], names: dict[int, str]) -> dict:
+def _dependencies(client_id: int, assets: list[dict], edges: list[dict]) -> dict:
     """The chains the client's assets hang on: what powers them and what they
-    are reached through, however far upstream (e.g. the UPS at the remote site)."""
-    edges = await svc.load_upstream(asset_ids) if asset_ids else []
-    upstream_ids = sorted({e.depends_on for e in edges} - set(asset_ids))
+    are reached through, however far upstream (e.g. the UPS at the remote site).
+    An upstream asset of another client (a shared switch) is shown without its
+    name or address."""
+    names = {a["id"]: a["name"] for a in assets}
     upstream: dict[int, dict] = {}
-    if upstream_ids:
-        q = Sql()
-        for a in await q.fetch(
-            "SELECT a.id AS id, a.name AS name, a.kind AS kind, a.status AS status, a.client AS client, a.site AS site,"
-            f" s.name AS site_name, a.mgmt_ip AS mgmt_ip FROM cmdb_asset a LEFT JOIN cmdb_site s ON a.site = s.id"
-            f" WHERE a.id IN {q.ints(upstream_ids)}"
-        ):
-            shared = a["client"] is not None and a["client"] != client_id
-            upstream[a["id"]] = {
-                "id": a["id"],
-                "name": None if shared else a["name"],
-                "kind": a["kind"],
-                "status": a["status"],
-                "site_id": a["site"],
-                "site_name": a["site_name"],
-                "mgmt_ip": None if shared else a["mgmt_ip"],
-                "other_client": shared,
-            }
+    for e in edges:
+        i = e["depends_on"]
+        if i in names or i in upstream or e["far_kind"] is None:
+            continue
+        shared = e["far_client"] is not None and e["far_client"] != client_id
+        upstream[i] = {
+            "id": i,
+            "name": None if shared else e["far_name"],
+            "kind": e["far_kind"],
+            "status": e["far_status"],
+            "site_id": e["far_site"],
+            "site_name": e["far_site_name"],
+            "mgmt_ip": None if shared else e["far_mgmt_ip"],
+            "other_client": shared,
+        }
 
     def name(i: int) -> str | None:
         return names.get(i) or (upstream.get(i) or {}).get("name")
 
     return {
         "edges": [
-            {"asset_id": e.asset, "asset_name": name(e.asset), "depends_on_id": e.depends_on,
-             "depends_on_name": name(e.depends_on), "kind": e.kind}
+            {"asset_id": e["asset"], "asset_name": name(e["asset"]), "depends_on_id": e["depends_on"],
+             "depends_on_name": name(e["depends_on"]), "kind": e["kind"]}
             for e in edges
         ],
-        "upstream_assets": [upstream[i] for i in upstream_ids if i in upstream],
+        "upstream_assets": [upstream[i] for i in sorted(upstream)],
     }

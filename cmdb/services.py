@@ -231,21 +231,35 @@ async def load_downstream(starts: list[int]) -> list[Edge]:
 
 
 async def _load_edges(starts: list[int], direction: str, exclude_edge: int | None = None) -> list[Edge]:
-    """The edges reachable from `starts` one way, in one recursive statement
-    (UNION, not UNION ALL: a cycle ends the walk instead of looping)."""
+    """The edges reachable from `starts` one way, in one recursive statement."""
     if not starts:
         return []
-    near, far = ("asset", "depends_on") if direction == "up" else ("depends_on", "asset")
     q = Sql()
-    other = "" if exclude_edge is None else " AND d.id <> {exclude}"
-    rows = await q.fetch(q.numbered(
-        "WITH RECURSIVE walk(id) AS (SELECT * FROM {starts} AS s"
-        f" UNION SELECT d.{far} FROM cmdb_dependency d JOIN walk w ON d.{near} = w.id{other})"
-        " SELECT d.asset AS asset, d.depends_on AS depends_on, d.kind AS kind FROM cmdb_dependency d"
-        f" WHERE d.{near} IN (SELECT id FROM walk){other} ORDER BY d.id",
-        starts=set(starts), exclude=exclude_edge,
-    ))
+    rows = await q.fetch(q.numbered(walk_sql(direction, "SELECT * FROM {starts} AS s", exclude_edge is not None),
+                                    starts=set(starts), exclude=exclude_edge))
     return [Edge(r["asset"], r["depends_on"], r["kind"]) for r in rows]
+
+
+def walk_sql(direction: str, starts: str, exclude: bool = False, far_asset: bool = False) -> str:
+    """The statement that reads the dependency edges reachable from the assets
+    `starts` selects, one way (UNION, not UNION ALL: a cycle ends the walk
+    instead of looping), as rows of asset, depends_on, kind in the order the
+    edges were recorded; `{exclude}` names an edge left out when `exclude`.
+    With `far_asset`, each row also carries the asset at the far end (far_name,
+    far_kind, far_status, far_client, far_site, far_site_name, far_mgmt_ip), so a
+    page shows the chain without a second trip. Placeholders are
+    `Sql.numbered` names."""
+    near, far = ("asset", "depends_on") if direction == "up" else ("depends_on", "asset")
+    other = " AND d.id <> {exclude}" if exclude else ""
+    select, join = "d.asset AS asset, d.depends_on AS depends_on, d.kind AS kind", ""
+    if far_asset:
+        select += (", f.name AS far_name, f.kind AS far_kind, f.status AS far_status, f.client AS far_client,"
+                   " f.site AS far_site, fs.name AS far_site_name, f.mgmt_ip AS far_mgmt_ip")
+        join = f" LEFT JOIN cmdb_asset f ON f.id = d.{far} LEFT JOIN cmdb_site fs ON fs.id = f.site"
+    return (f"WITH RECURSIVE walk(id) AS ({starts}"
+            f" UNION SELECT d.{far} FROM cmdb_dependency d JOIN walk w ON d.{near} = w.id{other})"
+            f" SELECT {select} FROM cmdb_dependency d{join}"
+            f" WHERE d.{near} IN (SELECT id FROM walk){other} ORDER BY d.id")
 
 
 async def _asset_names(ids) -> dict[int, str]:
@@ -304,15 +318,17 @@ async def _service_expand(rows: list[dict], viewer: Viewer) -> None:
         r["asset_ids"] = by_service[r["id"]]
 
 
+#: The recorded addresses inside prefix `p` (same VRF and family), as a column: one look at the (vrf, ip_key) index.
+USED_IN_PREFIX = ("(SELECT COUNT(*) FROM cmdb_ip_address i WHERE i.vrf = p.vrf AND i.family = p.family"
+                  " AND i.ip_key >= p.first_key AND i.ip_key <= p.last_key)")
+
+
 async def used_counts(prefix_ids: list[int]) -> dict[int, int]:
-    """Recorded addresses inside each prefix (same VRF), in one query on the (vrf, ip_key) index."""
+    """Recorded addresses inside each prefix, in one query."""
     if not prefix_ids:
         return {}
     q = Sql()
-    rows = await q.fetch(
-        "SELECT p.id AS id, (SELECT COUNT(*) FROM cmdb_ip_address i WHERE i.vrf = p.vrf AND i.family = p.family"
-        f" AND i.ip_key >= p.first_key AND i.ip_key <= p.last_key) AS used FROM cmdb_prefix p WHERE p.id IN {q.ints(prefix_ids)}"
-    )
+    rows = await q.fetch(f"SELECT p.id AS id, {USED_IN_PREFIX} AS used FROM cmdb_prefix p WHERE p.id IN {q.ints(prefix_ids)}")
     return {r["id"]: r["used"] for r in rows}
 
 
