@@ -18,6 +18,7 @@ from litestar.response import Redirect
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.static_files import create_static_files_router
 
+from litestar.datastructures import State
 from litestar.di import Provide
 
 from accounts import secretbox
@@ -121,11 +122,6 @@ def create_app(
     long_running: a server process (`rackcard serve`): the garbage collector is settled once started.
     """
     settings = settings or Settings.from_env()
-    secretbox.configure(settings.secret_key, settings.old_secret_keys)
-    checks.set_clock_tolerance(settings.clock_tolerance_s)
-    checks.set_min_interval(settings.min_poll_interval_s)
-    leases.configure(settings.probe_lease_s)
-    admin.ALLOW_PRIVATE_WEBHOOKS = settings.allow_private_webhooks
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -202,9 +198,22 @@ def create_app(
         debug=False,
     )
     openapi.install(app)
-    app.state.settings = settings
-    app.state.auth_limiter = FailureLimiter(settings.auth_failures_per_minute)
+    apply_settings(app, settings)
     return app
+
+
+def apply_settings(app: Litestar, settings: Settings) -> None:
+    """Put `settings` in force for `app`: the process-wide values the services
+    read (secret key, clock tolerance, poll interval floor, lease length,
+    webhook policy) and a fresh app state (the settings, an empty failure
+    limiter). Building the routes costs most of a second, so the tests build
+    one app per process and run it under each test's settings through this."""
+    secretbox.configure(settings.secret_key, settings.old_secret_keys)
+    checks.set_clock_tolerance(settings.clock_tolerance_s)
+    checks.set_min_interval(settings.min_poll_interval_s)
+    leases.configure(settings.probe_lease_s)
+    admin.ALLOW_PRIVATE_WEBHOOKS = settings.allow_private_webhooks
+    app.state = State({"settings": settings, "auth_limiter": FailureLimiter(settings.auth_failures_per_minute)})
 
 
 @contextmanager
