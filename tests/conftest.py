@@ -56,6 +56,19 @@ def sealed_secrets():
     secretbox.configure("t" * 40)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def quick_password_hashes():
+    """Argon2 at its smallest cost in the test process: the default (64 MiB,
+    3 passes) takes 0.1-0.2 s per hash and per login here, and the tests
+    create thousands of users. Still argon2id, checked the same way; the
+    server processes the end-to-end tests start keep the default."""
+    from argon2 import PasswordHasher
+
+    from accounts import services
+
+    services._hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+
 @pytest.fixture(scope="session")
 def sqlite_url(tmp_path_factory) -> str:
     path = Path(tmp_path_factory.mktemp("db")) / "rackcard-test.sqlite"
