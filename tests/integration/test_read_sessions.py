@@ -241,3 +241,26 @@ async def test_sqlite_does_not_wait_on_the_loop_for_a_session_busy_in_a_thread(d
     assert session.read_inline(db, [("SELECT 1 AS one", [])], rdb.dict_factory, done) is True
     assert done == [[{"one": 1}]]
     session.close(db)
+
+
+async def test_sqlite_reads_whole_numbers_without_a_python_converter(db):
+    """Piccolo's converter for INTEGER columns parsed each id and count through
+    Decimal (a fifth of a card's CPU); SQLite hands integers over as ints, and
+    both Piccolo's selects and plain SQL still read ints (booleans and
+    timestamps keep their converters)."""
+    if not rdb.is_sqlite(db):
+        pytest.skip("SQLite's column converters")
+    import datetime as dt
+    import sqlite3
+
+    assert "INTEGER" not in sqlite3.converters
+    assert {"BOOLEAN", "TIMESTAMPTZ"} <= set(sqlite3.converters)
+    site = Site(code="KHM", name="Khimki")
+    await site.save()
+    await Client(code="ACME", name="Acme", self_service_power=True).save()
+    (client,) = await Client.select(Client.id, Client.self_service_power, Client.created_at)
+    assert type(client["id"]) is int and client["self_service_power"] is True
+    assert isinstance(client["created_at"], dt.datetime)
+    async with reading():
+        (row,) = await rawsql.fetch("SELECT id, self_service_power FROM cmdb_client WHERE id = {}", client["id"])
+    assert type(row["id"]) is int and row["id"] == client["id"]
