@@ -177,7 +177,7 @@ def create_app(
             create_static_files_router(path="/static", directories=[ROOT / "static"], include_in_schema=False),
         ],
         # SourceAddressMiddleware: the audit log's "from where".
-        middleware=[SourceAddressMiddleware, logs.request_id_middleware, ops.prometheus_config().middleware,
+        middleware=[SourceAddressMiddleware, logs.request_id_middleware, ops.request_metrics,
                     SecurityHeaders(), RequestBounds()],
         lifespan=[lifespan],
         request_max_body_size=BODY_MAX_BYTES,

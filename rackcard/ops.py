@@ -5,7 +5,7 @@
   applied, and the embedded probe worker (when this process runs one) is alive.
   503 with the failing parts otherwise, so a proxy stops sending traffic.
 - `/metrics`: Prometheus text. HTTP requests and latency by route template come
-  from Litestar's Prometheus middleware; the domain figures (open incidents by
+  from `request_metrics` below; the domain figures (open incidents by
   priority, deliveries by status, age of each site's newest observation, probe
   lease holders) are
   read from the database at scrape time, so every web replica reports the same
@@ -19,19 +19,74 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 
 from litestar import Request, Response, get
-from litestar.plugins.prometheus import PrometheusConfig
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from prometheus_client import Counter, Gauge, Histogram
 
 log = logging.getLogger("rackcard.ops")
 
 #: Paths the request metrics leave out (the scrapes themselves and static files).
-UNMEASURED = ["/metrics", "/healthz", "/readyz", "/static"]
+UNMEASURED = ("/metrics", "/healthz", "/readyz", "/static")
+
+#: The series (and labels) of Litestar's Prometheus middleware, which dashboards know.
+_LABELS = ("method", "path", "status_code", "app_name")
+_REQUESTS = Counter("rackcard_requests_total", "Total requests", _LABELS)
+_ERRORS = Counter("rackcard_requests_error_total", "Total errors in requests", _LABELS)
+_DURATION = Histogram("rackcard_request_duration_seconds", "Request duration, in seconds", _LABELS)
+_IN_PROGRESS = Gauge("rackcard_requests_in_progress", "Total requests currently in progress", _LABELS,
+                     multiprocess_mode="livesum")
+_SERIES: dict[tuple[str, str, int], tuple] = {}
 
 
-def prometheus_config() -> PrometheusConfig:
-    return PrometheusConfig(app_name="rackcard", prefix="rackcard", group_path=True, exclude=UNMEASURED)
+def _series(method: str, path: str, status: int) -> tuple:
+    """The labelled children of one route and status, made once: labelling costs
+    more than counting."""
+    found = _SERIES.get((method, path, status))
+    if found is None:
+        values = (method, path, str(status), "rackcard")
+        found = (_REQUESTS.labels(*values), _DURATION.labels(*values),
+                 _ERRORS.labels(*values) if status >= 500 else None, _IN_PROGRESS.labels(*values))
+        _SERIES[(method, path, status)] = found
+    return found
+
+
+def request_metrics(app: ASGIApp) -> ASGIApp:
+    """ASGI middleware: requests, server errors, requests in progress and latency
+    by method and route template (one series for every asset, not one per id).
+    The same series as Litestar's Prometheus middleware at a fraction of its CPU
+    per request (which was ~5 % of a client card's), so the desk's reads pay
+    little for being measured."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(UNMEASURED):
+            await app(scope, receive, send)
+            return
+        method, path = scope["method"], scope.get("path_template") or "<unmatched>"
+        status = 200
+        in_progress = _series(method, path, 200)[3]
+
+        async def send_noting_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        started = time.perf_counter()
+        in_progress.inc()
+        try:
+            await app(scope, receive, send_noting_status)
+        finally:
+            in_progress.dec()
+            requests, duration, errors, _ = _series(method, path, status)
+            requests.inc()
+            duration.observe(time.perf_counter() - started)
+            if errors is not None:
+                errors.inc()
+
+    return middleware
 
 
 @get("/healthz", include_in_schema=False, sync_to_thread=False)
