@@ -16,9 +16,9 @@ from collections import Counter
 from accounts.errors import NotFound
 from accounts.viewer import Viewer
 from cmdb import addressing
-from cmdb.resources import read_all, reading, scope
+from cmdb.resources import reading, scope
 from cmdb.tables import Asset, Client, Contact, IPAddress, Prefix, Service
-from database.rawsql import Sql, columns
+from database.rawsql import Sql, columns, fetch_all
 
 from cmdb import services as svc
 
@@ -71,8 +71,7 @@ async def client_card(viewer: Viewer, client_id: int) -> dict:
             of_client("SELECT sa.service AS service, sa.asset AS asset FROM cmdb_service_asset sa"
                       " WHERE sa.service IN (SELECT id FROM cmdb_service WHERE client = {client}) ORDER BY sa.asset"),
         ]
-        found, contacts, assets, prefixes, services, ips, rack_rows, edges, service_assets = await read_all(
-            *(q.rows(sql) for q, sql in queries))
+        found, contacts, assets, prefixes, services, ips, rack_rows, edges, service_assets = await fetch_all(queries)
         if not found:
             raise NotFound(f"no client {client_id}", field="id")
         row = found[0]

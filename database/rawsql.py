@@ -190,6 +190,18 @@ async def fetch_batch(statements: Sequence[tuple[Sql, str]]) -> list[list[dict[s
     return [[dict(zip(columns, record)) for record in (row[i] or ())] for i, columns in enumerate(names)]
 
 
+async def fetch_all(statements: Sequence[tuple[Sql, str]]) -> list[list[dict[str, Any]]]:
+    """Several independent SELECTs as one read; the rows of each, as dicts.
+    Inside gather_reads() they join its batch as one waiter, so a page's dozen
+    statements cost one task and one wake-up, not one of each per statement
+    (each is a turn of the event loop behind every other request); outside,
+    they go out together (fetch_batch)."""
+    batch = _batch.get()
+    if batch is not None and statements and statements[0][0].engine.current_transaction.get() is None:
+        return await batch.add_many(statements)
+    return await fetch_batch(statements)
+
+
 async def gather_reads(*reads: Awaitable) -> list:
     """`asyncio.gather` for independent reads, whose plain-SQL SELECTs go out
     together on PostgreSQL: the statements the reads reach before waiting on
@@ -236,15 +248,25 @@ class _Batch:
     """The SELECTs the reads of one gather_reads() asked for in this turn of the event loop."""
 
     def __init__(self) -> None:
-        self.pending: list[tuple[Sql, str, asyncio.Future]] = []
+        #: each waiter's statements, its future, and whether it wants the rows of one statement or a list
+        self.pending: list[tuple[Sequence[tuple[Sql, str]], asyncio.Future, bool]] = []
         self.flushing: set[asyncio.Task] = set()
 
     def add(self, q: Sql, sql: str) -> asyncio.Future:
+        return self._add([(q, sql)], one=True)
+
+    def add_many(self, statements: Sequence[tuple[Sql, str]]) -> asyncio.Future:
+        return self._add(statements, one=False)
+
+    def _add(self, statements: Sequence[tuple[Sql, str]], one: bool) -> asyncio.Future:
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         if not self.pending:
-            loop.call_soon(self._flush)  # after the other reads' steps already queued in this turn
-        self.pending.append((q, sql, future))
+            # Two turns on: after the other reads' steps already queued, and the
+            # first steps of the reads those start (a gathered read that gathers
+            # its own, as the card's incidents section does).
+            loop.call_soon(loop.call_soon, self._flush)
+        self.pending.append((statements, future, one))
         return future
 
     def _flush(self) -> None:
@@ -254,19 +276,21 @@ class _Batch:
         task.add_done_callback(self.flushing.discard)
 
     @staticmethod
-    async def _run(pending: list[tuple[Sql, str, asyncio.Future]]) -> None:
+    async def _run(pending: list[tuple[Sequence[tuple[Sql, str]], asyncio.Future, bool]]) -> None:
         try:
-            results = await fetch_batch([(q, sql) for q, sql, _ in pending])
+            results = await fetch_batch([statement for statements, _, _ in pending for statement in statements])
         except BaseException as exc:  # each read raises it (or is cancelled with the batch)
-            for _, _, future in pending:
+            for _, future, _ in pending:
                 if not future.done():
                     future.cancel() if isinstance(exc, asyncio.CancelledError) else future.set_exception(exc)
             if not isinstance(exc, Exception):
                 raise
             return
-        for (_, _, future), rows in zip(pending, results):
+        at = 0
+        for statements, future, one in pending:
+            mine, at = results[at:at + len(statements)], at + len(statements)
             if not future.done():
-                future.set_result(rows)
+                future.set_result(mine[0] if one else mine)
 
 
 _batch: contextvars.ContextVar[_Batch | None] = contextvars.ContextVar("rackcard_read_batch", default=None)
