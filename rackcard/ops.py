@@ -39,17 +39,26 @@ _DURATION = Histogram("rackcard_request_duration_seconds", "Request duration, in
 _IN_PROGRESS = Gauge("rackcard_requests_in_progress", "Total requests currently in progress", _LABELS,
                      multiprocess_mode="livesum")
 _SERIES: dict[tuple[str, str, int], tuple] = {}
+_IN_PROGRESS_OF: dict[tuple[str, str], Gauge] = {}
 
 
 def _series(method: str, path: str, status: int) -> tuple:
-    """The labelled children of one route and status, made once: labelling costs
-    more than counting."""
+    """The labelled children of one route and status (requests, duration,
+    errors), made once: labelling costs more than counting."""
     found = _SERIES.get((method, path, status))
     if found is None:
         values = (method, path, str(status), "rackcard")
         found = (_REQUESTS.labels(*values), _DURATION.labels(*values),
-                 _ERRORS.labels(*values) if status >= 500 else None, _IN_PROGRESS.labels(*values))
+                 _ERRORS.labels(*values) if status >= 500 else None)
         _SERIES[(method, path, status)] = found
+    return found
+
+
+def _in_progress(method: str, path: str) -> Gauge:
+    """A route's requests in progress (labelled status 200, as Litestar's are: the status is not known yet)."""
+    found = _IN_PROGRESS_OF.get((method, path))
+    if found is None:
+        found = _IN_PROGRESS_OF[(method, path)] = _IN_PROGRESS.labels(method, path, "200", "rackcard")
     return found
 
 
@@ -66,7 +75,7 @@ def request_metrics(app: ASGIApp) -> ASGIApp:
             return
         method, path = scope["method"], scope.get("path_template") or "<unmatched>"
         status = 200
-        in_progress = _series(method, path, 200)[3]
+        in_progress = _in_progress(method, path)
 
         async def send_noting_status(message: Message) -> None:
             nonlocal status
@@ -80,7 +89,7 @@ def request_metrics(app: ASGIApp) -> ASGIApp:
             await app(scope, receive, send_noting_status)
         finally:
             in_progress.dec()
-            requests, duration, errors, _ = _series(method, path, status)
+            requests, duration, errors = _series(method, path, status)
             requests.inc()
             duration.observe(time.perf_counter() - started)
             if errors is not None:

@@ -80,9 +80,11 @@ async def test_metrics_count_requests_by_route_and_report_domain_gauges(api, htt
     assert len(templates) == 1 and by_path[templates[0]] >= 2
     assert not any(path.endswith(f"/assets/{asset.id}") for path in by_path)
     timed = {s.labels["path"]: s.value for s in families["rackcard_request_duration_seconds"]
-             if s.name == "rackcard_request_duration_seconds_count" and s.labels.get("status_code") == "200"}
+             if s.name == "rackcard_request_duration_seconds_count" and s.labels["method"] == "GET"
+             and s.labels["status_code"] == "200"}
     assert timed[templates[0]] >= 2
-    in_progress = [s for s in families["rackcard_requests_in_progress"] if s.labels["path"] == templates[0]]
+    in_progress = [s for s in families["rackcard_requests_in_progress"]
+                   if s.labels["path"] == templates[0] and s.labels["method"] == "GET"]
     assert [s.value for s in in_progress] == [0]  # both answered
     assert not any(p.startswith(("/metrics", "/static")) for p in by_path)
 
