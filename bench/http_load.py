@@ -95,6 +95,7 @@ async def _run_users(base: str, token: str, data, users: int, seconds: float) ->
     clients = list(data.client_names)
     latencies: list[float] = []
     by_kind: dict[str, list[float]] = {}
+    by_user: list[list[float]] = []
     errors = 0
     stop_at = time.monotonic() + seconds
     host, port = base.removeprefix("http://").split(":")
@@ -115,6 +116,8 @@ async def _run_users(base: str, token: str, data, users: int, seconds: float) ->
     async def user() -> None:
         nonlocal errors
         connection = _Connection(host, int(port), token)
+        mine: list[float] = []
+        by_user.append(mine)
         try:
             while time.monotonic() < stop_at:
                 kind, path, params = request()
@@ -124,6 +127,7 @@ async def _run_users(base: str, token: str, data, users: int, seconds: float) ->
                 if status == 200:
                     latencies.append(elapsed)
                     by_kind.setdefault(kind, []).append(elapsed)
+                    mine.append(elapsed)
                 else:
                     errors += 1
         finally:
@@ -136,6 +140,9 @@ async def _run_users(base: str, token: str, data, users: int, seconds: float) ->
     return {"users": users, "rps": len(latencies) / took, "p50": _percentile(latencies, 0.5),
             "p95": _percentile(latencies, 0.95), "errors": errors,
             "kinds": {k: (_percentile(v, 0.5), _percentile(v, 0.95)) for k, v in sorted(by_kind.items())},
+            # each user's median: far apart when some connections wait longer than others
+            # (an uneven split over the processes, or an unfair order within one)
+            "user_medians": sorted(_percentile(v, 0.5) for v in by_user if v),
             "n": len(latencies), "client_cpu_ms": (time.process_time() - cpu0) * 1000 / max(1, len(latencies))}
 
 
@@ -195,6 +202,8 @@ def run_engine(label: str, url: str, data, args) -> list[dict]:
                   f" load generator {r['client_cpu_ms']:.2f} ms)", flush=True)
             print("    p50/p95 ms by kind: " + ", ".join(f"{k} {a:.1f}/{b:.1f}" for k, (a, b) in r["kinds"].items()),
                   flush=True)
+            medians = r["user_medians"]
+            print(f"    users' median latency from {medians[0]:.1f} to {medians[-1]:.1f} ms", flush=True)
             rows.append(r)
         return rows
     finally:
