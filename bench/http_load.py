@@ -202,8 +202,8 @@ def run_engine(label: str, url: str, data, args) -> list[dict]:
                   f" load generator {r['client_cpu_ms']:.2f} ms)", flush=True)
             print("    p50/p95 ms by kind: " + ", ".join(f"{k} {a:.1f}/{b:.1f}" for k, (a, b) in r["kinds"].items()),
                   flush=True)
-            medians = r["user_medians"]
-            print(f"    users' median latency from {medians[0]:.1f} to {medians[-1]:.1f} ms", flush=True)
+            if medians := r["user_medians"]:
+                print(f"    users' median latency from {medians[0]:.1f} to {medians[-1]:.1f} ms", flush=True)
             rows.append(r)
         return rows
     finally:
