@@ -21,7 +21,7 @@ from typing import Callable
 from accounts.viewer import Viewer
 from cmdb import addressing, normalise
 from cmdb.resources import contains_sql, read_all, reading, require_staff
-from database.rawsql import Sql
+from database.rawsql import Sql, fetch_all
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -133,20 +133,25 @@ async def _addresses(a: addressing.Address, add, limit: int) -> None:
     q = Sql()
     rows = await q.fetch(
         "SELECT i.id AS id, i.address AS address, i.vrf AS vrf, i.client AS client, i.asset AS asset,"
-        " a.name AS asset_name, a.client AS asset_client FROM cmdb_ip_address i LEFT JOIN cmdb_asset a ON i.asset = a.id"
+        " a.name AS asset_name, a.client AS asset_client, c.name AS client_name"
+        " FROM cmdb_ip_address i LEFT JOIN cmdb_asset a ON i.asset = a.id"
+        " LEFT JOIN cmdb_client c ON c.id = COALESCE(i.client, a.client)"
         f" WHERE i.ip_key = {q(a.key)} AND i.family = {q(a.family)} LIMIT {q(limit)}")
     for r in rows:
         owner = r["client"] or r["asset_client"]
         where = f"VRF {r['vrf']}" if r["vrf"] else "global table"
-        add(Hit("ip_address", r["id"], r["address"], EXACT, "address", owner,
+        add(Hit("ip_address", r["id"], r["address"], EXACT, "address", owner, r["client_name"],
                 detail=f"{where}" + (f", on {r['asset_name']}" if r["asset_name"] else ""),
                 extra={"vrf": r["vrf"], "asset_id": r["asset"]}))
 
 
 async def _managed_at(a: addressing.Address, add, limit: int) -> None:
     q = Sql()
-    for r in await q.fetch(f"SELECT id, name, client, kind FROM cmdb_asset WHERE mgmt_ip = {q(a.address)} LIMIT {q(limit)}"):
-        add(Hit("asset", r["id"], r["name"], EXACT, "mgmt_ip", r["client"], detail=f"{r['kind']}, management address"))
+    for r in await q.fetch("SELECT a.id AS id, a.name AS name, a.client AS client, a.kind AS kind, c.name AS client_name"
+                           " FROM cmdb_asset a LEFT JOIN cmdb_client c ON a.client = c.id"
+                           f" WHERE a.mgmt_ip = {q(a.address)} LIMIT {q(limit)}"):
+        add(Hit("asset", r["id"], r["name"], EXACT, "mgmt_ip", r["client"], r["client_name"],
+                detail=f"{r['kind']}, management address"))
 
 
 async def _containing_prefixes(a: addressing.Address, add, limit: int, max_len: int | None = None) -> None:
@@ -260,8 +265,8 @@ SELECTS = {
 
 
 async def _run(plan: list[tuple[str, Sql, str]]) -> list:
-    """The rows of each (kind, q, sql) of a tier, its statements sent together."""
-    return await read_all(*(q.fetch(sql) for _, q, sql in plan))
+    """The rows of each (kind, q, sql) of a tier, its statements sent together as one read."""
+    return await fetch_all([(q, sql) for _, q, sql in plan])
 
 
 def _collect(plan: list, results: list, needles: dict, add) -> tuple[int, bool]:

@@ -83,22 +83,11 @@ async def test_a_statement_inside_a_sqlite_transaction_is_one_hand_off(db, monke
         assert len(calls) == 5  # Piccolo's own way: PRAGMA, execute, fetch, close for each
 
 
-async def test_a_client_card_is_one_trip_to_postgresql(db, monkeypatch):
-    """Every statement of the card starts from the client id (the racks, the
-    dependency walk with its upstream assets, the services' assets and the
-    prefixes' use select the client's rows themselves), so the inventory and
-    the incidents go out as one batch (database.rawsql.gather_reads). Each
-    trip costs the card a wait behind every other request in the loop."""
-    if rdb.is_sqlite(db):
-        pytest.skip("PostgreSQL's round trips (SQLite's reads take none: see the next test)")
+def _count_trips(monkeypatch) -> list:
+    """A list that grows by one for each statement sent to PostgreSQL (asyncpg's fetch and fetchrow)."""
     import asyncpg
 
-    from cmdb_seed import seed
-    from rackcard.composed import build_card
-
-    ids = await seed()
-    await build_card(STAFF, ids["acme"])  # statements prepared, column names known
-    trips = []
+    trips: list = []
     for name in ("fetch", "fetchrow"):
         original = getattr(asyncpg.connection.Connection, name)
 
@@ -109,6 +98,24 @@ async def test_a_client_card_is_one_trip_to_postgresql(db, monkeypatch):
             return counted
 
         monkeypatch.setattr(asyncpg.connection.Connection, name, counting(original))
+    return trips
+
+
+async def test_a_client_card_is_one_trip_to_postgresql(db, monkeypatch):
+    """Every statement of the card starts from the client id (the racks, the
+    dependency walk with its upstream assets, the services' assets and the
+    prefixes' use select the client's rows themselves), so the inventory and
+    the incidents go out as one batch (database.rawsql.gather_reads). Each
+    trip costs the card a wait behind every other request in the loop."""
+    if rdb.is_sqlite(db):
+        pytest.skip("PostgreSQL's round trips (SQLite's reads take none: see the next test)")
+
+    from cmdb_seed import seed
+    from rackcard.composed import build_card
+
+    ids = await seed()
+    await build_card(STAFF, ids["acme"])  # statements prepared, column names known
+    trips = _count_trips(monkeypatch)
     card = await build_card(STAFF, ids["acme"])
     assert card["dependencies"]["upstream_assets"] and card["racks"] and card["prefixes"]  # every part had rows
     assert len(trips) == 1, trips
@@ -142,6 +149,26 @@ async def test_a_client_card_on_postgresql_wakes_few_tasks(db):
         loop.set_task_factory(None)
     assert card["racks"] and card["dependencies"]["edges"]
     assert len(created) <= 8, [getattr(c, "__qualname__", c) for c in created]
+
+
+async def test_a_search_is_one_trip_to_postgresql(db, monkeypatch):
+    """An address's owner and a management address's client are joined in, and
+    each tier of a text search waits as one read: an address and a name that
+    matches exactly each cost one trip."""
+    if rdb.is_sqlite(db):
+        pytest.skip("PostgreSQL's round trips")
+
+    from cmdb.search import search
+    from cmdb_seed import seed
+
+    await seed()
+    trips = _count_trips(monkeypatch)
+    for q, label in (("10.10.5.11", "10.10.5.11"), ("10.10.5.10", "sw-acme-1"), ("Acme Holdings", "Acme Holdings")):
+        await search(STAFF, q)  # statements prepared, column names known
+        trips.clear()
+        hits = await search(STAFF, q)
+        assert any(h["label"] == label and h["client_name"] for h in hits), hits
+        assert len(trips) == 1, (q, trips)
 
 
 async def test_a_client_card_on_sqlite_is_one_turn_of_the_event_loop(db):
