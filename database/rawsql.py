@@ -111,7 +111,7 @@ class Sql:
         gather_reads(), a SELECT waits for the batch it joins."""
         batch = _batch.get()
         if batch is not None and self.engine.current_transaction.get() is None and _is_read(sql):
-            return await batch.add(self, sql)
+            return (await batch.add([(self, sql)]))[0]
         return await self._fetch_now(sql)
 
     async def _fetch_now(self, sql: str) -> list[Mapping[str, Any]]:
@@ -198,7 +198,7 @@ async def fetch_all(statements: Sequence[tuple[Sql, str]]) -> list[list[dict[str
     they go out together (fetch_batch)."""
     batch = _batch.get()
     if batch is not None and statements and statements[0][0].engine.current_transaction.get() is None:
-        return await batch.add_many(statements)
+        return await batch.add(statements)
     return await fetch_batch(statements)
 
 
@@ -248,17 +248,11 @@ class _Batch:
     """The SELECTs the reads of one gather_reads() asked for in this turn of the event loop."""
 
     def __init__(self) -> None:
-        #: each waiter's statements, its future, and whether it wants the rows of one statement or a list
-        self.pending: list[tuple[Sequence[tuple[Sql, str]], asyncio.Future, bool]] = []
+        #: each waiter's statements and its future (the rows of each statement)
+        self.pending: list[tuple[Sequence[tuple[Sql, str]], asyncio.Future]] = []
         self.flushing: set[asyncio.Task] = set()
 
-    def add(self, q: Sql, sql: str) -> asyncio.Future:
-        return self._add([(q, sql)], one=True)
-
-    def add_many(self, statements: Sequence[tuple[Sql, str]]) -> asyncio.Future:
-        return self._add(statements, one=False)
-
-    def _add(self, statements: Sequence[tuple[Sql, str]], one: bool) -> asyncio.Future:
+    def add(self, statements: Sequence[tuple[Sql, str]]) -> asyncio.Future:
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         if not self.pending:
@@ -266,7 +260,7 @@ class _Batch:
             # first steps of the reads those start (a gathered read that gathers
             # its own, as the card's incidents section does).
             loop.call_soon(loop.call_soon, self._flush)
-        self.pending.append((statements, future, one))
+        self.pending.append((statements, future))
         return future
 
     def _flush(self) -> None:
@@ -276,21 +270,21 @@ class _Batch:
         task.add_done_callback(self.flushing.discard)
 
     @staticmethod
-    async def _run(pending: list[tuple[Sequence[tuple[Sql, str]], asyncio.Future, bool]]) -> None:
+    async def _run(pending: list[tuple[Sequence[tuple[Sql, str]], asyncio.Future]]) -> None:
         try:
-            results = await fetch_batch([statement for statements, _, _ in pending for statement in statements])
+            results = await fetch_batch([statement for statements, _ in pending for statement in statements])
         except BaseException as exc:  # each read raises it (or is cancelled with the batch)
-            for _, future, _ in pending:
+            for _, future in pending:
                 if not future.done():
                     future.cancel() if isinstance(exc, asyncio.CancelledError) else future.set_exception(exc)
             if not isinstance(exc, Exception):
                 raise
             return
         at = 0
-        for statements, future, one in pending:
+        for statements, future in pending:
             mine, at = results[at:at + len(statements)], at + len(statements)
             if not future.done():
-                future.set_result(mine[0] if one else mine)
+                future.set_result(mine)
 
 
 _batch: contextvars.ContextVar[_Batch | None] = contextvars.ContextVar("rackcard_read_batch", default=None)
