@@ -118,7 +118,6 @@ async def search(viewer: Viewer, q: str, limit: int = DEFAULT_LIMIT) -> list[dic
         else:
             await _by_text(q, add, limit)
         ordered = sorted(hits.values(), key=Hit.key)[:limit]
-        await _fill_client_names(ordered)
     return [h.as_dict() for h in ordered]
 
 
@@ -286,13 +285,3 @@ def _collect(plan: list, results: list, needles: dict, add) -> tuple[int, bool]:
                     add(Hit(kind, r["id"], r["name"], rank, matched, client_id, client_name, detail=detail(r)))
     return found, exact
 
-
-async def _fill_client_names(hits: list[Hit]) -> None:
-    missing = {h.client_id for h in hits if h.client_id and not h.client_name}
-    if not missing:
-        return
-    q = Sql()
-    names = {r["id"]: r["name"] for r in await q.fetch(f"SELECT id, name FROM cmdb_client WHERE id IN {q.ints(missing)}")}
-    for h in hits:
-        if h.client_id and not h.client_name:
-            h.client_name = names.get(h.client_id)
