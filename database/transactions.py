@@ -155,9 +155,7 @@ async def read_row(sql: str, *args):
     sql = "".join(numbered[:-1])
     if txn is not None:
         return await txn.connection.fetchrow(sql, *args)
-    pool = getattr(engine, "pool", None)
-    if pool is not None:
-        async with pool.acquire() as connection:
-            return await connection.fetchrow(sql, *args)
+    if getattr(engine, "pool", None) is not None:
+        return await engine.on_connection(lambda connection: connection.fetchrow(sql, *args))
     async with engine.transaction() as transaction:
         return await transaction.connection.fetchrow(sql, *args)

@@ -6,6 +6,8 @@ request to 2 (bench/http_load.py)."""
 
 from __future__ import annotations
 
+import types
+
 import aiosqlite
 import pytest
 
@@ -45,8 +47,8 @@ async def test_a_read_session_takes_one_connection_for_all_its_statements(db, mo
         monkeypatch.setattr(pool_class, "acquire", lambda self, *a, **k: (acquired.append(1), acquire(self, *a, **k))[1])
         async with reading():
             await _some_reads()
-        assert len(acquired) == 1
-        assert db.pool.get_size() - db.pool.get_idle_size() == 0  # given back at the end
+        assert len(acquired) <= 1  # none when the last read kept its connection (rackcard.db.SessionPostgresEngine)
+        assert db.pool.get_size() - db.pool.get_idle_size() == len(db._kept) == 1  # given back (kept) at the end
 
 
 _init = aiosqlite.Connection.__init__
@@ -121,34 +123,197 @@ async def test_a_client_card_is_one_trip_to_postgresql(db, monkeypatch):
     assert len(trips) == 1, trips
 
 
-async def test_a_client_card_on_postgresql_wakes_few_tasks(db):
-    """The inventory's nine statements wait as one (database.rawsql.fetch_all),
-    not as a task each: every task is a few turns of the event loop, and under
-    load each turn runs behind every other request's ready work (17 tasks a
-    card, its p50 twice the incident list's)."""
+def _suspensions(coroutine) -> tuple[types.GeneratorType, list[str]]:
+    """`coroutine` run as the awaiting task's own steps, and for each time it
+    gave the event loop back, the innermost function it was waiting in."""
+    waits: list[str] = []
+
+    @types.coroutine
+    def stepped():
+        sent, thrown = None, None
+        while True:
+            try:
+                waiting_on = coroutine.throw(thrown) if thrown is not None else coroutine.send(sent)
+            except StopIteration as done:
+                return done.value
+            frame, inner = None, coroutine
+            while inner is not None:
+                frame = getattr(inner, "cr_frame", None) or getattr(inner, "gi_frame", None) or frame
+                inner = getattr(inner, "cr_await", None) or getattr(inner, "gi_yieldfrom", None)
+            waits.append(f"{frame.f_code.co_filename}:{frame.f_code.co_name}")
+            try:
+                sent, thrown = (yield waiting_on), None
+            except BaseException as exc:  # noqa: BLE001 - passed on, as a task would
+                sent, thrown = None, exc
+
+    return stepped(), waits
+
+
+async def test_a_client_card_on_postgresql_waits_only_on_the_database(db):
+    """The card's task gives the event loop back only while PostgreSQL answers:
+    its two sections, and the two lists the incidents section gathers, are
+    stepped by the card's own task (database.rawsql.gather_reads), not as tasks
+    to start, wake and join. Under load each of those was a turn of the loop
+    behind every other request's ready work: ten a card, its p50 twice the
+    other reads'."""
     if rdb.is_sqlite(db):
-        pytest.skip("PostgreSQL's batches (SQLite's reads take no task: see the next test)")
+        pytest.skip("PostgreSQL's batches (SQLite's reads wait on nothing: see test_a_client_card_on_sqlite_...)")
     import asyncio
 
     from cmdb_seed import seed
     from rackcard.composed import build_card
 
     ids = await seed()
-    await build_card(STAFF, ids["acme"])
+    for _ in range(4):  # statements prepared on the pool's connections
+        await build_card(STAFF, ids["acme"])
     loop = asyncio.get_running_loop()
     created = []
 
     def counting(loop, coro, **kwargs):
-        created.append(coro)
+        created.append(getattr(coro, "__qualname__", repr(coro)))
         return asyncio.Task(coro, loop=loop, **kwargs)
 
     loop.set_task_factory(counting)
     try:
-        card = await build_card(STAFF, ids["acme"])
+        stepped, waits = _suspensions(build_card(STAFF, ids["acme"]))
+        card = await stepped
     finally:
         loop.set_task_factory(None)
     assert card["racks"] and card["dependencies"]["edges"]
-    assert len(created) <= 8, [getattr(c, "__qualname__", c) for c in created]
+    assert waits and all("/asyncpg/" in w for w in waits), waits
+    assert all("release" in name for name in created), created  # only the connection on its way back
+
+
+async def test_gathered_reads_on_postgresql_batch_nest_wait_elsewhere_and_end_together(db, monkeypatch):
+    """What gather_reads promises, whatever a read does: the statements reached
+    before any other wait go out as one trip, a gather inside a read joins it,
+    a Piccolo query and a read that first waits on something else go their own
+    way, and when one read fails the error comes only after every other read
+    has ended (none may use the session's connection once it is given back)."""
+    if rdb.is_sqlite(db):
+        pytest.skip("PostgreSQL's batches")
+    import asyncio
+
+    await Site.insert(Site(code="DC1", name="DC One", kind="datacenter"), Site(code="DC2", name="DC Two",
+                                                                                kind="datacenter"))
+
+    async def sites(n: int) -> list[str]:
+        rows = await rawsql.fetch("SELECT code FROM cmdb_site WHERE id > {} ORDER BY code LIMIT {}", 0, n)
+        return [r["code"] for r in rows]
+
+    async def nested() -> list:
+        return await rawsql.gather_reads(sites(1), sites(2))
+
+    async def later() -> list[str]:
+        await asyncio.sleep(0.01)
+        return await sites(2)
+
+    async with reading():
+        await nested()  # prepared
+        trips = _count_trips(monkeypatch)
+        first, inner, piccolo, after = await rawsql.gather_reads(
+            sites(2), nested(), Site.select(Site.code).order_by(Site.code).first(), later())
+    assert first == ["DC1", "DC2"] and inner == [["DC1"], ["DC1", "DC2"]]
+    assert piccolo == {"code": "DC1"} and after == ["DC1", "DC2"]
+    assert len(trips) == 3  # the first round together; Piccolo's query; the late read's
+
+    ended = []
+
+    async def failing() -> None:
+        await sites(1)
+        raise ValueError("no such thing")
+
+    async def slow() -> None:
+        await asyncio.sleep(0.05)
+        await sites(1)
+        ended.append("slow")
+
+    async with reading():
+        with pytest.raises(ValueError, match="no such thing"):
+            await rawsql.gather_reads(failing(), slow(), nested())
+        assert ended == ["slow"]
+        assert await sites(1) == ["DC1"]  # the session's connection is whole
+
+
+async def test_a_cancelled_gather_on_postgresql_ends_every_read_first(db):
+    """A request cancelled while its batch is out (a client gone, a shutdown):
+    every read gets the cancellation and finishes its own cleanup before the
+    gather gives up, and the pool gets its connection back in working order."""
+    if rdb.is_sqlite(db):
+        pytest.skip("PostgreSQL's batches")
+    import asyncio
+
+    cleaned = []
+
+    async def read(label: str, sql: str) -> None:
+        try:
+            await rawsql.fetch(sql)
+        finally:
+            cleaned.append(label)
+
+    async def nested() -> None:
+        await rawsql.gather_reads(read("inner", "SELECT 1 AS one"), read("inner sleep", "SELECT pg_sleep(5) AS s"))
+
+    async def waiting_elsewhere() -> None:
+        try:
+            await asyncio.sleep(5)
+        finally:
+            cleaned.append("elsewhere")
+
+    async def request() -> None:
+        async with reading():
+            await rawsql.gather_reads(read("outer", "SELECT 2 AS two"), nested(), waiting_elsewhere())
+
+    task = asyncio.create_task(request())
+    await asyncio.sleep(0.2)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert sorted(cleaned) == ["elsewhere", "inner", "inner sleep", "outer"]
+    await rdb.given_back()
+    assert db.pool.get_size() - db.pool.get_idle_size() == len(db._kept)  # the cancelled session's went to the pool
+    assert [dict(r) for r in await rawsql.fetch("SELECT 3 AS three")] == [{"three": 3}]
+
+
+async def test_reads_on_postgresql_keep_their_connection_for_the_next(db, monkeypatch):
+    """A token check then a handler's read session (every API request) run on a
+    kept connection, with no trip through asyncpg's pool, whose release is a
+    task of its own and three turns of the event loop while the next read holds
+    a second connection: sixteen such requests at once then took twenty, and
+    waited for more. A read that fails gives its connection to the pool to reset."""
+    if rdb.is_sqlite(db):
+        pytest.skip("PostgreSQL's pool")
+    import asyncio
+
+    import asyncpg
+
+    from database.transactions import read_row
+
+    async def request() -> None:
+        assert (await read_row("SELECT 1 AS one"))["one"] == 1
+        async with reading():
+            await _some_reads()
+
+    await request()
+    pool_class = type(db.pool)
+    calls = []
+    for name in ("acquire", "release"):
+        original = getattr(pool_class, name)
+        monkeypatch.setattr(pool_class, name,
+                            lambda self, *a, _name=name, _original=original, **k: (calls.append(_name),
+                                                                                  _original(self, *a, **k))[1])
+    for _ in range(3):
+        await request()
+    assert calls == [] and len(db._kept) == 1
+
+    await asyncio.gather(*(request() for _ in range(16)))
+    await rdb.given_back()
+    assert db.pool.get_size() <= 16
+
+    with pytest.raises(asyncpg.DataError):
+        await read_row("SELECT 1 / 0 AS boom")
+    await rdb.given_back()
+    assert calls[-1] == "release" and db.pool.get_size() - db.pool.get_idle_size() == len(db._kept)
 
 
 async def test_a_search_is_one_trip_to_postgresql(db, monkeypatch):
