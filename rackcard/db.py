@@ -636,12 +636,22 @@ async def _light_reset(connection) -> None:
         await connection.execute("ROLLBACK")
 
 
+#: How rackcard's own PostgreSQL sessions plan. Each statement is planned once
+#: per connection (its text is constant: ids go in as one array parameter), and
+#: an index probe is costed as what it is for an inventory that lives in memory
+#: or on SSD (1.1, the usual SSD setting) rather than the default 4, a
+#: spinning disk's seek: at 4 the card's assets joined their racks by reading
+#: and hashing all 2,000 racks (0.47 ms of the card's 0.6 ms on the server)
+#: where nine index probes take 0.1 ms, and a client of 500 assets is no slower.
+PG_SESSION_SETTINGS = {"plan_cache_mode": "force_generic_plan", "random_page_cost": "1.1"}
+
+
 async def start(engine: Engine) -> None:
     if isinstance(engine, PostgresEngine):
         if isinstance(engine, SessionPostgresEngine):
             engine._kept = []  # any from an earlier pool are not this one's
         await engine.start_connection_pool(min_size=2, max_size=20, reset=_light_reset,
-                                           server_settings={"plan_cache_mode": "force_generic_plan"})
+                                           server_settings=PG_SESSION_SETTINGS)
     else:
         # WAL lets readers go on while one writer writes.
         await engine._run_in_new_connection("PRAGMA journal_mode=WAL")
