@@ -22,7 +22,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
-from database.transactions import atomic, reading
+from database.transactions import reading
 from accounts.errors import Forbidden, Invalid
 from accounts.services import audit
 from accounts.viewer import Viewer
@@ -209,6 +209,11 @@ OPEN_FRESH = dt.timedelta(seconds=30)
 _open_measured: dict[int, dt.datetime] = {}  # id(engine) -> the `now` all open incidents were last measured at
 
 
+#: Facts measured again replace the kept ones (a concurrent report may have measured them too).
+_UPSERT = "ON CONFLICT (incident) DO UPDATE SET " + ", ".join(
+    f'"{c}" = excluded."{c}"' for c in ("stamp", *FACT_COLUMNS[1:]))
+
+
 async def refresh_facts(now: dt.datetime) -> int:
     """Measure again what changed: the incidents the triggers marked dirty
     (a resolved/closed incident changed, was resolved or reopened), the open
@@ -233,12 +238,12 @@ async def refresh_facts(now: dt.datetime) -> int:
         for i in range(0, len(ids), CHUNK):
             chunk = ids[i:i + CHUNK]
             measured = [(kpi.facts(h, now), stamp) for h, stamp in await load_histories(chunk, plans, client_users)]
-            async with atomic():
-                q = Sql()
-                await q.fetch(f"DELETE FROM inc_kpi_fact WHERE incident IN {q.ints(chunk)}")
-                await rawsql.insert("inc_kpi_fact", columns, kinds,
-                                    [(f.id, stamp, *_row_of(f)[1:]) for f, stamp in measured],
-                                    "ON CONFLICT (incident) DO NOTHING")  # a concurrent report measured it too
+            # One upsert, found by the unique index on incident whatever the plan: a
+            # DELETE of the chunk first was planned once per connection while the
+            # table was still empty (a scan per id), and a first report over
+            # 100,000 incidents took 324 s on PostgreSQL instead of ~50.
+            await rawsql.insert("inc_kpi_fact", columns, kinds,
+                                [(f.id, stamp, *_row_of(f)[1:]) for f, stamp in measured], _UPSERT)
     if every_open:
         _open_measured[engine_key] = now
     if top is not None:
