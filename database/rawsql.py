@@ -214,8 +214,8 @@ async def gather_reads(*reads: Awaitable) -> list:
     The reads are stepped by the calling task itself while they wait on the
     batch (see _Batch): under load every task, wake-up and done-callback is a
     turn of the event loop behind every other request's ready work, and a
-    client card (two sections, one of which gathers two lists) spent ten such
-    turns, twice the latency of the other reads.
+    client card (two sections, one of which gathers two lists) would spend
+    ten such turns, twice the latency of the other reads.
 
     On SQLite, and inside a transaction, they run one after another: one
     connection runs one statement at a time anyway, and SQLite's short reads

@@ -329,9 +329,9 @@ class SessionPostgresEngine(PostgresEngine):
     KEPT of them) instead of handing it back to asyncpg's pool: asyncpg
     releases in a task of its own (asyncio.shield), three turns of the event
     loop each behind every other request's ready work, and meanwhile the
-    request's next read (the token check's, then the handler's) holds a second
-    connection. With 16 requests in flight a process ran out of its 20, and the
-    waits for one set the p95 of the HTTP load (75 ms against 45)."""
+    request's next read (the token check's, then the handler's) would hold a
+    second connection: 16 requests in flight would need more than the pool's
+    20, and wait for one (bench/RESULTS.md, http_load, 2026-11-30 evening)."""
 
     #: connections kept between reads, at most (each process's share of the pool)
     KEPT = 8
@@ -637,12 +637,14 @@ async def _light_reset(connection) -> None:
 
 
 #: How rackcard's own PostgreSQL sessions plan. Each statement is planned once
-#: per connection (its text is constant: ids go in as one array parameter), and
-#: an index probe is costed as what it is for an inventory that lives in memory
-#: or on SSD (1.1, the usual SSD setting) rather than the default 4, a
-#: spinning disk's seek: at 4 the card's assets joined their racks by reading
-#: and hashing all 2,000 racks (0.47 ms of the card's 0.6 ms on the server)
-#: where nine index probes take 0.1 ms, and a client of 500 assets is no slower.
+#: per connection (its text is constant: ids go in as one array parameter), so
+#: a bulk write must find its rows by a unique key (ON CONFLICT), not by a
+#: plan made while the table was empty. An index probe is costed as what it is
+#: for an inventory that lives in memory or on SSD (1.1, the usual SSD setting)
+#: rather than the default 4, a spinning disk's seek: at 4 the card's assets
+#: join their racks by reading and hashing all 2,000 racks of the load data
+#: (0.47 ms of the card's 0.66 ms on the server) where nine index probes take
+#: 0.1 ms, and a client of 500 assets is no slower.
 PG_SESSION_SETTINGS = {"plan_cache_mode": "force_generic_plan", "random_page_cost": "1.1"}
 
 
