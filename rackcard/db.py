@@ -648,11 +648,15 @@ async def _light_reset(connection) -> None:
 PG_SESSION_SETTINGS = {"plan_cache_mode": "force_generic_plan", "random_page_cost": "1.1"}
 
 
+#: Connections each web process may hold (docker-compose.yml sizes PostgreSQL's max_connections by it).
+POOL_SIZE = 20
+
+
 async def start(engine: Engine) -> None:
     if isinstance(engine, PostgresEngine):
         if isinstance(engine, SessionPostgresEngine):
             engine._kept = []  # any from an earlier pool are not this one's
-        await engine.start_connection_pool(min_size=2, max_size=20, reset=_light_reset,
+        await engine.start_connection_pool(min_size=2, max_size=POOL_SIZE, reset=_light_reset,
                                            server_settings=PG_SESSION_SETTINGS)
     else:
         # WAL lets readers go on while one writer writes.

@@ -48,6 +48,19 @@ def test_compose_has_the_production_services():
     assert any("pgdata:/var/lib/postgresql/data" in v for v in services["postgres"]["volumes"])
 
 
+def test_postgresql_in_compose_has_room_for_the_web_pools():
+    """Two replicas of `serve` on a four-core host are 8 processes pooling up
+    to POOL_SIZE connections each; PostgreSQL's default of 100 would refuse
+    some of them under load."""
+    import re
+
+    from rackcard.db import POOL_SIZE
+
+    command = " ".join(_compose()["services"]["postgres"]["command"])
+    limit = int(re.search(r"max_connections=\$\{RACKCARD_PG_MAX_CONNECTIONS:-(\d+)\}", command).group(1))
+    assert limit >= 2 * 4 * POOL_SIZE + 10
+
+
 def test_web_replicas_can_scale_behind_the_proxy():
     services = _compose()["services"]
     web = services["web"]
