@@ -320,7 +320,7 @@ class _Batch:
             if waiting_on in self.ours:
                 self.waiting.append((read, context, waiting_on, outcome))
                 return
-            task = asyncio.get_running_loop().create_task(_rest(read, waiting_on), context=context)
+            task = asyncio.get_running_loop().create_task(_awaited(_resumed(read, waiting_on)), context=context)
             self.tasks.add(task)
             task.add_done_callback(functools.partial(self._task_ended, outcome))
 
@@ -427,10 +427,6 @@ class _Batch:
 
 async def _awaited(awaitable: Awaitable) -> Any:
     return await awaitable
-
-
-async def _rest(read, waiting_on: Any) -> Any:
-    return await _resumed(read, waiting_on)
 
 
 @types.coroutine

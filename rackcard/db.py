@@ -370,14 +370,11 @@ class SessionPostgresEngine(PostgresEngine):
         session = self._session.get()
         if session is not None:
             return await session.run(work)
-        connection = await self.take()
-        clean = False
+        session = _PgReadSession(self)  # a read of its own: a session of one statement
         try:
-            result = await work(connection)
-            clean = True
-            return result
+            return await session.run(work)
         finally:
-            self.put_back(connection, clean)
+            await session.close()
 
     async def take(self):
         """A connection for reads: a kept one, or one from the pool."""
