@@ -209,9 +209,11 @@ OPEN_FRESH = dt.timedelta(seconds=30)
 _open_measured: dict[int, dt.datetime] = {}  # id(engine) -> the `now` all open incidents were last measured at
 
 
+#: The columns of inc_kpi_fact: the incident, when its row was measured, its facts.
+_STORED = ("incident", "stamp", *FACT_COLUMNS[1:])
+_STORED_KINDS = ("int", "time", *(_FACT_KINDS.get(c, "text") for c in FACT_COLUMNS[1:]))
 #: Facts measured again replace the kept ones (a concurrent report may have measured them too).
-_UPSERT = "ON CONFLICT (incident) DO UPDATE SET " + ", ".join(
-    f'"{c}" = excluded."{c}"' for c in ("stamp", *FACT_COLUMNS[1:]))
+_UPSERT = "ON CONFLICT (incident) DO UPDATE SET " + ", ".join(f'"{c}" = excluded."{c}"' for c in _STORED[1:])
 
 
 async def refresh_facts(now: dt.datetime) -> int:
@@ -233,8 +235,6 @@ async def refresh_facts(now: dt.datetime) -> int:
     ids = sorted({r["incident"] for r in dirty} | open_ids)
     if ids:
         plans, client_users = await _plans(), await _client_users()
-        columns = ("incident", "stamp", *FACT_COLUMNS[1:])
-        kinds = ("int", "time", *(_FACT_KINDS.get(c, "text") for c in FACT_COLUMNS[1:]))
         for i in range(0, len(ids), CHUNK):
             chunk = ids[i:i + CHUNK]
             measured = [(kpi.facts(h, now), stamp) for h, stamp in await load_histories(chunk, plans, client_users)]
@@ -243,7 +243,7 @@ async def refresh_facts(now: dt.datetime) -> int:
             # DELETE of the chunk planned while the table was still empty scans it
             # once per id as it grows (a first report over 100,000 incidents: 324 s
             # against 22).
-            await rawsql.insert("inc_kpi_fact", columns, kinds,
+            await rawsql.insert("inc_kpi_fact", _STORED, _STORED_KINDS,
                                 [(f.id, stamp, *_row_of(f)[1:]) for f, stamp in measured], _UPSERT)
     if every_open:
         _open_measured[engine_key] = now

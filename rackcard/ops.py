@@ -18,6 +18,7 @@ proxy's own access rules when the web port is public.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import time
 
@@ -38,28 +39,21 @@ _ERRORS = Counter("rackcard_requests_error_total", "Total errors in requests", _
 _DURATION = Histogram("rackcard_request_duration_seconds", "Request duration, in seconds", _LABELS)
 _IN_PROGRESS = Gauge("rackcard_requests_in_progress", "Total requests currently in progress", _LABELS,
                      multiprocess_mode="livesum")
-_SERIES: dict[tuple[str, str, int], tuple] = {}
-_IN_PROGRESS_OF: dict[tuple[str, str], Gauge] = {}
 
 
+@functools.cache
 def _series(method: str, path: str, status: int) -> tuple:
     """The labelled children of one route and status (requests, duration,
     errors), made once: labelling costs more than counting."""
-    found = _SERIES.get((method, path, status))
-    if found is None:
-        values = (method, path, str(status), "rackcard")
-        found = (_REQUESTS.labels(*values), _DURATION.labels(*values),
-                 _ERRORS.labels(*values) if status >= 500 else None)
-        _SERIES[(method, path, status)] = found
-    return found
+    values = (method, path, str(status), "rackcard")
+    return (_REQUESTS.labels(*values), _DURATION.labels(*values),
+            _ERRORS.labels(*values) if status >= 500 else None)
 
 
+@functools.cache
 def _in_progress(method: str, path: str) -> Gauge:
     """A route's requests in progress (labelled status 200, as Litestar's are: the status is not known yet)."""
-    found = _IN_PROGRESS_OF.get((method, path))
-    if found is None:
-        found = _IN_PROGRESS_OF[(method, path)] = _IN_PROGRESS.labels(method, path, "200", "rackcard")
-    return found
+    return _IN_PROGRESS.labels(method, path, "200", "rackcard")
 
 
 def request_metrics(app: ASGIApp) -> ASGIApp:
