@@ -139,6 +139,7 @@ async def _run(args: argparse.Namespace, token: str) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per batch is noise
 
     from probes.client import SpoolSlot
+    from rackcard.heap import settle_garbage_collector
 
     # Workers with one name on one volume (compose --scale) each hold their own
     # spool slot, and their own leases: the slot number is part of the worker id.
@@ -153,6 +154,7 @@ async def _run(args: argparse.Namespace, token: str) -> int:
         timeout_s=args.timeout, retries=args.retries, max_in_flight=args.max_in_flight,
         profiles_file=args.profiles, exit_on_refused=args.exit_on_refused,
     ))
+    settle_garbage_collector()  # what is loaded now lives as long as the worker
     task = asyncio.create_task(worker.run())
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -3,7 +3,6 @@ routes and the background workers together. Nothing here runs at import time."""
 
 from __future__ import annotations
 
-import gc
 import importlib
 import logging
 import re
@@ -31,6 +30,7 @@ from portal.pages import page_routes as portal_page_routes
 from rackcard import csrf, db, logs, openapi, ops, web
 from rackcard.api_docs import VendoredSwagger
 from rackcard.composed import build_card
+from rackcard.heap import settle_garbage_collector
 from rackcard.security import SecurityHeaders
 from rackcard.settings import Settings
 from validation import BODY_MAX_BYTES
@@ -143,7 +143,7 @@ def create_app(
                     module = importlib.import_module(name)
                     await stack.enter_async_context(module.background(app.state, settings))
             if long_running:
-                _settle_garbage_collector()
+                settle_garbage_collector()
             yield
 
     api = Router(
@@ -234,22 +234,6 @@ def _leader_lock(var_dir: Path) -> Iterator[bool]:
         yield True
     finally:
         handle.close()
-
-
-#: Allocations between young-generation collections. A request allocates
-#: thousands of short-lived objects (rows, dicts, the response); at Python's
-#: default of 700 the collector ran several times per client card.
-GC_YOUNG_THRESHOLD = 20_000
-
-
-def _settle_garbage_collector() -> None:
-    """Once started: what exists now (modules, the app, routes) lives as long as
-    the process, so later collections stop scanning it (gc.freeze), and the
-    young generation is collected less often."""
-    gc.collect()
-    gc.freeze()
-    _, middle, old = gc.get_threshold()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, middle, old)
 
 
 def worker_app() -> Litestar:
