@@ -28,6 +28,7 @@ flight, and a raised SO_RCVBUF so bursts of replies are not dropped.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import ipaddress
 import logging
 import socket
@@ -66,7 +67,9 @@ from pysnmp.hlapi.v1arch.asyncio import UdpTransportTarget as V1UdpTransportTarg
 from pysnmp.hlapi.v1arch.asyncio import bulk_cmd as v1_bulk_cmd
 from pysnmp.hlapi.v1arch.asyncio import get_cmd as v1_get_cmd
 from pysnmp.hlapi.v1arch.asyncio import set_cmd as v1_set_cmd
-from pysnmp.proto import errind, rfc1902, rfc1905
+from pysnmp.proto import errind, error, rfc1902, rfc1905
+from pysnmp.proto.secmod.rfc3414.auth.hmacmd5 import HmacMd5
+from pysnmp.proto.secmod.rfc3414.auth.hmacsha import HmacSha
 
 from probes.interpret import Missing, PollResult
 from probes.profiles import SYS_UPTIME
@@ -122,6 +125,46 @@ class _NoExpiry(dict):
         pass
 
 
+_NO_DIGEST = bytes(12)
+
+
+class _Hmac96:
+    """RFC 3414's HMAC-MD5-96 and HMAC-SHA-96 through the hmac module.
+
+    The digest is the RFC's (a 16- or 20-byte key padded with zeros to the
+    block is what HMAC does); pysnmp's own services XOR the key with the pads
+    byte by byte in Python for every message, as its SHA-2 services do not."""
+
+    hash_name = ""
+
+    def authenticate_outgoing_message(self, authKey, wholeMsg: bytes) -> bytes:
+        at = wholeMsg.find(_NO_DIGEST)  # the USM leaves 12 zero bytes where the digest goes
+        if at == -1:
+            raise error.ProtocolError("cannot locate the digest placeholder")
+        mac = hmac.digest(authKey.asOctets(), wholeMsg, self.hash_name)[:12]
+        return wholeMsg[:at] + mac + wholeMsg[at + 12:]
+
+    def authenticate_incoming_message(self, authKey, authParameters, wholeMsg: bytes) -> bytes:
+        received = authParameters.asOctets()
+        if len(received) != 12:
+            raise error.StatusInformation(errorIndication=errind.authenticationError)
+        at = wholeMsg.find(received)
+        if at == -1:
+            raise error.ProtocolError("cannot locate the digest in the message")
+        authenticated = wholeMsg[:at] + _NO_DIGEST + wholeMsg[at + 12:]
+        if not hmac.compare_digest(hmac.digest(authKey.asOctets(), authenticated, self.hash_name)[:12], received):
+            raise error.StatusInformation(errorIndication=errind.authenticationFailure)
+        return authenticated
+
+
+class _HmacMd5(_Hmac96, HmacMd5):
+    hash_name = "md5"
+
+
+class _HmacSha(_Hmac96, HmacSha):
+    hash_name = "sha1"
+
+
 class _PollingEngine(SnmpEngine):
     """pysnmp's SnmpEngine, keeping what it learns about each agent.
 
@@ -131,12 +174,14 @@ class _PollingEngine(SnmpEngine):
     one or two extra round trips (a report, then the request again). Here both
     stay; a rebooted agent still resynchronises (its notInTimeWindow report
     carries the new time), and a replaced one is rediscovered after a failed
-    poll (`forget_agent`)."""
+    poll (`forget_agent`). Its USM computes HMAC-MD5/SHA-96 in C (`_Hmac96`)."""
 
     def __init__(self) -> None:
         super().__init__()
         mp = self.message_processing_subsystems.get(3)
         usm = self.security_models.get(3)
+        if usm is not None:  # this engine's USM signs and checks with the C HMAC (see _Hmac96)
+            usm.AUTH_SERVICES = {**usm.AUTH_SERVICES, HmacMd5.SERVICE_ID: _HmacMd5(), HmacSha.SERVICE_ID: _HmacSha()}
         for model, name in ((mp, "_SnmpV3MessageProcessingModel__engineIdCacheExpQueue"),
                             (usm, "_SnmpUSMSecurityModel__timelineExpQueue")):
             if model is not None and hasattr(model, name):
