@@ -31,6 +31,7 @@ from rackcard import csrf, db, logs, openapi, ops, web
 from rackcard.api_docs import VendoredSwagger
 from rackcard.composed import build_card
 from rackcard.heap import settle_garbage_collector
+from rackcard.spread import Shares, SpreadKeepAlive
 from rackcard.security import SecurityHeaders
 from rackcard.settings import Settings
 from validation import BODY_MAX_BYTES
@@ -236,13 +237,17 @@ def _leader_lock(var_dir: Path) -> Iterator[bool]:
         handle.close()
 
 
-def worker_app() -> Litestar:
+def worker_app() -> SpreadKeepAlive:
     """The app in each process of `rackcard serve --workers N` (uvicorn's factory).
 
     The parent applied the migrations before starting the processes; the
-    embedded probe worker and the timers run in exactly one of them.
+    embedded probe worker and the timers run in exactly one of them; the
+    processes keep their shares of the keep-alive connections even (rackcard.spread).
     """
-    return create_app(Settings.from_env(), migrate=False, background="leader", long_running=True)
+    settings = Settings.from_env()
+    app = create_app(settings, migrate=False, background="leader", long_running=True)
+    db.private_dir(settings.var_dir)
+    return SpreadKeepAlive(app, Shares(Path(settings.var_dir) / "web-connections"))
 
 
 def _to_board(request: Request, exc: NotAClient) -> Redirect:

@@ -27,7 +27,7 @@ def wait_until_up(server: subprocess.Popen, url: str, timeout: float = 60) -> No
                 return
         except httpx.TransportError:
             pass
-        assert server.poll() is None, server.stdout.read()
+        assert server.poll() is None, server.stdout.read() if server.stdout else "the server exited (see its log)"
         assert time.monotonic() < deadline, "server did not come up"
         time.sleep(0.2)
 
