@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import multiprocessing
 import os
 import resource
 import shutil
@@ -90,37 +91,74 @@ def start_snmpd(hosts: list[str], workdir: Path, per_process: int = 250) -> list
     return processes
 
 
-async def run_poller(hosts: list[str], in_flight: int, timeout: float, version: str = "2c",
-                     steady_rounds: int = 3) -> list[dict]:
-    """(first round, median steady round) of polling every host once per round."""
+def _poller_process(hosts: list[str], in_flight: int, timeout: float, version: str, orders, answers) -> None:
+    """One version's poller, in a process of its own: a round of polls for each order."""
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {0})
     profiles = builtin_profiles()
     v3 = {"v3_user": V3_USER, "v3_auth_protocol": "SHA", "v3_auth_key": V3_AUTH, "v3_priv_protocol": "AES",
           "v3_priv_key": V3_PRIV} if version == "3" else {}
     targets = [Target(asset_id=i, name=h, kind="media_converter", host=h, port=PORT, community="public",
-                      version=version, **v3,
-                      interfaces=(TargetInterface(1, "copper"), TargetInterface(2, "fiber"))) for i, h in enumerate(hosts)]
-    poller = SnmpPoller(timeout=timeout, retries=1, max_in_flight=in_flight)
+                      version=version, **v3, interfaces=(TargetInterface(1, "copper"), TargetInterface(2, "fiber")))
+               for i, h in enumerate(hosts)]
     planned = {t.asset_id: plan(t, profiles["media_converter"]) for t in targets}
 
-    async def one(t: Target):
-        result = await poller.get(t, oids_of(planned[t.asset_id]))
-        return interpret(t, planned[t.asset_id], result, utcnow().isoformat())
+    async def rounds() -> None:
+        poller = SnmpPoller(timeout=timeout, retries=1, max_in_flight=in_flight)
 
-    settle_garbage_collector()  # as `rackcard probe` does before it polls
-    rounds = []
-    # Round 1 is the first contact (the agents fill their caches, the poller its
-    # transport table); the rounds after it are the steady state a worker polling
-    # every interval lives in. One round of 3,000 devices takes seconds, so a
-    # moment of other work on the machine moves it by ±10 %: the steady state
-    # reported is the median of `steady_rounds`.
-    for _ in range(1 + steady_rounds):
-        cpu0, wall0 = time.process_time(), time.perf_counter()
-        results = await asyncio.gather(*(one(t) for t in targets))
-        wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
-        ok = sum(1 for r in results if r[0].key == "reachability" and r[0].state == "ok")
-        rounds.append({"devices": len(hosts), "ok": ok, "wall": wall, "cpu": cpu})
-    steady = sorted(rounds[1:], key=lambda r: r["wall"])
-    return [rounds[0], steady[len(steady) // 2]]
+        async def one(t: Target):
+            result = await poller.get(t, oids_of(planned[t.asset_id]))
+            return interpret(t, planned[t.asset_id], result, utcnow().isoformat())
+
+        settle_garbage_collector()  # as `rackcard probe` does before it polls
+        while orders.get():
+            cpu0, wall0 = time.process_time(), time.perf_counter()
+            results = await asyncio.gather(*(one(t) for t in targets))
+            wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+            ok = sum(1 for r in results if r[0].key == "reachability" and r[0].state == "ok")
+            answers.put({"devices": len(hosts), "ok": ok, "wall": wall, "cpu": cpu})
+
+    asyncio.run(rounds())
+
+
+def run_pollers(hosts: list[str], in_flight: int, timeout: float, versions: list[str],
+                steady_rounds: int = 3) -> dict[str, list[dict]]:
+    """version -> (first round, median steady round) of polling every host once per round.
+
+    Each version polls from a process of its own (a worker's heap as it would
+    be), one round at a time. Round 1 is the first contact (the agents fill
+    their caches; the poller learns the transports and, for v3, the agents'
+    engine ids and keys); the rounds after it are the steady state a worker
+    polling every interval lives in. A round of 3,000 devices takes seconds and
+    moves by ±10 % with other work on the machine, so the versions' steady rounds
+    alternate (such a moment falls on both) and each reports its median round."""
+    context = multiprocessing.get_context("spawn")
+    pollers = {}
+    for version in versions:
+        orders, answers = context.Queue(), context.Queue()
+        process = context.Process(target=_poller_process, args=(hosts, in_flight, timeout, version, orders, answers))
+        process.start()
+        pollers[version] = (process, orders, answers)
+
+    def poll_round(version: str) -> dict:
+        _, orders, answers = pollers[version]
+        orders.put(True)
+        return answers.get(timeout=600)
+
+    try:
+        runs = {version: [poll_round(version)] for version in versions}
+        for _ in range(steady_rounds):
+            for version in versions:
+                runs[version].append(poll_round(version))
+    finally:
+        for process, orders, _ in pollers.values():
+            orders.put(False)
+            process.join(30)
+    found = {}
+    for version, measured in runs.items():
+        steady = sorted(measured[1:], key=lambda r: r["wall"])
+        found[version] = [measured[0], steady[len(steady) // 2]]
+    return found
 
 
 def run_snmpget_loop(hosts: list[str], timeout: float) -> dict:
@@ -146,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-snmpd", type=int, default=250, help="loopback addresses per snmpd process")
     parser.add_argument("--versions", default="2c,3", help="SNMP versions polled by rackcard's poller")
     parser.add_argument("--steady-rounds", type=int, default=3,
-                        help="rounds after the first; the median is the steady state reported")
+                        help="rounds after the first (the versions alternate); the median is the steady state reported")
     parser.add_argument("--record", action="store_true", help="append this run to bench/RESULTS.md")
     parser.add_argument("--timeout", type=float, default=2.0, help="SNMP timeout per try, seconds")
     args = parser.parse_args(argv)
@@ -161,10 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="rackcard-bench-") as tmp:
         agents = start_snmpd(hosts, Path(tmp), args.per_snmpd)
         try:
-            for version in versions:
-                # Each version in its own event loop, so each starts with a fresh engine/dispatcher.
-                runs[version] = asyncio.run(run_poller(hosts[: args.devices], args.in_flight, args.timeout, version,
-                                                       args.steady_rounds))
+            runs = run_pollers(hosts[: args.devices], args.in_flight, args.timeout, versions, args.steady_rounds)
             theirs = run_snmpget_loop(hosts[: args.snmpget_devices], args.timeout)
         finally:
             for process in agents:
