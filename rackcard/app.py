@@ -237,7 +237,7 @@ def _leader_lock(var_dir: Path) -> Iterator[bool]:
         handle.close()
 
 
-def worker_app() -> SpreadKeepAlive:
+def worker_app() -> Litestar | SpreadKeepAlive:
     """The app in each process of `rackcard serve --workers N` (uvicorn's factory).
 
     The parent applied the migrations before starting the processes; the
@@ -247,7 +247,12 @@ def worker_app() -> SpreadKeepAlive:
     settings = Settings.from_env()
     app = create_app(settings, migrate=False, background="leader", long_running=True)
     db.private_dir(settings.var_dir)
-    return SpreadKeepAlive(app, Shares(Path(settings.var_dir) / "web-connections"))
+    try:
+        shares = Shares(Path(settings.var_dir) / "web-connections")
+    except (OSError, RuntimeError) as exc:  # e.g. a file system without record locks: serve, unspread
+        log.warning("keep-alive connections are not spread over the processes: %s", exc)
+        return app
+    return SpreadKeepAlive(app, shares)
 
 
 def _to_board(request: Request, exc: NotAClient) -> Redirect:

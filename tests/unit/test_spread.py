@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
-import time
-
-import pytest
 
 from rackcard import spread
 
@@ -85,44 +81,3 @@ def test_a_websocket_or_lifespan_passes_untouched():
         assert seen == ["lifespan", "websocket"]
 
     asyncio.run(scenario())
-
-
-def _claim(path, connections, ready, done):
-    shares = spread.Shares(path)
-    shares.publish(connections)
-    ready.put(shares.slot)
-    done.wait(30)
-
-
-def test_each_process_holds_its_own_slot_and_a_dead_ones_slot_goes_stale(tmp_path, monkeypatch):
-    path = tmp_path / "web-connections"
-    context = multiprocessing.get_context("spawn")
-    ready, done = context.Queue(), context.Event()
-    processes = [context.Process(target=_claim, args=(path, n, ready, done)) for n in (7, 9)]
-    for process in processes:
-        process.start()
-    try:
-        slots = sorted(ready.get(timeout=30) for _ in processes)
-        assert slots == [0, 1]
-        ours = spread.Shares(path)  # a third process (this one) takes the next slot
-        assert ours.slot == 2
-        ours.publish(3)
-        assert sorted(ours.counts().values()) == [3, 7, 9]
-    finally:
-        done.set()
-        for process in processes:
-            process.join(30)
-    later = time.monotonic() + spread.STALE_S + 1
-    monkeypatch.setattr(spread.time, "monotonic", lambda: later)
-    assert ours.counts() == {}  # nobody published lately
-    monkeypatch.undo()
-    # A process started after the first two ended takes the first free slot: theirs.
-    ready, done = context.Queue(), context.Event()
-    restarted = context.Process(target=_claim, args=(path, 5, ready, done))
-    restarted.start()
-    try:
-        assert ready.get(timeout=30) == 0
-    finally:
-        done.set()
-        restarted.join(30)
-        ours.close()
