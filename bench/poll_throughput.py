@@ -92,9 +92,7 @@ def start_snmpd(hosts: list[str], workdir: Path, per_process: int = 250) -> list
 
 
 def _poller_process(hosts: list[str], in_flight: int, timeout: float, version: str, orders, answers) -> None:
-    """One version's poller, in a process of its own: a round of polls for each order."""
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {0})
+    """One version's poller, in a process of its own (pinned as its parent is): a round of polls for each order."""
     profiles = builtin_profiles()
     v3 = {"v3_user": V3_USER, "v3_auth_protocol": "SHA", "v3_auth_key": V3_AUTH, "v3_priv_protocol": "AES",
           "v3_priv_key": V3_PRIV} if version == "3" else {}
@@ -194,8 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     hosts = addresses(max(args.devices, args.snmpget_devices))
     load = load_average()
     if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {0})  # the poller (and the snmpget children) on one core
-    runs: dict[str, list[dict]] = {}
+        os.sched_setaffinity(0, {0})  # the pollers' processes and the snmpget children inherit it: one core
     with tempfile.TemporaryDirectory(prefix="rackcard-bench-") as tmp:
         agents = start_snmpd(hosts, Path(tmp), args.per_snmpd)
         try:
